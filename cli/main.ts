@@ -1,0 +1,59 @@
+// The `runway` command: finds the subcommand and loads only its module, so each starts fast.
+import { type CliIo, type Command, processIo } from './io.ts';
+
+interface Entry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+const commands: Record<string, Entry> = {
+  'workflows run': {
+    summary: 'run one execution of a Workflows definition: FILE [--data JSON | --data-file PATH]',
+    load: async () => (await import('../local/workflows/cli.ts')).runCommand,
+  },
+  'workflows serve': {
+    summary: 'serve the Workflows Executions API: [--port N] [--dir DIR]',
+    load: async () => (await import('../local/workflows/cli.ts')).serveCommand,
+  },
+  'local up': {
+    summary: 'start the local cloud: [--json] [--time-scale N]',
+    load: async () => (await import('../local/cli/up.ts')).upCommand,
+  },
+  'local push': {
+    summary: 'push a directory as an image: DIR IMAGE_REF',
+    load: async () => (await import('../local/cli/push.ts')).pushCommand,
+  },
+  status: {
+    summary: 'services, revisions, traffic and recent releases: [--json]',
+    load: async () => (await import('../local/cli/status.ts')).statusCommand,
+  },
+  logs: {
+    summary: 'logs of a service, revision or execution: NAME',
+    load: async () => (await import('../local/cli/logs.ts')).logsCommand,
+  },
+  demo: {
+    summary: 'run the whole pipeline on this machine with the sample app',
+    load: async () => (await import('../local/cli/demo.ts')).demoCommand,
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(
+    ([name, e]) => `  runway ${name.padEnd(16)} ${e.summary}`,
+  );
+  return `usage:\n${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const two = argv.slice(0, 2).join(' ');
+  const name = commands[two] ? two : argv[0];
+  const entry = name ? commands[name] : undefined;
+  if (!entry || !name) {
+    const help = argv.length === 0 || argv[0] === '--help' || argv[0] === 'help';
+    io.stderr.write(help ? usage() : `runway: unknown command '${argv.join(' ')}'\n${usage()}`);
+    return help ? 0 : 2;
+  }
+  const rest = argv.slice(name.split(' ').length);
+  const command = await entry.load();
+  return command(rest, io);
+}

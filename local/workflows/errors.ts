@@ -1,0 +1,68 @@
+// Errors raised inside a workflow. What a workflow catches in `except` is the `value`:
+// a map with `message` and `tags` for the built-in errors, or whatever a `raise` step raised.
+import { type Value, type WfMap, wfMap } from './values.ts';
+
+/** The built-in error tags Google documents. */
+export type ErrorTag =
+  | 'AuthError'
+  | 'ConnectionError'
+  | 'ConnectionFailedError'
+  | 'HttpError'
+  | 'IndexError'
+  | 'KeyError'
+  | 'OperationError'
+  | 'ParallelNestingError'
+  | 'RecursionError'
+  | 'ResourceLimitError'
+  | 'ResponseTypeError'
+  | 'SystemError'
+  | 'TimeoutError'
+  | 'TypeError'
+  | 'UnhandledBranchError'
+  | 'ValueError'
+  | 'ZeroDivisionError';
+
+export class WorkflowError extends Error {
+  override name = 'WorkflowError';
+  /** The raised value, exactly as `except: as: e` sees it. */
+  readonly value: Value;
+
+  constructor(value: Value, options?: { cause?: unknown }) {
+    super(describe(value), options);
+    this.value = value;
+  }
+}
+
+/** Raise a built-in error: `{message, tags}` plus any extra fields (code, headers, body, operation…). */
+export function raise(
+  tag: ErrorTag | ErrorTag[],
+  message: string,
+  extra: Record<string, Value> = {},
+): never {
+  throw builtinError(tag, message, extra);
+}
+
+export function builtinError(
+  tag: ErrorTag | ErrorTag[],
+  message: string,
+  extra: Record<string, Value> = {},
+): WorkflowError {
+  const tags = Array.isArray(tag) ? tag : [tag];
+  return new WorkflowError(wfMap({ message, tags, ...extra }));
+}
+
+/** The tags of a raised value, empty when it has none (a raised string, say). */
+export function tagsOf(value: Value): string[] {
+  if (!(value instanceof Map)) return [];
+  const tags = value.get('tags');
+  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+}
+
+function describe(value: Value): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Map) {
+    const m = (value as WfMap).get('message');
+    if (typeof m === 'string') return m;
+  }
+  return 'workflow error';
+}

@@ -1,0 +1,67 @@
+// The seam between the runtime and the standard library: a function is a name, its parameters
+// and an implementation that gets positional arguments (the runtime maps `call` step `args` by name).
+import type { Value } from '../values.ts';
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Waits `ms` of workflow time (divided by the time scale); rejects when `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export type Severity =
+  | 'DEFAULT'
+  | 'DEBUG'
+  | 'INFO'
+  | 'NOTICE'
+  | 'WARNING'
+  | 'ERROR'
+  | 'CRITICAL'
+  | 'ALERT'
+  | 'EMERGENCY';
+
+/** What the environment answers for `sys.get_env` and what connectors and `http` need. */
+export interface ExecutionEnv {
+  projectId: string;
+  projectNumber: string;
+  location: string;
+  workflowId: string;
+  revisionId: string;
+  executionId: string;
+}
+
+/** Where connectors send each Google service's requests, and how they authenticate. */
+export interface Endpoints {
+  /** Base URL for a service host such as `run.googleapis.com`; Google's own by default. */
+  baseUrl(host: string): string;
+  /** An access or identity token for `http.*` with `auth`; fake in the local cloud. */
+  token(kind: 'OAuth2' | 'OIDC', audienceOrScopes: string | string[]): Promise<string>;
+}
+
+export interface CallContext {
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+  readonly env: ExecutionEnv;
+  readonly endpoints: Endpoints;
+  log(severity: Severity, value: Value): void;
+  /** Bills extra steps, as connector polls are billed. */
+  countSteps(n: number, kind: 'internal' | 'external'): void;
+}
+
+export interface Param {
+  name: string;
+  /** Omitted optional parameters are `undefined` in `args`. */
+  optional?: boolean;
+}
+
+export interface WfFunction {
+  params: Param[];
+  /** Blocking functions (http, sys.sleep, connectors) may only be called from a `call` step. */
+  blocking?: boolean;
+  /** Billed as an external step (HTTP and connectors) rather than internal. */
+  external?: boolean;
+  impl(args: (Value | undefined)[], ctx: CallContext): Value | Promise<Value>;
+}
+
+/** Functions by their full name: `text.split`, `len`, `http.get`. */
+export type FunctionRegistry = ReadonlyMap<string, WfFunction>;

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Bundles the production entry points into single ESM files under dist/, so the container images
+// need no TypeScript toolchain and the deployer pays for loading one file, not hundreds.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const entries = {
+  'deployer/index': 'services/deployer/main.ts',
+  'acceptance/index': 'services/acceptance/main.ts',
+  'sample-app/index': 'services/sample-app/server.ts',
+};
+const present = Object.fromEntries(Object.entries(entries).filter(([, src]) => existsSync(`${root}/${src}`)));
+await build({
+  absWorkingDir: root,
+  entryPoints: present,
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  // CommonJS dependencies inside an ESM bundle still call require().
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: 'warning',
+});
+console.log(`built ${Object.keys(present).join(', ') || 'nothing'} into dist/`);
