@@ -1,0 +1,35 @@
+// Naming rules of the Google resources runway names, as zod schemas with messages that say the rule.
+import { z } from 'zod';
+
+const resourceName = (what: string, max: number) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, { error: `${what} must not be empty` })
+    .max(max, { error: `${what} must be at most ${max} characters` })
+    .regex(/^[a-z]([a-z0-9-]*[a-z0-9])?$/, {
+      error: `${what} must be lowercase letters, digits and hyphens, start with a letter and not end with a hyphen`,
+    });
+
+/** Cloud Run service ids: at most 49 characters so revision names fit. */
+export const serviceName = resourceName('a Cloud Run service name', 49);
+export const jobName = resourceName('a Cloud Run job name', 63);
+export const pipelineName = resourceName('a pipeline name', 63);
+
+export const projectId = z
+  .string({ error: 'a project id must be a string' })
+  .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, {
+    error: 'a project id is 6 to 30 lowercase letters, digits or hyphens, starting with a letter',
+  });
+
+export const region = z
+  .string({ error: 'a region must be a string' })
+  .regex(/^[a-z]+(?:-[a-z]+)+\d+$/, { error: 'a region looks like us-central1' });
+
+export const topicName = z
+  .string({ error: 'a topic name must be a string' })
+  .regex(/^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/, {
+    error: 'a topic name is 3 to 255 letters, digits or - _ . ~ + %, starting with a letter',
+  })
+  .refine((t) => !t.toLowerCase().startsWith('goog'), {
+    error: 'a topic name must not start with "goog"',
+  });

@@ -1,0 +1,39 @@
+// What an execution of the release workflow returns, and how the deployer and `runway status` read it.
+import { z } from 'zod';
+
+export const outcomes = ['PROMOTED', 'ROLLED_BACK', 'REJECTED', 'DUPLICATE', 'SUPERSEDED'] as const;
+export const stageNames = [
+  'validate',
+  'claim',
+  'staging',
+  'test',
+  'promote',
+  'rollback',
+  'report',
+] as const;
+
+export const stageSchema = z.object({
+  name: z.enum(stageNames),
+  start: z.iso.datetime({ offset: true }),
+  end: z.iso.datetime({ offset: true }).nullable(),
+  outcome: z.enum(['OK', 'FAILED', 'SKIPPED']),
+  detail: z.string().nullable().default(null),
+});
+
+export const workflowResultSchema = z.object({
+  outcome: z.enum(outcomes),
+  pipeline: z.string(),
+  digest: z.string(),
+  reason: z.string().nullable().default(null),
+  staging: z.object({ service: z.string(), revision: z.string().nullable() }),
+  live: z.object({
+    service: z.string(),
+    revision: z.string().nullable(),
+    previousRevision: z.string().nullable().default(null),
+  }),
+  stages: z.array(stageSchema),
+});
+
+export type Outcome = (typeof outcomes)[number];
+export type Stage = z.output<typeof stageSchema>;
+export type WorkflowResult = z.output<typeof workflowResultSchema>;
