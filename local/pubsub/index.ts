@@ -1,0 +1,120 @@
+// Pub/Sub for the local cloud: Google's emulator when gcloud has it, else runway's push bridge.
+// Both speak the Pub/Sub REST API, so callers (and PUBSUB_EMULATOR_HOST) do not care which runs.
+import type { Logger } from '../../services/shared/logger.ts';
+import { startPushBridge } from './bridge.ts';
+import { findEmulator, startEmulator } from './emulator.ts';
+
+export type PubSubKind = 'emulator' | 'bridge';
+
+export interface LocalPubSub {
+  kind: PubSubKind;
+  url: string;
+  host: string;
+  close(): Promise<void>;
+}
+
+export interface PubSubOptions {
+  project: string;
+  /** `auto` (the default) uses the emulator when it is installed. */
+  prefer?: PubSubKind | 'auto';
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  timeScale?: number;
+}
+
+export async function startPubSub(options: PubSubOptions): Promise<LocalPubSub> {
+  const prefer = options.prefer ?? 'auto';
+  if (prefer !== 'bridge') {
+    const launcher = findEmulator(options.env ?? process.env);
+    if (launcher) {
+      try {
+        const emulator = await startEmulator(launcher, { project: options.project });
+        return { kind: 'emulator', ...emulator };
+      } catch (err) {
+        if (prefer === 'emulator') throw err;
+        options.logger?.warn('Google Pub/Sub emulator failed to start; using the push bridge', {
+          error: err,
+        });
+      }
+    } else if (prefer === 'emulator') {
+      throw new Error(
+        "Google's Pub/Sub emulator is not installed (gcloud components install pubsub-emulator)",
+      );
+    }
+  }
+  const bridge = await startPushBridge({
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.timeScale ? { timeScale: options.timeScale } : {}),
+  });
+  return { kind: 'bridge', url: bridge.url, host: bridge.host, close: () => bridge.close() };
+}
+
+/** Creates a topic, and a push or pull subscription to it, through the REST API; existing ones are kept. */
+export async function ensureTopic(base: string, project: string, topic: string): Promise<void> {
+  const res = await fetch(`${base}/v1/projects/${project}/topics/${topic}`, {
+    method: 'PUT',
+    body: '{}',
+    headers: { 'content-type': 'application/json' },
+  });
+  if (!res.ok && res.status !== 409)
+    throw new Error(`creating topic ${topic} failed: ${res.status} ${await res.text()}`);
+}
+
+export async function ensureSubscription(
+  base: string,
+  project: string,
+  name: string,
+  config: {
+    topic: string;
+    pushEndpoint?: string;
+    ackDeadlineSeconds?: number;
+    minimumBackoff?: string;
+    maximumBackoff?: string;
+  },
+): Promise<void> {
+  const body = {
+    topic: `projects/${project}/topics/${config.topic}`,
+    ...(config.pushEndpoint ? { pushConfig: { pushEndpoint: config.pushEndpoint } } : {}),
+    ackDeadlineSeconds: config.ackDeadlineSeconds ?? 10,
+    ...(config.minimumBackoff
+      ? {
+          retryPolicy: {
+            minimumBackoff: config.minimumBackoff,
+            maximumBackoff: config.maximumBackoff ?? '600s',
+          },
+        }
+      : {}),
+  };
+  const res = await fetch(`${base}/v1/projects/${project}/subscriptions/${name}`, {
+    method: 'PUT',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+  if (!res.ok && res.status !== 409)
+    throw new Error(`creating subscription ${name} failed: ${res.status} ${await res.text()}`);
+}
+
+/** Publishes one message with the REST API; returns its id. */
+export async function publish(
+  base: string,
+  project: string,
+  topic: string,
+  data: unknown,
+  attributes?: Record<string, string>,
+): Promise<string> {
+  const res = await fetch(`${base}/v1/projects/${project}/topics/${topic}:publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      messages: [
+        {
+          data: Buffer.from(JSON.stringify(data)).toString('base64'),
+          ...(attributes ? { attributes } : {}),
+        },
+      ],
+    }),
+  });
+  if (!res.ok) throw new Error(`publishing to ${topic} failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { messageIds?: string[] };
+  return body.messageIds?.[0] ?? '';
+}
