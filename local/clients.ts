@@ -1,0 +1,41 @@
+// Google's own client libraries pointed at the local cloud: REST ("fallback") mode over plain HTTP
+// on loopback, with a fake access token so they never look for credentials or a metadata server.
+import { OAuth2Client } from 'google-auth-library';
+
+export interface LocalEndpoint {
+  /** `127.0.0.1:PORT` or `http://127.0.0.1:PORT`. */
+  host: string;
+}
+
+/** Options for any `@google-cloud/*` client to talk to a local emulator at `host`. */
+export function localClientOptions(host: string) {
+  const url = new URL(host.includes('://') ? host : `http://${host}`);
+  const authClient = new OAuth2Client();
+  authClient.setCredentials({
+    access_token: 'local-fake-token',
+    expiry_date: Date.now() + 365 * 86_400_000,
+  });
+  return {
+    fallback: true as const,
+    apiEndpoint: url.hostname,
+    port: Number(url.port),
+    protocol: url.protocol.replace(':', '') as 'http',
+    authClient,
+  };
+}
+
+/**
+ * Options for a client of `service`: local when the matching `*_EMULATOR_HOST` is set in `env`,
+ * else Google's defaults (Application Default Credentials).
+ */
+export function clientOptionsFor(
+  env: NodeJS.ProcessEnv,
+  variable:
+    | 'RUN_EMULATOR_HOST'
+    | 'WORKFLOWS_EMULATOR_HOST'
+    | 'ARTIFACT_REGISTRY_EMULATOR_HOST'
+    | 'PUBSUB_EMULATOR_HOST',
+) {
+  const host = env[variable];
+  return host ? localClientOptions(host) : { fallback: true as const };
+}
