@@ -1,0 +1,193 @@
+// runway.yaml: which image repositories map to which pipeline, and how each pipeline releases.
+// Errors name the path of the bad key: `pipelines[1].promotion.steps[2]: must be 1..100`.
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { type ImageRef, imageName, parseImageRef } from './image-ref.ts';
+import { pipelineName, projectId, region, serviceName, topicName } from './names.ts';
+import { describeZodError, violations } from './validation.ts';
+import {
+  acceptanceArgsSchema,
+  promotionSchema,
+  type ReleaseSource,
+  type WorkflowArgs,
+  workflowArgsSchema,
+} from './workflow-args.ts';
+
+/** A config file larger than this is a mistake, not a pipeline list. */
+export const MAX_CONFIG_BYTES = 256 * 1024;
+
+const watchedImage = z.string().superRefine((s, ctx) => {
+  try {
+    const ref = parseImageRef(s);
+    if (ref.tag || ref.digest) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'name the image without a tag or digest; filter tags with `tags`',
+      });
+    }
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+const tagPattern = z.string().regex(/^[A-Za-z0-9_.*?-]{1,128}$/, {
+  error: 'a tag pattern is letters, digits, _ . - and the wildcards * ?',
+});
+
+export const pipelineSchema = z.strictObject({
+  name: pipelineName,
+  /** The watched image, HOST/PROJECT/REPOSITORY/IMAGE. */
+  image: watchedImage,
+  /** Only pushes with a tag matching one of these start a release; absent: every push does. */
+  tags: z.array(tagPattern).min(1, { error: 'omit tags to accept every push' }).optional(),
+  region: region.optional(),
+  staging: z.strictObject({ service: serviceName }),
+  live: z.strictObject({ service: serviceName }),
+  acceptance: acceptanceArgsSchema,
+  promotion: promotionSchema.default({ strategy: 'direct' }),
+  notify: z.strictObject({ topic: topicName }).nullable().default(null),
+});
+
+export const pipelineConfigSchema = z
+  .strictObject({
+    project: projectId.optional(),
+    region: region.optional(),
+    pipelines: z.array(pipelineSchema).min(1, { error: 'define at least one pipeline' }).max(100),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, string>();
+    config.pipelines.forEach((p, i) => {
+      const where = (k: string) => [`pipelines`, i, k];
+      if (p.staging.service === p.live.service) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...where('staging'), 'service'],
+          message: 'staging and live must be different services',
+        });
+      }
+      if (!p.region && !config.region) {
+        ctx.addIssue({
+          code: 'custom',
+          path: where('region'),
+          message: 'set region here or at the top level',
+        });
+      }
+      const r = p.region ?? config.region;
+      for (const [key, id] of [
+        ['name', `pipeline ${p.name}`],
+        ['live', `service ${r}/${p.live.service}`],
+        ['staging', `service ${r}/${p.staging.service}`],
+      ] as const) {
+        const other = seen.get(id);
+        if (other !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: where(key),
+            message: `${id} is already used by ${other}`,
+          });
+        } else {
+          seen.set(id, `pipelines[${i}]`);
+        }
+      }
+    });
+  });
+
+export type Pipeline = z.output<typeof pipelineSchema> & { region: string };
+export interface PipelineConfig {
+  project?: string;
+  pipelines: Pipeline[];
+}
+
+/** Parses runway.yaml text; `source` names the file in messages. Throws ConfigError. */
+export function parsePipelineConfig(text: string, source = 'runway.yaml'): PipelineConfig {
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
+    throw new ConfigError(`${source}: larger than ${MAX_CONFIG_BYTES} bytes`);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0];
+    throw new ConfigError(
+      `${source}${line ? `:${line.line}:${line.col}` : ''}: ${e.message.split('\n')[0]}`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 50 });
+  } catch (err) {
+    // The yaml package refuses alias bombs (and other resource abuse) with a ReferenceError.
+    throw new ConfigError(`${source}: ${(err as Error).message}`, { cause: err });
+  }
+  const result = pipelineConfigSchema.safeParse(data);
+  if (!result.success) {
+    throw new ConfigError(`${source}: ${describeZodError(result.error)}`, {
+      violations: violations(result.error),
+    });
+  }
+  const top = result.data;
+  return {
+    ...(top.project ? { project: top.project } : {}),
+    pipelines: top.pipelines.map((p) => ({ ...p, region: (p.region ?? top.region)! })),
+  };
+}
+
+/** Does `tag` match a pattern with `*` (any run) and `?` (one character)? */
+export function matchesTag(pattern: string, tag: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\-]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
+  return re.test(tag);
+}
+
+/** The pipelines that release a pushed image, or why none does. */
+export function pipelinesFor(config: PipelineConfig, ref: ImageRef): Pipeline[] {
+  const name = imageName(ref);
+  return config.pipelines.filter(
+    (p) =>
+      p.image === name &&
+      (!p.tags || (ref.tag !== undefined && p.tags.some((t) => matchesTag(t, ref.tag!)))),
+  );
+}
+
+/** Why no pipeline takes a pushed image, for the log line of an ignored event. */
+export function whyIgnored(config: PipelineConfig, ref: ImageRef): string {
+  const name = imageName(ref);
+  const watching = config.pipelines.filter((p) => p.image === name);
+  if (watching.length === 0) return `no pipeline watches ${name}`;
+  if (ref.tag === undefined)
+    return `pipelines ${watching.map((p) => p.name).join(', ')} only release tagged pushes`;
+  return `tag ${ref.tag} matches no tag filter of ${watching.map((p) => p.name).join(', ')}`;
+}
+
+/** The release workflow's arguments for a pipeline and an image pinned by digest. */
+export function workflowArgsFor(
+  config: PipelineConfig,
+  pipeline: Pipeline,
+  release: {
+    image: string;
+    tag?: string | null;
+    publishTime?: string | null;
+    source: ReleaseSource;
+    project?: string;
+  },
+): WorkflowArgs {
+  const project = config.project ?? release.project;
+  return workflowArgsSchema.parse({
+    pipeline: pipeline.name,
+    project,
+    region: pipeline.region,
+    image: release.image,
+    tag: release.tag ?? null,
+    publishTime: release.publishTime ?? null,
+    staging: pipeline.staging,
+    live: pipeline.live,
+    acceptance: pipeline.acceptance,
+    promotion: pipeline.promotion,
+    notify: pipeline.notify,
+    source: release.source,
+  });
+}

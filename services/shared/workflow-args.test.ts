@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { describeZodError } from './validation.ts';
+import { workflowArgsSchema } from './workflow-args.ts';
+import { workflowResultSchema } from './workflow-result.ts';
+
+const IMAGE = `us-central1-docker.pkg.dev/my-project/apps/web@sha256:${'c'.repeat(64)}`;
+const minimal = {
+  pipeline: 'web',
+  project: 'my-project',
+  region: 'us-central1',
+  image: IMAGE,
+  staging: { service: 'web-staging' },
+  live: { service: 'web' },
+  acceptance: { job: 'web-acceptance' },
+};
+
+test('minimal arguments get the documented defaults', () => {
+  assert.deepEqual(workflowArgsSchema.parse(minimal), {
+    ...minimal,
+    tag: null,
+    publishTime: null,
+    acceptance: { job: 'web-acceptance', timeoutSeconds: 600, taskCount: 1, checks: null },
+    promotion: { strategy: 'direct' },
+    notify: null,
+    source: 'manual',
+  });
+});
+
+test('a canary gets default steps and bake time', () => {
+  const args = workflowArgsSchema.parse({ ...minimal, promotion: { strategy: 'canary' } });
+  assert.deepEqual(args.promotion, {
+    strategy: 'canary',
+    steps: [10, 50, 100],
+    bakeSeconds: 60,
+    health: null,
+  });
+});
+
+describe('bad arguments name the field', () => {
+  const cases: { name: string; input: unknown; want: RegExp }[] = [
+    { name: 'not an object', input: 'web', want: /object/ },
+    { name: 'no image', input: { ...minimal, image: undefined }, want: /^image: / },
+    {
+      name: 'image by tag',
+      input: { ...minimal, image: IMAGE.replace(/@.*/, ':v1') },
+      want: /image: .*by digest/,
+    },
+    {
+      name: 'image wrong digest algorithm',
+      input: { ...minimal, image: IMAGE.replace('sha256', 'sha1') },
+      want: /image: .*sha256 algorithm/,
+    },
+    {
+      name: 'bad pipeline name',
+      input: { ...minimal, pipeline: 'Web!' },
+      want: /^pipeline: a pipeline name/,
+    },
+    { name: 'bad project', input: { ...minimal, project: 'p' }, want: /^project: a project id/ },
+    {
+      name: 'bad region',
+      input: { ...minimal, region: 'moon' },
+      want: /^region: a region looks like/,
+    },
+    {
+      name: 'staging missing service',
+      input: { ...minimal, staging: {} },
+      want: /staging\.service/,
+    },
+    {
+      name: 'live service uppercase',
+      input: { ...minimal, live: { service: 'WEB' } },
+      want: /live\.service: a Cloud Run service name/,
+    },
+    {
+      name: 'acceptance job missing',
+      input: { ...minimal, acceptance: {} },
+      want: /acceptance\.job/,
+    },
+    {
+      name: 'timeout too long',
+      input: { ...minimal, acceptance: { job: 'j', timeoutSeconds: 100_000 } },
+      want: /acceptance\.timeoutSeconds/,
+    },
+    {
+      name: 'fractional task count',
+      input: { ...minimal, acceptance: { job: 'j', taskCount: 1.5 } },
+      want: /acceptance\.taskCount/,
+    },
+    {
+      name: 'unknown strategy',
+      input: { ...minimal, promotion: { strategy: 'yolo' } },
+      want: /promotion\.strategy: strategy must be/,
+    },
+    {
+      name: 'canary step zero',
+      input: { ...minimal, promotion: { strategy: 'canary', steps: [0, 100] } },
+      want: /promotion\.steps\[0\]: must be 1\.\.100/,
+    },
+    {
+      name: 'canary steps as strings',
+      input: { ...minimal, promotion: { strategy: 'canary', steps: ['10', '100'] } },
+      want: /promotion\.steps\[0\]: must be a number/,
+    },
+    {
+      name: 'error ratio over 1',
+      input: { ...minimal, promotion: { strategy: 'canary', health: { maxErrorRatio: 2 } } },
+      want: /promotion\.health\.maxErrorRatio: must be 0\.\.1/,
+    },
+    {
+      name: 'direct with steps',
+      input: { ...minimal, promotion: { strategy: 'direct', steps: [100] } },
+      want: /steps/,
+    },
+    {
+      name: 'bad publish time',
+      input: { ...minimal, publishTime: 'Tuesday' },
+      want: /^publishTime: must be an RFC 3339/,
+    },
+    {
+      name: 'bad notify topic',
+      input: { ...minimal, notify: { topic: '1x' } },
+      want: /notify\.topic/,
+    },
+    { name: 'unknown source', input: { ...minimal, source: 'cron' }, want: /^source/ },
+    { name: 'unknown field', input: { ...minimal, extra: true }, want: /extra/ },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const r = workflowArgsSchema.safeParse(c.input);
+      assert.equal(r.success, false);
+      if (!r.success) assert.match(describeZodError(r.error), c.want);
+    });
+  }
+});
+
+describe('workflow result', () => {
+  const good = {
+    outcome: 'PROMOTED',
+    pipeline: 'web',
+    digest: 'sha256:abc',
+    staging: { service: 'web-staging', revision: 'web-staging-abc' },
+    live: { service: 'web', revision: 'web-abc' },
+    stages: [
+      { name: 'claim', start: '2026-11-22T10:00:00Z', end: '2026-11-22T10:00:01Z', outcome: 'OK' },
+    ],
+  };
+  test('parses with defaults', () => {
+    const r = workflowResultSchema.parse(good);
+    assert.equal(r.reason, null);
+    assert.equal(r.live.previousRevision, null);
+    assert.equal(r.stages[0]?.detail, null);
+  });
+  const bad: { name: string; input: unknown; want: RegExp }[] = [
+    { name: 'unknown outcome', input: { ...good, outcome: 'DONE' }, want: /outcome/ },
+    {
+      name: 'bad stage name',
+      input: { ...good, stages: [{ ...good.stages[0], name: 'deploy' }] },
+      want: /stages\[0\]\.name/,
+    },
+    {
+      name: 'bad stage time',
+      input: { ...good, stages: [{ ...good.stages[0], start: 'now' }] },
+      want: /stages\[0\]\.start/,
+    },
+    { name: 'missing live', input: { ...good, live: undefined }, want: /live/ },
+  ];
+  for (const c of bad) {
+    test(c.name, () => {
+      const r = workflowResultSchema.safeParse(c.input);
+      assert.equal(r.success, false);
+      if (!r.success) assert.match(describeZodError(r.error), c.want);
+    });
+  }
+});

@@ -1,0 +1,89 @@
+// The arguments of the release workflow: what the deployer, `gcloud workflows run` and Cloud
+// Scheduler pass. workflows/release.yaml checks the same rules, so a hand-written run fails early too.
+import { z } from 'zod';
+import { acceptanceChecksSchema } from './checks.ts';
+import { parseDigestRef } from './image-ref.ts';
+import { jobName, pipelineName, projectId, region, serviceName, topicName } from './names.ts';
+
+const digestReference = z.string().superRefine((s, ctx) => {
+  try {
+    parseDigestRef(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+const percent = z
+  .number({ error: 'must be a number' })
+  .int({ error: 'must be a whole number' })
+  .min(1, { error: 'must be 1..100' })
+  .max(100, { error: 'must be 1..100' });
+
+export const healthSchema = z.strictObject({
+  /** Highest 5xx share of the candidate's requests during a bake, 0..1. */
+  maxErrorRatio: z.number().min(0, { error: 'must be 0..1' }).max(1, { error: 'must be 0..1' }),
+  /** Fewer requests than this during a bake make the ratio inconclusive, which counts as healthy. */
+  minRequests: z.number().int().min(0).default(0),
+});
+
+export const canarySteps = z
+  .array(percent, { error: 'must be a list of traffic percentages' })
+  .min(1, { error: 'needs at least one step' })
+  .max(10, { error: 'has at most 10 steps' })
+  .superRefine((steps, ctx) => {
+    for (let i = 1; i < steps.length; i++) {
+      if (steps[i]! <= steps[i - 1]!) {
+        ctx.addIssue({ code: 'custom', path: [i], message: 'steps must increase' });
+      }
+    }
+    if (steps.at(-1) !== 100)
+      ctx.addIssue({ code: 'custom', message: 'the last step must be 100' });
+  });
+
+export const promotionSchema = z.discriminatedUnion(
+  'strategy',
+  [
+    z.strictObject({ strategy: z.literal('direct') }),
+    z.strictObject({
+      strategy: z.literal('canary'),
+      steps: canarySteps.default([10, 50, 100]),
+      bakeSeconds: z.number().min(0).max(86_400, { error: 'must be at most a day' }).default(60),
+      health: healthSchema.nullable().default(null),
+    }),
+  ],
+  { error: 'strategy must be "direct" or "canary"' },
+);
+
+export const acceptanceArgsSchema = z.strictObject({
+  job: jobName,
+  timeoutSeconds: z.number().int().min(1).max(86_400).default(600),
+  taskCount: z.number().int().min(1).max(100).default(1),
+  /** Declarative checks passed to the job as RUNWAY_CHECKS; null: the job's own configuration. */
+  checks: acceptanceChecksSchema.nullable().default(null),
+});
+
+export const releaseSources = ['pubsub', 'manual', 'reconcile'] as const;
+export type ReleaseSource = (typeof releaseSources)[number];
+
+export const workflowArgsSchema = z.strictObject({
+  pipeline: pipelineName,
+  project: projectId,
+  region,
+  image: digestReference,
+  tag: z.string().max(128).nullable().default(null),
+  /** When the registry event was published: a newer claim on the live service wins. */
+  publishTime: z.iso
+    .datetime({ offset: true, error: 'must be an RFC 3339 timestamp' })
+    .nullable()
+    .default(null),
+  staging: z.strictObject({ service: serviceName }),
+  live: z.strictObject({ service: serviceName }),
+  acceptance: acceptanceArgsSchema,
+  promotion: promotionSchema.default({ strategy: 'direct' }),
+  notify: z.strictObject({ topic: topicName }).nullable().default(null),
+  source: z.enum(releaseSources).default('manual'),
+});
+
+export type WorkflowArgs = z.output<typeof workflowArgsSchema>;
+export type WorkflowArgsInput = z.input<typeof workflowArgsSchema>;
+export type Promotion = z.output<typeof promotionSchema>;
