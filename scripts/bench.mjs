@@ -13,7 +13,10 @@ const files = readdirSync(`${root}/bench`)
 let failed = 0;
 for (const file of files) {
   console.log(`\n== bench/${file}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${file}`], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${file}`], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) failed++;
 }
 if (files.length === 0) console.error('no benchmarks match');

@@ -11,7 +11,9 @@ const entries = {
   'acceptance/index': 'services/acceptance/main.ts',
   'sample-app/index': 'services/sample-app/server.ts',
 };
-const present = Object.fromEntries(Object.entries(entries).filter(([, src]) => existsSync(`${root}/${src}`)));
+const present = Object.fromEntries(
+  Object.entries(entries).filter(([, src]) => existsSync(`${root}/${src}`)),
+);
 await build({
   absWorkingDir: root,
   entryPoints: present,
@@ -23,7 +25,9 @@ await build({
   sourcemap: 'linked',
   legalComments: 'none',
   // CommonJS dependencies inside an ESM bundle still call require().
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 console.log(`built ${Object.keys(present).join(', ') || 'nothing'} into dist/`);

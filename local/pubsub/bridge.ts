@@ -87,9 +87,13 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     else if (size > 4 * MAX_BODY_BYTES) req.destroy();
   }
   if (size > MAX_BODY_BYTES) {
-    throw new RunwayError('INVALID_ARGUMENT', `request body is larger than ${MAX_BODY_BYTES} bytes`, {
-      httpStatus: 413,
-    });
+    throw new RunwayError(
+      'INVALID_ARGUMENT',
+      `request body is larger than ${MAX_BODY_BYTES} bytes`,
+      {
+        httpStatus: 413,
+      },
+    );
   }
   if (size === 0) return {};
   let body: unknown;
