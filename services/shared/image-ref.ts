@@ -49,7 +49,6 @@ export function parseImageRef(ref: string): ImageRef {
   if (typeof ref !== 'string' || ref.length === 0) fail(String(ref), 'it is empty');
   if (ref.length > MAX_REFERENCE_LENGTH)
     fail(ref, `it is longer than ${MAX_REFERENCE_LENGTH} characters`);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point
   if (/[^\x21-\x7e]/.test(ref))
     fail(ref, 'it contains whitespace, control or non-ASCII characters');
 
