@@ -1,9 +1,95 @@
-// Placeholder until the engine lands (issue 3).
+// `runway workflows run FILE [--data JSON | --data-file PATH]`: one execution, the result as JSON
+// on stdout (exit 0), or the error map as JSON on stdout (exit 1); logs and step counts on stderr.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from '../../cli/io.ts';
+import { parseArgs, UsageError } from '../cli/args.ts';
+import { parseJsonValue, toJsonText } from './convert.ts';
+import { DeployError, parseWorkflow, startExecution, timeScaledClock } from './engine.ts';
+import type { Value } from './values.ts';
 
-const notYet: Command = async (_argv, io) => {
-  io.stderr.write('runway: the local Workflows engine is not built yet\n');
+const USAGE = 'usage: runway workflows run FILE [--data JSON | --data-file PATH]';
+
+function printable(v: Value): string {
+  try {
+    return toJsonText(v);
+  } catch (err) {
+    return JSON.stringify({ message: (err as Error).message, tags: ['TypeError'] });
+  }
+}
+
+export const runCommand: Command = async (argv, io) => {
+  let file: string;
+  let argument: Value | undefined;
+  try {
+    const { positional, flags } = parseArgs(argv, { data: true, 'data-file': true });
+    if (positional.length !== 1) throw new UsageError(USAGE);
+    file = resolve(io.cwd, positional[0]!);
+    if (flags.has('data') && flags.has('data-file'))
+      throw new UsageError('give --data or --data-file, not both');
+    const dataFile = flags.get('data-file');
+    const text =
+      typeof dataFile === 'string'
+        ? await readFile(resolve(io.cwd, dataFile), 'utf8')
+        : flags.get('data');
+    if (typeof text === 'string') argument = parseJsonValue(text);
+  } catch (err) {
+    io.stderr.write(`runway workflows run: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (err) {
+    io.stderr.write(`runway workflows run: cannot read ${file}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let workflow: ReturnType<typeof parseWorkflow>;
+  try {
+    workflow = parseWorkflow(source, { file: file.slice(io.cwd.length + 1) || file });
+  } catch (err) {
+    io.stderr.write(
+      `runway workflows run: ${err instanceof DeployError ? '' : 'deploy error: '}${(err as Error).message}\n`,
+    );
+    return 2;
+  }
+  const scale = Number(io.env.RUNWAY_TIME_SCALE ?? '1');
+  const execution = startExecution(workflow, argument, {
+    clock: timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1),
+    env: {
+      projectId: io.env.GOOGLE_CLOUD_PROJECT_ID ?? '',
+      projectNumber: io.env.GOOGLE_CLOUD_PROJECT_NUMBER ?? '',
+      location: io.env.GOOGLE_CLOUD_LOCATION ?? '',
+      workflowId: io.env.GOOGLE_CLOUD_WORKFLOW_ID ?? '',
+      revisionId: io.env.GOOGLE_CLOUD_WORKFLOW_REVISION_ID ?? '',
+    },
+    log: ({ severity, payload }) =>
+      io.stderr.write(
+        `${severity} ${typeof payload === 'string' ? payload : printable(payload)}\n`,
+      ),
+  });
+  const onStop = () => execution.cancel();
+  void io.stopSignal.then(onStop);
+  const r = await execution.done;
+  io.stderr.write(
+    `steps: ${r.steps.internal} internal, ${r.steps.external} external, ${r.steps.internal + r.steps.external} billed\n`,
+  );
+  if (r.state === 'SUCCEEDED') {
+    io.stdout.write(`${printable(r.result ?? null)}\n`);
+    return 0;
+  }
+  if (r.state === 'CANCELLED') {
+    io.stdout.write(
+      `${JSON.stringify({ message: 'execution cancelled', tags: ['CancelledError'] })}\n`,
+    );
+    return 1;
+  }
+  io.stdout.write(`${printable(r.error!.payload)}\n`);
+  if (r.error?.context) io.stderr.write(`failed ${r.error.context}\n`);
+  return 1;
+};
+
+export const serveCommand: Command = async (_argv, io) => {
+  io.stderr.write('runway workflows serve: the Executions API is not built yet\n');
   return 2;
 };
-export const runCommand = notYet;
-export const serveCommand = notYet;

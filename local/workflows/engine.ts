@@ -1,0 +1,173 @@
+// The engine's public face: parse a definition once, start executions of it, watch or cancel them.
+import { randomUUID } from 'node:crypto';
+import { builtins } from './builtins.ts';
+import { WorkflowError } from './errors.ts';
+import { parseWorkflow as parse } from './parser.ts';
+import { Cancelled, defaultLimits, type Limits, Runtime, type RuntimeHost } from './runtime.ts';
+import type {
+  CallContext,
+  Clock,
+  Endpoints,
+  ExecutionEnv,
+  Severity,
+  WfFunction,
+} from './stdlib/types.ts';
+import type { Workflow } from './syntax.ts';
+import { type Value, wfMap } from './values.ts';
+
+export { DeployError } from './parser.ts';
+export type { Limits } from './runtime.ts';
+export type { Workflow } from './syntax.ts';
+
+export type FunctionResolver = (name: string) => WfFunction | undefined;
+
+export interface EngineOptions {
+  functions?: FunctionResolver;
+  clock?: Clock;
+  endpoints?: Endpoints;
+  env?: Partial<ExecutionEnv>;
+  log?: (entry: { severity: Severity; payload: Value; step?: string }) => void;
+  limits?: Partial<Limits>;
+  callLogLevel?: 'LOG_ALL_CALLS' | 'LOG_ERRORS_ONLY' | 'LOG_NONE';
+}
+
+export type ExecutionState = 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+export interface ExecutionResult {
+  state: Exclude<ExecutionState, 'ACTIVE'>;
+  result?: Value;
+  error?: { payload: Value; context: string };
+  steps: { internal: number; external: number };
+}
+
+export interface Execution {
+  readonly id: string;
+  readonly startTime: Date;
+  readonly endTime: Date | undefined;
+  readonly state: ExecutionState;
+  readonly steps: { internal: number; external: number };
+  readonly currentStep: { routine: string; step: string } | undefined;
+  readonly done: Promise<ExecutionResult>;
+  cancel(): void;
+}
+
+/** Real time, or time divided by `scale` for sleeps (bakes and polls run faster locally). */
+export function timeScaledClock(scale = 1): Clock {
+  return {
+    now: () => Date.now(),
+    sleep: (ms, signal) =>
+      new Promise<void>((resolve, reject) => {
+        if (signal.aborted) return reject(new Cancelled());
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, ms / scale);
+        const onAbort = () => {
+          clearTimeout(timer);
+          reject(new Cancelled());
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+  };
+}
+
+const localEndpoints: Endpoints = {
+  baseUrl: (host) => `https://${host}`,
+  token: async () => 'local-fake-token',
+};
+
+export const defaultFunctions: FunctionResolver = (name) => builtins.get(name);
+
+export function parseWorkflow(source: string, options?: { file?: string }): Workflow {
+  return parse(source, options);
+}
+
+export function startExecution(
+  workflow: Workflow,
+  argument: Value | undefined,
+  options: EngineOptions & { executionId?: string } = {},
+): Execution {
+  const id = options.executionId ?? randomUUID();
+  const abort = new AbortController();
+  const env: ExecutionEnv = {
+    projectId: '',
+    projectNumber: '',
+    location: '',
+    workflowId: '',
+    revisionId: '',
+    ...options.env,
+    executionId: id,
+  };
+  const ctx: CallContext = {
+    signal: abort.signal,
+    clock: options.clock ?? timeScaledClock(1),
+    env,
+    endpoints: options.endpoints ?? localEndpoints,
+    log: (severity, payload) =>
+      options.log?.({ severity, payload, ...(host.current ? { step: host.current.step } : {}) }),
+    countSteps: (n, kind) => {
+      host.steps[kind] += n;
+    },
+  };
+  const host: RuntimeHost = {
+    functions: options.functions ?? defaultFunctions,
+    ctx,
+    limits: { ...defaultLimits, ...options.limits },
+    steps: { internal: 0, external: 0 },
+    cancelled: false,
+  };
+  let state: ExecutionState = 'ACTIVE';
+  let endTime: Date | undefined;
+  const startTime = new Date();
+  const runtime = new Runtime(workflow, host);
+
+  const finish = (r: Omit<ExecutionResult, 'steps'>): ExecutionResult => {
+    state = r.state;
+    endTime = new Date();
+    return { ...r, steps: { ...host.steps } };
+  };
+  const done = (async (): Promise<ExecutionResult> => {
+    // Start on the next tick so the caller holds the handle before anything runs.
+    await Promise.resolve();
+    try {
+      const result = await runtime.runMain(argument);
+      return finish({ state: 'SUCCEEDED', result });
+    } catch (err) {
+      if (err instanceof Cancelled || host.cancelled) return finish({ state: 'CANCELLED' });
+      const context = host.current
+        ? `in step "${host.current.step}", routine "${host.current.routine}"`
+        : '';
+      if (err instanceof WorkflowError)
+        return finish({ state: 'FAILED', error: { payload: err.value, context } });
+      // A bug in the engine or a function: the execution fails with a SystemError, the engine lives on.
+      const message = err instanceof Error ? err.message : String(err);
+      return finish({
+        state: 'FAILED',
+        error: { payload: wfMap({ message, tags: ['SystemError'] }), context },
+      });
+    }
+  })();
+
+  return {
+    id,
+    startTime,
+    get endTime() {
+      return endTime;
+    },
+    get state() {
+      return state;
+    },
+    get steps() {
+      return host.steps;
+    },
+    get currentStep() {
+      return host.current;
+    },
+    done,
+    cancel() {
+      if (state !== 'ACTIVE') return;
+      host.cancelled = true;
+      abort.abort();
+    },
+  };
+}

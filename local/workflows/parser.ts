@@ -1,0 +1,545 @@
+// Parses a workflow definition (YAML or JSON) into routines of steps, compiling every expression,
+// and validates it the way deploying to Google does, before anything runs.
+import {
+  isMap as isYamlMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type YAMLMap,
+} from 'yaml';
+import { compileExpression, expressionText, MAX_EXPRESSION_LENGTH } from './expression.ts';
+import type {
+  RetryPolicy,
+  Routine,
+  Step,
+  StepBody,
+  SwitchCase,
+  Target,
+  Template,
+  Workflow,
+} from './syntax.ts';
+import type { Value } from './values.ts';
+
+export class DeployError extends Error {
+  override name = 'DeployError';
+  readonly code = 'INVALID_ARGUMENT';
+  constructor(
+    message: string,
+    readonly step?: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+const STEP_KEYS = new Set([
+  'assign',
+  'call',
+  'args',
+  'result',
+  'switch',
+  'next',
+  'for',
+  'parallel',
+  'try',
+  'retry',
+  'except',
+  'raise',
+  'return',
+  'steps',
+]);
+const MAX_ASSIGNMENTS = 50;
+export const MAX_SOURCE_BYTES = 128 * 1024;
+
+interface Ctx {
+  lines: LineCounter;
+  routine: string;
+  stepNames: Set<string>;
+  nexts: { target: string; step: string; line: number }[];
+}
+
+function lineOf(ctx: Ctx, node: Node | null | undefined): number {
+  const offset = node?.range?.[0];
+  return offset === undefined ? 0 : ctx.lines.linePos(offset).line;
+}
+
+/** A YAML node to a plain value, integers as bigint. */
+function plain(node: Node | null | undefined): Value {
+  if (node === null || node === undefined) return null;
+  if (isScalar(node)) {
+    const v = node.value;
+    if (typeof v === 'number')
+      return Number.isInteger(v) && !/[.eE]/.test(node.source ?? '') ? BigInt(v) : v;
+    if (v === undefined) return null;
+    return v as Value;
+  }
+  if (isSeq(node)) return node.items.map((n) => plain(n as Node));
+  if (isYamlMap(node))
+    return new Map(node.items.map((p) => [String(plain(p.key as Node)), plain(p.value as Node)]));
+  return null;
+}
+
+function template(
+  ctx: Ctx,
+  node: Node | null | undefined,
+  where: { step: string; line: number },
+): Template {
+  if (node && isScalar(node) && typeof node.value === 'string') {
+    const inner = expressionText(node.value);
+    if (inner !== undefined) {
+      if (inner.length > MAX_EXPRESSION_LENGTH) {
+        throw new DeployError(
+          `expression longer than ${MAX_EXPRESSION_LENGTH} characters`,
+          where.step,
+          lineOf(ctx, node),
+        );
+      }
+      try {
+        return { k: 'expr', e: compileExpression(inner), src: inner };
+      } catch (err) {
+        throw new DeployError(`${(err as Error).message}`, where.step, lineOf(ctx, node));
+      }
+    }
+  }
+  if (node && isSeq(node))
+    return { k: 'list', items: node.items.map((n) => template(ctx, n as Node, where)) };
+  if (node && isYamlMap(node)) {
+    return {
+      k: 'map',
+      entries: node.items.map((p) => [
+        String(plain(p.key as Node)),
+        template(ctx, p.value as Node, where),
+      ]),
+    };
+  }
+  return { k: 'const', v: plain(node) };
+}
+
+function parseTarget(text: string, step: string, line: number): Target {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)(.*)$/s.exec(text.trim());
+  if (!m) throw new DeployError(`invalid assignment target ${JSON.stringify(text)}`, step, line);
+  const path: Target['path'] = [];
+  let rest = m[2]!;
+  while (rest.length > 0) {
+    const dot = /^\.([A-Za-z_][A-Za-z0-9_]*)/.exec(rest);
+    if (dot) {
+      path.push({ dot: dot[1]! });
+      rest = rest.slice(dot[0].length);
+      continue;
+    }
+    if (rest[0] === '[') {
+      let depth = 0;
+      let i = 0;
+      for (; i < rest.length; i++) {
+        if (rest[i] === '[') depth++;
+        else if (rest[i] === ']' && --depth === 0) break;
+      }
+      if (i >= rest.length)
+        throw new DeployError(
+          `unbalanced [ in assignment target ${JSON.stringify(text)}`,
+          step,
+          line,
+        );
+      try {
+        path.push({ index: compileExpression(rest.slice(1, i)) });
+      } catch (err) {
+        throw new DeployError((err as Error).message, step, line);
+      }
+      rest = rest.slice(i + 1);
+      continue;
+    }
+    throw new DeployError(`invalid assignment target ${JSON.stringify(text)}`, step, line);
+  }
+  return { root: m[1]!, path };
+}
+
+function assignments(
+  ctx: Ctx,
+  node: Node | null | undefined,
+  step: string,
+  line: number,
+): [Target, Template][] {
+  if (!node || !isSeq(node))
+    throw new DeployError('assign must be a list of single-key maps', step, line);
+  if (node.items.length > MAX_ASSIGNMENTS) {
+    throw new DeployError(
+      `a step may make at most ${MAX_ASSIGNMENTS} assignments, this one makes ${node.items.length}`,
+      step,
+      line,
+    );
+  }
+  return node.items.map((item) => {
+    if (!isYamlMap(item) || item.items.length !== 1)
+      throw new DeployError('each assignment is a single-key map', step, lineOf(ctx, item as Node));
+    const pair = item.items[0]!;
+    return [
+      parseTarget(String(plain(pair.key as Node)), step, lineOf(ctx, item as Node)),
+      template(ctx, pair.value as Node, { step, line }),
+    ];
+  });
+}
+
+function nameOf(node: Node | null | undefined, what: string, step: string, line: number): string {
+  if (!node || !isScalar(node) || typeof node.value !== 'string')
+    throw new DeployError(`${what} must be a name`, step, line);
+  return node.value;
+}
+
+function get(map: YAMLMap, key: string): Node | undefined {
+  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  return pair ? ((pair.value as Node | null) ?? undefined) : undefined;
+}
+
+function has(map: YAMLMap, key: string): boolean {
+  return map.items.some((p) => isScalar(p.key) && p.key.value === key);
+}
+
+function steps(ctx: Ctx, node: Node | null | undefined, where: string, line: number): Step[] {
+  if (!node || !isSeq(node))
+    throw new DeployError(`${where} must be a list of steps`, undefined, line);
+  const names = new Set<string>();
+  return node.items.map((item) => {
+    const itemLine = lineOf(ctx, item as Node);
+    if (!isYamlMap(item) || item.items.length !== 1)
+      throw new DeployError('a step is a map with one key, its name', undefined, itemLine);
+    const pair = item.items[0]!;
+    const name = String(plain(pair.key as Node));
+    if (names.has(name))
+      throw new DeployError(`duplicate step name ${JSON.stringify(name)}`, name, itemLine);
+    names.add(name);
+    ctx.stepNames.add(name);
+    return step(ctx, name, pair.value as Node, itemLine);
+  });
+}
+
+function step(ctx: Ctx, name: string, node: Node | null | undefined, line: number): Step {
+  if (!node || !isYamlMap(node)) throw new DeployError('a step body must be a map', name, line);
+  for (const p of node.items) {
+    const key = String(plain(p.key as Node));
+    if (!STEP_KEYS.has(key))
+      throw new DeployError(
+        `unknown step field ${JSON.stringify(key)}`,
+        name,
+        lineOf(ctx, p.key as Node),
+      );
+  }
+  const nextNode = get(node, 'next');
+  const next = nextNode === undefined ? null : nameOf(nextNode, 'next', name, line);
+  if (next) ctx.nexts.push({ target: next, step: name, line });
+  const kinds = [
+    'assign',
+    'call',
+    'switch',
+    'for',
+    'parallel',
+    'try',
+    'raise',
+    'return',
+    'steps',
+  ].filter((k) => has(node, k));
+  if (
+    kinds.length > 1 &&
+    !(kinds.length === 2 && kinds.includes('assign') && kinds.includes('next'))
+  ) {
+    throw new DeployError(`a step has one kind, this one has ${kinds.join(' and ')}`, name, line);
+  }
+  const w = { step: name, line };
+  let body: StepBody = { kind: 'none' };
+  switch (kinds[0]) {
+    case 'assign':
+      body = { kind: 'assign', assign: assignments(ctx, get(node, 'assign'), name, line) };
+      break;
+    case 'call': {
+      const argsNode = get(node, 'args');
+      if (argsNode && !isYamlMap(argsNode)) throw new DeployError('args must be a map', name, line);
+      const resultNode = get(node, 'result');
+      body = {
+        kind: 'call',
+        fn: nameOf(get(node, 'call'), 'call', name, line),
+        args:
+          argsNode && isYamlMap(argsNode)
+            ? argsNode.items.map((p) => [
+                String(plain(p.key as Node)),
+                template(ctx, p.value as Node, w),
+              ])
+            : null,
+        result: resultNode === undefined ? null : nameOf(resultNode, 'result', name, line),
+      };
+      break;
+    }
+    case 'switch': {
+      const list = get(node, 'switch');
+      if (!list || !isSeq(list) || list.items.length === 0)
+        throw new DeployError('switch must be a non-empty list of conditions', name, line);
+      const cases: SwitchCase[] = list.items.map((c) => {
+        const cl = lineOf(ctx, c as Node);
+        if (!isYamlMap(c) || !has(c, 'condition'))
+          throw new DeployError('each switch case needs a condition', name, cl);
+        const n = get(c, 'next');
+        const target = n === undefined ? null : nameOf(n, 'next', name, cl);
+        if (target) ctx.nexts.push({ target, step: name, line: cl });
+        return {
+          condition: template(ctx, get(c, 'condition'), w),
+          next: target,
+          steps: has(c, 'steps') ? steps(ctx, get(c, 'steps'), `${name} switch steps`, cl) : null,
+          ret: has(c, 'return') ? template(ctx, get(c, 'return'), w) : null,
+          hasReturn: has(c, 'return'),
+          raise: has(c, 'raise') ? template(ctx, get(c, 'raise'), w) : null,
+          assign: has(c, 'assign') ? assignments(ctx, get(c, 'assign'), name, cl) : null,
+        };
+      });
+      body = { kind: 'switch', cases };
+      break;
+    }
+    case 'for':
+      body = forBody(ctx, get(node, 'for'), name, line);
+      break;
+    case 'parallel': {
+      const p = get(node, 'parallel');
+      if (!p || !isYamlMap(p)) throw new DeployError('parallel must be a map', name, line);
+      const sharedNode = get(p, 'shared');
+      const shared =
+        sharedNode && isSeq(sharedNode)
+          ? sharedNode.items.map((s) => String(plain(s as Node)))
+          : [];
+      const limit = get(p, 'concurrency_limit');
+      const policy = get(p, 'exception_policy');
+      const branchesNode = get(p, 'branches');
+      const forNode = get(p, 'for');
+      if (!branchesNode === !forNode)
+        throw new DeployError('parallel needs exactly one of branches or for', name, line);
+      if (branchesNode && isSeq(branchesNode) && branchesNode.items.length > 10) {
+        throw new DeployError('parallel has at most 10 branches', name, line);
+      }
+      body = {
+        kind: 'parallel',
+        shared,
+        concurrencyLimit: limit === undefined ? null : Number(plain(limit)),
+        policy:
+          policy !== undefined && plain(policy) === 'continueAll' ? 'continueAll' : 'unhandled',
+        branches: branchesNode ? steps(ctx, branchesNode, `${name} branches`, line) : null,
+        for: forNode ? forBody(ctx, forNode, name, line) : null,
+      };
+      break;
+    }
+    case 'try': {
+      const tryNode = get(node, 'try');
+      const body0 =
+        tryNode && isYamlMap(tryNode) && has(tryNode, 'steps')
+          ? steps(ctx, get(tryNode, 'steps'), `${name} try`, line)
+          : [step(ctx, `${name}`, tryNode, line)];
+      const exceptNode = get(node, 'except');
+      let exceptAs: string | null = null;
+      let except: Step[] | null = null;
+      if (exceptNode) {
+        if (!isYamlMap(exceptNode))
+          throw new DeployError('except must be a map with as and steps', name, line);
+        const asNode = get(exceptNode, 'as');
+        exceptAs = asNode === undefined ? null : nameOf(asNode, 'except.as', name, line);
+        except = steps(ctx, get(exceptNode, 'steps'), `${name} except`, line);
+      }
+      body = {
+        kind: 'try',
+        body: body0,
+        retry: has(node, 'retry') ? retryPolicy(ctx, get(node, 'retry'), name, line) : null,
+        exceptAs,
+        except,
+      };
+      break;
+    }
+    case 'raise':
+      body = { kind: 'raise', value: template(ctx, get(node, 'raise'), w) };
+      break;
+    case 'return':
+      body = { kind: 'return', value: template(ctx, get(node, 'return'), w) };
+      break;
+    case 'steps':
+      body = { kind: 'steps', steps: steps(ctx, get(node, 'steps'), `${name} steps`, line) };
+      break;
+    default:
+      if (has(node, 'args') || has(node, 'result'))
+        throw new DeployError('args and result need a call', name, line);
+      if (has(node, 'retry') || has(node, 'except'))
+        throw new DeployError('retry and except need a try', name, line);
+  }
+  return { name, line, body, next };
+}
+
+function forBody(ctx: Ctx, node: Node | null | undefined, name: string, line: number): StepBody {
+  if (!node || !isYamlMap(node)) throw new DeployError('for must be a map', name, line);
+  const w = { step: name, line };
+  const rangeNode = get(node, 'range');
+  const inNode = get(node, 'in');
+  if (!rangeNode === !inNode)
+    throw new DeployError('for needs exactly one of in or range', name, line);
+  let range: [Template, Template] | null = null;
+  if (rangeNode) {
+    if (!isSeq(rangeNode) || rangeNode.items.length !== 2)
+      throw new DeployError('range must be a list of two numbers', name, line);
+    range = [
+      template(ctx, rangeNode.items[0] as Node, w),
+      template(ctx, rangeNode.items[1] as Node, w),
+    ];
+  }
+  const indexNode = get(node, 'index');
+  return {
+    kind: 'for',
+    value: nameOf(get(node, 'value'), 'for.value', name, line),
+    index: indexNode === undefined ? null : nameOf(indexNode, 'for.index', name, line),
+    in: inNode ? template(ctx, inNode, w) : null,
+    range,
+    steps: steps(ctx, get(node, 'steps'), `${name} for steps`, line),
+  };
+}
+
+function retryPolicy(
+  ctx: Ctx,
+  node: Node | null | undefined,
+  name: string,
+  line: number,
+): RetryPolicy {
+  const w = { step: name, line };
+  const c = (v: Value): Template => ({ k: 'const', v });
+  if (node && isScalar(node) && typeof node.value === 'string') {
+    const ref = expressionText(node.value);
+    if (ref === undefined)
+      throw new DeployError('retry must be a policy map or ${policy}', name, line);
+    // A predefined policy such as ${http.default_retry}: its predicate and backoff.
+    const predicate = ref.trim().replace(/_retry(_non_idempotent)?$/, '_retry_predicate$1');
+    return {
+      predicate,
+      maxRetries: c(5n),
+      initialDelay: c(1),
+      maxDelay: c(60),
+      multiplier: c(1.25),
+    };
+  }
+  if (!node || !isYamlMap(node)) throw new DeployError('retry must be a map', name, line);
+  const predNode = get(node, 'predicate');
+  const pred =
+    predNode && isScalar(predNode) && typeof predNode.value === 'string'
+      ? expressionText(predNode.value)?.trim()
+      : undefined;
+  if (!pred) throw new DeployError('retry.predicate must be ${predicate}', name, line);
+  const backoff = get(node, 'backoff');
+  const b = (k: string, d: Value): Template =>
+    backoff && isYamlMap(backoff) && has(backoff, k) ? template(ctx, get(backoff, k), w) : c(d);
+  return {
+    predicate: pred,
+    maxRetries: has(node, 'max_retries') ? template(ctx, get(node, 'max_retries'), w) : c(5n),
+    initialDelay: b('initial_delay', 1),
+    maxDelay: b('max_delay', 60),
+    multiplier: b('multiplier', 1.25),
+  };
+}
+
+function routine(ctx: Ctx, name: string, node: Node | null | undefined, line: number): Routine {
+  if (!node || !isYamlMap(node))
+    throw new DeployError(
+      `subworkflow ${name} must be a map with params and steps`,
+      undefined,
+      line,
+    );
+  for (const p of node.items) {
+    const key = String(plain(p.key as Node));
+    if (key !== 'params' && key !== 'steps')
+      throw new DeployError(
+        `unknown field ${JSON.stringify(key)} in subworkflow ${name}`,
+        undefined,
+        lineOf(ctx, p.key as Node),
+      );
+  }
+  const paramsNode = get(node, 'params');
+  const params: Routine['params'] = [];
+  if (paramsNode) {
+    if (!isSeq(paramsNode))
+      throw new DeployError(`params of ${name} must be a list`, undefined, line);
+    for (const p of paramsNode.items) {
+      if (isScalar(p)) params.push({ name: String(p.value) });
+      else if (isYamlMap(p) && p.items.length === 1) {
+        const pair = p.items[0]!;
+        params.push({
+          name: String(plain(pair.key as Node)),
+          default: template(ctx, pair.value as Node, { step: name, line }),
+        });
+      } else throw new DeployError(`bad parameter in ${name}`, undefined, lineOf(ctx, p as Node));
+    }
+  }
+  ctx.routine = name;
+  return { name, params, steps: steps(ctx, get(node, 'steps'), `steps of ${name}`, line) };
+}
+
+function checkNexts(ctx: Ctx) {
+  for (const n of ctx.nexts) {
+    if (!['end', 'break', 'continue'].includes(n.target) && !ctx.stepNames.has(n.target)) {
+      throw new DeployError(`next: ${n.target} names no step in ${ctx.routine}`, n.step, n.line);
+    }
+  }
+  ctx.nexts = [];
+  ctx.stepNames = new Set();
+}
+
+/** Parses and validates a definition; throws DeployError naming the step and line. */
+export function parseWorkflow(source: string, options: { file?: string } = {}): Workflow {
+  const prefix = options.file ? `${options.file}: ` : '';
+  try {
+    if (Buffer.byteLength(source) > MAX_SOURCE_BYTES)
+      throw new DeployError(`the definition is larger than ${MAX_SOURCE_BYTES} bytes`);
+    const lines = new LineCounter();
+    const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0]!;
+      throw new DeployError(e.message.split('\n')[0]!, undefined, e.linePos?.[0]?.line);
+    }
+    const ctx: Ctx = { lines, routine: 'main', stepNames: new Set(), nexts: [] };
+    const root = doc.contents as Node | null;
+    const routines = new Map<string, Routine>();
+    let main: Routine;
+    if (root && isSeq(root)) {
+      main = { name: 'main', params: [], steps: steps(ctx, root, 'the workflow', 1) };
+      checkNexts(ctx);
+    } else if (root && isYamlMap(root)) {
+      if (!has(root, 'main'))
+        throw new DeployError(
+          'a workflow is a list of steps, or a map with a main subworkflow',
+          undefined,
+          1,
+        );
+      for (const pair of root.items) {
+        const name = String(plain(pair.key as Node));
+        const r = routine(ctx, name, pair.value as Node, lineOf(ctx, pair.key as Node));
+        checkNexts(ctx);
+        routines.set(name, r);
+      }
+      main = routines.get('main')!;
+      if (main.params.length > 1)
+        throw new DeployError(
+          'main takes at most one parameter, the runtime argument',
+          undefined,
+          1,
+        );
+    } else {
+      throw new DeployError(
+        'a workflow is a list of steps, or a map with a main subworkflow',
+        undefined,
+        1,
+      );
+    }
+    return { main, routines, source };
+  } catch (err) {
+    if (err instanceof DeployError) {
+      const where = [err.step ? `step "${err.step}"` : '', err.line ? `line ${err.line}` : '']
+        .filter(Boolean)
+        .join(', ');
+      const e = new DeployError(
+        `${prefix}${where ? `${where}: ` : ''}${err.message}`,
+        err.step,
+        err.line,
+      );
+      throw e;
+    }
+    throw new DeployError(`${prefix}${(err as Error).message}`);
+  }
+}
