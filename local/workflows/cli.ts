@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from '../../cli/io.ts';
 import { parseArgs, UsageError } from '../cli/args.ts';
 import { parseJsonValue, toJsonText } from './convert.ts';
+import { startExecutionsServer } from './api/server.ts';
 import { DeployError, parseWorkflow, startExecution, timeScaledClock } from './engine.ts';
 import type { Value } from './values.ts';
 
@@ -89,7 +90,35 @@ export const runCommand: Command = async (argv, io) => {
   return 1;
 };
 
-export const serveCommand: Command = async (_argv, io) => {
-  io.stderr.write('runway workflows serve: the Executions API is not built yet\n');
-  return 2;
+export const serveCommand: Command = async (argv, io) => {
+  let server: Awaited<ReturnType<typeof startExecutionsServer>>;
+  try {
+    const { positional, flags } = parseArgs(argv, {
+      port: true,
+      dir: true,
+      project: true,
+      location: true,
+    });
+    if (positional.length > 0)
+      throw new UsageError('usage: runway workflows serve [--port N] [--dir DIR]');
+    const port = Number(flags.get('port') ?? 0);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError('--port must be 0..65535');
+    const dir = resolve(io.cwd, String(flags.get('dir') ?? 'workflows'));
+    const scale = Number(io.env.RUNWAY_TIME_SCALE ?? '1');
+    server = await startExecutionsServer({
+      dir,
+      port,
+      project: String(flags.get('project') ?? io.env.GOOGLE_CLOUD_PROJECT ?? 'local-project'),
+      location: String(flags.get('location') ?? 'us-central1'),
+      engineOptions: { clock: timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1) },
+    });
+    io.stdout.write(`${JSON.stringify({ workflows: server.url, dir })}\n`);
+  } catch (err) {
+    io.stderr.write(`runway workflows serve: ${(err as Error).message}\n`);
+    return 2;
+  }
+  await io.stopSignal;
+  await server.close();
+  return 0;
 };

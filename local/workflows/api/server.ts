@@ -1,0 +1,349 @@
+// The Workflow Executions API v1 on loopback: workflows deployed from a directory (NAME.yaml is
+// workflow NAME, re-read when the file changes) or in code; executions created, listed, read and
+// cancelled with Google's field names, so `gcloud workflows run` and @google-cloud/workflows work.
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import {
+  invalidArgument,
+  notFound,
+  RunwayError,
+  sendGoogleError,
+} from '../../../services/shared/errors.ts';
+import { parseJsonValue, toJsonText } from '../convert.ts';
+import {
+  DeployError,
+  type EngineOptions,
+  type Execution,
+  parseWorkflow,
+  startExecution,
+  type Workflow,
+} from '../engine.ts';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+/** Google's limit on an execution argument. */
+const MAX_ARGUMENT_BYTES = 32 * 1024;
+/** Finished executions kept per workflow; older ones are forgotten, as a local tool may. */
+const RETAINED = 1000;
+
+interface Deployed {
+  workflow: Workflow;
+  revision: string;
+  mtimeMs?: number;
+}
+
+interface Record_ {
+  name: string;
+  workflowName: string;
+  execution: Execution;
+  argument: string;
+  labels: Record<string, string>;
+  callLogLevel: string;
+  revision: string;
+  result?: Awaited<Execution['done']>;
+}
+
+export interface ExecutionsServerOptions {
+  dir?: string;
+  host?: string;
+  port?: number;
+  project: string;
+  location: string;
+  engineOptions?: EngineOptions;
+}
+
+export interface ExecutionsServer {
+  url: string;
+  /** `HOST:PORT`, the value of WORKFLOWS_EMULATOR_HOST. */
+  host: string;
+  deploy(name: string, source: string): void;
+  close(): Promise<void>;
+}
+
+function ts(d: Date | undefined): string | undefined {
+  return d?.toISOString();
+}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
+    else if (size > 4 * MAX_BODY_BYTES) req.destroy();
+  }
+  if (size > MAX_BODY_BYTES)
+    throw new RunwayError(
+      'INVALID_ARGUMENT',
+      `request body is larger than ${MAX_BODY_BYTES} bytes`,
+      { httpStatus: 413 },
+    );
+  if (size === 0) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw invalidArgument('request body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalidArgument('request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** `state="ACTIVE" AND labels.pipeline="web"`: the subset of Google's filter syntax runway needs. */
+function parseFilter(filter: string): ((r: Record_) => boolean) | undefined {
+  if (!filter.trim()) return undefined;
+  const terms = filter.split(/\s+AND\s+/i).map((term) => {
+    const m = /^\s*([A-Za-z_.-]+)\s*=\s*"?([^"]*)"?\s*$/.exec(term);
+    if (!m)
+      throw invalidArgument(
+        `unsupported filter ${JSON.stringify(filter)}: use field="value" terms joined by AND`,
+      );
+    return { field: m[1]!, value: m[2]! };
+  });
+  return (r) =>
+    terms.every(({ field, value }) => {
+      if (field === 'state') return r.execution.state === value;
+      if (field.startsWith('labels.')) return r.labels[field.slice(7)] === value;
+      throw invalidArgument(`unsupported filter field ${field}`);
+    });
+}
+
+export async function startExecutionsServer(
+  options: ExecutionsServerOptions,
+): Promise<ExecutionsServer> {
+  const deployed = new Map<string, Deployed>();
+  const executions = new Map<string, Record_>();
+  const byWorkflow = new Map<string, string[]>();
+  let revisionCounter = 0;
+
+  const revisionId = () =>
+    `${String(++revisionCounter).padStart(6, '0')}-${randomUUID().slice(0, 3)}`;
+
+  async function workflowNamed(name: string): Promise<Deployed> {
+    if (options.dir) {
+      for (const ext of ['.yaml', '.yml', '.json']) {
+        const file = join(options.dir, name + ext);
+        const st = await stat(file).catch(() => undefined);
+        if (!st) continue;
+        const have = deployed.get(name);
+        if (have && have.mtimeMs === st.mtimeMs) return have;
+        let workflow: Workflow;
+        try {
+          workflow = parseWorkflow(await readFile(file, 'utf8'), { file: name + ext });
+        } catch (err) {
+          throw new RunwayError(
+            'FAILED_PRECONDITION',
+            `workflow ${name} does not deploy: ${(err as Error).message}`,
+          );
+        }
+        const d = { workflow, revision: revisionId(), mtimeMs: st.mtimeMs };
+        deployed.set(name, d);
+        return d;
+      }
+    }
+    const d = deployed.get(name);
+    if (!d) throw notFound(`Workflow not found: ${name}`);
+    return d;
+  }
+
+  function toJson(r: Record_, full: boolean) {
+    const e = r.execution;
+    const res = r.result;
+    const end = e.endTime;
+    const steps = e.steps.internal + e.steps.external;
+    const labels =
+      e.state === 'ACTIVE' ? r.labels : { ...r.labels, 'runway-billed-steps': String(steps) };
+    return {
+      name: r.name,
+      startTime: ts(e.startTime),
+      ...(end
+        ? {
+            endTime: ts(end),
+            duration: `${((end.getTime() - e.startTime.getTime()) / 1000).toFixed(3)}s`,
+          }
+        : {}),
+      state: e.state,
+      ...(full ? { argument: r.argument } : {}),
+      ...(full && res?.state === 'SUCCEEDED' ? { result: toJsonText(res.result ?? null) } : {}),
+      ...(res?.error
+        ? { error: { payload: safeJson(res.error.payload), context: res.error.context } }
+        : {}),
+      workflowRevisionId: r.revision,
+      callLogLevel: r.callLogLevel,
+      status: e.state === 'ACTIVE' && e.currentStep ? { currentSteps: [e.currentStep] } : {},
+      labels,
+    };
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const m =
+      /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/workflows\/([^/]+)\/executions(?:\/([^/:]+))?(?::(cancel))?$/.exec(
+        url.pathname,
+      );
+    if (!m) throw notFound(`no route for ${req.method} ${url.pathname}`);
+    const [, project, location, workflowId, id, verb] = m as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string | undefined,
+      string | undefined,
+    ];
+    const parent = `projects/${project}/locations/${location}/workflows/${workflowId}`;
+    const send = (body: unknown) => {
+      const text = JSON.stringify(body);
+      res
+        .writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(text),
+        })
+        .end(text);
+    };
+    if (!id && req.method === 'POST') {
+      const d = await workflowNamed(workflowId);
+      const body = await readBody(req);
+      // The clients wrap the execution in the body directly (REST) or under `execution`.
+      const spec = (
+        typeof body.execution === 'object' && body.execution !== null ? body.execution : body
+      ) as Record<string, unknown>;
+      const argText =
+        spec.argument === undefined || spec.argument === null ? 'null' : spec.argument;
+      if (typeof argText !== 'string')
+        throw invalidArgument('argument must be a JSON-encoded string', [
+          { field: 'argument', description: 'not a string' },
+        ]);
+      if (Buffer.byteLength(argText) > MAX_ARGUMENT_BYTES)
+        throw invalidArgument(`argument is larger than ${MAX_ARGUMENT_BYTES} bytes`);
+      let argument: ReturnType<typeof parseJsonValue>;
+      try {
+        argument = argText.trim() === '' ? null : parseJsonValue(argText);
+      } catch {
+        throw invalidArgument('argument is not valid JSON', [
+          { field: 'argument', description: 'invalid JSON' },
+        ]);
+      }
+      const labels = (spec.labels ?? {}) as Record<string, string>;
+      if (typeof labels !== 'object' || Object.values(labels).some((v) => typeof v !== 'string'))
+        throw invalidArgument('labels must map strings to strings');
+      const executionId = randomUUID();
+      const name = `${parent}/executions/${executionId}`;
+      const execution = startExecution(d.workflow, argument, {
+        ...options.engineOptions,
+        executionId,
+        env: {
+          projectId: project,
+          location,
+          workflowId,
+          revisionId: d.revision,
+          ...options.engineOptions?.env,
+        },
+      });
+      const record: Record_ = {
+        name,
+        workflowName: parent,
+        execution,
+        argument: argText,
+        labels,
+        callLogLevel:
+          typeof spec.callLogLevel === 'string' ? spec.callLogLevel : 'CALL_LOG_LEVEL_UNSPECIFIED',
+        revision: d.revision,
+      };
+      executions.set(name, record);
+      const list = byWorkflow.get(parent) ?? [];
+      list.push(name);
+      byWorkflow.set(parent, list);
+      void execution.done.then((r) => {
+        record.result = r;
+        // Forget the oldest finished executions beyond the retention bound.
+        while (list.length > RETAINED) {
+          const old = executions.get(list[0]!);
+          if (old && old.execution.state === 'ACTIVE') break;
+          executions.delete(list.shift()!);
+        }
+      });
+      return send(toJson(record, true));
+    }
+    if (!id && req.method === 'GET') {
+      const filter = parseFilter(url.searchParams.get('filter') ?? '');
+      const pageSize = Math.min(
+        Math.max(Number(url.searchParams.get('pageSize') ?? 100) || 100, 1),
+        1000,
+      );
+      const start = Number(url.searchParams.get('pageToken') ?? 0) || 0;
+      const all = (byWorkflow.get(parent) ?? [])
+        .map((n) => executions.get(n))
+        .filter((r): r is Record_ => r !== undefined)
+        .reverse()
+        .filter((r) => !filter || filter(r));
+      const page = all.slice(start, start + pageSize);
+      const full = url.searchParams.get('view') === 'FULL' || url.searchParams.get('view') === '2';
+      return send({
+        executions: page.map((r) => toJson(r, full)),
+        ...(start + pageSize < all.length ? { nextPageToken: String(start + pageSize) } : {}),
+      });
+    }
+    const record = id ? executions.get(`${parent}/executions/${id}`) : undefined;
+    if (!record) throw notFound(`Execution not found: ${parent}/executions/${id}`);
+    if (req.method === 'GET' && !verb) return send(toJson(record, true));
+    if (req.method === 'POST' && verb === 'cancel') {
+      if (record.execution.state !== 'ACTIVE')
+        throw new RunwayError(
+          'FAILED_PRECONDITION',
+          `execution is already ${record.execution.state}`,
+        );
+      record.execution.cancel();
+      record.result = await Promise.race([
+        record.execution.done,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
+      ]);
+      return send(toJson(record, true));
+    }
+    throw notFound(`no route for ${req.method} ${url.pathname}`);
+  }
+
+  const server: Server = createServer((req, res) => {
+    route(req, res).catch((err) => sendGoogleError(res, err));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
+  });
+  if (options.dir) {
+    // Deploy errors show at startup, not only at the first execution.
+    for (const f of await readdir(options.dir).catch(() => [] as string[])) {
+      const m = /^(.+)\.(ya?ml|json)$/.exec(f);
+      if (m) await workflowNamed(m[1]!).catch(() => undefined);
+    }
+  }
+  const addr = server.address() as AddressInfo;
+  const host = `${addr.address}:${addr.port}`;
+  return {
+    url: `http://${host}`,
+    host,
+    deploy(name, source) {
+      deployed.set(name, {
+        workflow: parseWorkflow(source, { file: name }),
+        revision: revisionId(),
+      });
+    },
+    async close() {
+      for (const r of executions.values()) r.execution.cancel();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+function safeJson(v: Parameters<typeof toJsonText>[0]): string {
+  try {
+    return toJsonText(v);
+  } catch {
+    return JSON.stringify(String(v));
+  }
+}
+
+export { DeployError };
