@@ -105,7 +105,7 @@ const cases: Case[] = [
   },
   {
     name: 'recursion',
-    yaml: 'main:\n  steps:\n    - c:\n        call: fact\n        args: {n: 10}\n        result: r\n    - r:\n        return: ${r}\nfact:\n  params: [n]\n  steps:\n    - base:\n        switch:\n          - condition: ${n <= 1}\n            return: 1\n    - rec:\n        call: fact\n        args: {n: \'${n - 1}\'}\n        result: sub\n    - r:\n        return: ${n * sub}',
+    yaml: "main:\n  steps:\n    - c:\n        call: fact\n        args: {n: 10}\n        result: r\n    - r:\n        return: ${r}\nfact:\n  params: [n]\n  steps:\n    - base:\n        switch:\n          - condition: ${n <= 1}\n            return: 1\n    - rec:\n        call: fact\n        args: {n: '${n - 1}'}\n        result: sub\n    - r:\n        return: ${n * sub}",
     want: 3628800,
   },
   {
