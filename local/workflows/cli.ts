@@ -6,6 +6,7 @@ import type { Command } from '../../cli/io.ts';
 import { parseArgs, UsageError } from '../cli/args.ts';
 import { parseJsonValue, toJsonText } from './convert.ts';
 import { startExecutionsServer } from './api/server.ts';
+import { createEndpoints } from './connectors/index.ts';
 import { DeployError, parseWorkflow, startExecution, timeScaledClock } from './engine.ts';
 import type { Value } from './values.ts';
 
@@ -56,6 +57,7 @@ export const runCommand: Command = async (argv, io) => {
   }
   const scale = Number(io.env.RUNWAY_TIME_SCALE ?? '1');
   const execution = startExecution(workflow, argument, {
+    endpoints: createEndpoints(io.env),
     clock: timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1),
     env: {
       projectId: io.env.GOOGLE_CLOUD_PROJECT_ID ?? '',
@@ -111,7 +113,10 @@ export const serveCommand: Command = async (argv, io) => {
       port,
       project: String(flags.get('project') ?? io.env.GOOGLE_CLOUD_PROJECT ?? 'local-project'),
       location: String(flags.get('location') ?? 'us-central1'),
-      engineOptions: { clock: timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1) },
+      engineOptions: {
+        endpoints: createEndpoints(io.env),
+        clock: timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1),
+      },
     });
     io.stdout.write(`${JSON.stringify({ workflows: server.url, dir })}\n`);
   } catch (err) {

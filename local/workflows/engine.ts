@@ -1,6 +1,7 @@
 // The engine's public face: parse a definition once, start executions of it, watch or cancel them.
 import { randomUUID } from 'node:crypto';
 import { builtins } from './builtins.ts';
+import { connectorResolver } from './connectors/index.ts';
 import { WorkflowError } from './errors.ts';
 import { parseWorkflow as parse } from './parser.ts';
 import { Cancelled, defaultLimits, type Limits, Runtime, type RuntimeHost } from './runtime.ts';
@@ -76,7 +77,8 @@ const localEndpoints: Endpoints = {
   token: async () => 'local-fake-token',
 };
 
-export const defaultFunctions: FunctionResolver = (name) => builtins.get(name);
+export const defaultFunctions: FunctionResolver = (name) =>
+  builtins.get(name) ?? connectorResolver(name);
 
 export function parseWorkflow(source: string, options?: { file?: string }): Workflow {
   return parse(source, options);

@@ -396,6 +396,11 @@ export class Runtime {
     }
     const fn = this.host.functions(name);
     if (!fn) raise('KeyError', `unknown function or subworkflow: ${name}`);
+    if (fn.rawArgs) {
+      this.host.steps.internal--;
+      this.host.steps.external++;
+      return fn.impl([given], this.host.ctx);
+    }
     const positional: (Value | undefined)[] = fn.params.map((p) => {
       if (given.has(p.name)) return given.get(p.name);
       if (!p.optional) raise('TypeError', `${name}: missing required argument ${p.name}`);

@@ -60,6 +60,8 @@ export interface WfFunction {
   blocking?: boolean;
   /** Billed as an external step (HTTP and connectors) rather than internal. */
   external?: boolean;
+  /** Takes a call step's whole `args` map as its one argument (connectors, whose arguments vary). */
+  rawArgs?: boolean;
   impl(args: (Value | undefined)[], ctx: CallContext): Value | Promise<Value>;
 }
 

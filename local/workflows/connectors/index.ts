@@ -1,0 +1,222 @@
+// `call: googleapis.SERVICE.VERSION.RESOURCE.METHOD`: Google API connectors mapped to REST from the
+// table derived from Google's protos (apis.generated.json). Semantics as Google documents them:
+// path parameters by name, `body` as the request body, other arguments as the query; long-running
+// operations polled (1 s, ×1.25, up to 60 s, each poll a billed step) unless `skip_polling`;
+// HttpError for statuses >= 400; OperationError for a failed operation; retries by idempotency.
+import { createRequire } from 'node:module';
+import { fromPlain, toJsonText } from '../convert.ts';
+import { builtinError, raise, WorkflowError } from '../errors.ts';
+import type { CallContext, WfFunction } from '../stdlib/types.ts';
+import { isMap, type Value, type WfMap } from '../values.ts';
+
+interface ApiMethod {
+  host: string;
+  verb: string;
+  path: string;
+  body?: string;
+  lro?: boolean;
+}
+
+const table = createRequire(import.meta.url)('./apis.generated.json') as Record<string, ApiMethod>;
+
+const DEFAULT_TIMEOUT_S = 1800;
+const RETRYABLE_IDEMPOTENT = new Set([429, 502, 503, 504]);
+const RETRYABLE_OTHER = new Set([429, 503]);
+const MAX_RETRIES = 5;
+
+/** `/v2/{service.name=projects/*\/locations/*\/services/*}` with args → `/v2/projects/p/…`. */
+function expandPath(
+  template: string,
+  args: Map<string, Value>,
+  used: Set<string>,
+  name: string,
+): string {
+  return template.replace(/\{([^}=]+)(?:=([^}]*))?\}/g, (_m, field: string, pattern?: string) => {
+    const arg = field.split('.').pop()!;
+    const v = args.get(arg);
+    if (typeof v !== 'string' || v === '')
+      raise('ValueError', `${name}: argument ${arg} is required and must be a string`);
+    used.add(arg);
+    if (pattern) {
+      const re = new RegExp(`^${pattern.replace(/\*\*/g, '.+').replace(/\*/g, '[^/]+')}$`);
+      if (!re.test(v)) raise('ValueError', `${name}: ${arg} must look like ${pattern}, got ${v}`);
+      return v.split('/').map(encodeURIComponent).join('/');
+    }
+    return encodeURIComponent(v);
+  });
+}
+
+function toPlain(v: Value): unknown {
+  return JSON.parse(toJsonText(v));
+}
+
+function sleepSeconds(ctx: CallContext, s: number) {
+  return ctx.clock.sleep(s * 1000, ctx.signal);
+}
+
+async function request(
+  ctx: CallContext,
+  method: string,
+  url: string,
+  body: unknown,
+  timeoutS: number,
+): Promise<{ code: number; headers: Record<string, string>; body: unknown }> {
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutS * 1000)]);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: {
+        authorization: `Bearer ${await ctx.endpoints.token('OAuth2', 'https://www.googleapis.com/auth/cloud-platform')}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal,
+    });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    if ((err as Error).name === 'TimeoutError')
+      raise('TimeoutError', `request to ${url} timed out after ${timeoutS}s`);
+    raise(
+      ['ConnectionFailedError', 'ConnectionError'],
+      `connection to ${new URL(url).host} failed: ${(err as Error).message}`,
+    );
+  }
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // Not JSON: the body stays text.
+  }
+  return { code: res.status, headers: Object.fromEntries(res.headers), body: parsed };
+}
+
+function httpError(r: {
+  code: number;
+  headers: Record<string, string>;
+  body: unknown;
+}): WorkflowError {
+  return builtinError('HttpError', `HTTP server responded with error code ${r.code}`, {
+    code: BigInt(r.code),
+    headers: fromPlain(r.headers),
+    body: fromPlain(r.body),
+  });
+}
+
+function connector(name: string, m: ApiMethod): WfFunction {
+  return {
+    params: [{ name: 'args', optional: true }],
+    blocking: true,
+    external: true,
+    rawArgs: true,
+    async impl([raw], ctx) {
+      // A connector's arguments arrive as one map (the runtime passes call-step args through).
+      const args: WfMap = raw !== undefined && isMap(raw) ? raw : new Map();
+      const used = new Set<string>(['body', 'connector_params']);
+      const params = args.get('connector_params');
+      const cp = params !== undefined && isMap(params) ? params : new Map<string, Value>();
+      const timeoutS = Number(cp.get('timeout') ?? DEFAULT_TIMEOUT_S);
+      const path = expandPath(m.path, args, used, name);
+      const query = new URLSearchParams();
+      for (const [k, v] of args) {
+        if (used.has(k)) continue;
+        query.set(k, typeof v === 'string' ? v : toJsonText(v));
+      }
+      const body = args.has('body') ? toPlain(args.get('body')!) : m.body ? {} : undefined;
+      const base = ctx.endpoints.baseUrl(m.host).replace(/\/$/, '');
+      const url = `${base}${path}${query.size ? `?${query}` : ''}`;
+      const retryable = m.verb === 'GET' ? RETRYABLE_IDEMPOTENT : RETRYABLE_OTHER;
+      let r: Awaited<ReturnType<typeof request>> | undefined;
+      let delay = 1;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          r = await request(ctx, m.verb, url, body, timeoutS);
+          if (!retryable.has(r.code) || attempt >= MAX_RETRIES) break;
+        } catch (err) {
+          const idempotent = m.verb === 'GET';
+          if (!(err instanceof WorkflowError) || !idempotent || attempt >= MAX_RETRIES) throw err;
+        }
+        await sleepSeconds(ctx, delay);
+        delay = Math.min(delay * 1.25, 60);
+      }
+      if (r.code >= 400) throw httpError(r);
+      if (!m.lro || cp.get('skip_polling') === true) return fromPlain(r.body);
+      return poll(ctx, base, m, r.body as { name?: string; done?: boolean }, cp, timeoutS);
+    },
+  };
+}
+
+async function poll(
+  ctx: CallContext,
+  base: string,
+  m: ApiMethod,
+  first: { name?: string; done?: boolean; response?: unknown; error?: unknown },
+  cp: WfMap,
+  timeoutS: number,
+): Promise<Value> {
+  const policy = cp.get('polling_policy');
+  const pp = policy !== undefined && isMap(policy) ? policy : new Map<string, Value>();
+  let delay = Number(pp.get('initial_delay') ?? 1);
+  const multiplier = Number(pp.get('multiplier') ?? 1.25);
+  const maxDelay = Number(pp.get('max_delay') ?? 60);
+  const version = /^\/(v\d[a-z0-9]*)\//.exec(m.path)?.[1] ?? 'v1';
+  const deadline = ctx.clock.now() + timeoutS * 1000;
+  let op = first;
+  while (!op.done) {
+    if (!op.name) raise('OperationError', 'the long-running operation has no name');
+    if (ctx.clock.now() > deadline)
+      raise('TimeoutError', `operation ${op.name} did not finish within ${timeoutS}s`);
+    await sleepSeconds(ctx, delay);
+    delay = Math.min(delay * multiplier, maxDelay);
+    ctx.countSteps(1, 'external');
+    const r = await request(ctx, 'GET', `${base}/${version}/${op.name}`, undefined, timeoutS);
+    if (r.code >= 400) throw httpError(r);
+    op = r.body as typeof op;
+  }
+  if (op.error) {
+    const e = op.error as { message?: string };
+    throw builtinError('OperationError', e.message ?? 'the long-running operation failed', {
+      operation: fromPlain(op),
+    });
+  }
+  const response = (op.response ?? {}) as Record<string, unknown>;
+  const { '@type': _type, ...rest } = response;
+  return fromPlain(rest);
+}
+
+const cache = new Map<string, WfFunction>();
+
+/** Resolves every `googleapis.*` name the table knows; undefined for anything else. */
+export function connectorResolver(name: string): WfFunction | undefined {
+  if (!name.startsWith('googleapis.')) return undefined;
+  const have = cache.get(name);
+  if (have) return have;
+  const m = table[name.slice('googleapis.'.length)];
+  if (!m) return undefined;
+  const fn = connector(name, m);
+  cache.set(name, fn);
+  return fn;
+}
+
+/** Maps Google hosts to the local cloud when the emulator variables are set. */
+export function createEndpoints(env: NodeJS.ProcessEnv) {
+  const overrides: Record<string, string | undefined> = {
+    'run.googleapis.com': env.RUN_EMULATOR_HOST,
+    'pubsub.googleapis.com': env.PUBSUB_EMULATOR_HOST,
+    'workflowexecutions.googleapis.com': env.WORKFLOWS_EMULATOR_HOST,
+    'artifactregistry.googleapis.com': env.ARTIFACT_REGISTRY_EMULATOR_HOST,
+    'monitoring.googleapis.com': env.MONITORING_EMULATOR_HOST,
+  };
+  return {
+    baseUrl(host: string) {
+      const local = overrides[host];
+      if (!local) return `https://${host}`;
+      return local.includes('://') ? local : `http://${local}`;
+    },
+    async token() {
+      // Only the local cloud is reachable without credentials; real Google needs ADC (not wired yet).
+      return 'local-fake-token';
+    },
+  };
+}
