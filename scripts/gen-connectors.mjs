@@ -7,7 +7,13 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const packages = ['@google-cloud/run', '@google-cloud/workflows', '@google-cloud/pubsub', '@google-cloud/artifact-registry', '@google-cloud/monitoring'];
+const packages = [
+  '@google-cloud/run',
+  '@google-cloud/workflows',
+  '@google-cloud/pubsub',
+  '@google-cloud/artifact-registry',
+  '@google-cloud/monitoring',
+];
 const VERBS = ['get', 'post', 'put', 'patch', 'delete'];
 
 /** The discovery-style method name a connector uses: the path's custom verb, else the RPC's verb. */
@@ -61,7 +67,9 @@ function walk(ns, prefix) {
 }
 for (const pkg of packages) walk(require(`${pkg}/build/protos/protos.json`), '');
 const sorted = Object.fromEntries(Object.entries(table).sort(([a], [b]) => a.localeCompare(b)));
-const out = fileURLToPath(new URL('../local/workflows/connectors/apis.generated.json', import.meta.url));
+const out = fileURLToPath(
+  new URL('../local/workflows/connectors/apis.generated.json', import.meta.url),
+);
 const text = `${JSON.stringify(sorted, null, 1)}\n`;
 if (process.argv.includes('--check')) {
   const { readFileSync } = await import('node:fs');
