@@ -34,6 +34,8 @@ class Cancelled {}
 /** Variables of one routine invocation; a `for` body or a parallel branch adds a child scope. */
 class Vars {
   readonly own = new Map<string, Value>();
+  /** The expression scope over these variables, made once. */
+  scope?: ExprScope;
   constructor(
     readonly parent?: Vars,
     /** In a parallel branch: the parent variables it may write. */
@@ -461,9 +463,10 @@ export class Runtime {
   }
 
   private exprScope(vars: Vars): ExprScope {
+    if (vars.scope) return vars.scope;
     const fns = this.host.functions;
     const ctx = this.host.ctx;
-    return {
+    vars.scope = {
       get: (name) => {
         const v = vars.lookup(name);
         if (v === undefined) raise('KeyError', `variable not found: ${name}`);
@@ -483,6 +486,7 @@ export class Runtime {
         return r;
       },
     };
+    return vars.scope;
   }
 
   eval(t: Template, vars: Vars): Value {
