@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseJsonValue, toJsonText } from './convert.ts';
 import { raise } from './errors.ts';
+import { httpFunctions } from './http.ts';
 import type { CallContext, Severity, WfFunction } from './stdlib/types.ts';
 import { isBytes, isList, isMap, typeName, type Value } from './values.ts';
 
@@ -318,4 +319,4 @@ const entries: [string, WfFunction][] = [
   ],
 ];
 
-export const builtins: ReadonlyMap<string, WfFunction> = new Map(entries);
+export const builtins: ReadonlyMap<string, WfFunction> = new Map([...entries, ...httpFunctions]);
