@@ -12,16 +12,14 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     const u = new URL(req.url!, 'http://x');
     if (u.pathname === '/echo') {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            method: req.method,
-            q: u.searchParams.get('q'),
-            h: req.headers['x-h'] ?? null,
-            body: body || null,
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          method: req.method,
+          q: u.searchParams.get('q'),
+          h: req.headers['x-h'] ?? null,
+          body: body || null,
+        }),
+      );
     } else if (u.pathname === '/flaky') {
       hits++;
       res.writeHead(hits < 3 ? 503 : 200, { 'content-type': 'text/plain' }).end(`hit ${hits}`);
