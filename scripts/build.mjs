@@ -9,7 +9,6 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const entries = {
   'deployer/index': 'services/deployer/main.ts',
   'acceptance/index': 'services/acceptance/main.ts',
-  'sample-app/index': 'services/sample-app/server.ts',
 };
 const present = Object.fromEntries(
   Object.entries(entries).filter(([, src]) => existsSync(`${root}/${src}`)),

@@ -7,18 +7,19 @@ import { acceptanceCheckSchema } from '../shared/checks.ts';
 import { main } from './main.ts';
 import { pick, type RunDeps, runCheck, shard } from './run-checks.ts';
 
-const server = createServer((req, res) => {
+const server = createServer((req, res): void => {
   const u = new URL(req.url!, 'http://x');
   if (u.pathname === '/version')
-    return res
+    return void res
       .writeHead(200, { 'content-type': 'application/json; charset=utf-8' })
       .end('{"version":"2.0.0","items":[{"id":7}]}');
   if (u.pathname === '/slow') return void setTimeout(() => res.end('slow'), 150);
-  if (u.pathname === '/big') return res.end('x'.repeat(3 * 1024 * 1024));
+  if (u.pathname === '/big') return void res.end('x'.repeat(3 * 1024 * 1024));
   if (u.pathname === '/echo') {
     let b = '';
     req.on('data', (c) => (b += c));
-    return req.on('end', () => res.end(`${req.method} ${req.headers['x-k'] ?? ''} ${b}`));
+    req.on('end', () => res.end(`${req.method} ${req.headers['x-k'] ?? ''} ${b}`));
+    return;
   }
   res.writeHead(404).end('nope');
 });
@@ -135,10 +136,7 @@ describe('the job', () => {
     const out = new PassThrough();
     let text = '';
     out.on('data', (c) => (text += c));
-    const code = await main(
-      { RUNWAY_WAIT_SECONDS: '1', ...env },
-      out as unknown as NodeJS.WriteStream,
-    );
+    const code = await main({ RUNWAY_WAIT_SECONDS: '1', ...env }, out);
     return { code, text };
   }
   const checks = JSON.stringify([

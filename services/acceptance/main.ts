@@ -21,7 +21,10 @@ function metadataToken(audience: string): () => Promise<string | undefined> {
   };
 }
 
-export async function main(env: NodeJS.ProcessEnv, out = process.stdout): Promise<number> {
+export async function main(
+  env: NodeJS.ProcessEnv,
+  out: { write(line: string): unknown } = process.stdout,
+): Promise<number> {
   const log = createLogger({
     stream: out,
     fields: {
