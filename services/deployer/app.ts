@@ -1,0 +1,156 @@
+// The deployer's HTTP surface. Handlers decode, call the domain, and map the outcome to a status:
+// Pub/Sub retries anything that is not 2xx, so only transient upstream failures answer 5xx.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { registryNotificationSchema } from '../shared/artifact-registry.ts';
+import type { RegistryNotification } from '../shared/artifact-registry.ts';
+import { RunwayError, sendGoogleError, toRunwayError } from '../shared/errors.ts';
+import { parseDigestRef } from '../shared/image-ref.ts';
+import { type Logger, parseTraceHeaders, traceFields } from '../shared/logger.ts';
+import type { PipelineConfig } from '../shared/pipeline-config.ts';
+import { pushEnvelopeSchema } from '../shared/pubsub.ts';
+import { describeZodError } from '../shared/validation.ts';
+import type { TokenVerifier } from './auth.ts';
+import { type Executions, notReleasable, releaseImage } from './release.ts';
+
+export const MAX_BODY = '1mb';
+
+export interface AppDeps {
+  project: string;
+  pipelines: PipelineConfig;
+  push: { audience: string; serviceAccount: string } | 'unauthenticated';
+  verifier: TokenVerifier;
+  executions: Executions;
+  logger: Logger;
+}
+
+export function createApp(deps: AppDeps) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  // A logger per request, joined to its trace.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    res.locals.log = deps.logger.child(traceFields(parseTraceHeaders(req.headers), deps.project));
+    next();
+  });
+
+  const authenticate = async (req: Request) => {
+    if (deps.push === 'unauthenticated') return;
+    await deps.verifier.verify(req.headers.authorization, deps.push);
+  };
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.post(
+    '/pubsub/artifact-registry',
+    express.json({ limit: MAX_BODY, type: () => true }),
+    async (req, res, next) => {
+      const log: Logger = res.locals.log;
+      try {
+        await authenticate(req);
+        const envelope = pushEnvelopeSchema.safeParse(req.body);
+        // A message that can never become valid is acknowledged (not retried forever) and logged whole.
+        if (!envelope.success) {
+          log.error('push ignored: not a valid Pub/Sub push envelope', {
+            reason: describeZodError(envelope.error),
+            raw: req.body,
+          });
+          return void res.status(204).end();
+        }
+        const msg = envelope.data;
+        const mlog = log.child({ messageId: msg.messageId });
+        let event: RegistryNotification;
+        try {
+          const parsed = registryNotificationSchema.safeParse(
+            JSON.parse(msg.data.toString('utf8')),
+          );
+          if (!parsed.success) {
+            mlog.error('push ignored: not an Artifact Registry notification', {
+              reason: describeZodError(parsed.error),
+              raw: msg.data.toString('base64'),
+            });
+            return void res.status(204).end();
+          }
+          event = parsed.data as RegistryNotification;
+        } catch {
+          mlog.error('push ignored: message data is not JSON', {
+            raw: msg.data.toString('base64'),
+          });
+          return void res.status(204).end();
+        }
+        const skip = notReleasable(event);
+        if (skip) {
+          mlog.info(`push ignored: ${skip}`);
+          return void res.status(204).end();
+        }
+        const outcomes = await releaseImage(
+          { config: deps.pipelines, project: deps.project, executions: deps.executions, log: mlog },
+          event.digest!,
+          {
+            ...(event.tag ? { tag: event.tag.tag } : {}),
+            ...(msg.publishTime ? { publishTime: msg.publishTime } : {}),
+            source: 'pubsub',
+          },
+        );
+        for (const o of outcomes) if (o.kind === 'ignored') mlog.info(`push ignored: ${o.reason}`);
+        res.status(204).end();
+      } catch (err) {
+        next(err);
+      }
+    },
+  );
+
+  app.post(
+    '/releases',
+    express.json({ limit: MAX_BODY, type: () => true }),
+    async (req, res, next) => {
+      try {
+        await authenticate(req);
+        const body = req.body as { pipeline?: unknown; image?: unknown } | undefined;
+        if (typeof body?.image !== 'string')
+          throw new RunwayError(
+            'INVALID_ARGUMENT',
+            'image must be a reference by digest (IMAGE@sha256:…)',
+          );
+        const image = parseDigestRef(body.image);
+        const outcomes = await releaseImage(
+          {
+            config: deps.pipelines,
+            project: deps.project,
+            executions: deps.executions,
+            log: res.locals.log,
+          },
+          image,
+          { ...(image.tag ? { tag: image.tag } : {}), source: 'manual' },
+        );
+        const wanted =
+          typeof body.pipeline === 'string'
+            ? outcomes.filter((o) => o.kind !== 'ignored' && o.pipeline === body.pipeline)
+            : outcomes;
+        if (typeof body.pipeline === 'string' && wanted.length === 0)
+          throw new RunwayError(
+            'NOT_FOUND',
+            `pipeline ${body.pipeline} does not release ${body.image}`,
+          );
+        res.status(202).json({ releases: wanted });
+      } catch (err) {
+        next(err);
+      }
+    },
+  );
+
+  app.use((_req: Request, _res: Response, next: NextFunction) =>
+    next(new RunwayError('NOT_FOUND', 'no such route')),
+  );
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = toRunwayError(err);
+    const log: Logger = res.locals.log ?? deps.logger;
+    if (e.httpStatus >= 500)
+      log.error(`request failed: ${e.message}`, { code: e.code, cause: e.cause });
+    else log.warn(`request refused: ${e.message}`, { code: e.code });
+    sendGoogleError(res, e);
+  });
+  return app;
+}

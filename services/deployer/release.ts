@@ -1,0 +1,69 @@
+// The deployer's domain: turn a registry event into release executions, with no Express in it.
+import { type ImageRef, formatImageRef, shortDigest } from '../shared/image-ref.ts';
+import type { Logger } from '../shared/logger.ts';
+import {
+  type PipelineConfig,
+  pipelinesFor,
+  whyIgnored,
+  workflowArgsFor,
+} from '../shared/pipeline-config.ts';
+import type { RegistryNotification } from '../shared/artifact-registry.ts';
+import type { ReleaseSource, WorkflowArgs } from '../shared/workflow-args.ts';
+
+/** The Workflows Executions API as the deployer needs it; the real client and fakes implement it. */
+export interface Executions {
+  /** Starts the release workflow; returns the execution name. */
+  start(args: WorkflowArgs, labels: Record<string, string>): Promise<string>;
+  /** Is an execution for this pipeline and digest still running? */
+  isActive(labels: Record<string, string>): Promise<boolean>;
+}
+
+export type ReleaseOutcome =
+  | { kind: 'started'; pipeline: string; execution: string }
+  | { kind: 'duplicate'; pipeline: string }
+  | { kind: 'ignored'; reason: string };
+
+export function releaseLabels(pipeline: string, digest: string): Record<string, string> {
+  return { pipeline, digest: shortDigest(digest), 'managed-by': 'runway' };
+}
+
+/** Starts a release of `image` (pinned by digest) for every pipeline that takes it. */
+export async function releaseImage(
+  deps: { config: PipelineConfig; project: string; executions: Executions; log: Logger },
+  image: ImageRef & { digest: string },
+  event: { tag?: string; publishTime?: string; source: ReleaseSource; only?: string },
+): Promise<ReleaseOutcome[]> {
+  const ref = event.tag ? { ...image, tag: event.tag } : image;
+  const pipelines = pipelinesFor(deps.config, ref).filter(
+    (p) => !event.only || p.name === event.only,
+  );
+  if (pipelines.length === 0) return [{ kind: 'ignored', reason: whyIgnored(deps.config, ref) }];
+  const out: ReleaseOutcome[] = [];
+  for (const pipeline of pipelines) {
+    const labels = releaseLabels(pipeline.name, image.digest);
+    const log = deps.log.child({ pipeline: pipeline.name, digest: image.digest });
+    if (await deps.executions.isActive(labels)) {
+      log.info('a release of this digest is already running; not starting another');
+      out.push({ kind: 'duplicate', pipeline: pipeline.name });
+      continue;
+    }
+    const args = workflowArgsFor(deps.config, pipeline, {
+      image: formatImageRef({ ...image, tag: undefined } as ImageRef),
+      tag: event.tag ?? null,
+      publishTime: event.publishTime ?? null,
+      source: event.source,
+      project: deps.project,
+    });
+    const execution = await deps.executions.start(args, labels);
+    log.info('release started', { execution });
+    out.push({ kind: 'started', pipeline: pipeline.name, execution });
+  }
+  return out;
+}
+
+/** The ignore reasons of a notification that can never start a release. */
+export function notReleasable(n: RegistryNotification): string | undefined {
+  if (n.action === 'DELETE') return 'a DELETE event releases nothing';
+  if (!n.digest) return 'the event names no digest (tag-only event)';
+  return undefined;
+}

@@ -1,0 +1,392 @@
+// The deployer over real sockets against the local Executions API: verified pushes start releases
+// with the right arguments; bad input gets its documented status and starts nothing.
+import assert from 'node:assert/strict';
+import { createSign, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ExecutionsClient } from '@google-cloud/workflows';
+import { localClientOptions } from '../../local/clients.ts';
+import { type ExecutionsServer, startExecutionsServer } from '../../local/workflows/api/server.ts';
+import { createApp } from '../../services/deployer/app.ts';
+import { createVerifier } from '../../services/deployer/auth.ts';
+import { workflowsExecutions } from '../../services/deployer/executions.ts';
+import { createLogger } from '../../services/shared/logger.ts';
+import { parsePipelineConfig } from '../../services/shared/pipeline-config.ts';
+
+const PROJECT = 'local-project';
+const REGION = 'us-central1';
+const AUDIENCE = 'https://deployer.example/pubsub/artifact-registry';
+const PUSHER = 'push@local-project.iam.gserviceaccount.com';
+const IMG = 'us-central1-docker.pkg.dev/local-project/apps/web';
+const D1 = `sha256:${'1'.repeat(64)}`;
+
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const certs = { k1: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+function token(
+  claims: Record<string, unknown> = {},
+  opts: { alg?: string; key?: typeof privateKey; kid?: string } = {},
+) {
+  const now = Math.floor(Date.now() / 1000);
+  const header = { alg: opts.alg ?? 'RS256', typ: 'JWT', kid: opts.kid ?? 'k1' };
+  const payload = {
+    iss: 'https://accounts.google.com',
+    aud: AUDIENCE,
+    email: PUSHER,
+    email_verified: true,
+    iat: now,
+    exp: now + 600,
+    sub: '1',
+    ...claims,
+  };
+  const unsigned = `${b64(header)}.${b64(payload)}`;
+  if (header.alg === 'none') return `${unsigned}.`;
+  const sig = createSign('RSA-SHA256')
+    .update(unsigned)
+    .sign(opts.key ?? privateKey)
+    .toString('base64url');
+  return `${unsigned}.${sig}`;
+}
+
+const config = parsePipelineConfig(`
+project: ${PROJECT}
+region: ${REGION}
+pipelines:
+  - name: web
+    image: ${IMG}
+    tags: [main, "v*"]
+    staging: { service: web-staging }
+    live: { service: web }
+    acceptance: { job: web-acceptance }
+`);
+
+const logs: Record<string, unknown>[] = [];
+let wf: ExecutionsServer;
+let client: ExecutionsClient;
+let server: Server;
+let url = '';
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runway-deployer-'));
+  // A stand-in release workflow that sleeps a moment (so duplicates overlap) and echoes its arguments.
+  writeFileSync(
+    join(dir, 'runway-release.yaml'),
+    'main:\n  params: [args]\n  steps:\n    - wait:\n        call: sys.sleep\n        args: {seconds: 0.3}\n    - r:\n        return: ${args}\n',
+  );
+  wf = await startExecutionsServer({ dir, project: PROJECT, location: REGION });
+  client = new ExecutionsClient(localClientOptions(wf.host));
+  const app = createApp({
+    project: PROJECT,
+    pipelines: config,
+    push: { audience: AUDIENCE, serviceAccount: PUSHER },
+    verifier: createVerifier({ certs }),
+    executions: workflowsExecutions(
+      client,
+      `projects/${PROJECT}/locations/${REGION}/workflows/runway-release`,
+    ),
+    logger: createLogger({
+      stream: { write: (l: string) => logs.push(JSON.parse(l)) },
+      level: 'DEBUG',
+    }),
+  });
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  server.close();
+  await client.close();
+  await wf.close();
+});
+
+const envelope = (data: unknown, extra: Record<string, unknown> = {}) => ({
+  message: {
+    data: Buffer.from(typeof data === 'string' ? data : JSON.stringify(data)).toString('base64'),
+    messageId: String(Math.random()),
+    publishTime: '2026-11-22T10:00:00.000Z',
+  },
+  subscription: `projects/${PROJECT}/subscriptions/runway-push`,
+  ...extra,
+});
+const insert = (digest = D1, tag: string | undefined = 'main') => ({
+  action: 'INSERT',
+  digest: `${IMG}@${digest}`,
+  ...(tag ? { tag: `${IMG}:${tag}` } : {}),
+});
+
+async function push(body: unknown, auth: string | null = `Bearer ${token()}`, raw?: string) {
+  return fetch(`${url}/pubsub/artifact-registry`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+    body: raw ?? JSON.stringify(body),
+  });
+}
+
+async function executions() {
+  const [list] = await client.listExecutions(
+    { parent: `projects/${PROJECT}/locations/${REGION}/workflows/runway-release`, view: 'FULL' },
+    { autoPaginate: false },
+  );
+  return list;
+}
+
+describe('deployer', () => {
+  test('a verified push starts one release with the pipeline arguments and labels', async () => {
+    const before = (await executions()).length;
+    const res = await push(envelope(insert()));
+    assert.equal(res.status, 204);
+    const list = await executions();
+    assert.equal(list.length, before + 1);
+    const e = list[0]!;
+    assert.equal(e.labels?.pipeline, 'web');
+    assert.equal(e.labels?.digest, '111111111111');
+    const args = JSON.parse(e.argument ?? '{}');
+    assert.equal(args.image, `${IMG}@${D1}`);
+    assert.equal(args.tag, 'main');
+    assert.equal(args.source, 'pubsub');
+    assert.equal(args.publishTime, '2026-11-22T10:00:00.000Z');
+    assert.deepEqual(args.live, { service: 'web' });
+  });
+
+  test('a duplicate delivery while the release runs starts nothing more', async () => {
+    const digest = `sha256:${'2'.repeat(64)}`;
+    const before = (await executions()).length;
+    const body = envelope(insert(digest));
+    const statuses = await Promise.all([push(body), push(body)].map(async (p) => (await p).status));
+    await push(body);
+    assert.deepEqual(statuses, [204, 204]);
+    const started = (await executions()).length - before;
+    assert.ok(
+      started >= 1 && started <= 2,
+      `at most the two racing pushes start (the workflow's claim is the real guard), got ${started}`,
+    );
+    assert.ok(
+      logs.some((l) => /already running/.test(String(l.message))),
+      'the later duplicate was seen and skipped',
+    );
+  });
+
+  test('health answers', async () => {
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+  });
+
+  const now = Math.floor(Date.now() / 1000);
+  const cases: {
+    name: string;
+    body?: unknown;
+    raw?: string;
+    auth?: string | null;
+    status: number;
+    log?: RegExp;
+  }[] = [
+    { name: 'no token', body: envelope(insert()), auth: null, status: 401 },
+    { name: 'not a bearer token', body: envelope(insert()), auth: 'Basic abc', status: 401 },
+    { name: 'garbage token', body: envelope(insert()), auth: 'Bearer abc.def.ghi', status: 401 },
+    {
+      name: 'forged signature',
+      body: envelope(insert()),
+      auth: `Bearer ${token({}, { key: other.privateKey })}`,
+      status: 401,
+    },
+    {
+      name: 'alg none',
+      body: envelope(insert()),
+      auth: `Bearer ${token({}, { alg: 'none' })}`,
+      status: 401,
+    },
+    {
+      name: 'expired',
+      body: envelope(insert()),
+      auth: `Bearer ${token({ iat: now - 7200, exp: now - 3600 })}`,
+      status: 401,
+    },
+    {
+      name: 'wrong audience',
+      body: envelope(insert()),
+      auth: `Bearer ${token({ aud: 'https://other' })}`,
+      status: 401,
+    },
+    {
+      name: 'wrong issuer',
+      body: envelope(insert()),
+      auth: `Bearer ${token({ iss: 'https://evil.example' })}`,
+      status: 401,
+    },
+    {
+      name: 'unknown key id',
+      body: envelope(insert()),
+      auth: `Bearer ${token({}, { kid: 'k9' })}`,
+      status: 401,
+    },
+    {
+      name: 'wrong email',
+      body: envelope(insert()),
+      auth: `Bearer ${token({ email: 'evil@x.iam.gserviceaccount.com' })}`,
+      status: 403,
+    },
+    {
+      name: 'email not verified',
+      body: envelope(insert()),
+      auth: `Bearer ${token({ email_verified: false })}`,
+      status: 403,
+    },
+    { name: 'non-JSON body', raw: 'hello', status: 400 },
+    { name: 'oversized body', raw: JSON.stringify({ pad: 'x'.repeat(1_100_000) }), status: 413 },
+    {
+      name: 'envelope without message',
+      body: { subscription: `projects/${PROJECT}/subscriptions/s` },
+      status: 204,
+      log: /not a valid Pub\/Sub push envelope/,
+    },
+    {
+      name: 'message without data',
+      body: { message: { messageId: '1' }, subscription: `projects/${PROJECT}/subscriptions/s` },
+      status: 204,
+      log: /not a valid Pub\/Sub push envelope/,
+    },
+    {
+      name: 'data not base64',
+      body: {
+        message: { data: '%%%', messageId: '1' },
+        subscription: `projects/${PROJECT}/subscriptions/s`,
+      },
+      status: 204,
+      log: /not a valid/,
+    },
+    { name: 'data not JSON', body: envelope('not json'), status: 204, log: /not JSON/ },
+    {
+      name: 'data JSON of the wrong shape',
+      body: envelope({ hello: 1 }),
+      status: 204,
+      log: /not an Artifact Registry notification/,
+    },
+    {
+      name: 'unknown action',
+      body: envelope({ ...insert(), action: 'UPDATE' }),
+      status: 204,
+      log: /not an Artifact Registry notification/,
+    },
+    {
+      name: 'DELETE event',
+      body: envelope({ ...insert(), action: 'DELETE' }),
+      status: 204,
+      log: /DELETE event/,
+    },
+    {
+      name: 'tag-only event',
+      body: envelope({ action: 'INSERT', tag: `${IMG}:main` }),
+      status: 204,
+      log: /no digest/,
+    },
+    {
+      name: 'digest of the wrong algorithm',
+      body: envelope({ action: 'INSERT', digest: `${IMG}@sha512:${'a'.repeat(128)}` }),
+      status: 204,
+      log: /sha256 algorithm/,
+    },
+    {
+      name: 'digest of the wrong length',
+      body: envelope({ action: 'INSERT', digest: `${IMG}@sha256:abc` }),
+      status: 204,
+      log: /64 lowercase hex/,
+    },
+    {
+      name: 'unwatched repository',
+      body: envelope(
+        insert(D1, 'main').digest
+          ? {
+              action: 'INSERT',
+              digest: `us-central1-docker.pkg.dev/local-project/apps/other@${D1}`,
+            }
+          : {},
+      ),
+      status: 204,
+      log: /no pipeline watches/,
+    },
+    {
+      name: 'tag filtered out',
+      body: envelope(insert(D1, 'feature-x')),
+      status: 204,
+      log: /matches no tag filter/,
+    },
+    {
+      name: 'unicode homoglyph in reference',
+      body: envelope({
+        action: 'INSERT',
+        digest: `us-central1-docker.pkg.dev/local-project/apps/wеb@${D1}`,
+      }),
+      status: 204,
+      log: /non-ASCII/,
+    },
+    {
+      name: 'path traversal in reference',
+      body: envelope({
+        action: 'INSERT',
+        digest: `us-central1-docker.pkg.dev/local-project/apps/../web@${D1}`,
+      }),
+      status: 204,
+      log: /relative path/,
+    },
+    {
+      name: 'huge attribute map',
+      body: {
+        ...envelope(insert()),
+        message: {
+          ...envelope(insert()).message,
+          attributes: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, 'v'])),
+        },
+      },
+      status: 204,
+      log: /at most 100 attributes/,
+    },
+  ];
+  for (const c of cases) {
+    test(`bad input: ${c.name}`, async () => {
+      const before = (await executions()).length;
+      const mark = logs.length;
+      const res = await push(
+        c.body,
+        c.auth === null ? null : (c.auth ?? `Bearer ${token()}`),
+        c.raw,
+      );
+      assert.equal(res.status, c.status);
+      if (res.status >= 400) {
+        const body = (await res.json()) as { error: { code: number; message: string } };
+        assert.equal(body.error.code, c.status);
+      }
+      if (c.log)
+        assert.ok(
+          logs.slice(mark).some((l) => c.log!.test(String(l.message) + String(l.reason ?? ''))),
+          `log matches ${c.log}`,
+        );
+      assert.equal((await executions()).length, before, 'no execution started');
+      assert.equal((await fetch(`${url}/healthz`)).status, 200, 'still serving');
+    });
+  }
+
+  test('manual release of a digest', async () => {
+    const res = await fetch(`${url}/releases`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ pipeline: 'web', image: `${IMG}:v2@sha256:${'3'.repeat(64)}` }),
+    });
+    assert.equal(res.status, 202);
+    const body = (await res.json()) as { releases: { kind: string }[] };
+    assert.equal(body.releases[0]?.kind, 'started');
+  });
+
+  test('manual release of a tag without digest is refused', async () => {
+    const res = await fetch(`${url}/releases`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token()}` },
+      body: JSON.stringify({ image: `${IMG}:v2` }),
+    });
+    assert.equal(res.status, 400);
+  });
+});
