@@ -1,0 +1,60 @@
+// Billed Workflows steps per release, from the engine's accounting with Google's polling
+// (targets: <= 60 for a direct release, <= 25 more per canary step). Cloud Run is the FAKE API
+// of test/fixtures/fake-run.ts (operations finish at once, so no polls are counted) until the
+// local Cloud Run lands; the last line is one JSON object of all figures.
+import { readFileSync } from 'node:fs';
+import { fromPlain } from '../local/workflows/convert.ts';
+import { createEndpoints } from '../local/workflows/connectors/index.ts';
+import { parseWorkflow, startExecution, timeScaledClock } from '../local/workflows/engine.ts';
+import { startFakeRun } from '../test/fixtures/fake-run.ts';
+
+const workflow = parseWorkflow(
+  readFileSync(new URL('../workflows/release.yaml', import.meta.url), 'utf8'),
+);
+const run = await startFakeRun();
+const IMG = 'us-central1-docker.pkg.dev/local-project/apps/web';
+const args = (c: string, promotion: unknown) => ({
+  pipeline: 'web',
+  project: 'local-project',
+  region: 'us-central1',
+  image: `${IMG}@sha256:${c.repeat(64)}`,
+  tag: null,
+  publishTime: null,
+  staging: { service: 'web-staging' },
+  live: { service: 'web' },
+  acceptance: { job: 'web-acceptance', timeoutSeconds: 60, taskCount: 1, checks: null },
+  promotion,
+  notify: null,
+  source: 'manual',
+});
+async function billed(a: unknown): Promise<number> {
+  const r = await startExecution(workflow, fromPlain(a), {
+    clock: timeScaledClock(1e6),
+    endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host }),
+  }).done;
+  if (r.state !== 'SUCCEEDED') throw new Error(`release failed: ${JSON.stringify(r.error)}`);
+  return r.steps.internal + r.steps.external;
+}
+const first = await billed(args('1', { strategy: 'direct' }));
+const direct = await billed(args('2', { strategy: 'direct' }));
+const canary3 = await billed(
+  args('3', { strategy: 'canary', steps: [10, 50, 100], bakeSeconds: 60, health: null }),
+);
+const canary1 = await billed(
+  args('4', { strategy: 'canary', steps: [100], bakeSeconds: 60, health: null }),
+);
+await run.close();
+const perCanaryStep = (canary3 - canary1) / 2;
+console.log(
+  `first release ${first}, direct ${direct}, canary [10,50,100] ${canary3}, canary [100] ${canary1}: ${perCanaryStep} per extra step`,
+);
+console.log(
+  JSON.stringify({
+    firstReleaseSteps: first,
+    directReleaseSteps: direct,
+    directTarget: 60,
+    canarySteps3: canary3,
+    perCanaryStep,
+    perCanaryStepTarget: 25,
+  }),
+);

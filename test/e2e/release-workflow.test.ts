@@ -1,0 +1,211 @@
+// workflows/release.yaml on the local engine, its Cloud Run calls answered by a FAKE Run API
+// (test/fixtures/fake-run.ts) until the local Cloud Run lands. Asserts the services' state
+// (traffic, tags, annotations), not only the result.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
+import { createEndpoints } from '../../local/workflows/connectors/index.ts';
+import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
+import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
+
+const workflow = parseWorkflow(
+  readFileSync(new URL('../../workflows/release.yaml', import.meta.url), 'utf8'),
+  { file: 'release.yaml' },
+);
+const IMG = 'us-central1-docker.pkg.dev/local-project/apps/web';
+const digest = (c: string) => `sha256:${c.repeat(64)}`;
+const base = 'projects/local-project/locations/us-central1';
+
+let run: FakeRun;
+before(async () => {
+  run = await startFakeRun();
+});
+after(() => run.close());
+
+function args(d: string, extra: Record<string, unknown> = {}) {
+  return {
+    pipeline: 'web',
+    project: 'local-project',
+    region: 'us-central1',
+    image: `${IMG}@${d}`,
+    tag: 'main',
+    publishTime: '2026-11-22T10:00:00.000Z',
+    staging: { service: 'web-staging' },
+    live: { service: 'web' },
+    acceptance: { job: 'web-acceptance', timeoutSeconds: 60, taskCount: 1, checks: null },
+    promotion: { strategy: 'direct' },
+    notify: null,
+    source: 'manual',
+    ...extra,
+  };
+}
+
+async function release(a: unknown) {
+  const ex = startExecution(workflow, fromPlain(a), {
+    clock: timeScaledClock(1000),
+    endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host }),
+    env: { projectId: 'local-project', location: 'us-central1', workflowId: 'runway-release' },
+  });
+  const r = await ex.done;
+  if (r.state !== 'SUCCEEDED')
+    return { failed: JSON.parse(toJsonText(r.error?.payload ?? null)), steps: r.steps };
+  return { ...JSON.parse(toJsonText(r.result ?? null)), steps: r.steps };
+}
+
+const live = () => run.services.get(`${base}/services/web`);
+
+describe('release workflow (fake Cloud Run)', () => {
+  test('first release, direct: staging and live created, digest recorded, PROMOTED', async () => {
+    const r = await release(args(digest('1')));
+    assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+    assert.equal(r.staging.revision, 'web-staging-111111111111');
+    assert.equal(r.live.revision, 'web-111111111111');
+    assert.deepEqual(
+      r.stages.map((s: { name: string }) => s.name),
+      ['claim', 'staging', 'test', 'promote'],
+    );
+    assert.equal(live()?.annotations['runway.dev/digest'], digest('1'));
+    assert.equal(live()?.annotations['runway.dev/claim'], undefined, 'the claim is released');
+    assert.deepEqual(live()?.traffic, [
+      {
+        type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION',
+        revision: 'web-111111111111',
+        percent: 100,
+        tag: 'stable',
+      },
+    ]);
+    const env = (
+      run.jobRuns.at(-1) as { containerOverrides: { env: { name: string; value: string }[] }[] }
+    ).containerOverrides[0]!.env;
+    assert.ok(env.some((e) => e.name === 'TARGET_URL' && e.value.includes('web-staging')));
+    assert.ok(
+      r.steps.internal + r.steps.external <= 60,
+      `direct release billed ${r.steps.internal + r.steps.external} steps`,
+    );
+  });
+
+  test('the same digest again is a DUPLICATE and changes nothing', async () => {
+    const gen = live()!.generation;
+    const r = await release(args(digest('1')));
+    assert.equal(r.outcome, 'DUPLICATE');
+    assert.equal(live()!.generation, gen);
+  });
+
+  test('failing acceptance tests: REJECTED, live untouched, staging back to the last good revision', async () => {
+    run.failJobs.value = true;
+    try {
+      const r = await release(args(digest('2')));
+      assert.equal(r.outcome, 'REJECTED');
+      assert.match(r.reason, /acceptance tests failed/);
+      assert.equal(live()?.annotations['runway.dev/digest'], digest('1'));
+      const staging = run.services.get(`${base}/services/web-staging`)!;
+      assert.deepEqual(
+        staging.traffic.map((t) => [t.revision, t.percent, t.tag]),
+        [
+          ['web-staging-111111111111', 100, undefined],
+          ['web-staging-222222222222', 0, 'failed'],
+        ],
+      );
+    } finally {
+      run.failJobs.value = false;
+    }
+  });
+
+  test('a revision that never becomes ready: REJECTED at staging', async () => {
+    run.notReady.add(`${IMG}@${digest('3')}`);
+    const r = await release(args(digest('3')));
+    assert.equal(r.outcome, 'REJECTED');
+    assert.match(r.reason, /did not become ready/);
+    assert.equal(live()?.annotations['runway.dev/digest'], digest('1'));
+  });
+
+  test('canary: traffic moves 10, 50, 100 with the stable revision keeping the rest, PROMOTED', async () => {
+    const before = run.trafficLog.get(`${base}/services/web`)?.length ?? 0;
+    const r = await release(
+      args(digest('4'), {
+        promotion: { strategy: 'canary', steps: [10, 50, 100], bakeSeconds: 30, health: null },
+      }),
+    );
+    assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+    const splits = run.trafficLog.get(`${base}/services/web`)!.slice(before);
+    const candidatePercents = splits.map(
+      (t) => t.find((x) => x.revision === 'web-444444444444')?.percent ?? 0,
+    );
+    assert.deepEqual(candidatePercents, [0, 10, 50, 100]);
+    assert.deepEqual(
+      splits[1]!.map((t) => [t.revision, t.percent, t.tag]),
+      [
+        ['web-111111111111', 90, 'stable'],
+        ['web-444444444444', 10, 'candidate'],
+      ],
+    );
+    assert.equal(live()?.annotations['runway.dev/digest'], digest('4'));
+    const steps = r.steps.internal + r.steps.external;
+    assert.ok(steps <= 60 + 25 * 3, `canary release billed ${steps} steps`);
+  });
+
+  test('canary failing its checks at a step: ROLLED_BACK to the stable revision', async () => {
+    // The staging test passes; the first canary check (against the candidate tag URL) fails.
+    run.failJobs.value = (o: unknown) => JSON.stringify(o).includes('/tag/candidate');
+    try {
+      const r = await release(
+        args(digest('5'), {
+          promotion: { strategy: 'canary', steps: [25, 100], bakeSeconds: 10, health: null },
+        }),
+      );
+      assert.equal(r.outcome, 'ROLLED_BACK', JSON.stringify(r));
+      assert.deepEqual(
+        live()?.traffic.map((t) => [t.revision, t.percent, t.tag]),
+        [['web-444444444444', 100, 'stable']],
+      );
+      assert.equal(live()?.annotations['runway.dev/digest'], digest('4'));
+      assert.equal(live()?.annotations['runway.dev/claim'], undefined);
+    } finally {
+      run.failJobs.value = false;
+    }
+  });
+
+  test('an older digest never overtakes a newer claim: SUPERSEDED', async () => {
+    const s = live()!;
+    s.annotations['runway.dev/claim'] = JSON.stringify({
+      digest: digest('7'),
+      publishTime: '2026-11-22T12:00:00.000Z',
+      execution: 'other',
+    });
+    try {
+      const r = await release(args(digest('6'), { publishTime: '2026-11-22T11:00:00.000Z' }));
+      assert.equal(r.outcome, 'SUPERSEDED');
+      assert.equal(live()?.annotations['runway.dev/digest'], digest('4'));
+    } finally {
+      delete s.annotations['runway.dev/claim'];
+    }
+  });
+
+  const bad = [
+    { name: 'not an object', a: 'web', want: /expected a JSON object/ },
+    {
+      name: 'missing live',
+      a: { ...args(digest('8')), live: undefined },
+      want: /live is required/,
+    },
+    {
+      name: 'image by tag',
+      a: { ...args(digest('8')), image: `${IMG}:v1` },
+      want: /image must be a reference by digest/,
+    },
+    {
+      name: 'unknown strategy',
+      a: args(digest('8'), { promotion: { strategy: 'yolo' } }),
+      want: /promotion.strategy/,
+    },
+  ];
+  for (const c of bad) {
+    test(`bad arguments fail at once: ${c.name}`, async () => {
+      const gen = live()!.generation;
+      const r = await release(c.a);
+      assert.match(String(r.failed), c.want);
+      assert.equal(live()!.generation, gen, 'nothing changed');
+    });
+  }
+});
