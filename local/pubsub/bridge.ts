@@ -3,15 +3,9 @@
 // delivery as Google does it: the same envelope, redelivery on non-2xx or after the ack deadline
 // (even while the first push is still open), exponential backoff from the retry policy.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  alreadyExists,
-  invalidArgument,
-  notFound,
-  RunwayError,
-  sendGoogleError,
-} from '../../services/shared/errors.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readJsonBody, serveApi } from '../api-server.ts';
+import { alreadyExists, invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { type Logger, silentLogger } from '../../services/shared/logger.ts';
 import { pushEnvelope } from '../../services/shared/pubsub.ts';
 
@@ -75,37 +69,6 @@ function parseDuration(value: unknown, fallbackMs: number, field: string): numbe
     ]);
   }
   return Number.parseFloat(value) * 1000;
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // An oversized body is read to its end (and dropped) so the client sees the 413, not a reset.
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
-    else if (size > 4 * MAX_BODY_BYTES) req.destroy();
-  }
-  if (size > MAX_BODY_BYTES) {
-    throw new RunwayError(
-      'INVALID_ARGUMENT',
-      `request body is larger than ${MAX_BODY_BYTES} bytes`,
-      {
-        httpStatus: 413,
-      },
-    );
-  }
-  if (size === 0) return {};
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw invalidArgument('request body is not valid JSON');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw invalidArgument('request body must be a JSON object');
-  }
-  return body as Record<string, unknown>;
 }
 
 export async function startPushBridge(options: BridgeOptions = {}): Promise<PushBridge> {
@@ -238,7 +201,7 @@ export async function startPushBridge(options: BridgeOptions = {}): Promise<Push
     if (kind === 'topics') {
       const name = topicName(project, decodeURIComponent(id));
       if (req.method === 'PUT' && !verb) {
-        await readJson(req);
+        await readJsonBody(req, MAX_BODY_BYTES);
         if (topics.has(name)) throw alreadyExists('Topic already exists');
         topics.set(name, { name });
         return send(200, { name });
@@ -251,7 +214,7 @@ export async function startPushBridge(options: BridgeOptions = {}): Promise<Push
         return send(200, {});
       }
       if (req.method === 'POST' && verb === 'publish') {
-        const body = await readJson(req);
+        const body = await readJsonBody(req, MAX_BODY_BYTES);
         const messages = body.messages;
         if (!Array.isArray(messages) || messages.length === 0)
           throw invalidArgument('messages must be a non-empty list');
@@ -282,7 +245,7 @@ export async function startPushBridge(options: BridgeOptions = {}): Promise<Push
     }
     const name = subName(project, decodeURIComponent(id));
     if (req.method === 'PUT' && !verb) {
-      const body = await readJson(req);
+      const body = await readJsonBody(req, MAX_BODY_BYTES);
       if (subs.has(name)) throw alreadyExists('Subscription already exists');
       const topic = typeof body.topic === 'string' ? body.topic : '';
       if (!topics.has(topic)) throw notFound('Subscription topic does not exist');
@@ -325,7 +288,7 @@ export async function startPushBridge(options: BridgeOptions = {}): Promise<Push
       return send(200, {});
     }
     if (req.method === 'POST' && verb === 'pull') {
-      const body = await readJson(req);
+      const body = await readJsonBody(req, MAX_BODY_BYTES);
       const max =
         typeof body.maxMessages === 'number' && body.maxMessages > 0
           ? Math.min(body.maxMessages, 1000)
@@ -344,7 +307,7 @@ export async function startPushBridge(options: BridgeOptions = {}): Promise<Push
       });
     }
     if (req.method === 'POST' && verb === 'acknowledge') {
-      const body = await readJson(req);
+      const body = await readJsonBody(req, MAX_BODY_BYTES);
       if (!Array.isArray(body.ackIds)) throw invalidArgument('ackIds must be a list');
       for (const id of body.ackIds) if (typeof id === 'string') sub.inflight.delete(id);
       return send(200, {});
@@ -352,17 +315,9 @@ export async function startPushBridge(options: BridgeOptions = {}): Promise<Push
     throw notFound(`no route for ${req.method} ${url.pathname}`);
   }
 
-  const server: Server = createServer((req, res) => {
-    route(req, res).catch((err) => sendGoogleError(res, err));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
-  });
-  const addr = server.address() as AddressInfo;
-  const host = `${addr.address}:${addr.port}`;
+  const { server, host, url } = await serveApi(route, options);
   return {
-    url: `http://${host}`,
+    url,
     host,
     stats: () => ({ ...counters }),
     async close() {

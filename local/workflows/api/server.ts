@@ -3,15 +3,10 @@
 // cancelled with Google's field names, so `gcloud workflows run` and @google-cloud/workflows work.
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import {
-  invalidArgument,
-  notFound,
-  RunwayError,
-  sendGoogleError,
-} from '../../../services/shared/errors.ts';
+import { invalidArgument, notFound, RunwayError } from '../../../services/shared/errors.ts';
+import { readJsonBody, serveApi } from '../../api-server.ts';
 import { parseJsonValue, toJsonText } from '../convert.ts';
 import {
   DeployError,
@@ -64,32 +59,6 @@ export interface ExecutionsServer {
 
 function ts(d: Date | undefined): string | undefined {
   return d?.toISOString();
-}
-
-async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
-    else if (size > 4 * MAX_BODY_BYTES) req.destroy();
-  }
-  if (size > MAX_BODY_BYTES)
-    throw new RunwayError(
-      'INVALID_ARGUMENT',
-      `request body is larger than ${MAX_BODY_BYTES} bytes`,
-      { httpStatus: 413 },
-    );
-  if (size === 0) return {};
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw invalidArgument('request body is not valid JSON');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw invalidArgument('request body must be a JSON object');
-  return body as Record<string, unknown>;
 }
 
 /** `state="ACTIVE" AND labels.pipeline="web"`: the subset of Google's filter syntax runway needs. */
@@ -205,7 +174,7 @@ export async function startExecutionsServer(
     };
     if (!id && req.method === 'POST') {
       const d = await workflowNamed(workflowId);
-      const body = await readBody(req);
+      const body = await readJsonBody(req, MAX_BODY_BYTES);
       // The clients wrap the execution in the body directly (REST) or under `execution`.
       const spec = (
         typeof body.execution === 'object' && body.execution !== null ? body.execution : body
@@ -305,13 +274,7 @@ export async function startExecutionsServer(
     throw notFound(`no route for ${req.method} ${url.pathname}`);
   }
 
-  const server: Server = createServer((req, res) => {
-    route(req, res).catch((err) => sendGoogleError(res, err));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
-  });
+  const { server, host, url: baseUrl } = await serveApi(route, options);
   if (options.dir) {
     // Deploy errors show at startup, not only at the first execution.
     for (const f of await readdir(options.dir).catch(() => [] as string[])) {
@@ -319,10 +282,8 @@ export async function startExecutionsServer(
       if (m) await workflowNamed(m[1]!).catch(() => undefined);
     }
   }
-  const addr = server.address() as AddressInfo;
-  const host = `${addr.address}:${addr.port}`;
   return {
-    url: `http://${host}`,
+    url: baseUrl,
     host,
     deploy(name, source) {
       deployed.set(name, {
