@@ -164,6 +164,21 @@ describe('workflow result', () => {
       want: /stages\[0\]\.start/,
     },
     { name: 'missing live', input: { ...good, live: undefined }, want: /live/ },
+    { name: 'not an object', input: 'PROMOTED', want: /object/ },
+    { name: 'outcome lowercase', input: { ...good, outcome: 'promoted' }, want: /outcome/ },
+    { name: 'digest not a string', input: { ...good, digest: 42 }, want: /digest/ },
+    { name: 'stages not a list', input: { ...good, stages: {} }, want: /stages/ },
+    {
+      name: 'bad stage outcome',
+      input: { ...good, stages: [{ ...good.stages[0], outcome: 'PASSED' }] },
+      want: /stages\[0\]\.outcome/,
+    },
+    {
+      name: 'staging revision not a string',
+      input: { ...good, staging: { service: 'web-staging', revision: 5 } },
+      want: /staging\.revision/,
+    },
+    { name: 'missing pipeline', input: { ...good, pipeline: undefined }, want: /pipeline/ },
   ];
   for (const c of bad) {
     test(c.name, () => {
