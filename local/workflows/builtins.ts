@@ -1,7 +1,7 @@
 // The core of the standard library the engine needs to run the release workflow and common
 // definitions: expression helpers and the most used functions of sys, text, json, map, list,
 // math and base64. Each is a WfFunction with Google's parameter names (call steps pass them by name).
-import { randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { parseJsonValue, toJsonText } from './convert.ts';
 import { raise } from './errors.ts';
 import { httpFunctions } from './http.ts';
@@ -41,6 +41,14 @@ export function stringify(v: Value): string {
 }
 
 const chars = (s: string) => Array.from(s);
+
+/** `indent: true` indents by two spaces; a map may say `{indent: "    "}`. */
+function indentOf(i: Value | undefined): number {
+  if (i === undefined || i === null || i === false) return 0;
+  if (i === true) return 2;
+  if (isMap(i) && typeof i.get('indent') === 'string') return (i.get('indent') as string).length;
+  return raise('TypeError', 'indent must be a boolean or a map with indent');
+}
 
 const entries: [string, WfFunction][] = [
   [
@@ -187,10 +195,7 @@ const entries: [string, WfFunction][] = [
       return out;
     }),
   ],
-  [
-    'text.match_regex',
-    fn(['source', 'regexp'], ([s, r]) => new RegExp(str(r, 'regexp'), 'u').test(str(s, 'source'))),
-  ],
+  ['text.match_regex', fn(['source', 'regexp'], ([s, r]) => re2(r, 'u').test(str(s, 'source')))],
   ['text.url_encode', fn(['source'], ([s]) => encodeURIComponent(str(s, 'source')))],
   [
     'text.decode',
@@ -205,9 +210,15 @@ const entries: [string, WfFunction][] = [
 
   [
     'json.encode',
-    fn(['data', 'indent?'], ([d]) => new Uint8Array(Buffer.from(toJsonText(d ?? null)))),
+    fn(
+      ['data', 'indent?'],
+      ([d, i]) => new Uint8Array(Buffer.from(toJsonText(d ?? null, indentOf(i)))),
+    ),
   ],
-  ['json.encode_to_string', fn(['data', 'indent?'], ([d]) => toJsonText(d ?? null))],
+  [
+    'json.encode_to_string',
+    fn(['data', 'indent?'], ([d, i]) => toJsonText(d ?? null, indentOf(i))),
+  ],
   [
     'json.decode',
     fn(['data'], ([d]) =>
@@ -319,4 +330,122 @@ const entries: [string, WfFunction][] = [
   ],
 ];
 
-export const builtins: ReadonlyMap<string, WfFunction> = new Map([...entries, ...httpFunctions]);
+/** An RE2-style pattern as a JS regex; lookarounds and backreferences, which RE2 lacks, are refused. */
+function re2(pattern: Value | undefined, flags = 'gu'): RegExp {
+  const p = str(pattern, 'regexp');
+  if (/\(\?<?[=!]|\\[1-9]/.test(p))
+    raise(
+      'ValueError',
+      `regexp ${JSON.stringify(p)} uses lookaround or backreferences, which RE2 does not support`,
+    );
+  try {
+    return new RegExp(p, flags);
+  } catch (err) {
+    return raise('ValueError', `invalid regexp ${JSON.stringify(p)}: ${(err as Error).message}`);
+  }
+}
+
+function bytesOf(v: Value | undefined, what: string): Buffer {
+  if (isBytes(v ?? null)) return Buffer.from(v as Uint8Array);
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  return raise('TypeError', `${what} must be bytes or a string`);
+}
+
+function mergeNested(a: Value, b: Value): Value {
+  if (!isMap(a) || !isMap(b)) return b;
+  const out = new Map(a);
+  for (const [k, v] of b) out.set(k, out.has(k) ? mergeNested(out.get(k)!, v) : v);
+  return out;
+}
+
+const more: [string, WfFunction][] = [
+  [
+    'text.find_all_regex',
+    fn(['source', 'regexp'], ([s, r]) => {
+      const src = str(s, 'source');
+      return [...src.matchAll(re2(r))].map(
+        (m) =>
+          new Map<string, Value>([
+            ['index', BigInt(chars(src.slice(0, m.index)).length)],
+            ['match', m[0]],
+          ]),
+      );
+    }),
+  ],
+  [
+    'text.replace_all_regex',
+    fn(['source', 'regexp', 'repl'], ([s, r, repl]) =>
+      // RE2 writes groups as \1; JS as $1.
+      str(s, 'source').replace(
+        re2(r),
+        str(repl, 'repl')
+          .replace(/\$/g, '$$$$')
+          .replace(/\\(\d)/g, '$$$1'),
+      ),
+    ),
+  ],
+  [
+    'text.url_decode',
+    fn(['source'], ([s]) => {
+      try {
+        return decodeURIComponent(str(s, 'source'));
+      } catch {
+        return raise('ValueError', 'text.url_decode: malformed percent-encoding');
+      }
+    }),
+  ],
+  [
+    'text.url_encode_plus',
+    fn(['source'], ([s]) => encodeURIComponent(str(s, 'source')).replace(/%20/g, '+')),
+  ],
+  [
+    'hash.compute_checksum',
+    fn(['data', 'algorithm'], ([d, a]) => {
+      const alg = str(a, 'algorithm').toUpperCase();
+      const names: Record<string, string> = {
+        MD5: 'md5',
+        SHA1: 'sha1',
+        SHA256: 'sha256',
+        SHA384: 'sha384',
+        SHA512: 'sha512',
+      };
+      if (!names[alg])
+        raise(
+          'ValueError',
+          `unsupported algorithm ${alg}: use MD5, SHA1, SHA256, SHA384 or SHA512`,
+        );
+      return new Uint8Array(createHash(names[alg]!).update(bytesOf(d, 'data')).digest());
+    }),
+  ],
+  [
+    'hash.compute_hmac',
+    fn(['key', 'data', 'algorithm'], ([k, d, a]) => {
+      const alg = str(a, 'algorithm').toUpperCase();
+      const names: Record<string, string> = {
+        SHA1: 'sha1',
+        SHA256: 'sha256',
+        SHA384: 'sha384',
+        SHA512: 'sha512',
+      };
+      if (!names[alg])
+        raise('ValueError', `unsupported algorithm ${alg}: use SHA1, SHA256, SHA384 or SHA512`);
+      return new Uint8Array(
+        createHmac(names[alg]!, bytesOf(k, 'key')).update(bytesOf(d, 'data')).digest(),
+      );
+    }),
+  ],
+  [
+    'map.merge_nested',
+    fn(['first', 'second'], ([a, b]) => {
+      if (!isMap(a ?? null) || !isMap(b ?? null))
+        raise('TypeError', 'map.merge_nested needs two maps');
+      return mergeNested(a!, b!);
+    }),
+  ],
+];
+
+export const builtins: ReadonlyMap<string, WfFunction> = new Map([
+  ...entries,
+  ...more,
+  ...httpFunctions,
+]);

@@ -1,0 +1,124 @@
+// Standard library functions, each case an expression and its expected JSON.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { toJsonText } from './convert.ts';
+import { parseWorkflow, startExecution } from './engine.ts';
+
+async function evaluate(expr: string): Promise<{ ok: boolean; json: unknown }> {
+  const r = await startExecution(
+    parseWorkflow(`- r:\n    return: '\${${expr.replace(/'/g, "''")}}'\n`),
+    null,
+  ).done;
+  return {
+    ok: r.state === 'SUCCEEDED',
+    json: JSON.parse(
+      toJsonText(r.state === 'SUCCEEDED' ? (r.result ?? null) : (r.error?.payload ?? null)),
+    ),
+  };
+}
+
+const ok: [string, unknown][] = [
+  ['len([1, 2, 3])', 3],
+  ['len({"a": 1})', 1],
+  ['keys({"b": 1, "a": 2})', ['b', 'a']],
+  ['int("42")', 42],
+  ['int(3.9)', 3],
+  ['int(-3.9)', -3],
+  ['double("2.5")', 2.5],
+  ['string(7)', '7'],
+  ['string(true)', 'true'],
+  ['default(null, "x")', 'x'],
+  ['default("y", "x")', 'y'],
+  ['get_type(1)', 'integer'],
+  ['get_type(1.5)', 'double'],
+  ['get_type("s")', 'string'],
+  ['get_type([1])', 'list'],
+  ['get_type({"a": 1})', 'map'],
+  ['get_type(null)', 'null'],
+  ['text.split("a,b,c", ",")', ['a', 'b', 'c']],
+  ['text.substring("héllo", 1, 3)', 'él'],
+  ['text.to_upper("abc")', 'ABC'],
+  ['text.replace_all("a-b-c", "-", "+")', 'a+b+c'],
+  [
+    'text.find_all("abab", "b")',
+    [
+      { index: 1, match: 'b' },
+      { index: 3, match: 'b' },
+    ],
+  ],
+  [
+    'text.find_all_regex("a1b22", "[0-9]+")',
+    [
+      { index: 1, match: '1' },
+      { index: 3, match: '22' },
+    ],
+  ],
+  [
+    'text.replace_all_regex("2026-11-22", "([0-9]+)-([0-9]+)-([0-9]+)", "\\\\3/\\\\2/\\\\1")',
+    '22/11/2026',
+  ],
+  ['text.match_regex("abc123", "^[a-z]+[0-9]+$")', true],
+  ['text.url_encode("a b&c")', 'a%20b%26c'],
+  ['text.url_encode_plus("a b")', 'a+b'],
+  ['text.url_decode("a%20b")', 'a b'],
+  ['text.decode(base64.decode("aGk="))', 'hi'],
+  ['base64.encode(text.encode("hi"))', 'aGk='],
+  ['json.encode_to_string({"a": [1, 2.5, null, true]})', '{"a":[1,2.5,null,true]}'],
+  ['json.decode("{\\"x\\": [1, 2]}")', { x: [1, 2] }],
+  ['map.get({"a": {"b": 1}}, ["a", "b"])', 1],
+  ['map.get({"a": 1}, "z")', null],
+  ['map.merge({"a": 1}, {"b": 2})', { a: 1, b: 2 }],
+  ['map.merge_nested({"a": {"x": 1}}, {"a": {"y": 2}})', { a: { x: 1, y: 2 } }],
+  ['map.delete({"a": 1, "b": 2}, "a")', { b: 2 }],
+  ['list.concat([1], 2)', [1, 2]],
+  ['list.prepend([1], 0)', [0, 1]],
+  ['math.abs(-3)', 3],
+  ['math.floor(2.7)', 2],
+  ['math.max(2, 5)', 5],
+  ['math.min(2, 5)', 2],
+  [
+    'base64.encode(hash.compute_checksum("abc", "SHA256"))',
+    'ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=',
+  ],
+  [
+    'base64.encode(hash.compute_hmac("key", "data", "SHA256"))',
+    Buffer.from('5031fe3d989c6d1537a013fa6e739da23463fdaec3b70137d828e36ace221bd0', 'hex').toString(
+      'base64',
+    ),
+  ],
+  ['time.format(0)', '1970-01-01T00:00:00Z'],
+  ['time.parse("1970-01-01T00:00:10Z")', 10],
+];
+
+const bad: [string, string][] = [
+  ['len(1)', 'TypeError'],
+  ['int("x")', 'ValueError'],
+  ['double("x")', 'ValueError'],
+  ['keys([1])', 'TypeError'],
+  ['text.split(1, ",")', 'TypeError'],
+  ['text.find_all_regex("a", "(?=a)")', 'ValueError'],
+  ['text.match_regex("a", "(")', 'ValueError'],
+  ['text.url_decode("%E0%A4%A")', 'ValueError'],
+  ['json.decode("{bad")', 'ValueError'],
+  ['hash.compute_checksum("a", "CRC32")', 'ValueError'],
+  ['map.merge([1], {})', 'TypeError'],
+  ['math.abs("x")', 'TypeError'],
+  ['time.parse("yesterday")', 'ValueError'],
+];
+
+describe('standard library', () => {
+  for (const [expr, want] of ok) {
+    test(expr, async () => {
+      const r = await evaluate(expr);
+      assert.equal(r.ok, true, JSON.stringify(r.json));
+      assert.deepEqual(r.json, want);
+    });
+  }
+  for (const [expr, tag] of bad) {
+    test(`${expr} raises ${tag}`, async () => {
+      const r = await evaluate(expr);
+      assert.equal(r.ok, false);
+      assert.deepEqual((r.json as { tags: string[] }).tags, [tag]);
+    });
+  }
+});
