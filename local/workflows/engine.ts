@@ -106,7 +106,11 @@ export function startExecution(
     env,
     endpoints: options.endpoints ?? localEndpoints,
     log: (severity, payload) =>
-      options.log?.({ severity, payload, ...(host.current ? { step: host.current.step } : {}) }),
+      options.log?.({
+        severity,
+        payload,
+        ...(host.currentStepName ? { step: host.currentStepName } : {}),
+      }),
     countSteps: (n, kind) => {
       host.steps[kind] += n;
     },
@@ -136,8 +140,8 @@ export function startExecution(
       return finish({ state: 'SUCCEEDED', result });
     } catch (err) {
       if (err instanceof Cancelled || host.cancelled) return finish({ state: 'CANCELLED' });
-      const context = host.current
-        ? `in step "${host.current.step}", routine "${host.current.routine}"`
+      const context = host.currentStepName
+        ? `in step "${host.currentStepName}", routine "${host.currentRoutine}"`
         : '';
       if (err instanceof WorkflowError)
         return finish({ state: 'FAILED', error: { payload: err.value, context } });
@@ -163,7 +167,9 @@ export function startExecution(
       return host.steps;
     },
     get currentStep() {
-      return host.current;
+      return host.currentStepName
+        ? { routine: host.currentRoutine ?? '', step: host.currentStepName }
+        : undefined;
     },
     done,
     cancel() {

@@ -23,6 +23,15 @@ export const defaultLimits: Limits = {
 };
 
 // Control flow travels as thrown signals, caught where it lands; errors are WorkflowError.
+type Flow = Jump | undefined | Promise<Jump | undefined>;
+
+/** Where a list of steps goes after step `i`: the next index, or a Jump that leaves the list. */
+function nextIndex(steps: Step[], i: number, sig: Jump | undefined): number | Jump | undefined {
+  if (!sig) return i + 1 < steps.length ? i + 1 : undefined;
+  if (sig.target === 'end' || sig.target === 'break' || sig.target === 'continue') return sig;
+  const idx = steps.findIndex((s) => s.name === sig.target);
+  return idx < 0 ? sig : idx;
+}
 class Jump {
   constructor(readonly target: string) {}
 }
@@ -72,7 +81,8 @@ export interface RuntimeHost {
   ctx: CallContext;
   limits: Limits;
   steps: { internal: number; external: number };
-  current?: { routine: string; step: string };
+  currentRoutine?: string;
+  currentStepName?: string;
   cancelled: boolean;
 }
 
@@ -105,25 +115,25 @@ export class Runtime {
     }
   }
 
-  /** Runs a list of steps; returns a Jump it could not resolve here (break, continue, end, outer step). */
-  private async runSteps(
-    steps: Step[],
-    vars: Vars,
-    routine: string,
-    depth: number,
-  ): Promise<Jump | undefined> {
-    let i = 0;
+  /**
+   * Runs a list of steps; returns a Jump it could not resolve here (break, continue, end, outer
+   * step). Synchronous while the steps are (assignments, expressions), so a tight loop pays no
+   * promise per step; it turns into a promise only when a step must wait.
+   */
+  private runSteps(steps: Step[], vars: Vars, routine: string, depth: number, start = 0): Flow {
+    let i = start;
     while (i < steps.length) {
-      const step = steps[i]!;
-      const sig = await this.runStep(step, vars, routine, depth);
-      if (sig) {
-        if (sig.target === 'end' || sig.target === 'break' || sig.target === 'continue') return sig;
-        const idx = steps.findIndex((s) => s.name === sig.target);
-        if (idx < 0) return sig;
-        i = idx;
-        continue;
+      const r = this.runStep(steps[i]!, vars, routine, depth);
+      if (r instanceof Promise) {
+        const at = i;
+        return r.then((sig) => {
+          const n = nextIndex(steps, at, sig);
+          return typeof n === 'number' ? this.runSteps(steps, vars, routine, depth, n) : n;
+        });
       }
-      i++;
+      const n = nextIndex(steps, i, r);
+      if (typeof n !== 'number') return n;
+      i = n;
     }
     return undefined;
   }
@@ -131,7 +141,8 @@ export class Runtime {
   private tick(routine: string, step: string) {
     const h = this.host;
     if (h.cancelled) throw new Cancelled();
-    h.current = { routine, step };
+    h.currentRoutine = routine;
+    h.currentStepName = step;
     if (++h.steps.internal + h.steps.external > h.limits.maxSteps) {
       raise(
         'ResourceLimitError',
@@ -140,26 +151,33 @@ export class Runtime {
     }
   }
 
-  private async runStep(
-    step: Step,
-    vars: Vars,
-    routine: string,
-    depth: number,
-  ): Promise<Jump | undefined> {
+  private runStep(step: Step, vars: Vars, routine: string, depth: number): Flow {
     this.tick(routine, step.name);
+    const after = (sig: Jump | undefined) => sig ?? (step.next ? new Jump(step.next) : undefined);
     // Long synchronous loops still let timers, I/O and cancel() in now and then.
     if (++this.yieldCounter >= 5000) {
       this.yieldCounter = 0;
-      await new Promise((r) => setImmediate(r));
-      if (this.host.cancelled) throw new Cancelled();
+      return new Promise<void>((r) => setImmediate(r)).then(async () => {
+        if (this.host.cancelled) throw new Cancelled();
+        return after(await this.runBody(step.body, vars, routine, depth));
+      });
     }
-    const body = step.body;
-    const sig = await this.runBody(body, vars, routine, depth);
-    if (sig) return sig;
-    return step.next ? new Jump(step.next) : undefined;
+    const r = this.runBody(step.body, vars, routine, depth);
+    return r instanceof Promise ? r.then(after) : after(r);
   }
 
-  private async runBody(
+  private runBody(body: StepBody, vars: Vars, routine: string, depth: number): Flow {
+    if (body.kind === 'assign') {
+      this.assignAll(body.assign, vars);
+      return undefined;
+    }
+    if (body.kind === 'steps') return this.runSteps(body.steps, vars, routine, depth);
+    if (body.kind === 'raise') throw new WorkflowError(this.eval(body.value, vars));
+    if (body.kind === 'return') throw new Return(this.eval(body.value, vars));
+    return this.runAsyncBody(body, vars, routine, depth);
+  }
+
+  private async runAsyncBody(
     body: StepBody,
     vars: Vars,
     routine: string,
@@ -243,11 +261,14 @@ export class Runtime {
     depth: number,
   ): Promise<Jump | undefined> {
     const items = this.iterable(body, vars);
+    // One scope for the loop body, emptied each iteration: variables made inside do not leak.
+    const inner = new Vars(vars);
     for (let i = 0; i < items.length; i++) {
-      const inner = new Vars(vars);
+      inner.own.clear();
       inner.own.set(body.value, items[i]!);
       if (body.index) inner.own.set(body.index, BigInt(i));
-      const sig = await this.runSteps(body.steps, inner, routine, depth);
+      let sig = this.runSteps(body.steps, inner, routine, depth);
+      if (sig instanceof Promise) sig = await sig;
       if (!sig || sig.target === 'continue') continue;
       if (sig.target === 'break') break;
       return sig;
