@@ -1,7 +1,7 @@
 // http.* for workflows: real HTTP requests with headers, query, JSON bodies, timeout and auth,
 // answering {code, headers, body}; HttpError for >= 400; and Google's default retry predicates.
 import { fromPlain, toJsonText } from './convert.ts';
-import { builtinError, raise, tagsOf } from './errors.ts';
+import { builtinError, raise, tagsOf, type WorkflowError } from './errors.ts';
 import type { CallContext, WfFunction } from './stdlib/types.ts';
 import { isBytes, isMap, type Value } from './values.ts';
 
@@ -55,23 +55,12 @@ async function send(method: string, args: (Value | undefined)[], ctx: CallContex
     }
   }
   const seconds = timeout === undefined || timeout === null ? DEFAULT_TIMEOUT_S : Number(timeout);
-  let res: Response;
-  try {
-    res = await fetch(target, {
-      method,
-      headers: h,
-      ...(payload === undefined ? {} : { body: payload }),
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(seconds * 1000)]),
-    });
-  } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    if ((err as Error).name === 'TimeoutError')
-      raise('TimeoutError', `request to ${target.host} timed out after ${seconds}s`);
-    raise(
-      ['ConnectionFailedError', 'ConnectionError'],
-      `connection to ${target.host} failed: ${(err as Error).message}`,
-    );
-  }
+  const res = await fetchOrRaise(
+    target,
+    { method, headers: h, ...(payload === undefined ? {} : { body: payload }) },
+    seconds,
+    ctx.signal,
+  );
   const buf = Buffer.from(await res.arrayBuffer());
   if (buf.length > MAX_RESPONSE_BYTES)
     raise('ResourceLimitError', `response larger than ${MAX_RESPONSE_BYTES} bytes`);
@@ -89,14 +78,41 @@ async function send(method: string, args: (Value | undefined)[], ctx: CallContex
     ['headers', fromPlain(Object.fromEntries(res.headers))],
     ['body', decoded],
   ]);
-  if (res.status >= 400) {
-    throw builtinError('HttpError', `HTTP server responded with error code ${res.status}`, {
-      code: BigInt(res.status),
-      headers: response.get('headers')!,
-      body: decoded,
-    });
-  }
+  if (res.status >= 400) throw httpError(res.status, response.get('headers')!, decoded);
   return response;
+}
+
+/** fetch with a timeout, its failures raised as the workflow errors Google documents. */
+export async function fetchOrRaise(
+  url: string | URL,
+  init: RequestInit,
+  seconds: number,
+  signal: AbortSignal,
+): Promise<Response> {
+  try {
+    return await fetch(url, {
+      ...init,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(seconds * 1000)]),
+    });
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const host = new URL(url).host;
+    if ((err as Error).name === 'TimeoutError')
+      raise('TimeoutError', `request to ${host} timed out after ${seconds}s`);
+    return raise(
+      ['ConnectionFailedError', 'ConnectionError'],
+      `connection to ${host} failed: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** The HttpError of a response with status >= 400. */
+export function httpError(code: number, headers: Value, body: Value): WorkflowError {
+  return builtinError('HttpError', `HTTP server responded with error code ${code}`, {
+    code: BigInt(code),
+    headers,
+    body,
+  });
 }
 
 const verb = (method: string): WfFunction => ({

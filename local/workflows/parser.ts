@@ -239,10 +239,7 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
     'return',
     'steps',
   ].filter((k) => has(node, k));
-  if (
-    kinds.length > 1 &&
-    !(kinds.length === 2 && kinds.includes('assign') && kinds.includes('next'))
-  ) {
+  if (kinds.length > 1) {
     throw new DeployError(`a step has one kind, this one has ${kinds.join(' and ')}`, name, line);
   }
   const w = { step: name, line };

@@ -183,10 +183,8 @@ export class Runtime {
     routine: string,
     depth: number,
   ): Promise<Jump | undefined> {
+    // assign, steps, raise and return are handled synchronously in runBody.
     switch (body.kind) {
-      case 'assign':
-        this.assignAll(body.assign, vars);
-        return undefined;
       case 'call': {
         const result = await this.call(body.fn, body.args, vars, depth);
         if (body.result) this.store(vars, body.result, result);
@@ -215,12 +213,6 @@ export class Runtime {
         return this.runParallel(body, vars, routine, depth);
       case 'try':
         return this.runTry(body, vars, routine, depth);
-      case 'raise':
-        throw new WorkflowError(this.eval(body.value, vars));
-      case 'return':
-        throw new Return(this.eval(body.value, vars));
-      case 'steps':
-        return this.runSteps(body.steps, vars, routine, depth);
       default:
         return undefined;
     }

@@ -9,7 +9,6 @@ import { invalidArgument, notFound, RunwayError } from '../../../services/shared
 import { readJsonBody, serveApi } from '../../api-server.ts';
 import { parseJsonValue, toJsonText } from '../convert.ts';
 import {
-  DeployError,
   type EngineOptions,
   type Execution,
   parseWorkflow,
@@ -306,5 +305,3 @@ function safeJson(v: Parameters<typeof toJsonText>[0]): string {
     return JSON.stringify(String(v));
   }
 }
-
-export { DeployError };

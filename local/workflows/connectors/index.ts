@@ -5,6 +5,7 @@
 // HttpError for statuses >= 400; OperationError for a failed operation; retries by idempotency.
 import { createRequire } from 'node:module';
 import { fromPlain, toJsonText } from '../convert.ts';
+import { fetchOrRaise, httpError } from '../http.ts';
 import { builtinError, raise, WorkflowError } from '../errors.ts';
 import type { CallContext, WfFunction } from '../stdlib/types.ts';
 import { isMap, type Value, type WfMap } from '../values.ts';
@@ -61,27 +62,19 @@ async function request(
   body: unknown,
   timeoutS: number,
 ): Promise<{ code: number; headers: Record<string, string>; body: unknown }> {
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutS * 1000)]);
-  let res: Response;
-  try {
-    res = await fetch(url, {
+  const res = await fetchOrRaise(
+    url,
+    {
       method,
       headers: {
         authorization: `Bearer ${await ctx.endpoints.token('OAuth2', 'https://www.googleapis.com/auth/cloud-platform')}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal,
-    });
-  } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    if ((err as Error).name === 'TimeoutError')
-      raise('TimeoutError', `request to ${url} timed out after ${timeoutS}s`);
-    raise(
-      ['ConnectionFailedError', 'ConnectionError'],
-      `connection to ${new URL(url).host} failed: ${(err as Error).message}`,
-    );
-  }
+    },
+    timeoutS,
+    ctx.signal,
+  );
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -92,16 +85,12 @@ async function request(
   return { code: res.status, headers: Object.fromEntries(res.headers), body: parsed };
 }
 
-function httpError(r: {
+function responseError(r: {
   code: number;
   headers: Record<string, string>;
   body: unknown;
 }): WorkflowError {
-  return builtinError('HttpError', `HTTP server responded with error code ${r.code}`, {
-    code: BigInt(r.code),
-    headers: fromPlain(r.headers),
-    body: fromPlain(r.body),
-  });
+  return httpError(r.code, fromPlain(r.headers), fromPlain(r.body));
 }
 
 function connector(name: string, m: ApiMethod): WfFunction {
@@ -140,7 +129,7 @@ function connector(name: string, m: ApiMethod): WfFunction {
         await sleepSeconds(ctx, delay);
         delay = Math.min(delay * 1.25, 60);
       }
-      if (r.code >= 400) throw httpError(r);
+      if (r.code >= 400) throw responseError(r);
       if (!m.lro || cp.get('skip_polling') === true) return fromPlain(r.body);
       return poll(ctx, base, m, r.body as { name?: string; done?: boolean }, cp, timeoutS);
     },
@@ -171,7 +160,7 @@ async function poll(
     delay = Math.min(delay * multiplier, maxDelay);
     ctx.countSteps(1, 'external');
     const r = await request(ctx, 'GET', `${base}/${version}/${op.name}`, undefined, timeoutS);
-    if (r.code >= 400) throw httpError(r);
+    if (r.code >= 400) throw responseError(r);
     op = r.body as typeof op;
   }
   if (op.error) {
