@@ -390,3 +390,43 @@ describe('deployer', () => {
     assert.equal(res.status, 400);
   });
 });
+
+describe('deployer property: no envelope makes it answer 5xx or start a release it should not', () => {
+  test('fast-check over arbitrary envelopes and event payloads', async () => {
+    const fc = await import('fast-check');
+    const before = (await executions()).length;
+    const payload = fc.oneof(
+      fc.jsonValue(),
+      fc.record({
+        action: fc.oneof(fc.constant('INSERT'), fc.constant('DELETE'), fc.string()),
+        digest: fc.oneof(
+          fc.string(),
+          fc.constant(`${IMG}@sha256:${'f'.repeat(63)}`),
+          fc.constant(`evil.example/p/r/i@${D1}`),
+        ),
+        tag: fc.option(fc.string(), { nil: undefined }),
+      }),
+    );
+    const body = fc.oneof(
+      fc.jsonValue(),
+      payload.map((p) => envelope(p)),
+      fc.record({
+        message: fc.record({
+          data: fc.string(),
+          messageId: fc.string(),
+          attributes: fc.dictionary(fc.string(), fc.string()),
+        }),
+        subscription: fc.string(),
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const res = await push(b);
+        await res.arrayBuffer();
+        return res.status < 500;
+      }),
+      { numRuns: 150 },
+    );
+    assert.equal((await executions()).length, before, 'no arbitrary input started a release');
+  });
+});
