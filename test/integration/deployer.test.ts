@@ -136,6 +136,192 @@ async function executions() {
   return list;
 }
 
+/** More hostile input, each naming the status the README documents. */
+function extraCases(): {
+  name: string;
+  body?: unknown;
+  raw?: string;
+  auth?: string | null;
+  status: number;
+  log?: RegExp;
+}[] {
+  const t = token();
+  const now = Math.floor(Date.now() / 1000);
+  const sub = `projects/${PROJECT}/subscriptions/s`;
+  const ev = (digestRef: string, extra: Record<string, unknown> = {}) =>
+    envelope({ action: 'INSERT', digest: digestRef, ...extra });
+  return [
+    { name: 'empty bearer', body: envelope(insert()), auth: 'Bearer ', status: 401 },
+    { name: 'lowercase bearer scheme', body: envelope(insert()), auth: `bearer ${t}`, status: 401 },
+    { name: 'two tokens', body: envelope(insert()), auth: `Bearer ${t} ${t}`, status: 401 },
+    {
+      name: 'token with a space inside',
+      body: envelope(insert()),
+      auth: `Bearer ${t.slice(0, 20)} ${t.slice(20)}`,
+      status: 401,
+    },
+    {
+      name: 'token truncated',
+      body: envelope(insert()),
+      auth: `Bearer ${t.slice(0, -10)}`,
+      status: 401,
+    },
+    {
+      name: 'token with swapped payload',
+      body: envelope(insert()),
+      auth: `Bearer ${t.split('.')[0]}.${b64({ email: PUSHER, aud: AUDIENCE })}.${t.split('.')[2]}`,
+      status: 401,
+    },
+    {
+      name: 'HS256 token',
+      body: envelope(insert()),
+      auth: `Bearer ${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ aud: AUDIENCE, email: PUSHER })}.abc`,
+      status: 401,
+    },
+    {
+      name: 'token not yet valid',
+      body: envelope(insert()),
+      auth: `Bearer ${token({ iat: now + 3600, exp: now + 7200 })}`,
+      status: 401,
+    },
+    {
+      name: 'huge token',
+      body: envelope(insert()),
+      auth: `Bearer ${'a'.repeat(10_000)}`,
+      status: 401,
+    },
+    { name: 'empty body', raw: '', status: 204, log: /not a valid Pub\/Sub push envelope/ },
+    { name: 'JSON array body', body: [1, 2], status: 204, log: /not a valid/ },
+    { name: 'JSON string body (strict JSON parsing)', body: 'hello', status: 400 },
+    {
+      name: 'message is null',
+      body: { message: null, subscription: sub },
+      status: 204,
+      log: /not a valid/,
+    },
+    {
+      name: 'message is a list',
+      body: { message: [], subscription: sub },
+      status: 204,
+      log: /not a valid/,
+    },
+    {
+      name: 'empty data',
+      body: { message: { data: '', messageId: '1' }, subscription: sub },
+      status: 204,
+      log: /not a valid/,
+    },
+    {
+      name: 'no message id',
+      body: { message: { data: 'e30=' }, subscription: sub },
+      status: 204,
+      log: /not a valid/,
+    },
+    {
+      name: 'bad subscription name',
+      body: { ...envelope(insert()), subscription: 'runway' },
+      status: 204,
+      log: /not a valid/,
+    },
+    {
+      name: 'negative delivery attempt',
+      body: { ...envelope(insert()), deliveryAttempt: -1 },
+      status: 204,
+      log: /not a valid/,
+    },
+    {
+      name: 'attribute value not a string',
+      body: {
+        ...envelope(insert()),
+        message: { ...envelope(insert()).message, attributes: { a: 1 } },
+      },
+      status: 204,
+      log: /not a valid/,
+    },
+    {
+      name: 'data is base64 of a number',
+      body: envelope('42'),
+      status: 204,
+      log: /not an Artifact Registry notification/,
+    },
+    {
+      name: 'data is base64 of null',
+      body: envelope('null'),
+      status: 204,
+      log: /not an Artifact Registry notification/,
+    },
+    {
+      name: 'data is binary',
+      body: {
+        message: { data: Buffer.from([0xff, 0xfe, 0x00]).toString('base64'), messageId: '1' },
+        subscription: sub,
+      },
+      status: 204,
+      log: /not JSON/,
+    },
+    {
+      name: 'uppercase image path',
+      body: ev(`us-central1-docker.pkg.dev/local-project/apps/WEB@${D1}`),
+      status: 204,
+      log: /lowercase/,
+    },
+    {
+      name: 'uppercase digest hex',
+      body: ev(`${IMG}@sha256:${'A'.repeat(64)}`),
+      status: 204,
+      log: /64 lowercase hex/,
+    },
+    {
+      name: 'digest with trailing junk',
+      body: ev(`${IMG}@${D1}x`),
+      status: 204,
+      log: /64 lowercase hex/,
+    },
+    {
+      name: 'double slash in reference',
+      body: ev(`us-central1-docker.pkg.dev/local-project//web@${D1}`),
+      status: 204,
+      log: /empty path component/,
+    },
+    {
+      name: 'scheme in reference',
+      body: ev(`https://${IMG}@${D1}`),
+      status: 204,
+      log: /not an Artifact Registry notification/,
+    },
+    {
+      name: 'gcr.io image no pipeline watches',
+      body: ev(`gcr.io/local-project/web@${D1}`),
+      status: 204,
+      log: /no pipeline watches/,
+    },
+    {
+      name: 'tag and digest of different images',
+      body: ev(`${IMG}@${D1}`, { tag: `${IMG}-x:main` }),
+      status: 204,
+      log: /different images/,
+    },
+    {
+      name: 'percent-encoded traversal',
+      body: ev(`us-central1-docker.pkg.dev/local-project/apps/%2e%2e/web@${D1}`),
+      status: 204,
+      log: /not an Artifact Registry notification/,
+    },
+    {
+      name: 'newline injected into the tag',
+      body: ev(`${IMG}@${D1}`, { tag: `${IMG}:main\n{"severity":"CRITICAL"}` }),
+      status: 204,
+      log: /not an Artifact Registry notification/,
+    },
+    {
+      name: 'oversized reference',
+      body: ev(`${IMG}/${'a'.repeat(5000)}@${D1}`),
+      status: 204,
+      log: /not an Artifact Registry notification/,
+    },
+  ];
+}
+
 describe('deployer', () => {
   test('a verified push starts one release with the pipeline arguments and labels', async () => {
     const before = (await executions()).length;
@@ -345,6 +531,7 @@ describe('deployer', () => {
       status: 204,
       log: /at most 100 attributes/,
     },
+    ...extraCases(),
   ];
   for (const c of cases) {
     test(`bad input: ${c.name}`, async () => {
