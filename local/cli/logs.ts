@@ -2,6 +2,8 @@
 import type { Command } from '../../cli/io.ts';
 
 export const logsCommand: Command = async (_argv, io) => {
-  io.stderr.write('runway: this command is not built yet\n');
+  io.stderr.write(
+    'runway: this command needs the local Cloud Run, which is not built yet. Meanwhile: runway workflows run FILE, runway workflows serve.\n',
+  );
   return 2;
 };

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { main } from './main.ts';
+
+async function cli(argv: string[]) {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stderr = '';
+  err.on('data', (c) => (stderr += c));
+  const code = await main(argv, {
+    stdout: out,
+    stderr: err,
+    env: {},
+    cwd: process.cwd(),
+    stopSignal: new Promise(() => {}),
+  });
+  return { code, stderr };
+}
+
+const cases = [
+  { name: 'no arguments prints usage', argv: [], code: 0, want: /usage:/ },
+  { name: '--help prints usage', argv: ['--help'], code: 0, want: /runway workflows run/ },
+  { name: 'unknown command', argv: ['deploy'], code: 2, want: /unknown command 'deploy'/ },
+  { name: 'unknown subcommand', argv: ['workflows', 'explode'], code: 2, want: /unknown command/ },
+  { name: 'a command not built yet says so', argv: ['demo'], code: 2, want: /not built yet/ },
+  {
+    name: 'workflows run without a file',
+    argv: ['workflows', 'run'],
+    code: 2,
+    want: /usage: runway workflows run FILE/,
+  },
+];
+for (const c of cases) {
+  test(c.name, async () => {
+    const r = await cli(c.argv);
+    assert.equal(r.code, c.code);
+    assert.match(r.stderr, c.want);
+  });
+}
