@@ -1,7 +1,7 @@
 // `runway workflows run FILE [--data JSON | --data-file PATH]`: one execution, the result as JSON
 // on stdout (exit 0), or the error map as JSON on stdout (exit 1); logs and step counts on stderr.
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import type { Command } from '../../cli/io.ts';
 import { parseArgs, UsageError } from '../cli/args.ts';
 import { parseJsonValue, toJsonText } from './convert.ts';
@@ -48,7 +48,10 @@ export const runCommand: Command = async (argv, io) => {
   }
   let workflow: ReturnType<typeof parseWorkflow>;
   try {
-    workflow = parseWorkflow(source, { file: file.slice(io.cwd.length + 1) || file });
+    const shown = relative(io.cwd, file);
+    workflow = parseWorkflow(source, {
+      file: shown.startsWith('..') || isAbsolute(shown) ? file : shown,
+    });
   } catch (err) {
     io.stderr.write(
       `runway workflows run: ${err instanceof DeployError ? '' : 'deploy error: '}${(err as Error).message}\n`,

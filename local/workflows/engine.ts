@@ -10,6 +10,7 @@ import type {
   Clock,
   Endpoints,
   ExecutionEnv,
+  FunctionRegistry,
   Severity,
   WfFunction,
 } from './stdlib/types.ts';
@@ -77,8 +78,20 @@ const localEndpoints: Endpoints = {
   token: async () => 'local-fake-token',
 };
 
+// The stdlib engineer's registry (`stdlib: FunctionRegistry` in ./stdlib/index.ts) wins over the
+// engine's own builtins once it exists; the path is a variable so the typecheck does not require it.
+const stdlibPath = './stdlib/index.ts';
+const stdlib: FunctionRegistry = await import(stdlibPath).then(
+  (m: { stdlib?: FunctionRegistry }) => m.stdlib ?? new Map(),
+  (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('stdlib/index'))
+      return new Map();
+    throw err;
+  },
+);
+
 export const defaultFunctions: FunctionResolver = (name) =>
-  builtins.get(name) ?? connectorResolver(name);
+  stdlib.get(name) ?? builtins.get(name) ?? connectorResolver(name);
 
 export function parseWorkflow(source: string, options?: { file?: string }): Workflow {
   return parse(source, options);

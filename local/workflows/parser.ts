@@ -108,10 +108,13 @@ function template(
   if (node && isYamlMap(node)) {
     return {
       k: 'map',
-      entries: node.items.map((p) => [
-        String(plain(p.key as Node)),
-        template(ctx, p.value as Node, where),
-      ]),
+      entries: node.items.map((p) => {
+        const key = String(plain(p.key as Node));
+        const value = template(ctx, p.value as Node, where);
+        // A key may be an expression too: {"${name}": 1}.
+        const dyn = template(ctx, p.key as Node, where);
+        return dyn.k === 'expr' ? [key, value, dyn.e] : [key, value];
+      }),
     };
   }
   return { k: 'const', v: plain(node) };

@@ -1,5 +1,17 @@
 // Runs a parsed workflow: scopes, control flow (next, break, continue, return), calls to
 // subworkflows and library functions, try/retry/except, parallel branches, step accounting.
+//
+// Steps run synchronously for as long as they can: a step returns its outcome directly, and a
+// Promise only when something must wait (a function that returns a promise, a sleep, a parallel
+// step, a periodic yield). So a tight loop pays no promise per step, and a subworkflow can be
+// called from an expression as long as it never waits.
+//
+// Billing, as we read Google's pricing page: every step that runs is one step, whether it
+// succeeds or fails, and each retry attempt re-bills the steps it re-runs. Container steps count
+// too (`for`, `switch`, `try`, `parallel`, a `steps` group, a parallel branch), then each step
+// inside them. A `call` of a subworkflow or a standard-library function is internal; functions
+// marked `external` (http.*, connectors) are external instead, and connectors bill their
+// long-running-operation polls through CallContext.countSteps.
 import { access, type Scope as ExprScope } from './expression.ts';
 import { builtinError, raise, tagsOf, WorkflowError } from './errors.ts';
 import type { CallContext, WfFunction } from './stdlib/types.ts';
@@ -11,7 +23,11 @@ export interface Limits {
   maxCallDepth: number;
   maxParallelBranches: number;
   maxParallelDepth: number;
+  /** Largest size of one variable's value, in bytes (strings counted by UTF-16 units). */
   maxVariableBytes: number;
+  maxExpressionLength: number;
+  /** Branches or iterations of one parallel step running at once. */
+  maxConcurrentBranches: number;
 }
 
 export const defaultLimits: Limits = {
@@ -20,18 +36,14 @@ export const defaultLimits: Limits = {
   maxParallelBranches: 10,
   maxParallelDepth: 2,
   maxVariableBytes: 512 * 1024,
+  maxExpressionLength: 400,
+  maxConcurrentBranches: 20,
 };
 
-// Control flow travels as thrown signals, caught where it lands; errors are WorkflowError.
-type Flow = Jump | undefined | Promise<Jump | undefined>;
+// Control flow travels as values (Jump) or thrown signals (Return); errors are WorkflowError.
+type Sig = Jump | undefined;
+type Flow = Sig | Promise<Sig>;
 
-/** Where a list of steps goes after step `i`: the next index, or a Jump that leaves the list. */
-function nextIndex(steps: Step[], i: number, sig: Jump | undefined): number | Jump | undefined {
-  if (!sig) return i + 1 < steps.length ? i + 1 : undefined;
-  if (sig.target === 'end' || sig.target === 'break' || sig.target === 'continue') return sig;
-  const idx = steps.findIndex((s) => s.name === sig.target);
-  return idx < 0 ? sig : idx;
-}
 class Jump {
   constructor(readonly target: string) {}
 }
@@ -40,12 +52,24 @@ class Return {
 }
 class Cancelled {}
 
+/** Where a list of steps goes after step `i`: the next index, or a Jump that leaves the list. */
+function nextIndex(steps: Step[], i: number, sig: Sig): number | Sig {
+  if (!sig) return i + 1 < steps.length ? i + 1 : undefined;
+  if (sig.target === 'end' || sig.target === 'break' || sig.target === 'continue') return sig;
+  const idx = steps.findIndex((s) => s.name === sig.target);
+  return idx < 0 ? sig : idx;
+}
+
 /** Variables of one routine invocation; a `for` body or a parallel branch adds a child scope. */
 class Vars {
   readonly own = new Map<string, Value>();
   /** The expression scope over these variables, made once. */
   scope?: ExprScope;
   constructor(
+    /** Call depth of the routine these variables belong to. */
+    readonly depth: number,
+    /** How many parallel steps enclose this scope, across subworkflow calls too. */
+    readonly parallelDepth: number,
     readonly parent?: Vars,
     /** In a parallel branch: the parent variables it may write. */
     readonly shared?: Set<string>,
@@ -88,6 +112,8 @@ export interface RuntimeHost {
 
 export class Runtime {
   private yieldCounter = 0;
+  /** > 0 while a subworkflow runs inside an expression: it must finish without waiting. */
+  private syncOnly = 0;
   constructor(
     private readonly wf: Workflow,
     private readonly host: RuntimeHost,
@@ -95,40 +121,43 @@ export class Runtime {
 
   async runMain(argument: Value | undefined): Promise<Value> {
     const main = this.wf.main;
-    const vars = new Vars();
+    const vars = new Vars(0, 0);
     if (main.params[0]) vars.set(main.params[0].name, argument ?? null);
-    return this.runRoutine(main, vars, 0);
+    return this.runRoutine(main, vars);
   }
 
-  private async runRoutine(routine: Routine, vars: Vars, depth: number): Promise<Value> {
-    if (depth > this.host.limits.maxCallDepth)
+  /** Runs a routine to its return value; synchronous while its steps are. */
+  private runRoutine(routine: Routine, vars: Vars): Value | Promise<Value> {
+    if (vars.depth > this.host.limits.maxCallDepth)
       raise('RecursionError', `maximum call depth of ${this.host.limits.maxCallDepth} exceeded`);
-    try {
-      const sig = await this.runSteps(routine.steps, vars, routine.name, depth);
-      if (sig instanceof Jump && sig.target !== 'end') {
+    const done = (sig: Sig): Value => {
+      if (sig && sig.target !== 'end')
         raise('ValueError', `next: ${sig.target} has no target here`);
-      }
       return null;
-    } catch (s) {
+    };
+    const caught = (s: unknown): Value => {
       if (s instanceof Return) return s.value;
       throw s;
+    };
+    let r: Flow;
+    try {
+      r = this.runSteps(routine.steps, vars, routine.name);
+    } catch (s) {
+      return caught(s);
     }
+    return r instanceof Promise ? r.then(done, caught) : done(r);
   }
 
-  /**
-   * Runs a list of steps; returns a Jump it could not resolve here (break, continue, end, outer
-   * step). Synchronous while the steps are (assignments, expressions), so a tight loop pays no
-   * promise per step; it turns into a promise only when a step must wait.
-   */
-  private runSteps(steps: Step[], vars: Vars, routine: string, depth: number, start = 0): Flow {
+  /** Runs a list of steps; returns a Jump it could not resolve here (break, continue, end, outer step). */
+  private runSteps(steps: Step[], vars: Vars, routine: string, start = 0): Flow {
     let i = start;
     while (i < steps.length) {
-      const r = this.runStep(steps[i]!, vars, routine, depth);
+      const r = this.runStep(steps[i]!, vars, routine);
       if (r instanceof Promise) {
         const at = i;
         return r.then((sig) => {
           const n = nextIndex(steps, at, sig);
-          return typeof n === 'number' ? this.runSteps(steps, vars, routine, depth, n) : n;
+          return typeof n === 'number' ? this.runSteps(steps, vars, routine, n) : n;
         });
       }
       const n = nextIndex(steps, i, r);
@@ -151,71 +180,79 @@ export class Runtime {
     }
   }
 
-  private runStep(step: Step, vars: Vars, routine: string, depth: number): Flow {
+  private runStep(step: Step, vars: Vars, routine: string): Flow {
     this.tick(routine, step.name);
-    const after = (sig: Jump | undefined) => sig ?? (step.next ? new Jump(step.next) : undefined);
+    const after = (sig: Sig) => sig ?? (step.next ? new Jump(step.next) : undefined);
     // Long synchronous loops still let timers, I/O and cancel() in now and then.
-    if (++this.yieldCounter >= 5000) {
+    if (++this.yieldCounter >= 5000 && this.syncOnly === 0) {
       this.yieldCounter = 0;
-      return new Promise<void>((r) => setImmediate(r)).then(async () => {
+      return new Promise<void>((r) => setImmediate(r)).then(() => {
         if (this.host.cancelled) throw new Cancelled();
-        return after(await this.runBody(step.body, vars, routine, depth));
+        const r = this.runBody(step.body, vars, routine);
+        return r instanceof Promise ? r.then(after) : after(r);
       });
     }
-    const r = this.runBody(step.body, vars, routine, depth);
+    const r = this.runBody(step.body, vars, routine);
     return r instanceof Promise ? r.then(after) : after(r);
   }
 
-  private runBody(body: StepBody, vars: Vars, routine: string, depth: number): Flow {
-    if (body.kind === 'assign') {
-      this.assignAll(body.assign, vars);
-      return undefined;
-    }
-    if (body.kind === 'steps') return this.runSteps(body.steps, vars, routine, depth);
-    if (body.kind === 'raise') throw new WorkflowError(this.eval(body.value, vars));
-    if (body.kind === 'return') throw new Return(this.eval(body.value, vars));
-    return this.runAsyncBody(body, vars, routine, depth);
-  }
-
-  private async runAsyncBody(
-    body: StepBody,
-    vars: Vars,
-    routine: string,
-    depth: number,
-  ): Promise<Jump | undefined> {
-    // assign, steps, raise and return are handled synchronously in runBody.
+  private runBody(body: StepBody, vars: Vars, routine: string): Flow {
     switch (body.kind) {
+      case 'assign':
+        this.assignAll(body.assign, vars);
+        return undefined;
+      case 'steps':
+        return this.runSteps(body.steps, vars, routine);
+      case 'raise':
+        throw new WorkflowError(this.eval(body.value, vars));
+      case 'return':
+        throw new Return(this.eval(body.value, vars));
       case 'call': {
-        const result = await this.call(body.fn, body.args, vars, depth);
-        if (body.result) this.store(vars, body.result, result);
+        const r = this.call(body.fn, body.args, vars);
+        if (r instanceof Promise)
+          return r.then((v) => {
+            if (body.result) this.store(vars, body.result, copyValue(v));
+            return undefined;
+          });
+        // A function may hand back part of its argument: copy, so no two variables share a value.
+        if (body.result) this.store(vars, body.result, copyValue(r));
         return undefined;
       }
-      case 'switch': {
-        for (const c of body.cases) {
-          const cond = this.eval(c.condition, vars);
-          if (typeof cond !== 'boolean')
-            raise('TypeError', `switch condition must be a boolean, got '${typeName(cond)}'`);
-          if (!cond) continue;
-          if (c.assign) this.assignAll(c.assign, vars);
-          if (c.raise) throw new WorkflowError(this.eval(c.raise, vars));
-          if (c.hasReturn) throw new Return(c.ret ? this.eval(c.ret, vars) : null);
-          if (c.steps) {
-            const sig = await this.runSteps(c.steps, vars, routine, depth);
-            if (sig) return sig;
-          }
-          return c.next ? new Jump(c.next) : undefined;
-        }
-        return undefined;
-      }
+      case 'switch':
+        return this.runSwitch(body, vars, routine);
       case 'for':
-        return this.runFor(body, vars, routine, depth);
+        return this.runFor(body, vars, routine);
       case 'parallel':
-        return this.runParallel(body, vars, routine, depth);
+        if (this.syncOnly > 0) this.cannotWait('a parallel step');
+        return this.runParallel(body, vars, routine);
       case 'try':
-        return this.runTry(body, vars, routine, depth);
+        return this.runTry(body, vars, routine);
       default:
         return undefined;
     }
+  }
+
+  private runSwitch(
+    body: Extract<StepBody, { kind: 'switch' }>,
+    vars: Vars,
+    routine: string,
+  ): Flow {
+    for (const c of body.cases) {
+      const cond = this.eval(c.condition, vars);
+      if (typeof cond !== 'boolean')
+        raise('TypeError', `switch condition must be a boolean, got '${typeName(cond)}'`);
+      if (!cond) continue;
+      if (c.assign) this.assignAll(c.assign, vars);
+      if (c.raise) throw new WorkflowError(this.eval(c.raise, vars));
+      if (c.hasReturn) throw new Return(c.ret ? this.eval(c.ret, vars) : null);
+      const then = (sig: Sig): Sig => sig ?? (c.next ? new Jump(c.next) : undefined);
+      if (c.steps) {
+        const r = this.runSteps(c.steps, vars, routine);
+        return r instanceof Promise ? r.then(then) : then(r);
+      }
+      return then(undefined);
+    }
+    return undefined;
   }
 
   private iterable(body: Extract<StepBody, { kind: 'for' }>, vars: Vars): Value[] {
@@ -229,13 +266,15 @@ export class Runtime {
         raise('TypeError', 'range bounds must be numbers');
       }
       const out: Value[] = [];
+      // A range longer than the step limit could never finish; refuse it before allocating it.
+      if (Number(b) - Number(a) > this.host.limits.maxSteps)
+        raise(
+          'ResourceLimitError',
+          `exceeded the limit of ${this.host.limits.maxSteps} steps in one execution`,
+        );
       if (typeof a === 'bigint' && typeof b === 'bigint') {
-        if (b - a > BigInt(this.host.limits.maxSteps))
-          raise('ResourceLimitError', 'range is larger than the step limit');
         for (let i = a; i <= b; i++) out.push(i);
       } else {
-        if (Number(b) - Number(a) > this.host.limits.maxSteps)
-          raise('ResourceLimitError', 'range is larger than the step limit');
         for (let i = Number(a); i <= Number(b); i++) out.push(i);
       }
       return out;
@@ -246,82 +285,108 @@ export class Runtime {
     return raise('TypeError', `for loops iterate over lists and maps, got '${typeName(v)}'`);
   }
 
-  private async runFor(
-    body: Extract<StepBody, { kind: 'for' }>,
-    vars: Vars,
-    routine: string,
-    depth: number,
-  ): Promise<Jump | undefined> {
+  private runFor(body: Extract<StepBody, { kind: 'for' }>, vars: Vars, routine: string): Flow {
     const items = this.iterable(body, vars);
     // One scope for the loop body, emptied each iteration: variables made inside do not leak.
-    const inner = new Vars(vars);
-    for (let i = 0; i < items.length; i++) {
-      inner.own.clear();
-      inner.own.set(body.value, items[i]!);
-      if (body.index) inner.own.set(body.index, BigInt(i));
-      let sig = this.runSteps(body.steps, inner, routine, depth);
-      if (sig instanceof Promise) sig = await sig;
-      if (!sig || sig.target === 'continue') continue;
-      if (sig.target === 'break') break;
-      return sig;
-    }
-    return undefined;
+    const inner = new Vars(vars.depth, vars.parallelDepth, vars);
+    const loop = (from: number, pending?: Promise<Sig>): Flow => {
+      for (let i = from; i < items.length; i++) {
+        let sig: Flow;
+        if (pending && i === from) sig = pending;
+        else {
+          inner.own.clear();
+          inner.own.set(body.value, items[i]!);
+          if (body.index) inner.own.set(body.index, BigInt(i));
+          sig = this.runSteps(body.steps, inner, routine);
+        }
+        if (sig instanceof Promise) {
+          const at = i;
+          return sig.then((s) => {
+            if (s && s.target !== 'continue') return s.target === 'break' ? undefined : s;
+            return loop(at + 1);
+          });
+        }
+        if (!sig || sig.target === 'continue') continue;
+        if (sig.target === 'break') return undefined;
+        return sig;
+      }
+      return undefined;
+    };
+    return loop(0);
   }
 
   private async runParallel(
     body: Extract<StepBody, { kind: 'parallel' }>,
     vars: Vars,
     routine: string,
-    depth: number,
-  ): Promise<Jump | undefined> {
+  ): Promise<Sig> {
+    const depth = vars.parallelDepth + 1;
+    if (depth > this.host.limits.maxParallelDepth)
+      raise(
+        'ParallelNestingError',
+        `parallel steps can be nested at most ${this.host.limits.maxParallelDepth} levels deep`,
+      );
     const shared = new Set(body.shared);
     for (const name of shared)
       if (vars.lookup(name) === undefined)
         raise('KeyError', `shared variable ${name} must be defined before the parallel step`);
-    const tasks: (() => Promise<void>)[] = [];
+    const tasks: (() => Flow)[] = [];
     if (body.branches) {
       for (const branch of body.branches) {
-        tasks.push(async () => {
-          await this.runSteps(
-            branch.body.kind === 'steps' ? branch.body.steps : [branch],
-            new Vars(vars, shared),
-            routine,
-            depth,
-          );
+        tasks.push(() => {
+          const inner = new Vars(vars.depth, depth, vars, shared);
+          if (branch.body.kind !== 'steps') return this.runSteps([branch], inner, routine);
+          this.tick(routine, branch.name);
+          return this.runSteps(branch.body.steps, inner, routine);
         });
       }
     } else if (body.for && body.for.kind === 'for') {
       const loop = body.for;
       const items = this.iterable(loop, vars);
       items.forEach((item, i) => {
-        tasks.push(async () => {
-          const inner = new Vars(vars, shared);
+        tasks.push(() => {
+          const inner = new Vars(vars.depth, depth, vars, shared);
           inner.own.set(loop.value, item);
           if (loop.index) inner.own.set(loop.index, BigInt(i));
-          await this.runSteps(loop.steps, inner, routine, depth);
+          return this.runSteps(loop.steps, inner, routine);
         });
       });
     }
-    const limit = Math.max(1, body.concurrencyLimit ?? 20);
+    const limit = Math.max(
+      1,
+      Math.min(
+        body.concurrencyLimit ?? Number.POSITIVE_INFINITY,
+        this.host.limits.maxConcurrentBranches,
+      ),
+    );
     const errors: { id: string; error: Value }[] = [];
+    let fatal: unknown;
     let next = 0;
+    let returned: Return | undefined;
     const worker = async () => {
-      while (next < tasks.length) {
+      while (next < tasks.length && fatal === undefined && !returned) {
         const id = next++;
         if (errors.length > 0 && body.policy === 'unhandled') return;
         try {
+          // Branches take turns at each step that waits, as Google interleaves them.
+          await Promise.resolve();
           await tasks[id]!();
         } catch (err) {
-          if (!(err instanceof WorkflowError)) throw err;
-          errors.push({ id: String(id), error: err.value });
+          if (err instanceof WorkflowError) errors.push({ id: String(id), error: err.value });
+          else if (err instanceof Return) returned ??= err;
+          else fatal = err;
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+    if (fatal !== undefined) throw fatal;
     if (errors.length > 0) {
+      // One failed branch under the default policy: its own error, as Google reports it.
+      if (errors.length === 1 && body.policy === 'unhandled')
+        throw new WorkflowError(errors[0]!.error);
       throw builtinError(
         'UnhandledBranchError',
-        `${errors.length} branch(es) raised unhandled errors`,
+        'UnhandledBranchError: one or more branches or iterations encountered an unhandled runtime error',
         {
           branches: errors.map(
             (e) =>
@@ -333,73 +398,91 @@ export class Runtime {
         },
       );
     }
+    // A return inside a branch ends the whole workflow (or subworkflow) with that value.
+    if (returned) throw returned;
     return undefined;
   }
 
-  private async runTry(
+  private runTry(body: Extract<StepBody, { kind: 'try' }>, vars: Vars, routine: string): Flow {
+    let r: Flow;
+    try {
+      r = this.runSteps(body.body, vars, routine);
+    } catch (err) {
+      return this.onTryError(err, body, vars, routine, 0, 0);
+    }
+    if (r instanceof Promise)
+      return r.catch((err) => this.onTryError(err, body, vars, routine, 0, 0));
+    return r;
+  }
+
+  /** An error left a try body: retry it per the policy, else run except, else rethrow. */
+  private onTryError(
+    err: unknown,
     body: Extract<StepBody, { kind: 'try' }>,
     vars: Vars,
     routine: string,
-    depth: number,
-  ): Promise<Jump | undefined> {
-    let attempt = 0;
-    let delay = 0;
-    for (;;) {
-      try {
-        return await this.runSteps(body.body, vars, routine, depth);
-      } catch (err) {
-        if (!(err instanceof WorkflowError)) throw err;
-        if (body.retry) {
-          const p = body.retry;
-          const max = this.eval(p.maxRetries, vars);
-          if (attempt === 0) delay = Number(this.eval(p.initialDelay, vars));
-          const retry =
-            attempt < Number(max) &&
-            (await this.predicate(p.predicate, err.value, vars, depth)) === true;
-          if (retry) {
-            attempt++;
-            await this.host.ctx.clock.sleep(delay * 1000, this.host.ctx.signal);
-            delay = Math.min(
-              delay * Number(this.eval(p.multiplier, vars)),
-              Number(this.eval(p.maxDelay, vars)),
-            );
-            continue;
-          }
+    attempt: number,
+    delay: number,
+  ): Flow {
+    if (!(err instanceof WorkflowError)) throw err;
+    const except = (): Flow => {
+      if (!body.except) throw err;
+      if (body.exceptAs) vars.set(body.exceptAs, err.value);
+      return this.runSteps(body.except, vars, routine);
+    };
+    const p = body.retry;
+    if (!p) return except();
+    const max = this.eval(p.maxRetries, vars);
+    if (attempt >= Number(max)) return except();
+    const wait = attempt === 0 ? Number(this.eval(p.initialDelay, vars)) : delay;
+    const again = (retry: Value): Flow => {
+      if (retry !== true) return except();
+      if (this.syncOnly > 0) this.cannotWait('a retry backoff');
+      const nextDelay = Math.min(
+        wait * Number(this.eval(p.multiplier, vars)),
+        Number(this.eval(p.maxDelay, vars)),
+      );
+      return this.host.ctx.clock.sleep(wait * 1000, this.host.ctx.signal).then(() => {
+        let r: Flow;
+        try {
+          r = this.runSteps(body.body, vars, routine);
+        } catch (e) {
+          return this.onTryError(e, body, vars, routine, attempt + 1, nextDelay);
         }
-        if (!body.except) throw err;
-        if (body.exceptAs) vars.set(body.exceptAs, err.value);
-        return this.runSteps(body.except, vars, routine, depth);
-      }
-    }
+        return r instanceof Promise
+          ? r.catch((e) => this.onTryError(e, body, vars, routine, attempt + 1, nextDelay))
+          : r;
+      });
+    };
+    const verdict = this.predicate(p.predicate, err.value, vars);
+    return verdict instanceof Promise ? verdict.then(again) : again(verdict);
   }
 
-  private async predicate(name: string, error: Value, vars: Vars, depth: number): Promise<Value> {
+  private predicate(name: string, error: Value, vars: Vars): Value | Promise<Value> {
     const sub = this.wf.routines.get(name);
     if (sub) {
-      const inner = new Vars();
-      if (sub.params[0]) inner.set(sub.params[0].name, error);
-      return this.runRoutine(sub, inner, depth + 1);
+      const inner = new Vars(vars.depth + 1, vars.parallelDepth);
+      if (sub.params[0]) inner.own.set(sub.params[0].name, error);
+      return this.runRoutine(sub, inner);
     }
     const fn = this.host.functions(name);
     if (!fn)
       raise('KeyError', `retry predicate ${name} is neither a subworkflow nor a known function`);
-    void vars;
     return fn.impl([error], this.host.ctx);
   }
 
-  private async call(
+  private call(
     name: string,
     args: [string, Template][] | null,
     vars: Vars,
-    depth: number,
-  ): Promise<Value> {
+  ): Value | Promise<Value> {
     const sub = this.wf.routines.get(name);
     const given = new Map<string, Value>();
     for (const [k, t] of args ?? []) given.set(k, this.eval(t, vars));
     if (sub) {
-      const inner = new Vars();
+      const inner = new Vars(vars.depth + 1, vars.parallelDepth);
       for (const p of sub.params) {
-        if (given.has(p.name)) inner.own.set(p.name, given.get(p.name)!);
+        if (given.has(p.name)) inner.own.set(p.name, copyValue(given.get(p.name)!));
         else if (p.default) inner.own.set(p.name, this.eval(p.default, inner));
         else raise('TypeError', `subworkflow ${name} is missing the parameter ${p.name}`);
       }
@@ -407,10 +490,11 @@ export class Runtime {
         if (!sub.params.some((p) => p.name === k))
           raise('TypeError', `subworkflow ${name} has no parameter ${k}`);
       }
-      return this.runRoutine(sub, inner, depth + 1);
+      return this.runRoutine(sub, inner);
     }
     const fn = this.host.functions(name);
     if (!fn) raise('KeyError', `unknown function or subworkflow: ${name}`);
+    if (this.syncOnly > 0 && fn.blocking) this.cannotWait(`a call to ${name}`);
     if (fn.rawArgs) {
       this.host.steps.internal--;
       this.host.steps.external++;
@@ -431,18 +515,68 @@ export class Runtime {
     return fn.impl(positional, this.host.ctx);
   }
 
+  /** A subworkflow called from an expression reached something that waits. */
+  private cannotWait(what: string): never {
+    return raise(
+      'TypeError',
+      `a subworkflow called in an expression cannot wait (${what}); call it from a call step`,
+    );
+  }
+
+  /** `${sub(a, b)}`: runs a subworkflow to completion inside an expression, synchronously. */
+  private callInExpression(sub: Routine, args: Value[], vars: Vars): Value {
+    if (args.length > sub.params.length)
+      raise(
+        'TypeError',
+        `subworkflow ${sub.name} takes ${sub.params.length} arguments, got ${args.length}`,
+      );
+    const inner = new Vars(vars.depth + 1, vars.parallelDepth);
+    sub.params.forEach((p, i) => {
+      if (i < args.length) inner.own.set(p.name, copyValue(args[i]!));
+      else if (p.default) inner.own.set(p.name, this.eval(p.default, inner));
+      else raise('TypeError', `subworkflow ${sub.name} is missing the parameter ${p.name}`);
+    });
+    const routine = this.host.currentRoutine;
+    const step = this.host.currentStepName;
+    this.syncOnly++;
+    try {
+      const r = this.runRoutine(sub, inner);
+      if (r instanceof Promise) {
+        // Unreachable while every waiting path checks syncOnly; kept as a guard.
+        r.catch(() => {});
+        return this.cannotWait('a step that waits');
+      }
+      return r;
+    } finally {
+      this.syncOnly--;
+      this.host.currentRoutine = routine;
+      this.host.currentStepName = step;
+    }
+  }
+
   private assignAll(list: [Target, Template][], vars: Vars) {
     for (const [target, value] of list) this.assignTo(target, this.eval(value, vars), vars);
   }
 
   private store(vars: Vars, name: string, value: Value) {
+    if (typeof value === 'string' || typeof value === 'object') this.checkSize(name, value);
     vars.set(name, value);
   }
 
-  private assignTo(target: Target, value: Value, vars: Vars) {
+  /** One variable may hold at most maxVariableBytes, so no workflow can exhaust memory. */
+  private checkSize(name: string, value: Value) {
+    const max = this.host.limits.maxVariableBytes;
+    if (sizeOf(value, max) > max)
+      raise('ResourceLimitError', `the size of variable ${name} exceeds the limit of ${max} bytes`);
+  }
+
+  private assignTo(target: Target, raw: Value, vars: Vars) {
+    // Workflows values behave as values: assigning a list or map copies it.
+    const value = typeof raw === 'object' ? copyValue(raw) : raw;
     if (target.path.length === 0) return this.store(vars, target.root, value);
-    let container = vars.lookup(target.root);
-    if (container === undefined) raise('KeyError', `variable not found: ${target.root}`);
+    const root = vars.lookup(target.root);
+    if (root === undefined) raise('KeyError', `variable not found: ${target.root}`);
+    let container = root;
     const scope = this.exprScope(vars);
     for (let i = 0; i < target.path.length; i++) {
       const seg = target.path[i]!;
@@ -473,12 +607,16 @@ export class Runtime {
         raise('TypeError', `'${typeName(container)}' does not support item assignment`);
       }
     }
+    if (typeof value === 'string' || typeof value === 'object') this.checkSize(target.root, root);
+    // A write into a shared variable from a parallel branch must be allowed, like a plain set.
+    vars.set(target.root, root);
   }
 
   private exprScope(vars: Vars): ExprScope {
     if (vars.scope) return vars.scope;
     const fns = this.host.functions;
     const ctx = this.host.ctx;
+    const routines = this.wf.routines;
     vars.scope = {
       get: (name) => {
         const v = vars.lookup(name);
@@ -487,6 +625,8 @@ export class Runtime {
       },
       has: (name) => vars.lookup(name) !== undefined,
       call: (name, args) => {
+        const sub = routines.get(name);
+        if (sub) return this.callInExpression(sub, args, vars);
         const fn = fns(name);
         if (!fn) raise('KeyError', `unknown function: ${name}`);
         if (fn.blocking)
@@ -495,7 +635,10 @@ export class Runtime {
             `${name} is a blocking call; use it in a call step, not in an expression`,
           );
         const r = fn.impl(args, ctx);
-        if (r instanceof Promise) raise('TypeError', `${name} cannot be used in an expression`);
+        if (r instanceof Promise) {
+          r.catch(() => {});
+          raise('TypeError', `${name} cannot be used in an expression`);
+        }
         return r;
       },
     };
@@ -510,8 +653,19 @@ export class Runtime {
         return t.e(this.exprScope(vars));
       case 'list':
         return t.items.map((x) => this.eval(x, vars));
-      case 'map':
-        return new Map(t.entries.map(([k, x]) => [k, this.eval(x, vars)]));
+      case 'map': {
+        const m = new Map<string, Value>();
+        for (const [k, x, dyn] of t.entries) {
+          let key: Value = k;
+          if (dyn) {
+            key = dyn(this.exprScope(vars));
+            if (typeof key !== 'string')
+              raise('TypeError', `map keys must be strings, got '${typeName(key)}'`);
+          }
+          m.set(key as string, this.eval(x, vars));
+        }
+        return m;
+      }
     }
   }
 }
@@ -521,6 +675,38 @@ function cloneConst(v: Value): Value {
   if (isList(v)) return v.map(cloneConst);
   if (isMap(v)) return new Map([...v].map(([k, x]) => [k, cloneConst(x)]));
   return v;
+}
+
+/** A deep copy of lists and maps; scalars and bytes are immutable and shared. */
+export function copyValue(v: Value): Value {
+  if (isList(v)) return v.map(copyValue);
+  if (isMap(v)) {
+    const m = new Map<string, Value>();
+    for (const [k, x] of v) m.set(k, copyValue(x));
+    return m;
+  }
+  return v;
+}
+
+/** An estimate of a value's size in bytes; stops counting once past `cap`. */
+export function sizeOf(v: Value, cap: number): number {
+  if (v === null || typeof v === 'boolean') return 1;
+  if (typeof v === 'bigint' || typeof v === 'number') return 8;
+  if (typeof v === 'string') return v.length;
+  if (v instanceof Uint8Array) return v.byteLength;
+  let n = 2;
+  if (isList(v)) {
+    for (const x of v) {
+      n += sizeOf(x, cap) + 1;
+      if (n > cap) return n;
+    }
+    return n;
+  }
+  for (const [k, x] of v) {
+    n += k.length + sizeOf(x, cap) + 2;
+    if (n > cap) return n;
+  }
+  return n;
 }
 
 export { access, Cancelled, tagsOf };

@@ -7,7 +7,7 @@ export type Template =
   | { k: 'const'; v: Value }
   | { k: 'expr'; e: Compiled; src: string }
   | { k: 'list'; items: Template[] }
-  | { k: 'map'; entries: [string, Template][] };
+  | { k: 'map'; entries: [key: string, value: Template, dynamicKey?: Compiled][] };
 
 /** An assignment target: `a`, `a.b`, `a[0]`, `a["k"].c`. */
 export interface Target {
