@@ -313,12 +313,23 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
       if (branchesNode && isSeq(branchesNode) && branchesNode.items.length > 10) {
         throw new DeployError('parallel has at most 10 branches', name, line);
       }
+      if (policy !== undefined && !['continueAll', 'unhandled'].includes(String(plain(policy))))
+        throw new DeployError(
+          `exception_policy must be continueAll, found ${JSON.stringify(plain(policy))}`,
+          name,
+          line,
+        );
+      if (limit !== undefined) {
+        const n = plain(limit);
+        if (typeof n !== 'bigint' || n < 1n)
+          throw new DeployError('concurrency_limit must be a positive integer', name, line);
+      }
       body = {
         kind: 'parallel',
         shared,
         concurrencyLimit: limit === undefined ? null : Number(plain(limit)),
-        policy:
-          policy !== undefined && plain(policy) === 'continueAll' ? 'continueAll' : 'unhandled',
+        // Google documents continueAll as the default and the only policy it supports.
+        policy: policy !== undefined && plain(policy) === 'unhandled' ? 'unhandled' : 'continueAll',
         branches: branchesNode ? steps(ctx, branchesNode, `${name} branches`, line) : null,
         for: forNode ? forBody(ctx, forNode, name, line) : null,
       };
@@ -481,6 +492,57 @@ function checkNexts(ctx: Ctx) {
   ctx.stepNames = new Set();
 }
 
+/** The variables a step writes at its own level (assign targets, call results). */
+function writesOf(step: Step): string[] {
+  const b = step.body;
+  if (b.kind === 'assign') return b.assign.map(([t]) => t.root);
+  if (b.kind === 'call') return b.result ? [b.result] : [];
+  if (b.kind === 'switch') return b.cases.flatMap((c) => (c.assign ?? []).map(([t]) => t.root));
+  return [];
+}
+
+/**
+ * A parallel branch may write a variable of the enclosing scope only when the parallel step lists
+ * it in `shared`. "Enclosing" here means declared (a parameter, or written by a step earlier in the
+ * definition's order); a variable first assigned inside the branch is the branch's own.
+ */
+function checkSharedWrites(routine: Routine): void {
+  const declared = new Set(routine.params.map((p) => p.name));
+  const walk = (list: Step[], outer: Set<string>, shared: Set<string> | null) => {
+    for (const step of list) {
+      if (shared) {
+        for (const v of writesOf(step)) {
+          if (outer.has(v) && !shared.has(v))
+            throw new DeployError(
+              `variable ${JSON.stringify(v)} of the enclosing scope is written in a parallel branch but is not in shared`,
+              step.name,
+              step.line,
+            );
+        }
+      } else for (const v of writesOf(step)) outer.add(v);
+      const b = step.body;
+      if (b.kind === 'parallel') {
+        // Inside the branches, everything declared so far is enclosing scope.
+        const inner = new Set(b.shared);
+        const scope = new Set(outer);
+        if (b.branches) walk(b.branches, scope, inner);
+        if (b.for && b.for.kind === 'for') walk(b.for.steps, scope, inner);
+        continue;
+      }
+      if (b.kind === 'steps') walk(b.steps, outer, shared);
+      else if (b.kind === 'for') walk(b.steps, outer, shared);
+      else if (b.kind === 'switch')
+        for (const c of b.cases)
+          if (c.steps) walk(c.steps, outer, shared);
+          else if (b.kind === 'try') {
+            walk(b.body, outer, shared);
+            if (b.except) walk(b.except, outer, shared);
+          }
+    }
+  };
+  walk(routine.steps, declared, null);
+}
+
 /** Parses and validates a definition; throws DeployError naming the step and line. */
 export function parseWorkflow(source: string, options: { file?: string } = {}): Workflow {
   const prefix = options.file ? `${options.file}: ` : '';
@@ -500,6 +562,7 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
     if (root && isSeq(root)) {
       main = { name: 'main', params: [], steps: steps(ctx, root, 'the workflow', 1) };
       checkNexts(ctx);
+      checkSharedWrites(main);
     } else if (root && isYamlMap(root)) {
       if (!has(root, 'main'))
         throw new DeployError(
@@ -511,6 +574,7 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
         const name = String(plain(pair.key as Node));
         const r = routine(ctx, name, pair.value as Node, lineOf(ctx, pair.key as Node));
         checkNexts(ctx);
+        checkSharedWrites(r);
         routines.set(name, r);
       }
       main = routines.get('main')!;

@@ -372,7 +372,9 @@ export class Runtime {
           await Promise.resolve();
           await tasks[id]!();
         } catch (err) {
-          if (err instanceof WorkflowError) errors.push({ id: String(id), error: err.value });
+          // Limits end the whole parallel step as they are, not as one branch's failure.
+          if (err instanceof WorkflowError && !isLimitError(err.value))
+            errors.push({ id: String(id), error: err.value });
           else if (err instanceof Return) returned ??= err;
           else fatal = err;
         }
@@ -381,12 +383,9 @@ export class Runtime {
     await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
     if (fatal !== undefined) throw fatal;
     if (errors.length > 0) {
-      // One failed branch under the default policy: its own error, as Google reports it.
-      if (errors.length === 1 && body.policy === 'unhandled')
-        throw new WorkflowError(errors[0]!.error);
       throw builtinError(
         'UnhandledBranchError',
-        'UnhandledBranchError: one or more branches or iterations encountered an unhandled runtime error',
+        'One or more branches or iterations encountered an unhandled runtime error',
         {
           branches: errors.map(
             (e) =>
@@ -675,6 +674,11 @@ function cloneConst(v: Value): Value {
   if (isList(v)) return v.map(cloneConst);
   if (isMap(v)) return new Map([...v].map(([k, x]) => [k, cloneConst(x)]));
   return v;
+}
+
+function isLimitError(v: Value): boolean {
+  const tags = tagsOf(v);
+  return tags.includes('ParallelNestingError') || tags.includes('ResourceLimitError');
 }
 
 /** A deep copy of lists and maps; scalars and bytes are immutable and shared. */
