@@ -531,13 +531,12 @@ function checkSharedWrites(routine: Routine): void {
       }
       if (b.kind === 'steps') walk(b.steps, outer, shared);
       else if (b.kind === 'for') walk(b.steps, outer, shared);
-      else if (b.kind === 'switch')
-        for (const c of b.cases)
-          if (c.steps) walk(c.steps, outer, shared);
-          else if (b.kind === 'try') {
-            walk(b.body, outer, shared);
-            if (b.except) walk(b.except, outer, shared);
-          }
+      else if (b.kind === 'switch') {
+        for (const c of b.cases) if (c.steps) walk(c.steps, outer, shared);
+      } else if (b.kind === 'try') {
+        walk(b.body, outer, shared);
+        if (b.except) walk(b.except, outer, shared);
+      }
     }
   };
   walk(routine.steps, declared, null);
