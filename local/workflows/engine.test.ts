@@ -1,0 +1,327 @@
+// The engine's programmatic interface: cancel, live counters, the injected clock and backoff,
+// function resolution and argument mapping, billing of internal and external steps, limits.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  DeployError,
+  type EngineOptions,
+  parseWorkflow,
+  startExecution,
+  timeScaledClock,
+} from './engine.ts';
+import type { Clock, WfFunction } from './stdlib/types.ts';
+import type { Value } from './values.ts';
+
+/** A clock whose sleeps return at once and are recorded, in workflow milliseconds. */
+function fakeClock(): Clock & { slept: number[] } {
+  const slept: number[] = [];
+  let now = Date.UTC(2026, 0, 1);
+  return {
+    slept,
+    now: () => now,
+    sleep: async (ms) => {
+      slept.push(ms);
+      now += ms;
+    },
+  };
+}
+
+async function run(yaml: string, options: EngineOptions = {}, argument?: Value) {
+  return startExecution(parseWorkflow(yaml), argument, options).done;
+}
+
+describe('cancel', () => {
+  test('stops a busy loop and reports CANCELLED', async () => {
+    const wf = parseWorkflow(
+      '- a:\n    assign:\n      - n: 0\n- b:\n    assign:\n      - n: ${n + 1}\n    next: b',
+    );
+    const ex = startExecution(wf, undefined, { limits: { maxSteps: 10_000_000 } });
+    // Let it run until it has done real work, then cancel.
+    while (ex.steps.internal < 20_000) await new Promise((r) => setImmediate(r));
+    const before = performance.now();
+    ex.cancel();
+    const r = await ex.done;
+    const latency = performance.now() - before;
+    assert.equal(r.state, 'CANCELLED');
+    assert.equal(ex.state, 'CANCELLED');
+    // Generous bound so a loaded CI machine does not flake; the benchmark reports the real figure.
+    assert.ok(latency < 1000, `cancel took ${latency} ms`);
+    assert.ok(ex.endTime instanceof Date);
+  });
+
+  test('stops a sleep at once', async () => {
+    const ex = startExecution(
+      parseWorkflow('- s:\n    call: sys.sleep\n    args:\n      seconds: 3600'),
+      undefined,
+      { clock: timeScaledClock(1) },
+    );
+    await new Promise((r) => setImmediate(r));
+    ex.cancel();
+    assert.equal((await ex.done).state, 'CANCELLED');
+  });
+
+  test('cancel after the end changes nothing', async () => {
+    const ex = startExecution(parseWorkflow('- r:\n    return: 1'), undefined);
+    const r = await ex.done;
+    ex.cancel();
+    assert.equal(r.state, 'SUCCEEDED');
+    assert.equal(ex.state, 'SUCCEEDED');
+  });
+});
+
+describe('handle', () => {
+  test('is returned before anything runs, with live counters and the current step', async () => {
+    const ex = startExecution(
+      parseWorkflow('- a:\n    assign:\n      - x: 1\n- b:\n    return: ${x}'),
+      undefined,
+      { executionId: 'fixed-id' },
+    );
+    assert.equal(ex.id, 'fixed-id');
+    assert.equal(ex.state, 'ACTIVE');
+    assert.equal(ex.steps.internal, 0);
+    const r = await ex.done;
+    assert.deepEqual(r, { state: 'SUCCEEDED', result: 1n, steps: { internal: 2, external: 0 } });
+    assert.deepEqual(ex.currentStep, { routine: 'main', step: 'b' });
+  });
+
+  test('a failure names the step and routine in its context', async () => {
+    const r = await run(
+      'main:\n  steps:\n    - c:\n        call: f\nf:\n  steps:\n    - boom:\n        raise: "x"',
+    );
+    assert.equal(r.state, 'FAILED');
+    assert.deepEqual(r.error, { payload: 'x', context: 'in step "boom", routine "f"' });
+  });
+
+  test('a function that throws a plain Error fails the execution with SystemError', async () => {
+    const broken: WfFunction = {
+      params: [],
+      impl: () => {
+        throw new Error('kaput');
+      },
+    };
+    const r = await run('- c:\n    call: broken', {
+      functions: (n) => (n === 'broken' ? broken : undefined),
+    });
+    assert.equal(r.state, 'FAILED');
+    assert.deepEqual(
+      r.error?.payload,
+      new Map<string, Value>([
+        ['message', 'kaput'],
+        ['tags', ['SystemError']],
+      ]),
+    );
+  });
+});
+
+describe('retry backoff runs on the injected clock', () => {
+  const cases = [
+    {
+      name: 'predefined policy: 1 s then x1.25, five retries',
+      retry: '${http.default_retry}',
+      want: [1000, 1250, 1562.5, 1953.125, 2441.40625],
+    },
+    {
+      name: 'custom policy capped by max_delay',
+      retry:
+        '\n      predicate: ${retry.always}\n      max_retries: 4\n      backoff:\n        initial_delay: 2\n        max_delay: 5\n        multiplier: 3',
+      want: [2000, 5000, 5000, 5000],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const clock = fakeClock();
+      const r = await run(
+        `- t:\n    try:\n      steps:\n        - f:\n            raise:\n              code: 503\n              tags: ["HttpError"]\n    retry: ${c.retry}`,
+        { clock },
+      );
+      assert.equal(r.state, 'FAILED');
+      assert.deepEqual(clock.slept, c.want);
+      // Each attempt re-runs (and re-bills) the raise step: 1 + retries, plus the try step itself.
+      assert.equal(r.steps.internal, 1 + 1 + c.want.length);
+    });
+  }
+});
+
+describe('calls', () => {
+  const echo: WfFunction = {
+    params: [{ name: 'a' }, { name: 'b', optional: true }],
+    impl: ([a, b]) => [a ?? null, b === undefined ? 'missing' : b],
+  };
+  const remote: WfFunction = {
+    params: [{ name: 'url' }],
+    blocking: true,
+    external: true,
+    impl: async ([u]) => `got ${String(u)}`,
+  };
+  const functions = (n: string) => ({ echo, remote })[n];
+  const cases: { name: string; yaml: string; want?: Value; error?: RegExp; steps?: object }[] = [
+    {
+      name: 'call-step args map to params by name; omitted optional is undefined',
+      yaml: '- c:\n    call: echo\n    args:\n      a: 1\n    result: r\n- d:\n    return: ${r}',
+      want: [1n, 'missing'],
+    },
+    {
+      name: 'expression calls are positional',
+      yaml: '- d:\n    return: ${echo(1, 2)}',
+      want: [1n, 2n],
+    },
+    {
+      name: 'missing required argument',
+      yaml: '- c:\n    call: echo\n    args:\n      b: 1',
+      error: /echo: missing required argument a/,
+    },
+    {
+      name: 'unknown argument',
+      yaml: '- c:\n    call: echo\n    args:\n      a: 1\n      z: 2',
+      error: /echo: unexpected argument z/,
+    },
+    {
+      name: 'blocking function refused in an expression',
+      yaml: '- d:\n    return: ${remote("x")}',
+      error: /remote is a blocking call/,
+    },
+    {
+      name: 'external function billed as an external step',
+      yaml: '- c:\n    call: remote\n    args:\n      url: u\n    result: r\n- d:\n    return: ${r}',
+      want: 'got u',
+      steps: { internal: 1, external: 1 },
+    },
+    {
+      name: 'a subworkflow wins over a function of the same name',
+      yaml: 'main:\n  steps:\n    - d:\n        return: ${echo(5)}\necho:\n  params: [a]\n  steps:\n    - r:\n        return: "mine"',
+      want: 'mine',
+    },
+    {
+      name: 'a subworkflow that waits cannot run inside an expression',
+      yaml: 'main:\n  steps:\n    - d:\n        return: ${w()}\nw:\n  steps:\n    - c:\n        call: remote\n        args:\n          url: u',
+      error: /cannot wait \(a call to remote\)/,
+    },
+    {
+      name: 'unknown function',
+      yaml: '- c:\n    call: nope.nothing',
+      error: /unknown function or subworkflow: nope.nothing/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const r = await run(c.yaml, { functions });
+      if (c.error) {
+        assert.equal(r.state, 'FAILED');
+        const payload = r.error?.payload;
+        assert.ok(payload instanceof Map);
+        assert.match(String(payload.get('message')), c.error);
+      } else {
+        assert.equal(r.state, 'SUCCEEDED', JSON.stringify(r.error));
+        assert.deepEqual(r.result, c.want);
+      }
+      if (c.steps) assert.deepEqual(r.steps, c.steps);
+    });
+  }
+});
+
+describe('billing: every executed step is one step', () => {
+  const cases = [
+    { name: 'one assign', yaml: '- a:\n    assign:\n      - x: 1', internal: 1 },
+    {
+      name: 'for over three items with one step inside: the for step plus three',
+      yaml: '- f:\n    for:\n      value: v\n      in: [1, 2, 3]\n      steps:\n        - a:\n            assign:\n              - x: ${v}',
+      internal: 4,
+    },
+    {
+      name: 'switch with nested steps: the switch plus the nested step',
+      yaml: '- s:\n    switch:\n      - condition: true\n        steps:\n          - a:\n              assign:\n                - x: 1',
+      internal: 2,
+    },
+    {
+      name: 'subworkflow call: the call step plus the steps inside',
+      yaml: 'main:\n  steps:\n    - c:\n        call: f\nf:\n  steps:\n    - a:\n        assign:\n          - x: 1\n    - r:\n        return: 1',
+      internal: 3,
+    },
+    {
+      name: 'parallel with two branches of one step: parallel, two branches, two steps',
+      yaml: '- p:\n    parallel:\n      branches:\n        - b1:\n            steps:\n              - a:\n                  assign:\n                    - x: 1\n        - b2:\n            steps:\n              - a:\n                  assign:\n                    - y: 1',
+      internal: 5,
+    },
+    {
+      name: 'a failing step is billed too',
+      yaml: '- a:\n    assign:\n      - x: ${1 / 0}',
+      internal: 1,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const r = await run(c.yaml);
+      assert.deepEqual(r.steps, { internal: c.internal, external: 0 });
+    });
+  }
+});
+
+describe('limits end with their documented error', () => {
+  const cases = [
+    {
+      name: 'steps per execution',
+      yaml: '- a:\n    next: a',
+      limits: { maxSteps: 1000 },
+      tag: 'ResourceLimitError',
+    },
+    {
+      name: 'call depth',
+      yaml: 'main:\n  steps:\n    - c:\n        call: main',
+      limits: {},
+      tag: 'RecursionError',
+    },
+    {
+      name: 'variable size',
+      yaml: '- a:\n    assign:\n      - s: ${text.repeat("x", 100)}',
+      limits: { maxVariableBytes: 50 },
+      tag: 'ResourceLimitError',
+    },
+    {
+      name: 'a range longer than the step limit is refused before it is built',
+      yaml: '- f:\n    for:\n      value: i\n      range: [0, 1000000000000]\n      steps:\n        - a:\n            assign:\n              - x: 1',
+      limits: {},
+      tag: 'ResourceLimitError',
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const r = await run(c.yaml, {
+        limits: c.limits,
+        functions: (n) =>
+          n === 'text.repeat'
+            ? {
+                params: [{ name: 's' }, { name: 'n' }],
+                impl: ([s, k]) => String(s).repeat(Number(k)),
+              }
+            : undefined,
+      });
+      assert.equal(r.state, 'FAILED');
+      const payload = r.error?.payload;
+      assert.ok(payload instanceof Map);
+      assert.deepEqual(payload.get('tags'), [c.tag]);
+    });
+  }
+
+  test('an expression longer than 400 characters is refused at deploy', () => {
+    const long = Array.from({ length: 120 }, () => '1').join(' + ');
+    assert.throws(() => parseWorkflow(`- r:\n    return: \${${long}}`), DeployError);
+  });
+});
+
+describe('logs carry the step', () => {
+  test('sys.log entries name the step that logged', async () => {
+    const entries: unknown[] = [];
+    const log: WfFunction = {
+      params: [{ name: 'text' }],
+      impl: ([t], ctx) => {
+        ctx.log('INFO', t ?? null);
+        return null;
+      },
+    };
+    await run('- hello:\n    call: say\n    args:\n      text: hi', {
+      functions: (n) => (n === 'say' ? log : undefined),
+      log: (e) => entries.push(e),
+    });
+    assert.deepEqual(entries, [{ severity: 'INFO', payload: 'hi', step: 'hello' }]);
+  });
+});
