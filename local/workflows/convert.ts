@@ -25,33 +25,121 @@ export function fromPlain(v: unknown): Value {
 
 /** Parses JSON text keeping integers exact: `1` is an int, `1.0` and `1e3` are doubles. */
 export function parseJsonValue(text: string): Value {
-  let parsed: unknown;
   try {
-    // Mark integer literals so they survive as bigints; numbers with . or e stay doubles.
-    parsed = JSON.parse(text, (_k, v, ctx?: { source?: string }) => {
-      if (typeof v === 'number' && ctx?.source !== undefined && /^-?\d+$/.test(ctx.source)) {
-        const b = BigInt(ctx.source);
-        return b >= -(1n << 63n) && b < 1n << 63n ? b : v;
-      }
-      if (typeof v === 'number' && ctx?.source === undefined && Number.isInteger(v))
-        return BigInt(v);
-      return v;
-    });
+    return new JsonReader(text).document();
   } catch (err) {
-    raise('ValueError', `invalid JSON: ${(err as Error).message}`);
+    if (err instanceof SyntaxError) raise('ValueError', `invalid JSON: ${err.message}`);
+    throw err;
   }
-  return fromPlainKeepDoubles(parsed);
 }
 
-function fromPlainKeepDoubles(v: unknown): Value {
-  if (typeof v === 'number') return v;
-  if (Array.isArray(v)) return v.map(fromPlainKeepDoubles);
-  if (v !== null && typeof v === 'object') {
-    return new Map(
-      Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, fromPlainKeepDoubles(x)]),
-    );
+// JSON.parse turns every number into a double before a reviver sees it (Node 20 has no source
+// text in revivers), so 64-bit integers need a reader of their own.
+const LITERALS: [string, Value][] = [
+  ['true', true],
+  ['false', false],
+  ['null', null],
+];
+
+class JsonReader {
+  private i = 0;
+  constructor(private readonly s: string) {}
+
+  document(): Value {
+    const v = this.value(0);
+    this.ws();
+    if (this.i < this.s.length) this.fail('unexpected text after the JSON value');
+    return v;
   }
-  return v as Value;
+
+  private fail(what: string): never {
+    throw new SyntaxError(`${what} at position ${this.i}`);
+  }
+
+  private ws() {
+    const s = this.s;
+    while (
+      this.i < s.length &&
+      (s[this.i] === ' ' || s[this.i] === '\n' || s[this.i] === '\r' || s[this.i] === '\t')
+    )
+      this.i++;
+  }
+
+  private value(depth: number): Value {
+    if (depth > 512) this.fail('JSON nested too deeply');
+    this.ws();
+    const c = this.s[this.i];
+    if (c === '{') {
+      this.i++;
+      const m = new Map<string, Value>();
+      this.ws();
+      if (this.s[this.i] === '}') {
+        this.i++;
+        return m;
+      }
+      for (;;) {
+        this.ws();
+        if (this.s[this.i] !== '"') this.fail('expected a string key');
+        const k = this.string();
+        this.ws();
+        if (this.s[this.i++] !== ':') this.fail('expected ":"');
+        m.set(k, this.value(depth + 1));
+        this.ws();
+        const d = this.s[this.i++];
+        if (d === '}') return m;
+        if (d !== ',') this.fail('expected "," or "}"');
+      }
+    }
+    if (c === '[') {
+      this.i++;
+      const l: Value[] = [];
+      this.ws();
+      if (this.s[this.i] === ']') {
+        this.i++;
+        return l;
+      }
+      for (;;) {
+        l.push(this.value(depth + 1));
+        this.ws();
+        const d = this.s[this.i++];
+        if (d === ']') return l;
+        if (d !== ',') this.fail('expected "," or "]"');
+      }
+    }
+    if (c === '"') return this.string();
+    const rest = this.s.slice(this.i, this.i + 5);
+    for (const [word, v] of LITERALS) {
+      if (rest.startsWith(word)) {
+        this.i += word.length;
+        return v;
+      }
+    }
+    const m = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(this.s.slice(this.i, this.i + 400));
+    if (!m)
+      this.fail(c === undefined ? 'unexpected end of JSON' : `unexpected ${JSON.stringify(c)}`);
+    this.i += m[0].length;
+    if (m[1] === undefined && m[2] === undefined) {
+      const b = BigInt(m[0]);
+      // Beyond 64 bits an integer can only be a double, as Google reads it.
+      return b >= -(1n << 63n) && b < 1n << 63n ? b : Number(m[0]);
+    }
+    return Number(m[0]);
+  }
+
+  private string(): string {
+    const start = this.i;
+    this.i++;
+    for (;;) {
+      const c = this.s[this.i];
+      if (c === undefined) this.fail('unterminated string');
+      if (c === '"') break;
+      if (c === '\\') this.i++;
+      else if (c < ' ') this.fail('control character in string');
+      this.i++;
+    }
+    this.i++;
+    return JSON.parse(this.s.slice(start, this.i)) as string;
+  }
 }
 
 /** A double as JSON prints it: integral doubles keep no fraction (`2`), like Google's output. */

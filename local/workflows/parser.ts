@@ -51,6 +51,7 @@ const STEP_KEYS = new Set([
   'steps',
 ]);
 const MAX_ASSIGNMENTS = 50;
+const MAX_SWITCH_CONDITIONS = 50;
 export const MAX_SOURCE_BYTES = 128 * 1024;
 
 interface Ctx {
@@ -273,6 +274,12 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
       const list = get(node, 'switch');
       if (!list || !isSeq(list) || list.items.length === 0)
         throw new DeployError('switch must be a non-empty list of conditions', name, line);
+      if (list.items.length > MAX_SWITCH_CONDITIONS)
+        throw new DeployError(
+          `a switch has at most ${MAX_SWITCH_CONDITIONS} conditions, found ${list.items.length}`,
+          name,
+          line,
+        );
       const cases: SwitchCase[] = list.items.map((c) => {
         const cl = lineOf(ctx, c as Node);
         if (!isYamlMap(c) || !has(c, 'condition'))
@@ -549,7 +556,7 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
     if (Buffer.byteLength(source) > MAX_SOURCE_BYTES)
       throw new DeployError(`the definition is larger than ${MAX_SOURCE_BYTES} bytes`);
     const lines = new LineCounter();
-    const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true });
+    const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, intAsBigInt: true });
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;
       throw new DeployError(e.message.split('\n')[0]!, undefined, e.linePos?.[0]?.line);

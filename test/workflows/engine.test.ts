@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from '../../local/workflows/cli.ts';
+import { parseJsonValue } from '../../local/workflows/convert.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'runway-wf-'));
 
@@ -70,7 +71,7 @@ function loadFixtures(): Fixture[] {
         env: JSON.parse(header.get('env') ?? '{}'),
       };
       if (deploy) fixture.deployError = new RegExp(deploy);
-      else if (header.has('expect')) fixture.expect = JSON.parse(header.get('expect')!);
+      else if (header.has('expect')) fixture.expect = parseJsonValue(header.get('expect')!);
       else throw new Error(`${f}: no "# expect:" or "# deploy-error:" header`);
       if (header.has('data')) fixture.data = header.get('data')!;
       return fixture;
@@ -87,7 +88,8 @@ describe('workflow fixtures through `runway workflows run`', () => {
         assert.match(r.stderr, c.deployError);
         return;
       }
-      assert.deepEqual(JSON.parse(r.stdout), c.expect);
+      // Compared as workflow values, so 64-bit integers are compared exactly.
+      assert.deepEqual(parseJsonValue(r.stdout), c.expect);
       assert.match(r.stderr, /steps: \d+ internal, \d+ external, \d+ billed/);
     });
   }
