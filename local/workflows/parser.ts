@@ -59,6 +59,8 @@ interface Ctx {
   routine: string;
   stepNames: Set<string>;
   nexts: { target: string; step: string; line: number }[];
+  /** How many for loops enclose the steps being parsed. */
+  loopDepth: number;
 }
 
 function lineOf(ctx: Ctx, node: Node | null | undefined): number {
@@ -231,7 +233,7 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
   }
   const nextNode = get(node, 'next');
   const next = nextNode === undefined ? null : nameOf(nextNode, 'next', name, line);
-  if (next) ctx.nexts.push({ target: next, step: name, line });
+  if (next) pushNext(ctx, next, name, line);
   const kinds = [
     'assign',
     'call',
@@ -286,7 +288,7 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
           throw new DeployError('each switch case needs a condition', name, cl);
         const n = get(c, 'next');
         const target = n === undefined ? null : nameOf(n, 'next', name, cl);
-        if (target) ctx.nexts.push({ target, step: name, line: cl });
+        if (target) pushNext(ctx, target, name, cl);
         return {
           condition: template(ctx, get(c, 'condition'), w),
           next: target,
@@ -385,6 +387,22 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
   return { name, line, body, next };
 }
 
+/** break and continue only mean something inside a for loop of the same routine. */
+function pushNext(ctx: Ctx, target: string, step: string, line: number) {
+  if ((target === 'break' || target === 'continue') && ctx.loopDepth === 0)
+    throw new DeployError(`next: ${target} is only allowed inside a for loop`, step, line);
+  ctx.nexts.push({ target, step, line });
+}
+
+function loopSteps(ctx: Ctx, node: Node | null | undefined, what: string, line: number): Step[] {
+  ctx.loopDepth++;
+  try {
+    return steps(ctx, node, what, line);
+  } finally {
+    ctx.loopDepth--;
+  }
+}
+
 function forBody(ctx: Ctx, node: Node | null | undefined, name: string, line: number): StepBody {
   if (!node || !isYamlMap(node)) throw new DeployError('for must be a map', name, line);
   const w = { step: name, line };
@@ -408,7 +426,7 @@ function forBody(ctx: Ctx, node: Node | null | undefined, name: string, line: nu
     index: indexNode === undefined ? null : nameOf(indexNode, 'for.index', name, line),
     in: inNode ? template(ctx, inNode, w) : null,
     range,
-    steps: steps(ctx, get(node, 'steps'), `${name} for steps`, line),
+    steps: loopSteps(ctx, get(node, 'steps'), `${name} for steps`, line),
   };
 }
 
@@ -561,7 +579,7 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
       const e = doc.errors[0]!;
       throw new DeployError(e.message.split('\n')[0]!, undefined, e.linePos?.[0]?.line);
     }
-    const ctx: Ctx = { lines, routine: 'main', stepNames: new Set(), nexts: [] };
+    const ctx: Ctx = { lines, routine: 'main', stepNames: new Set(), nexts: [], loopDepth: 0 };
     const root = doc.contents as Node | null;
     const routines = new Map<string, Routine>();
     let main: Routine;
