@@ -47,6 +47,24 @@ for (let run = 0; run < 2000; run++) {
   startToDone.push(performance.now() - t0);
 }
 
+// Cancel latency: an endless loop is cancelled once it is busy; time until `done` resolves.
+const endless = parseWorkflow(
+  '- a:\n    assign:\n      - n: 0\n- b:\n    assign:\n      - n: ${n + 1}\n    next: b\n',
+);
+const cancels: number[] = [];
+for (let run = 0; run < 9; run++) {
+  const ex = startExecution(endless, null, { limits: { maxSteps: 1e12 } });
+  while (ex.steps.internal < 50_000) await new Promise((r) => setImmediate(r));
+  const t0 = performance.now();
+  ex.cancel();
+  const r = await ex.done;
+  if (r.state !== 'CANCELLED') throw new Error(`cancel ended ${r.state}`);
+  cancels.push(performance.now() - t0);
+}
+console.log(
+  `cancel latency median ${median(cancels).toFixed(3)} ms, max ${Math.max(...cancels).toFixed(3)} ms (target <= 100 ms)`,
+);
+
 const figures = {
   loopSteps: steps,
   stepsPerSecondMedian: Math.round(median(rates)),
@@ -54,6 +72,9 @@ const figures = {
   startExecutionMsMedian: Number(median(starts).toFixed(4)),
   tinyExecutionMsMedian: Number(median(startToDone).toFixed(4)),
   startExecutionMsTarget: 1,
+  cancelLatencyMsMedian: Number(median(cancels).toFixed(3)),
+  cancelLatencyMsMax: Number(Math.max(...cancels).toFixed(3)),
+  cancelLatencyMsTarget: 100,
 };
 console.log(
   `steps/s median ${figures.stepsPerSecondMedian} (target >= 1,000,000); start ${figures.startExecutionMsMedian} ms (target <= 1 ms)`,
