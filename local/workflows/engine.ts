@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { builtins } from './builtins.ts';
 import { connectorResolver } from './connectors/index.ts';
-import { WorkflowError } from './errors.ts';
+import { raise, WorkflowError } from './errors.ts';
 import { parseWorkflow as parse } from './parser.ts';
 import { Cancelled, defaultLimits, type Limits, Runtime, type RuntimeHost } from './runtime.ts';
 import type {
@@ -15,7 +15,7 @@ import type {
   WfFunction,
 } from './stdlib/types.ts';
 import type { Workflow } from './syntax.ts';
-import { type Value, wfMap } from './values.ts';
+import { isBytes, isList, isMap, type Value, wfMap } from './values.ts';
 
 export { DeployError } from './parser.ts';
 export type { Limits } from './runtime.ts';
@@ -150,6 +150,12 @@ export function startExecution(
     await Promise.resolve();
     try {
       const result = await runtime.runMain(argument);
+      // The result leaves as JSON; bytes have no JSON form, so such a result fails the execution.
+      if (containsBytes(result))
+        raise(
+          'TypeError',
+          'the workflow result contains bytes, which JSON cannot hold; use base64.encode',
+        );
       return finish({ state: 'SUCCEEDED', result });
     } catch (err) {
       if (err instanceof Cancelled || host.cancelled) return finish({ state: 'CANCELLED' });
@@ -191,4 +197,11 @@ export function startExecution(
       abort.abort();
     },
   };
+}
+
+function containsBytes(v: Value): boolean {
+  if (isBytes(v)) return true;
+  if (isList(v)) return v.some(containsBytes);
+  if (isMap(v)) for (const x of v.values()) if (containsBytes(x)) return true;
+  return false;
 }
