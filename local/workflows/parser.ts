@@ -577,7 +577,10 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
     const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, intAsBigInt: true });
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;
-      throw new DeployError(e.message.split('\n')[0]!, undefined, e.linePos?.[0]?.line);
+      const message = e.message.includes('Maximum call stack')
+        ? 'the definition is nested too deeply to parse'
+        : e.message.split('\n')[0]!;
+      throw new DeployError(message, undefined, e.linePos?.[0]?.line);
     }
     const ctx: Ctx = { lines, routine: 'main', stepNames: new Set(), nexts: [], loopDepth: 0 };
     const root = doc.contents as Node | null;
@@ -628,6 +631,8 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
       );
       throw e;
     }
+    if (err instanceof RangeError)
+      throw new DeployError(`${prefix}the definition is nested too deeply to parse`);
     throw new DeployError(`${prefix}${(err as Error).message}`);
   }
 }

@@ -122,7 +122,8 @@ export class Runtime {
   async runMain(argument: Value | undefined): Promise<Value> {
     const main = this.wf.main;
     const vars = new Vars(0, 0);
-    if (main.params[0]) vars.set(main.params[0].name, argument ?? null);
+    // The argument is a variable like any other, so it obeys the same size limit.
+    if (main.params[0]) this.store(vars, main.params[0].name, argument ?? null);
     return this.runRoutine(main, vars);
   }
 

@@ -95,6 +95,110 @@ describe('workflow fixtures through `runway workflows run`', () => {
   }
 });
 
+describe('hostile and malformed input to the command line', () => {
+  const deep = `- a:\n    assign:\n      - x: ${'['.repeat(5000)}${']'.repeat(5000)}`;
+  const cases: {
+    name: string;
+    args: (file: string) => string[];
+    yaml?: string;
+    code: number;
+    stderr: RegExp;
+  }[] = [
+    {
+      name: 'empty file',
+      yaml: '',
+      args: (f) => [f],
+      code: 2,
+      stderr: /a workflow is a list of steps/,
+    },
+    {
+      name: 'binary garbage',
+      yaml: '\u0000\u0001\u00ff: [',
+      args: (f) => [f],
+      code: 2,
+      stderr: /line 1/,
+    },
+    {
+      name: 'missing file',
+      args: () => [join(dir, 'no-such.yaml')],
+      code: 2,
+      stderr: /cannot read .*no-such.yaml/,
+    },
+    { name: 'a directory', args: () => [dir], code: 2, stderr: /cannot read/ },
+    {
+      name: 'nesting too deep to parse',
+      yaml: deep,
+      args: (f) => [f],
+      code: 2,
+      stderr: /nested too deeply/,
+    },
+    {
+      name: 'definition over 128 KB',
+      yaml: `- a:\n    return: "${'x'.repeat(140_000)}"`,
+      args: (f) => [f],
+      code: 2,
+      stderr: /larger than 131072 bytes/,
+    },
+    {
+      name: 'two files',
+      yaml: '- r:\n    return: 1',
+      args: (f) => [f, f],
+      code: 2,
+      stderr: /usage: runway workflows run FILE/,
+    },
+    {
+      name: 'unknown flag',
+      yaml: '- r:\n    return: 1',
+      args: (f) => [f, '--bogus'],
+      code: 2,
+      stderr: /unknown flag --bogus/,
+    },
+    {
+      name: '--data and --data-file together',
+      yaml: '- r:\n    return: 1',
+      args: (f) => [f, '--data', '1', '--data-file', f],
+      code: 2,
+      stderr: /not both/,
+    },
+    {
+      name: 'JSON nested too deeply in --data',
+      yaml: '- r:\n    return: 1',
+      args: (f) => [f, '--data', '['.repeat(100_000)],
+      code: 2,
+      stderr: /nested too deeply/,
+    },
+    {
+      name: 'argument larger than the variable limit',
+      yaml: 'main:\n  params: [args]\n  steps:\n    - r:\n        return: 1',
+      args: (f) => [f, '--data', JSON.stringify('x'.repeat(600_000))],
+      code: 1,
+      stderr: /steps: 0 internal/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const file = join(dir, `hostile-${Math.random().toString(36).slice(2)}.yaml`);
+      if (c.yaml !== undefined) writeFileSync(file, c.yaml);
+      const out = new PassThrough();
+      const err = new PassThrough();
+      let stdout = '';
+      let stderr = '';
+      out.on('data', (d) => (stdout += d));
+      err.on('data', (d) => (stderr += d));
+      const code = await runCommand(c.args(file), {
+        stdout: out,
+        stderr: err,
+        env: {},
+        cwd: dir,
+        stopSignal: new Promise(() => {}),
+      });
+      assert.equal(code, c.code, stderr);
+      assert.match(stderr, c.stderr);
+      if (c.code === 2) assert.equal(stdout, '');
+    });
+  }
+});
+
 describe('command line', () => {
   test('bad usage exits 2 with a message', async () => {
     const out = new PassThrough();
