@@ -325,3 +325,28 @@ describe('logs carry the step', () => {
     assert.deepEqual(entries, [{ severity: 'INFO', payload: 'hi', step: 'hello' }]);
   });
 });
+
+describe('timeScaledClock', () => {
+  test('scales now and sleeps together', async () => {
+    let real = 1_000_000;
+    const clock = timeScaledClock(100, () => real);
+    assert.equal(clock.now(), 1_000_000);
+    real += 10; // 10 real ms are 1 s of workflow time at scale 100
+    assert.equal(clock.now(), 1_001_000);
+    const t0 = performance.now();
+    await clock.sleep(1000, new AbortController().signal);
+    // 1 s of workflow time is about 10 real ms; allow for a slow machine, never a full second.
+    assert.ok(performance.now() - t0 < 500);
+  });
+
+  test('scale 1 is the real clock', () => {
+    const clock = timeScaledClock(1, () => 42);
+    assert.equal(clock.now(), 42);
+  });
+
+  test('a sleep rejects at once when the signal is already aborted', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(timeScaledClock(1).sleep(60_000, ac.signal));
+  });
+});

@@ -53,10 +53,15 @@ export interface Execution {
   cancel(): void;
 }
 
-/** Real time, or time divided by `scale` for sleeps (bakes and polls run faster locally). */
-export function timeScaledClock(scale = 1): Clock {
+/**
+ * Real time, or time running `scale` times faster (bakes and polls finish sooner locally). Both
+ * sleeps and `now` are scaled, so a loop that sleeps until `sys.now()` passes a deadline still
+ * takes the number of turns it would take on Google.
+ */
+export function timeScaledClock(scale = 1, realNow: () => number = Date.now): Clock {
+  const origin = realNow();
   return {
-    now: () => Date.now(),
+    now: () => (scale === 1 ? realNow() : origin + (realNow() - origin) * scale),
     sleep: (ms, signal) =>
       new Promise<void>((resolve, reject) => {
         if (signal.aborted) return reject(new Cancelled());
