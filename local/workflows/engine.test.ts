@@ -10,6 +10,7 @@ import {
   timeScaledClock,
 } from './engine.ts';
 import type { Clock, WfFunction } from './stdlib/types.ts';
+import { WorkflowError } from './errors.ts';
 import type { Value } from './values.ts';
 
 /** A clock whose sleeps return at once and are recorded, in workflow milliseconds. */
@@ -349,4 +350,50 @@ describe('timeScaledClock', () => {
     ac.abort();
     await assert.rejects(timeScaledClock(1).sleep(60_000, ac.signal));
   });
+});
+
+describe('call logging', () => {
+  const yaml =
+    '- ok:\n    call: echo\n    args:\n      a: 1\n    result: r\n- t:\n    try:\n      steps:\n        - bad:\n            call: fail\n    except:\n      steps:\n        - done:\n            return: ${r}';
+  const functions = (n: string): WfFunction | undefined =>
+    n === 'echo'
+      ? { params: [{ name: 'a' }], impl: ([a]) => a ?? null }
+      : n === 'fail'
+        ? {
+            params: [],
+            impl: () => {
+              throw new WorkflowError('nope');
+            },
+          }
+        : undefined;
+  const cases = [
+    {
+      level: 'LOG_ALL_CALLS' as const,
+      want: [
+        ['INFO', 'ok', { callStarted: { function: 'echo', args: { a: 1n } } }],
+        ['INFO', 'ok', { callSucceeded: { function: 'echo', response: 1n } }],
+        ['INFO', 'bad', { callStarted: { function: 'fail', args: {} } }],
+        ['ERROR', 'bad', { callFailed: { function: 'fail', exception: 'nope' } }],
+      ],
+    },
+    {
+      level: 'LOG_ERRORS_ONLY' as const,
+      want: [['ERROR', 'bad', { callFailed: { function: 'fail', exception: 'nope' } }]],
+    },
+    { level: 'LOG_NONE' as const, want: [] },
+  ];
+  const plain = (v: Value): unknown =>
+    v instanceof Map ? Object.fromEntries([...v].map(([k, x]) => [k, plain(x)])) : v;
+  for (const c of cases) {
+    test(c.level, async () => {
+      const got: unknown[] = [];
+      const r = await run(yaml, {
+        functions,
+        callLogLevel: c.level,
+        log: (e) => got.push([e.severity, e.step, plain(e.payload)]),
+      });
+      assert.equal(r.state, 'SUCCEEDED');
+      assert.deepEqual(got, c.want);
+    });
+  }
 });

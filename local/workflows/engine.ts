@@ -139,6 +139,11 @@ export function startExecution(
     limits: { ...defaultLimits, ...options.limits },
     steps: { internal: 0, external: 0 },
     cancelled: false,
+    ...(options.callLogLevel === 'LOG_ALL_CALLS'
+      ? { callLog: 'all' as const }
+      : options.callLogLevel === 'LOG_ERRORS_ONLY'
+        ? { callLog: 'errors' as const }
+        : {}),
   };
   let state: ExecutionState = 'ACTIVE';
   let endTime: Date | undefined;

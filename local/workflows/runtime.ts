@@ -108,6 +108,8 @@ export interface RuntimeHost {
   currentRoutine?: string;
   currentStepName?: string;
   cancelled: boolean;
+  /** Call logging: 'all' logs each call, its return and its exception; 'errors' only exceptions. */
+  callLog?: 'all' | 'errors';
 }
 
 export class Runtime {
@@ -209,6 +211,7 @@ export class Runtime {
       case 'return':
         throw new Return(this.eval(body.value, vars));
       case 'call': {
+        if (this.host.callLog) return this.loggedCall(body, vars);
         const r = this.call(body.fn, body.args, vars);
         if (r instanceof Promise)
           return r.then((v) => {
@@ -231,6 +234,47 @@ export class Runtime {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * A call step under call logging. Entries go to the execution's log with the step's name:
+   * `{"callStarted": {"function", "args"}}`, `{"callSucceeded": {"function", "response"}}` and
+   * `{"callFailed": {"function", "exception"}}`.
+   */
+  private loggedCall(body: Extract<StepBody, { kind: 'call' }>, vars: Vars): Flow {
+    const log = this.host.ctx.log;
+    const all = this.host.callLog === 'all';
+    const entry = (kind: string, field: string, v: Value) =>
+      new Map<string, Value>([
+        [
+          kind,
+          new Map<string, Value>([
+            ['function', body.fn],
+            [field, v],
+          ]),
+        ],
+      ]);
+    if (all) {
+      const args = new Map<string, Value>();
+      for (const [k, t] of body.args ?? []) args.set(k, this.eval(t, vars));
+      log('INFO', entry('callStarted', 'args', args));
+    }
+    const ok = (v: Value): Sig => {
+      if (all) log('INFO', entry('callSucceeded', 'response', v));
+      if (body.result) this.store(vars, body.result, copyValue(v));
+      return undefined;
+    };
+    const failed = (err: unknown): never => {
+      if (err instanceof WorkflowError) log('ERROR', entry('callFailed', 'exception', err.value));
+      throw err;
+    };
+    let r: Value | Promise<Value>;
+    try {
+      r = this.call(body.fn, body.args, vars);
+    } catch (err) {
+      return failed(err);
+    }
+    return r instanceof Promise ? r.then(ok, failed) : ok(r);
   }
 
   private runSwitch(
