@@ -159,9 +159,23 @@ function compare(op: string, a: Value, b: Value): boolean {
   return op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
 }
 
+function concatenable(v: Value): boolean {
+  return typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean';
+}
+
+/** A scalar as `+` concatenates it: as `string()` prints it (doubles keep a fraction: 2.0). */
+function asText(v: Value): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? v.toFixed(1) : String(v);
+  return String(v);
+}
+
 function arith(op: string, a: Value, b: Value): Value {
   if (op === '+') {
     if (typeof a === 'string' && typeof b === 'string') return a + b;
+    // Google's table for +: a string with an integer, double or boolean on either side converts
+    // the other operand and concatenates ("n=" + 1 is "n=1"); booleans with numbers stay errors.
+    if ((typeof a === 'string' && concatenable(b)) || (typeof b === 'string' && concatenable(a)))
+      return asText(a) + asText(b);
     if (isList(a) && isList(b)) return [...a, ...b];
   }
   if (!isNumber(a) || !isNumber(b)) typeError(op, a, b);
