@@ -100,8 +100,8 @@ describe('handle', () => {
         throw new Error('kaput');
       },
     };
-    const r = await run('- c:\n    call: broken', {
-      functions: (n) => (n === 'broken' ? broken : undefined),
+    const r = await run('- c:\n    call: t.broken', {
+      functions: (n) => (n === 't.broken' ? broken : undefined),
     });
     assert.equal(r.state, 'FAILED');
     assert.deepEqual(
@@ -154,36 +154,36 @@ describe('calls', () => {
     external: true,
     impl: async ([u]) => `got ${String(u)}`,
   };
-  const functions = (n: string) => ({ echo, remote })[n];
+  const functions = (n: string) => ({ echo, remote, 't.echo': echo, 't.remote': remote })[n];
   const cases: { name: string; yaml: string; want?: Value; error?: RegExp; steps?: object }[] = [
     {
       name: 'call-step args map to params by name; omitted optional is undefined',
-      yaml: '- c:\n    call: echo\n    args:\n      a: 1\n    result: r\n- d:\n    return: ${r}',
+      yaml: '- c:\n    call: t.echo\n    args:\n      a: 1\n    result: r\n- d:\n    return: ${r}',
       want: [1n, 'missing'],
     },
     {
       name: 'expression calls are positional',
-      yaml: '- d:\n    return: ${echo(1, 2)}',
+      yaml: '- d:\n    return: ${t.echo(1, 2)}',
       want: [1n, 2n],
     },
     {
       name: 'missing required argument',
-      yaml: '- c:\n    call: echo\n    args:\n      b: 1',
-      error: /echo: missing required argument a/,
+      yaml: '- c:\n    call: t.echo\n    args:\n      b: 1',
+      error: /t.echo: missing required argument a/,
     },
     {
       name: 'unknown argument',
-      yaml: '- c:\n    call: echo\n    args:\n      a: 1\n      z: 2',
-      error: /echo: unexpected argument z/,
+      yaml: '- c:\n    call: t.echo\n    args:\n      a: 1\n      z: 2',
+      error: /t.echo: unexpected argument z/,
     },
     {
       name: 'blocking function refused in an expression',
-      yaml: '- d:\n    return: ${remote("x")}',
-      error: /remote is a blocking call/,
+      yaml: '- d:\n    return: ${t.remote("x")}',
+      error: /t.remote is a blocking call/,
     },
     {
       name: 'external function billed as an external step',
-      yaml: '- c:\n    call: remote\n    args:\n      url: u\n    result: r\n- d:\n    return: ${r}',
+      yaml: '- c:\n    call: t.remote\n    args:\n      url: u\n    result: r\n- d:\n    return: ${r}',
       want: 'got u',
       steps: { internal: 1, external: 1 },
     },
@@ -194,8 +194,8 @@ describe('calls', () => {
     },
     {
       name: 'a subworkflow that waits cannot run inside an expression',
-      yaml: 'main:\n  steps:\n    - d:\n        return: ${w()}\nw:\n  steps:\n    - c:\n        call: remote\n        args:\n          url: u',
-      error: /cannot wait \(a call to remote\)/,
+      yaml: 'main:\n  steps:\n    - d:\n        return: ${w()}\nw:\n  steps:\n    - c:\n        call: t.remote\n        args:\n          url: u',
+      error: /cannot wait \(a call to t.remote\)/,
     },
     {
       name: 'unknown function',
@@ -319,8 +319,8 @@ describe('logs carry the step', () => {
         return null;
       },
     };
-    await run('- hello:\n    call: say\n    args:\n      text: hi', {
-      functions: (n) => (n === 'say' ? log : undefined),
+    await run('- hello:\n    call: t.say\n    args:\n      text: hi', {
+      functions: (n) => (n === 't.say' ? log : undefined),
       log: (e) => entries.push(e),
     });
     assert.deepEqual(entries, [{ severity: 'INFO', payload: 'hi', step: 'hello' }]);
@@ -354,11 +354,11 @@ describe('timeScaledClock', () => {
 
 describe('call logging', () => {
   const yaml =
-    '- ok:\n    call: echo\n    args:\n      a: 1\n    result: r\n- t:\n    try:\n      steps:\n        - bad:\n            call: fail\n    except:\n      steps:\n        - done:\n            return: ${r}';
+    '- ok:\n    call: t.echo\n    args:\n      a: 1\n    result: r\n- t:\n    try:\n      steps:\n        - bad:\n            call: t.fail\n    except:\n      steps:\n        - done:\n            return: ${r}';
   const functions = (n: string): WfFunction | undefined =>
-    n === 'echo'
+    n === 't.echo'
       ? { params: [{ name: 'a' }], impl: ([a]) => a ?? null }
-      : n === 'fail'
+      : n === 't.fail'
         ? {
             params: [],
             impl: () => {
@@ -370,15 +370,15 @@ describe('call logging', () => {
     {
       level: 'LOG_ALL_CALLS' as const,
       want: [
-        ['INFO', 'ok', { callStarted: { function: 'echo', args: { a: 1n } } }],
-        ['INFO', 'ok', { callSucceeded: { function: 'echo', response: 1n } }],
-        ['INFO', 'bad', { callStarted: { function: 'fail', args: {} } }],
-        ['ERROR', 'bad', { callFailed: { function: 'fail', exception: 'nope' } }],
+        ['INFO', 'ok', { callStarted: { function: 't.echo', args: { a: 1n } } }],
+        ['INFO', 'ok', { callSucceeded: { function: 't.echo', response: 1n } }],
+        ['INFO', 'bad', { callStarted: { function: 't.fail', args: {} } }],
+        ['ERROR', 'bad', { callFailed: { function: 't.fail', exception: 'nope' } }],
       ],
     },
     {
       level: 'LOG_ERRORS_ONLY' as const,
-      want: [['ERROR', 'bad', { callFailed: { function: 'fail', exception: 'nope' } }]],
+      want: [['ERROR', 'bad', { callFailed: { function: 't.fail', exception: 'nope' } }]],
     },
     { level: 'LOG_NONE' as const, want: [] },
   ];

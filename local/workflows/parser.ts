@@ -567,6 +567,48 @@ function checkSharedWrites(routine: Routine): void {
   walk(routine.steps, declared, null);
 }
 
+// Library functions all live in a module (`http.get`, `sys.log`) except these expression helpers.
+const DOTLESS_FUNCTIONS = new Set([
+  'default',
+  'double',
+  'get_type',
+  'if',
+  'int',
+  'keys',
+  'len',
+  'string',
+]);
+
+/** A `call` of a plain name must name a subworkflow of this definition (or a helper). */
+function checkCallTargets(routine: Routine, routines: Map<string, Routine>): void {
+  const walk = (list: Step[]) => {
+    for (const step of list) {
+      const b = step.body;
+      if (
+        b.kind === 'call' &&
+        !b.fn.includes('.') &&
+        !routines.has(b.fn) &&
+        !DOTLESS_FUNCTIONS.has(b.fn)
+      )
+        throw new DeployError(
+          `call: ${b.fn} names no subworkflow of this workflow`,
+          step.name,
+          step.line,
+        );
+      if (b.kind === 'steps' || b.kind === 'for') walk(b.steps);
+      else if (b.kind === 'switch') for (const c of b.cases) walk(c.steps ?? []);
+      else if (b.kind === 'try') {
+        walk(b.body);
+        walk(b.except ?? []);
+      } else if (b.kind === 'parallel') {
+        walk(b.branches ?? []);
+        if (b.for?.kind === 'for') walk(b.for.steps);
+      }
+    }
+  };
+  walk(routine.steps);
+}
+
 /** Parses and validates a definition; throws DeployError naming the step and line. */
 export function parseWorkflow(source: string, options: { file?: string } = {}): Workflow {
   const prefix = options.file ? `${options.file}: ` : '';
@@ -618,6 +660,7 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
         1,
       );
     }
+    for (const r of routines.size > 0 ? routines.values() : [main]) checkCallTargets(r, routines);
     return { main, routines, source };
   } catch (err) {
     if (err instanceof DeployError) {
