@@ -52,6 +52,23 @@ class Return {
 }
 class Cancelled {}
 
+const jumps = new Map<string, Jump>();
+/** Jumps are immutable, so one per target name serves every execution. */
+function jumpTo(target: string): Jump {
+  let j = jumps.get(target);
+  if (!j) {
+    j = new Jump(target);
+    // Bounded by the step names of the definitions parsed in this process.
+    if (jumps.size < 100_000) jumps.set(target, j);
+  }
+  return j;
+}
+
+/** A step's own outcome, or its `next`. */
+function afterStep(step: Step, sig: Sig): Sig {
+  return sig ?? (step.next ? jumpTo(step.next) : undefined);
+}
+
 /** Where a list of steps goes after step `i`: the next index, or a Jump that leaves the list. */
 function nextIndex(steps: Step[], i: number, sig: Sig): number | Sig {
   if (!sig) return i + 1 < steps.length ? i + 1 : undefined;
@@ -185,18 +202,18 @@ export class Runtime {
 
   private runStep(step: Step, vars: Vars, routine: string): Flow {
     this.tick(routine, step.name);
-    const after = (sig: Sig) => sig ?? (step.next ? new Jump(step.next) : undefined);
     // Long synchronous loops still let timers, I/O and cancel() in now and then.
     if (++this.yieldCounter >= 5000 && this.syncOnly === 0) {
       this.yieldCounter = 0;
       return new Promise<void>((r) => setImmediate(r)).then(() => {
         if (this.host.cancelled) throw new Cancelled();
         const r = this.runBody(step.body, vars, routine);
-        return r instanceof Promise ? r.then(after) : after(r);
+        return r instanceof Promise ? r.then((sig) => afterStep(step, sig)) : afterStep(step, r);
       });
     }
+    // The synchronous path allocates nothing: no closure, and jumps are made once per target.
     const r = this.runBody(step.body, vars, routine);
-    return r instanceof Promise ? r.then(after) : after(r);
+    return r instanceof Promise ? r.then((sig) => afterStep(step, sig)) : afterStep(step, r);
   }
 
   private runBody(body: StepBody, vars: Vars, routine: string): Flow {
@@ -290,7 +307,7 @@ export class Runtime {
       if (c.assign) this.assignAll(c.assign, vars);
       if (c.raise) throw new WorkflowError(this.eval(c.raise, vars));
       if (c.hasReturn) throw new Return(c.ret ? this.eval(c.ret, vars) : null);
-      const then = (sig: Sig): Sig => sig ?? (c.next ? new Jump(c.next) : undefined);
+      const then = (sig: Sig): Sig => sig ?? (c.next ? jumpTo(c.next) : undefined);
       if (c.steps) {
         const r = this.runSteps(c.steps, vars, routine);
         return r instanceof Promise ? r.then(then) : then(r);
