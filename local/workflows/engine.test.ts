@@ -90,7 +90,7 @@ describe('handle', () => {
       'main:\n  steps:\n    - c:\n        call: f\nf:\n  steps:\n    - boom:\n        raise: "x"',
     );
     assert.equal(r.state, 'FAILED');
-    assert.deepEqual(r.error, { payload: 'x', context: 'in step "boom", routine "f"' });
+    assert.deepEqual(r.error, { payload: 'x', context: 'in step "boom", routine "f", line: 7' });
   });
 
   test('a function that throws a plain Error fails the execution with SystemError', async () => {

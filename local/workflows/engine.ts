@@ -170,7 +170,7 @@ export function startExecution(
     } catch (err) {
       if (err instanceof Cancelled || host.cancelled) return finish({ state: 'CANCELLED' });
       const context = host.currentStepName
-        ? `in step "${host.currentStepName}", routine "${host.currentRoutine}"`
+        ? `in step "${host.currentStepName}", routine "${host.currentRoutine}", line: ${host.currentLine}`
         : '';
       if (err instanceof WorkflowError)
         return finish({ state: 'FAILED', error: { payload: err.value, context } });

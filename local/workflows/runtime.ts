@@ -124,6 +124,7 @@ export interface RuntimeHost {
   steps: { internal: number; external: number };
   currentRoutine?: string;
   currentStepName?: string;
+  currentLine?: number;
   cancelled: boolean;
   /** Call logging: 'all' logs each call, its return and its exception; 'errors' only exceptions. */
   callLog?: 'all' | 'errors';
@@ -187,11 +188,12 @@ export class Runtime {
     return undefined;
   }
 
-  private tick(routine: string, step: string) {
+  private tick(routine: string, step: string, line: number) {
     const h = this.host;
     if (h.cancelled) throw new Cancelled();
     h.currentRoutine = routine;
     h.currentStepName = step;
+    h.currentLine = line;
     if (++h.steps.internal + h.steps.external > h.limits.maxSteps) {
       raise(
         'ResourceLimitError',
@@ -201,7 +203,7 @@ export class Runtime {
   }
 
   private runStep(step: Step, vars: Vars, routine: string): Flow {
-    this.tick(routine, step.name);
+    this.tick(routine, step.name, step.line);
     // Long synchronous loops still let timers, I/O and cancel() in now and then.
     if (++this.yieldCounter >= 5000 && this.syncOnly === 0) {
       this.yieldCounter = 0;
@@ -398,7 +400,7 @@ export class Runtime {
         tasks.push(() => {
           const inner = new Vars(vars.depth, depth, vars, shared);
           if (branch.body.kind !== 'steps') return this.runSteps([branch], inner, routine);
-          this.tick(routine, branch.name);
+          this.tick(routine, branch.name, branch.line);
           return this.runSteps(branch.body.steps, inner, routine);
         });
       }
@@ -599,6 +601,7 @@ export class Runtime {
     });
     const routine = this.host.currentRoutine;
     const step = this.host.currentStepName;
+    const line = this.host.currentLine;
     this.syncOnly++;
     try {
       const r = this.runRoutine(sub, inner);
@@ -612,6 +615,7 @@ export class Runtime {
       this.syncOnly--;
       this.host.currentRoutine = routine;
       this.host.currentStepName = step;
+      this.host.currentLine = line;
     }
   }
 
