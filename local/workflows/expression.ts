@@ -15,7 +15,7 @@ export interface Scope {
 export type Compiled = (scope: Scope) => Value;
 
 type Tok =
-  | { t: 'num'; v: bigint | number }
+  | { t: 'num'; v: bigint | number /** an integer literal too large for int64 */; big?: bigint }
   | { t: 'str'; v: string }
   | { t: 'id'; v: string }
   | { t: 'op'; v: string }
@@ -40,7 +40,7 @@ function lex(src: string): Tok[] {
       if (/[.eE]/.test(text)) out.push({ t: 'num', v: Number(text) });
       else {
         const v = BigInt(text);
-        if (v > INT64_MAX) out.push({ t: 'num', v: Number(text) });
+        if (v > INT64_MAX) out.push({ t: 'num', v: Number(text), big: v });
         else out.push({ t: 'num', v });
       }
       i += text.length;
@@ -353,6 +353,12 @@ class Parser {
   private unary(): Compiled {
     if (this.isOp('-')) {
       this.pos++;
+      // -9223372036854775808 is the smallest int, though its digits alone do not fit in one.
+      const lit = this.toks[this.pos];
+      if (lit?.t === 'num' && lit.big === -INT64_MIN) {
+        this.pos++;
+        return () => INT64_MIN;
+      }
       const a = this.unary();
       return (s) => {
         const v = a(s);
