@@ -328,7 +328,8 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
           name,
           line,
         );
-      if (limit !== undefined) {
+      const limitTemplate = limit === undefined ? undefined : template(ctx, limit, w);
+      if (limitTemplate && limitTemplate.k !== 'expr') {
         const n = plain(limit);
         if (typeof n !== 'bigint' || n < 1n)
           throw new DeployError('concurrency_limit must be a positive integer', name, line);
@@ -336,7 +337,9 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
       body = {
         kind: 'parallel',
         shared,
-        concurrencyLimit: limit === undefined ? null : Number(plain(limit)),
+        concurrencyLimit:
+          limit === undefined || limitTemplate?.k === 'expr' ? null : Number(plain(limit)),
+        ...(limitTemplate?.k === 'expr' ? { concurrencyLimitExpr: limitTemplate } : {}),
         // Google documents continueAll as the default and the only policy it supports.
         policy: policy !== undefined && plain(policy) === 'unhandled' ? 'unhandled' : 'continueAll',
         branches: branchesNode ? steps(ctx, branchesNode, `${name} branches`, line) : null,

@@ -416,12 +416,16 @@ export class Runtime {
         });
       });
     }
+    let configured = body.concurrencyLimit;
+    if (body.concurrencyLimitExpr) {
+      const v = this.eval(body.concurrencyLimitExpr, vars);
+      if (typeof v !== 'bigint' || v < 1n)
+        raise('ValueError', `concurrency_limit must be a positive integer, got ${typeName(v)}`);
+      configured = Number(v);
+    }
     const limit = Math.max(
       1,
-      Math.min(
-        body.concurrencyLimit ?? Number.POSITIVE_INFINITY,
-        this.host.limits.maxConcurrentBranches,
-      ),
+      Math.min(configured ?? Number.POSITIVE_INFINITY, this.host.limits.maxConcurrentBranches),
     );
     const errors: { id: string; error: Value }[] = [];
     let fatal: unknown;

@@ -40,6 +40,8 @@ export type StepBody =
       kind: 'parallel';
       shared: string[];
       concurrencyLimit: number | null;
+      /** `concurrency_limit: ${expr}`, evaluated when the step starts. */
+      concurrencyLimitExpr?: Template;
       policy: 'unhandled' | 'continueAll';
       branches: Step[] | null;
       for: StepBody | null;
