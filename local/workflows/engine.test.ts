@@ -397,3 +397,38 @@ describe('call logging', () => {
     });
   }
 });
+
+describe('parallel concurrency', () => {
+  const cases = [
+    {
+      name: 'concurrency_limit caps the branches in flight',
+      limit: '\n      concurrency_limit: 3',
+      items: 10,
+      want: 3,
+    },
+    { name: 'without a limit every iteration runs at once', limit: '', items: 10, want: 10 },
+    { name: 'never more than 20 at once', limit: '', items: 30, want: 20 },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      let inFlight = 0;
+      let most = 0;
+      const wait: WfFunction = {
+        params: [],
+        blocking: true,
+        impl: async () => {
+          most = Math.max(most, ++inFlight);
+          await new Promise((r) => setTimeout(r, 5));
+          inFlight--;
+          return null;
+        },
+      };
+      const r = await run(
+        `- p:\n    parallel:${c.limit}\n      for:\n        value: v\n        range: [1, ${c.items}]\n        steps:\n          - w:\n              call: t.wait`,
+        { functions: (n) => (n === 't.wait' ? wait : undefined) },
+      );
+      assert.equal(r.state, 'SUCCEEDED', JSON.stringify(r.error));
+      assert.equal(most, c.want);
+    });
+  }
+});
