@@ -418,7 +418,7 @@ describe('parallel concurrency', () => {
         blocking: true,
         impl: async () => {
           most = Math.max(most, ++inFlight);
-          await new Promise((r) => setTimeout(r, 5));
+          await new Promise((r) => setImmediate(r));
           inFlight--;
           return null;
         },
