@@ -432,3 +432,26 @@ describe('parallel concurrency', () => {
     });
   }
 });
+
+describe('steps billed by functions', () => {
+  test('count toward the step limit', async () => {
+    const poll: WfFunction = {
+      params: [],
+      external: true,
+      blocking: true,
+      impl: async (_a, ctx) => {
+        for (;;) {
+          ctx.countSteps(1, 'internal');
+          await new Promise((r) => setImmediate(r));
+        }
+      },
+    };
+    const r = await run('- p:\n    call: t.poll', {
+      functions: (n) => (n === 't.poll' ? poll : undefined),
+      limits: { maxSteps: 50 },
+    });
+    assert.equal(r.state, 'FAILED');
+    assert.deepEqual((r.error?.payload as Map<string, Value>).get('tags'), ['ResourceLimitError']);
+    assert.deepEqual(r.steps, { internal: 50, external: 1 });
+  });
+});

@@ -131,6 +131,12 @@ export function startExecution(
       }),
     countSteps: (n, kind) => {
       host.steps[kind] += n;
+      // Polls bill steps too, so an operation polled forever still ends at the step limit.
+      if (host.steps.internal + host.steps.external > host.limits.maxSteps)
+        raise(
+          'ResourceLimitError',
+          `exceeded the limit of ${host.limits.maxSteps} steps in one execution`,
+        );
     },
   };
   const host: RuntimeHost = {
