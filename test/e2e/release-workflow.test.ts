@@ -99,6 +99,8 @@ describe('release workflow (fake Cloud Run)', () => {
       assert.equal(r.outcome, 'REJECTED');
       assert.match(r.reason, /acceptance tests failed/);
       assert.equal(live()?.annotations['runway.dev/digest'], digest('1'));
+      // A kept claim would make a re-run of this digest a DUPLICATE.
+      assert.equal(live()?.annotations['runway.dev/claim'], undefined, 'the claim is released');
       const staging = run.services.get(`${base}/services/web-staging`)!;
       assert.deepEqual(
         staging.traffic.map((t) => [t.revision, t.percent, t.tag]),
@@ -118,6 +120,7 @@ describe('release workflow (fake Cloud Run)', () => {
     assert.equal(r.outcome, 'REJECTED');
     assert.match(r.reason, /did not become ready/);
     assert.equal(live()?.annotations['runway.dev/digest'], digest('1'));
+    assert.equal(live()?.annotations['runway.dev/claim'], undefined, 'the claim is released');
   });
 
   test('canary: traffic moves 10, 50, 100 with the stable revision keeping the rest, PROMOTED', async () => {
