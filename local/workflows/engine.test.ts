@@ -451,7 +451,9 @@ describe('steps billed by functions', () => {
       limits: { maxSteps: 50 },
     });
     assert.equal(r.state, 'FAILED');
-    assert.deepEqual((r.error?.payload as Map<string, Value>).get('tags'), ['ResourceLimitError']);
+    const payload = r.error?.payload;
+    assert.ok(payload instanceof Map);
+    assert.deepEqual(payload.get('tags'), ['ResourceLimitError']);
     assert.deepEqual(r.steps, { internal: 50, external: 1 });
   });
 });
