@@ -83,15 +83,20 @@ const localEndpoints: Endpoints = {
   token: async () => 'local-fake-token',
 };
 
-// The stdlib engineer's registry (`stdlib: FunctionRegistry` in ./stdlib/index.ts) wins over the
-// engine's own builtins once it exists; the path is a variable so the typecheck does not require it.
+// The standard library's registry (`stdlib: FunctionRegistry` in ./stdlib/index.ts) wins over the
+// engine's own builtins once it exists. It loads in the background, not with a top-level await, so
+// a library module may import this one without a cycle deadlocking; every execution waits for it
+// before its first step. The path is a variable so the typecheck does not require the file.
 const stdlibPath = './stdlib/index.ts';
-const stdlib: FunctionRegistry = await import(stdlibPath).then(
-  (m: { stdlib?: FunctionRegistry }) => m.stdlib ?? new Map(),
+let stdlib: FunctionRegistry = new Map();
+const stdlibReady: Promise<void> = import(stdlibPath).then(
+  (m: { stdlib?: FunctionRegistry }) => {
+    if (m.stdlib) stdlib = m.stdlib;
+  },
   (err: NodeJS.ErrnoException) => {
-    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('stdlib/index'))
-      return new Map();
-    throw err;
+    // Absent is fine (the builtins serve); present but broken is a bug to show, not to hide.
+    if (!(err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('stdlib/index')))
+      console.error(`runway: the standard library failed to load: ${err.stack ?? err}`);
   },
 );
 
@@ -163,7 +168,7 @@ export function startExecution(
   };
   const done = (async (): Promise<ExecutionResult> => {
     // Start on the next tick so the caller holds the handle before anything runs.
-    await Promise.resolve();
+    await stdlibReady;
     try {
       const result = await runtime.runMain(argument);
       // The result leaves as JSON; bytes have no JSON form, so such a result fails the execution.
