@@ -1,0 +1,271 @@
+// The Cloud Run Admin API v2 of the local cloud: Google's REST paths and JSON (lowerCamelCase,
+// enums as names or numbers, google.longrunning operations, Google-shaped errors), so Google's
+// `@google-cloud/run` clients in REST mode and the Workflows connectors work unchanged.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { invalidArgument, notFound, RunwayError } from '../../services/shared/errors.ts';
+import { readJsonBody } from '../api-server.ts';
+import type { Jobs } from './jobs.ts';
+import type { Operation, Operations } from './operations.ts';
+import { decodeMessage, type JsonObject } from './proto-json.ts';
+import { maskPaths, page } from './resources.ts';
+import type { Services } from './services.ts';
+
+const MAX_BODY = 4 * 1024 * 1024;
+const LOC = 'projects/[^/]+/locations/[^/]+';
+const ID = '[^/:]+';
+
+export interface RunApi {
+  services: Services;
+  jobs: Jobs;
+  operations: Operations;
+  /** How long a write waits for its operation before answering it not yet done. */
+  settleMs: number;
+}
+
+type Handler = (
+  m: RegExpExecArray,
+  query: URLSearchParams,
+  req: IncomingMessage,
+) => Promise<JsonObject>;
+
+const bool = (q: URLSearchParams, key: string) =>
+  ['true', '1'].includes(
+    q.get(key) ?? q.get(key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)) ?? '',
+  );
+
+async function body(req: IncomingMessage, type: string, path: string): Promise<JsonObject> {
+  return decodeMessage(type, await readJsonBody(req, MAX_BODY), path);
+}
+
+export function runApiHandler(api: RunApi) {
+  const { services, jobs, operations } = api;
+  const settled = async (op: Operation): Promise<JsonObject> =>
+    operations.render(await operations.wait(op.name, api.settleMs));
+  const list = (key: string, items: JsonObject[], q: URLSearchParams): JsonObject => {
+    const p = page(items, q);
+    return { [key]: p.items, ...(p.nextPageToken ? { nextPageToken: p.nextPageToken } : {}) };
+  };
+
+  const routes: [string, RegExp, Handler][] = [
+    // services
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC})/services$`),
+      async (m, q) => list('services', services.list(m[1]!), q),
+    ],
+    [
+      'POST',
+      new RegExp(`^/v2/(${LOC})/services$`),
+      async (m, q, req) =>
+        settled(
+          await services.create(
+            m[1]!,
+            q.get('serviceId') ?? q.get('service_id'),
+            await body(req, 'google.cloud.run.v2.Service', 'service'),
+            bool(q, 'validateOnly'),
+          ),
+        ),
+    ],
+    ['GET', new RegExp(`^/v2/(${LOC}/services/${ID})$`), async (m) => services.get(m[1]!)],
+    [
+      'PATCH',
+      new RegExp(`^/v2/(${LOC}/services/${ID})$`),
+      async (m, q, req) => {
+        const b = await body(req, 'google.cloud.run.v2.Service', 'service');
+        if (typeof b.name === 'string' && b.name !== '' && b.name !== m[1]) {
+          throw invalidArgument(`service.name ${b.name} does not match the URL's ${m[1]}`, [
+            { field: 'service.name', description: 'must match the resource in the URL' },
+          ]);
+        }
+        const mask = maskPaths(q.get('updateMask') ?? q.get('update_mask') ?? undefined);
+        return settled(
+          await services.update(m[1]!, b, {
+            ...(mask ? { mask } : {}),
+            allowMissing: bool(q, 'allowMissing'),
+            validateOnly: bool(q, 'validateOnly'),
+          }),
+        );
+      },
+    ],
+    [
+      'DELETE',
+      new RegExp(`^/v2/(${LOC}/services/${ID})$`),
+      async (m, q) => settled(await services.delete(m[1]!, q.get('etag'))),
+    ],
+    // revisions
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC}/services/${ID})/revisions$`),
+      async (m, q) => list('revisions', services.listRevisions(m[1]!), q),
+    ],
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC}/services/${ID}/revisions/${ID})$`),
+      async (m) => services.getRevision(m[1]!),
+    ],
+    [
+      'DELETE',
+      new RegExp(`^/v2/(${LOC}/services/${ID}/revisions/${ID})$`),
+      async (m, q) => settled(await services.deleteRevision(m[1]!, q.get('etag'))),
+    ],
+    // jobs
+    ['GET', new RegExp(`^/v2/(${LOC})/jobs$`), async (m, q) => list('jobs', jobs.list(m[1]!), q)],
+    [
+      'POST',
+      new RegExp(`^/v2/(${LOC})/jobs$`),
+      async (m, q, req) =>
+        settled(
+          jobs.create(
+            m[1]!,
+            q.get('jobId') ?? q.get('job_id'),
+            await body(req, 'google.cloud.run.v2.Job', 'job'),
+            bool(q, 'validateOnly'),
+          ),
+        ),
+    ],
+    ['GET', new RegExp(`^/v2/(${LOC}/jobs/${ID})$`), async (m) => jobs.get(m[1]!)],
+    [
+      'PATCH',
+      new RegExp(`^/v2/(${LOC}/jobs/${ID})$`),
+      async (m, q, req) => {
+        const mask = maskPaths(q.get('updateMask') ?? q.get('update_mask') ?? undefined);
+        return settled(
+          jobs.update(m[1]!, await body(req, 'google.cloud.run.v2.Job', 'job'), {
+            ...(mask ? { mask } : {}),
+            allowMissing: bool(q, 'allowMissing'),
+            validateOnly: bool(q, 'validateOnly'),
+          }),
+        );
+      },
+    ],
+    [
+      'DELETE',
+      new RegExp(`^/v2/(${LOC}/jobs/${ID})$`),
+      async (m, q) => settled(await jobs.delete(m[1]!, q.get('etag'))),
+    ],
+    [
+      'POST',
+      new RegExp(`^/v2/(${LOC}/jobs/${ID}):run$`),
+      async (m, _q, req) =>
+        settled(jobs.run(m[1]!, await body(req, 'google.cloud.run.v2.RunJobRequest', ''))),
+    ],
+    // executions and tasks
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC}/jobs/${ID})/executions$`),
+      async (m, q) => list('executions', jobs.listExecutions(m[1]!), q),
+    ],
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC}/jobs/${ID}/executions/${ID})$`),
+      async (m) => jobs.getExecution(m[1]!),
+    ],
+    [
+      'DELETE',
+      new RegExp(`^/v2/(${LOC}/jobs/${ID}/executions/${ID})$`),
+      async (m, q) => settled(await jobs.deleteExecution(m[1]!, q.get('etag'))),
+    ],
+    [
+      'POST',
+      new RegExp(`^/v2/(${LOC}/jobs/${ID}/executions/${ID}):cancel$`),
+      async (m, _q, req) => {
+        const b = await body(req, 'google.cloud.run.v2.CancelExecutionRequest', '');
+        return settled(
+          await jobs.cancelExecution(m[1]!, typeof b.etag === 'string' ? b.etag : undefined),
+        );
+      },
+    ],
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC}/jobs/${ID}/executions/${ID})/tasks$`),
+      async (m, q) => list('tasks', jobs.listTasks(m[1]!), q),
+    ],
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC}/jobs/${ID}/executions/${ID}/tasks/${ID})$`),
+      async (m) => jobs.getTask(m[1]!),
+    ],
+    // operations
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC})/operations$`),
+      async (m, q) => {
+        services.checkParent(m[1]!);
+        return list(
+          'operations',
+          operations.list(m[1]!).map((o) => operations.render(o)),
+          q,
+        );
+      },
+    ],
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC}/operations/${ID})$`),
+      async (m) => operations.render(operations.get(m[1]!)),
+    ],
+    [
+      'DELETE',
+      new RegExp(`^/v2/(${LOC}/operations/${ID})$`),
+      async (m) => {
+        operations.delete(m[1]!);
+        return {};
+      },
+    ],
+    [
+      'POST',
+      new RegExp(`^/v2/(${LOC}/operations/${ID}):wait$`),
+      async (m, _q, req) => {
+        const raw = await readJsonBody(req, MAX_BODY);
+        const timeout = raw.timeout;
+        let ms = 60_000;
+        if (timeout !== undefined) {
+          if (typeof timeout !== 'string' || !/^\d+(\.\d+)?s$/.test(timeout)) {
+            throw invalidArgument('timeout must be a duration such as "30s"', [
+              { field: 'timeout', description: 'invalid duration' },
+            ]);
+          }
+          ms = Math.min(Number(timeout.slice(0, -1)) * 1000, 600_000);
+        }
+        return operations.render(await operations.wait(m[1]!, ms));
+      },
+    ],
+  ];
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      throw invalidArgument(`the path ${url.pathname.slice(0, 200)} is not valid percent-encoding`);
+    }
+    const allowed: string[] = [];
+    for (const [method, re, handler] of routes) {
+      const m = re.exec(path);
+      if (!m) continue;
+      if (method !== req.method) {
+        allowed.push(method);
+        continue;
+      }
+      const result = await handler(m, url.searchParams, req);
+      const text = JSON.stringify(result);
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      return;
+    }
+    req.resume();
+    if (allowed.length) {
+      throw new RunwayError(
+        'INVALID_ARGUMENT',
+        `Method ${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`,
+        { httpStatus: 405 },
+      );
+    }
+    throw notFound(
+      `The requested URL ${path} was not found on this server (the local Cloud Run Admin API v2).`,
+    );
+  };
+}

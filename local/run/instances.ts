@@ -1,0 +1,162 @@
+// The instances of one revision: at most one process at a time (the local Cloud Run does not
+// scale out), started on the first request or at deploy, probed until it listens on $PORT,
+// scaled to zero after an idle period unless the revision keeps a minimum instance, restarted on
+// the next request after a crash, and stopped with SIGTERM then SIGKILL when it is retired.
+import { ContainerProcess, freePort, type LogFile, probeStartup } from './process.ts';
+
+export interface InstanceSettings {
+  argv: string[];
+  cwd: string;
+  /** Environment without PORT; the instance adds its own. */
+  env: Record<string, string>;
+  log: LogFile;
+  /** How long a start may take before it fails. */
+  startupTimeoutMs: number;
+  /** Idle time before scaling to zero; only when minInstances is 0. */
+  idleMs: number;
+  graceMs: number;
+}
+
+/** Why an instance could not start, in Cloud Run's words. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+interface Running {
+  proc: ContainerProcess;
+  port: number;
+}
+
+export class RevisionInstances {
+  #running: Running | undefined;
+  #starting: Promise<Running> | undefined;
+  #inflight = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #minInstances = 0;
+  #retired = false;
+  /** Crashes (exits nobody asked for) since the revision was created. */
+  crashes = 0;
+  /** The last start's spawn-to-ready time. */
+  lastStartupMs: number | undefined;
+
+  constructor(
+    readonly settings: InstanceSettings,
+    readonly onCrash: (message: string) => void = () => {},
+  ) {}
+
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.#running?.proc.pid;
+  }
+
+  /** Starts an instance unless one runs or is starting; rejects with StartupError. */
+  start(): Promise<Running> {
+    this.#retired = false;
+    if (this.#running) return Promise.resolve(this.#running);
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<Running> {
+    const port = await freePort();
+    const proc = new ContainerProcess({
+      argv: this.settings.argv,
+      cwd: this.settings.cwd,
+      env: { ...this.settings.env, PORT: String(port) },
+      log: this.settings.log,
+    });
+    const result = await probeStartup(proc, port, { timeoutMs: this.settings.startupTimeoutMs });
+    if (!result.ok) {
+      await proc.stop(0);
+      const head = `The user-provided container failed to start and listen on the port defined provided by the PORT=${port} environment variable`;
+      switch (result.reason) {
+        case 'exited':
+          throw new StartupError(
+            `${head}: the container exited ${result.exit.signal ? `on ${result.exit.signal}` : `with code ${result.exit.code}`} before it listened.`,
+          );
+        case 'wrong-port':
+          throw new StartupError(
+            `${head}: it listens on port ${result.ports.join(', ')} instead. Read the port to listen on from $PORT.`,
+          );
+        default:
+          throw new StartupError(
+            `${head} within the allocated timeout (${Math.round(this.settings.startupTimeoutMs / 1000)} s). This can happen when the port is misconfigured or the startup takes too long.`,
+          );
+      }
+    }
+    this.lastStartupMs = result.ms;
+    const running = { proc, port };
+    this.#running = running;
+    void proc.exited.then((exit) => {
+      if (this.#running === running) this.#running = undefined;
+      if (!proc.stopping) {
+        this.crashes++;
+        const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+        this.settings.log.write('runway', `instance ${how}; the next request starts a new one`);
+        this.onCrash(`instance ${how}`);
+      }
+    });
+    if (this.#retired) void this.stop();
+    else this.#armIdle();
+    return running;
+  }
+
+  /** The port of a ready instance for one request; call the returned release when it ends. */
+  async acquire(): Promise<{ port: number; release: () => void }> {
+    const running = await this.start();
+    this.#inflight++;
+    clearTimeout(this.#idleTimer);
+    let released = false;
+    return {
+      port: running.port,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#inflight--;
+        this.#armIdle();
+      },
+    };
+  }
+
+  /** Keeps `n` instances warm (the local Cloud Run runs at most one). */
+  setMinInstances(n: number): void {
+    this.#minInstances = n;
+    if (n > 0 && !this.#retired) void this.start().catch(() => {});
+    this.#armIdle();
+  }
+
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#minInstances > 0 || this.#inflight > 0 || !this.#running) return;
+    this.#idleTimer = setTimeout(() => {
+      if (this.#inflight === 0 && this.#minInstances === 0) void this.stop();
+    }, this.settings.idleMs);
+    this.#idleTimer.unref();
+  }
+
+  /** Stops the instance (SIGTERM, SIGKILL after the grace period). */
+  async stop(): Promise<void> {
+    clearTimeout(this.#idleTimer);
+    const running = this.#running ?? (await this.#starting?.catch(() => undefined));
+    this.#running = undefined;
+    await running?.proc.stop(this.settings.graceMs);
+  }
+
+  /** No traffic any more: stop, and stay stopped until a request (a tag URL) asks again. */
+  async retire(): Promise<void> {
+    this.#retired = true;
+    this.#minInstances = 0;
+    await this.stop();
+  }
+
+  /** Immediate SIGKILL, for a stack shutting down in a hurry. */
+  kill(): void {
+    clearTimeout(this.#idleTimer);
+    this.#running?.proc.kill();
+  }
+}

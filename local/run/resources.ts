@@ -1,0 +1,199 @@
+// Pieces every local Cloud Run resource shares: names, conditions, etags, field masks, paging, and
+// the checks of Cloud Run's naming rules.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { aborted, type FieldViolation, invalidArgument } from '../../services/shared/errors.ts';
+import type { Json, JsonObject } from './proto-json.ts';
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+export interface Condition {
+  type: string;
+  state: 'CONDITION_PENDING' | 'CONDITION_RECONCILING' | 'CONDITION_FAILED' | 'CONDITION_SUCCEEDED';
+  message?: string;
+  lastTransitionTime: string;
+  severity?: 'ERROR' | 'WARNING' | 'INFO';
+  reason?: string;
+  revisionReason?: string;
+  executionReason?: string;
+}
+
+export function condition(
+  type: string,
+  state: Condition['state'],
+  extra: Partial<Omit<Condition, 'type' | 'state'>> = {},
+): Condition {
+  return {
+    type,
+    state,
+    lastTransitionTime: iso(Date.now()),
+    ...(state === 'CONDITION_FAILED' ? { severity: 'ERROR' } : {}),
+    ...extra,
+  };
+}
+
+/** What every resource carries: identity, times, generation and a fresh etag on each write. */
+export interface Meta {
+  name: string;
+  uid: string;
+  generation: number;
+  createTime: number;
+  updateTime: number;
+  etag: string;
+}
+
+export function newMeta(name: string): Meta {
+  const now = Date.now();
+  return {
+    name,
+    uid: randomUUID(),
+    generation: 1,
+    createTime: now,
+    updateTime: now,
+    etag: newEtag(),
+  };
+}
+
+export function newEtag(): string {
+  return `"${randomBytes(9).toString('base64url')}"`;
+}
+
+export function touch(meta: Meta, bumpGeneration: boolean): void {
+  if (bumpGeneration) meta.generation++;
+  meta.updateTime = Date.now();
+  meta.etag = newEtag();
+}
+
+/** An `etag` in a request must match the resource's, or the write is ABORTED as Cloud Run does. */
+export function checkEtag(meta: Meta, etag: Json | undefined): void {
+  if (typeof etag === 'string' && etag !== '' && etag !== meta.etag) {
+    throw aborted(
+      `Resource '${meta.name}' has changed: the request's etag ${etag} does not match the current etag ${meta.etag}. Read it again and retry.`,
+    );
+  }
+}
+
+export function renderMeta(meta: Meta): JsonObject {
+  return {
+    name: meta.name,
+    uid: meta.uid,
+    generation: String(meta.generation),
+    createTime: iso(meta.createTime),
+    updateTime: iso(meta.updateTime),
+    etag: meta.etag,
+  };
+}
+
+// Cloud Run's naming rule for services, jobs, revisions: RFC 1035 labels.
+const LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+export function checkId(kind: string, field: string, id: unknown, max: number): FieldViolation[] {
+  if (typeof id !== 'string' || id === '') {
+    return [{ field, description: `${kind} is required` }];
+  }
+  if (id.length > max || !LABEL.test(id)) {
+    return [
+      {
+        field,
+        description: `${kind} ${JSON.stringify(id.slice(0, 80))} must be 1-${max} characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen`,
+      },
+    ];
+  }
+  return [];
+}
+
+export function throwIfViolations(violations: FieldViolation[]): void {
+  if (violations.length === 0) return;
+  const first = violations[0]!;
+  throw invalidArgument(
+    violations.length === 1
+      ? `${first.field}: ${first.description}`
+      : `${violations.length} invalid fields; ${first.field}: ${first.description}`,
+    violations,
+  );
+}
+
+/** A FieldMask's paths, `"a,b.c"` or a list. */
+export function maskPaths(mask: Json | undefined): string[] | undefined {
+  if (mask === undefined || mask === null || mask === '') return undefined;
+  const text = Array.isArray(mask) ? mask.join(',') : String(mask);
+  return text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => p.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()));
+}
+
+/** Copies the masked paths of `from` into a copy of `to`. */
+export function applyMask(
+  to: JsonObject,
+  from: JsonObject,
+  paths: string[],
+  allowed: Set<string>,
+  what: string,
+): JsonObject {
+  const out = structuredClone(to);
+  for (const path of paths) {
+    const top = path.split('.')[0]!;
+    if (!allowed.has(top)) {
+      throw invalidArgument(`update_mask: ${what} field "${path}" cannot be updated`, [
+        { field: 'update_mask', description: `"${path}" is not an updatable field` },
+      ]);
+    }
+    const keys = path.split('.');
+    let src: Json | undefined = from;
+    let dst: JsonObject = out;
+    for (let i = 0; i < keys.length - 1; i++) {
+      src = src && typeof src === 'object' && !Array.isArray(src) ? src[keys[i]!] : undefined;
+      const next = dst[keys[i]!];
+      const child: JsonObject =
+        next && typeof next === 'object' && !Array.isArray(next) ? next : {};
+      dst[keys[i]!] = child;
+      dst = child;
+    }
+    const last = keys.at(-1)!;
+    const value = src && typeof src === 'object' && !Array.isArray(src) ? src[last] : undefined;
+    if (value === undefined) delete dst[last];
+    else dst[last] = structuredClone(value);
+  }
+  return out;
+}
+
+/** One page of a list, with an opaque token for the next. */
+export function page<T>(
+  items: T[],
+  query: URLSearchParams,
+): { items: T[]; nextPageToken?: string } {
+  const size = Number(query.get('pageSize') ?? query.get('page_size') ?? 0);
+  const token = query.get('pageToken') ?? query.get('page_token') ?? '';
+  let start = 0;
+  if (token) {
+    start = Number(Buffer.from(token, 'base64url').toString());
+    if (!Number.isInteger(start) || start < 0) {
+      throw invalidArgument('page_token is not a token this API gave', [
+        { field: 'page_token', description: 'invalid page token' },
+      ]);
+    }
+  }
+  const limit = size > 0 ? Math.min(size, 1000) : 1000;
+  const slice = items.slice(start, start + limit);
+  return start + limit < items.length
+    ? { items: slice, nextPageToken: Buffer.from(String(start + limit)).toString('base64url') }
+    : { items: slice };
+}
+
+/** Stable JSON for comparing templates: object keys sorted. */
+export function canonical(value: Json | undefined): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  return `{${Object.keys(value)
+    .sort()
+    .filter((k) => value[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
+    .join(',')}}`;
+}
+
+export function randomSuffix(length: number): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = randomBytes(length);
+  return [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
+}

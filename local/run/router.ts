@@ -1,0 +1,128 @@
+// The local Cloud Run's front end: each service URL and each tag URL is a listener on loopback
+// whose requests go to a revision's instance. A service URL splits requests by traffic percent;
+// a tag URL reaches its revision directly. A request to a revision scaled to zero waits for it to
+// start; with nothing to serve, a 503, as Cloud Run answers.
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RevisionInstances } from './instances.ts';
+
+export interface Backend {
+  revision: string;
+  instances: RevisionInstances;
+}
+
+/** What a listener serves right now: a weighted choice of backends, or why not. */
+export type Routing =
+  | { kind: 'split'; targets: { backend: Backend; percent: number }[] }
+  | { kind: 'none'; status: number; message: string };
+
+export interface Listener {
+  url: string;
+  port: number;
+  route: () => Routing;
+  close(): Promise<void>;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+
+function pick(targets: { backend: Backend; percent: number }[]): Backend | undefined {
+  let roll = Math.random() * 100;
+  for (const t of targets) {
+    if (t.percent <= 0) continue;
+    roll -= t.percent;
+    if (roll < 0) return t.backend;
+  }
+  return targets.filter((t) => t.percent > 0).at(-1)?.backend;
+}
+
+function refuse(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${message}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+async function forward(req: IncomingMessage, res: ServerResponse, backend: Backend): Promise<void> {
+  let lease: { port: number; release: () => void };
+  try {
+    lease = await backend.instances.acquire();
+  } catch (err) {
+    refuse(
+      res,
+      503,
+      `Service Unavailable: revision ${backend.revision} could not start: ${(err as Error).message}`,
+    );
+    return;
+  }
+  res.once('close', lease.release);
+  const headers = { ...req.headers };
+  headers['x-forwarded-for'] = req.socket.remoteAddress ?? '127.0.0.1';
+  headers['x-forwarded-proto'] = 'http';
+  const upstream = request({
+    host: '127.0.0.1',
+    port: lease.port,
+    method: req.method,
+    path: req.url,
+    headers,
+    agent,
+  });
+  upstream.on('response', (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
+    answer.pipe(res);
+    answer.once('error', () => res.destroy());
+  });
+  upstream.once('error', (err) => {
+    refuse(res, 502, `Bad Gateway: revision ${backend.revision} did not answer: ${err.message}`);
+  });
+  req.pipe(upstream);
+  res.once('close', () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
+}
+
+/** Opens a listener on loopback whose requests follow `route()`, read anew for each request. */
+export async function openListener(route: () => Routing): Promise<Listener> {
+  const listener: Partial<Listener> & { route: () => Routing } = { route };
+  const server: Server = createServer((req, res) => {
+    const routing = listener.route();
+    if (routing.kind === 'none') {
+      req.resume();
+      refuse(res, routing.status, routing.message);
+      return;
+    }
+    const backend = pick(routing.targets);
+    if (!backend) {
+      req.resume();
+      refuse(res, 503, 'Service Unavailable: no revision serves traffic');
+      return;
+    }
+    void forward(req, res, backend);
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  listener.port = port;
+  listener.url = `http://127.0.0.1:${port}`;
+  listener.close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  return listener as Listener;
+}
