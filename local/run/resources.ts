@@ -103,13 +103,9 @@ export function checkId(kind: string, field: string, id: unknown, max: number): 
 
 export function throwIfViolations(violations: FieldViolation[]): void {
   if (violations.length === 0) return;
-  const first = violations[0]!;
-  throw invalidArgument(
-    violations.length === 1
-      ? `${first.field}: ${first.description}`
-      : `${violations.length} invalid fields; ${first.field}: ${first.description}`,
-    violations,
-  );
+  const shown = violations.slice(0, 5).map((v) => `${v.field}: ${v.description}`);
+  if (violations.length > 5) shown.push(`and ${violations.length - 5} more`);
+  throw invalidArgument(shown.join('; '), violations);
 }
 
 /** A FieldMask's paths, `"a,b.c"` or a list. */
@@ -167,8 +163,11 @@ export function page<T>(
   const token = query.get('pageToken') ?? query.get('page_token') ?? '';
   let start = 0;
   if (token) {
-    start = Number(Buffer.from(token, 'base64url').toString());
-    if (!Number.isInteger(start) || start < 0) {
+    const text = /^[A-Za-z0-9_-]{1,16}$/.test(token)
+      ? Buffer.from(token, 'base64url').toString()
+      : '';
+    start = /^\d{1,9}$/.test(text) ? Number(text) : -1;
+    if (start < 0) {
       throw invalidArgument('page_token is not a token this API gave', [
         { field: 'page_token', description: 'invalid page token' },
       ]);

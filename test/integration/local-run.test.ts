@@ -1,0 +1,916 @@
+// The local Cloud Run through Google's own clients (@google-cloud/run v2, REST mode) and raw HTTP:
+// revisions and job tasks are real processes, traffic splits and tags route real requests, and
+// bad requests get Google-shaped errors without changing anything.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  ExecutionsClient,
+  JobsClient,
+  protos,
+  RevisionsClient,
+  ServicesClient,
+  TasksClient,
+} from '@google-cloud/run';
+import { localClientOptions } from '../../local/clients.ts';
+import { type LocalRegistry, startLocalRegistry } from '../../local/registry/server.ts';
+import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
+
+// Google's client hands enums back as numbers from operations and as names from reads.
+const { State } = protos.google.cloud.run.v2.Condition;
+const state = (s: unknown) => (typeof s === 'number' ? State[s] : s);
+const SUCCEEDED = 'CONDITION_SUCCEEDED';
+const FAILED = 'CONDITION_FAILED';
+const PROJECT = 'demo-project';
+const REGION = 'us-central1';
+const PARENT = `projects/${PROJECT}/locations/${REGION}`;
+const APP = new URL('../fixtures/apps/probe/', import.meta.url).pathname;
+const IMAGE = `${REGION}-docker.pkg.dev/${PROJECT}/apps/probe`;
+
+interface Probe {
+  revision: string;
+  service: string;
+  configuration: string;
+  port: string;
+  greeting: string | null;
+  pid: number;
+}
+
+let root: string;
+let registry: LocalRegistry;
+let run: LocalRun;
+let image: string;
+let services: ServicesClient;
+let revisions: RevisionsClient;
+let jobs: JobsClient;
+let executions: ExecutionsClient;
+let tasks: TasksClient;
+const pids = new Set<number>();
+
+async function probe(url: string): Promise<Probe> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200, `${url} answered ${res.status}: ${await res.clone().text()}`);
+  const body = (await res.json()) as Probe;
+  pids.add(body.pid);
+  return body;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Polls `check` until it holds; for states that settle by themselves (process exits, idle timers). */
+async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+type Env = { name: string; value: string }[];
+const template = (env: Env = [], extra: Record<string, unknown> = {}) => ({
+  containers: [{ image, env }],
+  ...extra,
+});
+
+async function deploy(id: string, env: Env = [], extra: Record<string, unknown> = {}) {
+  const [op] = await services.createService({
+    parent: PARENT,
+    serviceId: id,
+    service: { template: template(env, extra) },
+  });
+  const [svc] = await op.promise();
+  return svc;
+}
+
+async function update(service: Record<string, unknown>) {
+  const [op] = await services.updateService({ service });
+  const [svc] = await op.promise();
+  return svc;
+}
+
+// In REST mode a failed call rejects with the HTTP status as its code, a failed operation with the
+// google.rpc code: accept either for the canonical code a case expects.
+const CODES = {
+  CANCELLED: [1, 499],
+  NOT_FOUND: [5, 404],
+  ALREADY_EXISTS: [6, 409],
+  FAILED_PRECONDITION: [9, 400],
+  ABORTED: [10, 409],
+} as const;
+
+/** The error a rejected call or operation gives: its code and message. */
+async function rejection(p: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { code?: number; message: string };
+    return { code: Number(e.code), message: e.message };
+  }
+  assert.fail('expected a rejection');
+}
+
+function assertCode(err: { code: number; message: string }, code: keyof typeof CODES) {
+  assert.ok(
+    (CODES[code] as readonly number[]).includes(err.code),
+    `expected ${code}, got ${err.code}: ${err.message}`,
+  );
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'runway-local-run-'));
+  registry = await startLocalRegistry({ root: join(root, 'registry') });
+  run = await startLocalRun({
+    project: PROJECT,
+    region: REGION,
+    images: registry.images,
+    logDir: join(root, 'logs'),
+    startupTimeoutMs: 2_000,
+    graceMs: 300,
+    settleMs: 300,
+  });
+  image = (await registry.push(APP, `${IMAGE}:v1`)).digestRef;
+  const options = localClientOptions(run.host);
+  services = new ServicesClient(options);
+  revisions = new RevisionsClient(options);
+  jobs = new JobsClient(options);
+  executions = new ExecutionsClient(options);
+  tasks = new TasksClient(options);
+});
+
+after(async () => {
+  await run.close();
+  await registry.close();
+  for (const pid of pids)
+    assert.equal(alive(pid), false, `process ${pid} outlived the local Cloud Run`);
+  await rm(root, { recursive: true, force: true });
+});
+
+describe("services through Google's client", () => {
+  test("a service becomes ready and serves with Cloud Run's container contract", async () => {
+    const svc = await deploy('contract', [{ name: 'GREETING', value: 'hi' }]);
+    assert.equal(svc.terminalCondition?.type, 'Ready');
+    assert.equal(state(svc.terminalCondition?.state), SUCCEEDED);
+    assert.equal(svc.latestReadyRevision, svc.latestCreatedRevision);
+    assert.match(
+      svc.latestReadyRevision ?? '',
+      /^projects\/demo-project\/locations\/us-central1\/services\/contract\/revisions\/contract-00001-[a-z0-9]{3}$/,
+    );
+    assert.equal(String(svc.generation), '1');
+    assert.equal(svc.reconciling, false);
+    assert.deepEqual(svc.urls, [svc.uri]);
+    const body = await probe(svc.uri!);
+    assert.equal(body.service, 'contract');
+    assert.equal(body.configuration, 'contract');
+    assert.equal(body.revision, svc.latestReadyRevision?.split('/').pop());
+    assert.equal(body.greeting, 'hi');
+    assert.match(body.port, /^\d+$/);
+    assert.notEqual(
+      body.port,
+      new URL(svc.uri!).port,
+      'the instance listens on its own port behind the router',
+    );
+  });
+
+  test('a new template makes a new revision, LATEST traffic moves to it and the old one is retired', async () => {
+    const svc = await deploy('rollout');
+    const first = await probe(svc.uri!);
+    const updated = await update({
+      name: svc.name,
+      template: template([{ name: 'GREETING', value: 'v2' }]),
+    });
+    assert.notEqual(updated.latestReadyRevision, svc.latestReadyRevision);
+    assert.equal(String(updated.generation), '2');
+    const second = await probe(svc.uri!);
+    assert.equal(second.greeting, 'v2');
+    assert.equal(second.revision, updated.latestReadyRevision?.split('/').pop());
+    await eventually(() => !alive(first.pid), 'the retired revision to stop');
+  });
+
+  test('an update with the same template makes no revision', async () => {
+    const svc = await deploy('same', [{ name: 'GREETING', value: 'x' }]);
+    const again = await update({
+      name: svc.name,
+      template: template([{ name: 'GREETING', value: 'x' }]),
+    });
+    assert.equal(again.latestCreatedRevision, svc.latestCreatedRevision);
+    const [list] = await revisions.listRevisions({ parent: svc.name! });
+    assert.equal(list.length, 1);
+  });
+
+  test('requests split across revisions by traffic percent', async () => {
+    const svc = await deploy('split', [{ name: 'GREETING', value: 'a' }]);
+    const a = svc.latestReadyRevision!.split('/').pop()!;
+    const b = `split-b`;
+    await update({
+      name: svc.name,
+      template: template([{ name: 'GREETING', value: 'b' }], { revision: b }),
+      traffic: [
+        { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: a, percent: 70 },
+        { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: b, percent: 30 },
+      ],
+    });
+    const n = 600;
+    const counts = new Map<string, number>();
+    for (let i = 0; i < n; i += 50) {
+      const batch = await Promise.all(Array.from({ length: 50 }, () => probe(svc.uri!)));
+      for (const r of batch) counts.set(r.revision, (counts.get(r.revision) ?? 0) + 1);
+    }
+    // 70% of 600 has a standard deviation of about 11 requests: +-60 is more than 5 of them.
+    const share = counts.get(a) ?? 0;
+    assert.ok(share > 360 && share < 480, `revision a served ${share} of ${n}, expected about 420`);
+    assert.equal(share + (counts.get(b) ?? 0), n);
+  });
+
+  test('a tag URL reaches the tagged revision directly, even at 0 percent', async () => {
+    const svc = await deploy('tagged', [{ name: 'GREETING', value: 'stable' }]);
+    const stable = svc.latestReadyRevision!.split('/').pop()!;
+    const updated = await update({
+      name: svc.name,
+      template: template([{ name: 'GREETING', value: 'candidate' }], {
+        revision: 'tagged-candidate',
+      }),
+      traffic: [
+        { type: 2, revision: stable, percent: 100, tag: 'stable' },
+        { type: 2, revision: 'tagged-candidate', percent: 0, tag: 'candidate' },
+      ],
+    });
+    const status = new Map(updated.trafficStatuses!.map((t) => [t.tag, t]));
+    assert.equal(status.get('candidate')?.revision, 'tagged-candidate');
+    assert.equal(status.get('candidate')?.percent ?? 0, 0);
+    const candidateUri = status.get('candidate')!.uri!;
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await probe(candidateUri)).greeting, 'candidate');
+      assert.equal((await probe(svc.uri!)).greeting, 'stable');
+    }
+    assert.equal((await probe(status.get('stable')!.uri!)).greeting, 'stable');
+  });
+
+  test('an update with a stale etag is ABORTED and changes nothing', async () => {
+    const svc = await deploy('etag');
+    await update({ name: svc.name, annotations: { a: '1' }, template: svc.template });
+    const err = await rejection(
+      update({ name: svc.name, etag: svc.etag, annotations: { a: '2' }, template: svc.template }),
+    );
+    assertCode(err, 'ABORTED');
+    assert.match(err.message, /etag/);
+    const [now] = await services.getService({ name: svc.name! });
+    assert.equal(now.annotations?.a, '1');
+  });
+
+  test('allowMissing creates a service; without it a missing service is NOT_FOUND', async () => {
+    const name = `${PARENT}/services/created-by-patch`;
+    const missing = await rejection(update({ name, template: template() }));
+    assertCode(missing, 'NOT_FOUND');
+    const [op] = await services.updateService({
+      service: { name, template: template() },
+      allowMissing: true,
+    });
+    const [svc] = await op.promise();
+    assert.equal(state(svc.terminalCondition?.state), SUCCEEDED);
+  });
+
+  test('an update mask writes only the named fields', async () => {
+    const svc = await deploy('masked', [{ name: 'GREETING', value: 'kept' }]);
+    const [op] = await services.updateService({
+      service: {
+        name: svc.name,
+        annotations: { 'runway.dev/claim': 'x' },
+        template: template([{ name: 'GREETING', value: 'ignored' }]),
+      },
+      updateMask: { paths: ['annotations'] },
+    });
+    const [after] = await op.promise();
+    assert.equal(after.annotations?.['runway.dev/claim'], 'x');
+    assert.equal(after.latestCreatedRevision, svc.latestCreatedRevision);
+    assert.equal((await probe(svc.uri!)).greeting, 'kept');
+  });
+
+  const failures: { name: string; env: Env; image?: string; message: RegExp }[] = [
+    {
+      name: 'exits at once',
+      env: [{ name: 'MODE', value: 'exit' }],
+      message: /exited with code 3 before it listened/,
+    },
+    {
+      name: 'listens on another port',
+      env: [{ name: 'MODE', value: 'wrong-port' }],
+      message: /listens on port \d+ instead/,
+    },
+    {
+      name: 'never listens',
+      env: [{ name: 'MODE', value: 'hang' }],
+      message: /within the allocated timeout/,
+    },
+    {
+      name: 'image never pushed',
+      env: [],
+      image: `${IMAGE}@sha256:${'0'.repeat(64)}`,
+      message: /Image '.*' not found/,
+    },
+  ];
+  for (const [i, c] of failures.entries()) {
+    test(`a revision that ${c.name} fails its operation and the service keeps serving`, async () => {
+      const svc = await deploy(`fails-${i}`, [{ name: 'GREETING', value: 'good' }]);
+      const err = await rejection(
+        update({
+          name: svc.name,
+          template: { containers: [{ image: c.image ?? image, env: c.env }] },
+        }),
+      );
+      assert.match(
+        err.message,
+        /^Revision 'fails-\d-00002-[a-z0-9]{3}' is not ready and cannot serve traffic\./,
+      );
+      assert.match(err.message, c.message);
+      const [now] = await services.getService({ name: svc.name! });
+      assert.equal(state(now.terminalCondition?.state), FAILED);
+      assert.equal(now.latestReadyRevision, svc.latestReadyRevision);
+      assert.notEqual(now.latestCreatedRevision, svc.latestCreatedRevision);
+      const [failed] = await revisions.getRevision({ name: now.latestCreatedRevision! });
+      assert.equal(state(failed.conditions?.[0]?.state), FAILED);
+      assert.equal((await probe(svc.uri!)).greeting, 'good');
+    });
+  }
+
+  test('a revision serving traffic cannot be deleted; one without traffic can', async () => {
+    const svc = await deploy('deleting');
+    const first = svc.latestReadyRevision!;
+    const updated = await update({
+      name: svc.name,
+      template: template([{ name: 'GREETING', value: '2' }]),
+    });
+    const serving = await rejection(
+      revisions.deleteRevision({ name: updated.latestReadyRevision! }),
+    );
+    assertCode(serving, 'FAILED_PRECONDITION');
+    assert.match(serving.message, /serving traffic/);
+    const [op] = await revisions.deleteRevision({ name: first });
+    await op.promise();
+    const [list] = await revisions.listRevisions({ parent: svc.name! });
+    assert.deepEqual(
+      list.map((r) => r.name),
+      [updated.latestReadyRevision],
+    );
+  });
+
+  test('deleting a service stops its processes and closes its URL', async () => {
+    const svc = await deploy('deleted');
+    const { pid } = await probe(svc.uri!);
+    const [op] = await services.deleteService({ name: svc.name! });
+    await op.promise();
+    await eventually(() => !alive(pid), 'the revision process to stop');
+    await assert.rejects(fetch(svc.uri!));
+    assertCode(await rejection(services.getService({ name: svc.name! })), 'NOT_FOUND');
+  });
+
+  test('an instance killed with SIGKILL is replaced on the next request', async () => {
+    const svc = await deploy('crashy');
+    const { pid } = await probe(svc.uri!);
+    process.kill(pid, 'SIGKILL');
+    await eventually(() => !alive(pid), 'the kill');
+    const again = await probe(svc.uri!);
+    assert.notEqual(again.pid, pid);
+  });
+});
+
+describe('instances scale to zero and back', () => {
+  let idle: LocalRun;
+  let client: ServicesClient;
+  before(async () => {
+    idle = await startLocalRun({
+      project: PROJECT,
+      region: REGION,
+      images: registry.images,
+      logDir: join(root, 'idle-logs'),
+      idleMs: 150,
+      graceMs: 300,
+    });
+    client = new ServicesClient(localClientOptions(idle.host));
+  });
+  after(() => idle.close());
+
+  test('min instances 0: idle instances stop and the next request cold-starts one', async () => {
+    const [op] = await client.createService({
+      parent: PARENT,
+      serviceId: 'sleepy',
+      service: { template: template() },
+    });
+    const [svc] = await op.promise();
+    const first = await probe(svc.uri!);
+    await eventually(() => !alive(first.pid), 'scale to zero');
+    const second = await probe(svc.uri!);
+    assert.notEqual(second.pid, first.pid);
+  });
+
+  test('min instances 1 keeps one instance warm', async () => {
+    const [op] = await client.createService({
+      parent: PARENT,
+      serviceId: 'warm',
+      service: { template: template([], { scaling: { minInstanceCount: 1 } }) },
+    });
+    const [svc] = await op.promise();
+    const first = await probe(svc.uri!);
+    await new Promise((r) => setTimeout(r, 400)); // more than twice the idle period
+    assert.equal(alive(first.pid), true);
+    assert.equal((await probe(svc.uri!)).pid, first.pid);
+  });
+
+  test('an instance that ignores SIGTERM gets SIGKILL after the grace period', async () => {
+    const [op] = await client.createService({
+      parent: PARENT,
+      serviceId: 'stubborn',
+      service: { template: template([{ name: 'MODE', value: 'stubborn' }]) },
+    });
+    const [svc] = await op.promise();
+    const { pid } = await probe(svc.uri!);
+    const started = Date.now();
+    await eventually(() => !alive(pid), 'the SIGKILL', 3000);
+    assert.ok(Date.now() - started >= 150, 'it outlived the SIGTERM');
+  });
+});
+
+describe("jobs through Google's client", () => {
+  const task = (env: Env, extra: Record<string, unknown> = {}) => ({
+    template: {
+      taskCount: 1,
+      ...extra,
+      template: {
+        maxRetries: 0,
+        ...((extra.task as object) ?? {}),
+        containers: [{ image, command: ['node', 'task.js'], env }],
+      },
+    },
+  });
+  async function createJob(id: string, env: Env, extra: Record<string, unknown> = {}) {
+    const { task: _t, ...rest } = extra;
+    const [op] = await jobs.createJob({
+      parent: PARENT,
+      jobId: id,
+      job: { ...task(env, extra), template: { ...task(env, extra).template, ...rest } },
+    });
+    const [job] = await op.promise();
+    return job;
+  }
+
+  test("an execution runs taskCount tasks with Cloud Run's variables and the run's overrides", async () => {
+    const job = await createJob('contract', [{ name: 'EXTRA', value: 'from-job' }], {
+      taskCount: 3,
+    });
+    const [op] = await jobs.runJob({
+      name: job.name!,
+      overrides: {
+        containerOverrides: [{ env: [{ name: 'EXTRA', value: 'from-run' }], args: ['one', 'two'] }],
+      },
+    });
+    const [execution] = await op.promise();
+    assert.equal(execution.succeededCount, 3);
+    assert.equal(state(execution.conditions?.[0]?.state), SUCCEEDED);
+    const log = await readFile(run.jobs.logPath(execution.name!), 'utf8');
+    const lines = log
+      .split('\n')
+      .filter((l) => l.includes('stdout: {'))
+      .map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+    assert.deepEqual(lines.map((l) => l.index).sort(), ['0', '1', '2']);
+    for (const l of lines) {
+      assert.equal(l.job, 'contract');
+      assert.equal(l.execution, execution.name!.split('/').pop());
+      assert.equal(l.count, '3');
+      assert.equal(l.attempt, '0');
+      assert.equal(l.extra, 'from-run');
+      assert.deepEqual(l.args, ['one', 'two']);
+    }
+    const [list] = await tasks.listTasks({ parent: execution.name! });
+    assert.equal(list.length, 3);
+    assert.ok(list.every((t) => t.lastAttemptResult?.exitCode === 0));
+  });
+
+  test('parallelism bounds how many tasks run at once', async () => {
+    const dir = await mkdtemp(join(root, 'track-'));
+    const job = await createJob(
+      'parallel',
+      [
+        { name: 'TASK_MODE', value: 'track' },
+        { name: 'TRACK_DIR', value: dir },
+      ],
+      { taskCount: 5, parallelism: 2 },
+    );
+    const [op] = await jobs.runJob({ name: job.name! });
+    await op.promise();
+    for (let i = 0; i < 5; i++) {
+      const seen = Number(await readFile(join(dir, `seen-${i}`), 'utf8'));
+      assert.ok(seen <= 2, `task ${i} saw ${seen} tasks running`);
+    }
+  });
+
+  test('a failing task is retried up to maxRetries and the execution succeeds when an attempt does', async () => {
+    const job = await createJob(
+      'flaky',
+      [
+        { name: 'TASK_MODE', value: 'flaky' },
+        { name: 'RETRIES_NEEDED', value: '2' },
+      ],
+      { task: { maxRetries: 2 } },
+    );
+    const [op] = await jobs.runJob({ name: job.name! });
+    const [execution] = await op.promise();
+    assert.equal(execution.succeededCount, 1);
+    assert.equal(execution.retriedCount, 2);
+    const [list] = await tasks.listTasks({ parent: execution.name! });
+    assert.equal(list[0]?.retried, 2);
+  });
+
+  test('a task that keeps failing fails the execution and the run operation', async () => {
+    const job = await createJob('failing', [{ name: 'TASK_MODE', value: 'fail' }], {
+      taskCount: 2,
+      task: { maxRetries: 1 },
+    });
+    const [op] = await jobs.runJob({ name: job.name! });
+    const err = await rejection(op.promise());
+    assertCode(err, 'FAILED_PRECONDITION');
+    assert.match(
+      err.message,
+      /failed: 2 of 2 task\(s\) failed\. Task 0: The container exited with code 4/,
+    );
+    const [[execution]] = await executions.listExecutions({ parent: job.name! });
+    assert.equal(execution?.failedCount, 2);
+    assert.equal(execution?.retriedCount, 2);
+    assert.equal(state(execution?.conditions?.[0]?.state), FAILED);
+  });
+
+  test('a task over its timeout is stopped and fails', async () => {
+    const job = await createJob('slow', [{ name: 'TASK_MODE', value: 'sleep' }], {
+      task: { timeout: { seconds: 1 } },
+    });
+    const [op] = await jobs.runJob({ name: job.name! });
+    const err = await rejection(op.promise());
+    assert.match(err.message, /stopped at its timeout of 1 s/);
+  });
+
+  test('cancel stops a running execution and its run operation fails CANCELLED', async () => {
+    const job = await createJob('cancelled', [{ name: 'TASK_MODE', value: 'sleep' }]);
+    const [op] = await jobs.runJob({ name: job.name! });
+    const name = (op.metadata as { name: string }).name;
+    const [cancel] = await executions.cancelExecution({ name });
+    await cancel.promise();
+    const err = await rejection(op.promise());
+    assertCode(err, 'CANCELLED');
+    const [execution] = await executions.getExecution({ name });
+    assert.equal(execution.cancelledCount, 1);
+    const again = await rejection(executions.cancelExecution({ name }));
+    assertCode(again, 'FAILED_PRECONDITION');
+  });
+
+  test('an execution can be deleted; the job lists what is left', async () => {
+    const job = await createJob('deleted-exec', []);
+    const [op] = await jobs.runJob({ name: job.name! });
+    const [execution] = await op.promise();
+    const [del] = await executions.deleteExecution({ name: execution.name! });
+    await del.promise();
+    const [list] = await executions.listExecutions({ parent: job.name! });
+    assert.equal(list.length, 0);
+    assertCode(await rejection(executions.getExecution({ name: execution.name! })), 'NOT_FOUND');
+  });
+});
+
+describe('operations', () => {
+  test('a write answers an operation that get, list and wait can read', async () => {
+    const [op] = await services.createService({
+      parent: PARENT,
+      serviceId: 'ops',
+      service: { template: template() },
+    });
+    const res = await fetch(`${run.url}/v2/${op.name}:wait`, {
+      method: 'POST',
+      body: JSON.stringify({ timeout: '10s' }),
+    });
+    const waited = (await res.json()) as {
+      done: boolean;
+      response: { '@type': string; name: string };
+    };
+    assert.equal(waited.done, true);
+    assert.equal(waited.response['@type'], 'type.googleapis.com/google.cloud.run.v2.Service');
+    assert.equal(waited.response.name, `${PARENT}/services/ops`);
+    const list = (await (await fetch(`${run.url}/v2/${PARENT}/operations`)).json()) as {
+      operations: { name: string }[];
+    };
+    assert.ok(list.operations.some((o) => o.name === op.name));
+    const missing = await fetch(`${run.url}/v2/${PARENT}/operations/nope`);
+    assert.equal(missing.status, 404);
+  });
+});
+
+describe('bad requests get Google-shaped errors and change nothing', () => {
+  // Bodies name the image as IMG; the digest is only known once the suite's before() pushed it.
+  const IMG = '$IMAGE';
+  const svcBody = (patch: Record<string, unknown> = {}) => ({
+    template: { containers: [{ image: IMG }] },
+    ...patch,
+  });
+  const cases: {
+    name: string;
+    method?: string;
+    path: string;
+    body?: unknown;
+    raw?: string;
+    status: number;
+    message: RegExp;
+  }[] = [
+    {
+      name: 'body not JSON',
+      path: `services?serviceId=x1`,
+      raw: '{nope',
+      status: 400,
+      message: /not valid JSON/,
+    },
+    {
+      name: 'body a JSON array',
+      path: `services?serviceId=x1`,
+      raw: '[]',
+      status: 400,
+      message: /must be a JSON object/,
+    },
+    {
+      name: 'body over 4 MB',
+      path: `services?serviceId=x1`,
+      raw: JSON.stringify({ description: 'x'.repeat(4 * 1024 * 1024 + 10) }),
+      status: 413,
+      message: /larger than/,
+    },
+    {
+      name: 'unknown top-level field',
+      path: `services?serviceId=x1`,
+      body: svcBody({ colour: 'red' }),
+      status: 400,
+      message: /Unknown name "colour" at 'service': Cannot find field/,
+    },
+    {
+      name: 'unknown nested field',
+      path: `services?serviceId=x1`,
+      body: { template: { containers: [{ image: IMG, cpu: 2 }] } },
+      status: 400,
+      message: /Unknown name "cpu" at 'service.template.containers\[0\]'/,
+    },
+    {
+      name: 'wrong type',
+      path: `services?serviceId=x1`,
+      body: svcBody({ traffic: [{ percent: 'lots' }] }),
+      status: 400,
+      message: /Invalid value at 'service.traffic\[0\].percent'/,
+    },
+    {
+      name: 'unknown enum',
+      path: `services?serviceId=x1`,
+      body: svcBody({ ingress: 'EVERYONE' }),
+      status: 400,
+      message: /Invalid value at 'service.ingress'/,
+    },
+    {
+      name: 'missing service id',
+      path: `services`,
+      body: svcBody(),
+      status: 400,
+      message: /service id is required/,
+    },
+    {
+      name: 'service id with capitals',
+      path: `services?serviceId=Hello`,
+      body: svcBody(),
+      status: 400,
+      message: /service_id: service id "Hello" must be/,
+    },
+    {
+      name: 'service id starting with a digit',
+      path: `services?serviceId=1st`,
+      body: svcBody(),
+      status: 400,
+      message: /must be 1-49 characters/,
+    },
+    {
+      name: 'service id too long',
+      path: `services?serviceId=${'a'.repeat(50)}`,
+      body: svcBody(),
+      status: 400,
+      message: /must be 1-49 characters/,
+    },
+    {
+      name: 'no template',
+      path: `services?serviceId=x1`,
+      body: {},
+      status: 400,
+      message: /template is required/,
+    },
+    {
+      name: 'no container',
+      path: `services?serviceId=x1`,
+      body: { template: { containers: [] } },
+      status: 400,
+      message: /needs a container/,
+    },
+    {
+      name: 'container without image',
+      path: `services?serviceId=x1`,
+      body: { template: { containers: [{}] } },
+      status: 400,
+      message: /image is required/,
+    },
+    {
+      name: 'two containers',
+      path: `services?serviceId=x1`,
+      body: { template: { containers: [{ image: IMG }, { image: IMG }] } },
+      status: 400,
+      message: /one container per instance/,
+    },
+    {
+      name: 'reserved env PORT',
+      path: `services?serviceId=x1`,
+      body: { template: { containers: [{ image: IMG, env: [{ name: 'PORT', value: '1' }] }] } },
+      status: 400,
+      message: /reserved env names were provided: PORT/,
+    },
+    {
+      name: 'secret env',
+      path: `services?serviceId=x1`,
+      body: {
+        template: {
+          containers: [
+            { image: IMG, env: [{ name: 'S', valueSource: { secretKeyRef: { secret: 's' } } }] },
+          ],
+        },
+      },
+      status: 400,
+      message: /secret references are not available/,
+    },
+    {
+      name: 'revision name without the service prefix',
+      path: `services?serviceId=x1`,
+      body: svcBody({ template: { revision: 'other-1', containers: [{ image: IMG }] } }),
+      status: 400,
+      message: /must start with the service name/,
+    },
+    {
+      name: 'revision name with capitals',
+      path: `services?serviceId=x1`,
+      body: svcBody({ template: { revision: 'x1-ABC', containers: [{ image: IMG }] } }),
+      status: 400,
+      message: /revision name/,
+    },
+    {
+      name: 'traffic not summing to 100',
+      path: `services?serviceId=x1`,
+      body: svcBody({ traffic: [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 90 }] }),
+      status: 400,
+      message: /sum to 100, not 90/,
+    },
+    {
+      name: 'unknown revision in traffic',
+      path: `services?serviceId=x1`,
+      body: svcBody({ traffic: [{ type: 2, revision: 'x1-nope', percent: 100 }] }),
+      status: 400,
+      message: /Revision 'x1-nope' does not exist/,
+    },
+    {
+      name: 'duplicate tags',
+      path: `services?serviceId=x1`,
+      body: svcBody({
+        traffic: [
+          { type: 1, percent: 100, tag: 'a' },
+          { type: 1, percent: 0, tag: 'a' },
+        ],
+      }),
+      status: 400,
+      message: /tag 'a' is used by two/,
+    },
+    {
+      name: 'tag breaking the naming rules',
+      path: `services?serviceId=x1`,
+      body: svcBody({ traffic: [{ type: 1, percent: 100, tag: 'Bad_Tag' }] }),
+      status: 400,
+      message: /tag "Bad_Tag" must be/,
+    },
+    {
+      name: 'min above max instances',
+      path: `services?serviceId=x1`,
+      body: svcBody({
+        template: {
+          containers: [{ image: IMG }],
+          scaling: { minInstanceCount: 3, maxInstanceCount: 1 },
+        },
+      }),
+      status: 400,
+      message: /min_instance_count 3 is above/,
+    },
+    {
+      name: 'another location',
+      path: `services?serviceId=x1`,
+      body: svcBody(),
+      status: 404,
+      message: /is not served here/,
+      method: 'POST-OTHER',
+    },
+    {
+      name: 'job with task count 0',
+      path: `jobs?jobId=j1`,
+      body: { template: { taskCount: 0, template: { containers: [{ image: IMG }] } } },
+      status: 400,
+      message: /task_count must be 1-10000/,
+    },
+    {
+      name: 'job with negative retries',
+      path: `jobs?jobId=j1`,
+      body: { template: { template: { maxRetries: -1, containers: [{ image: IMG }] } } },
+      status: 400,
+      message: /max_retries must be 0-10/,
+    },
+    {
+      name: 'job with a bad duration',
+      path: `jobs?jobId=j1`,
+      body: { template: { template: { timeout: 'soon', containers: [{ image: IMG }] } } },
+      status: 400,
+      message: /Invalid value at 'job.template.template.timeout'/,
+    },
+    {
+      name: 'unknown route',
+      method: 'GET',
+      path: `widgets`,
+      status: 404,
+      message: /was not found on this server/,
+    },
+    {
+      name: 'method not allowed',
+      method: 'PUT',
+      path: `services`,
+      status: 405,
+      message: /not allowed/,
+    },
+    {
+      name: 'bad page token',
+      method: 'GET',
+      path: `services?pageToken=%%%`,
+      status: 400,
+      message: /page_token|percent-encoding/,
+    },
+    {
+      name: 'bad percent-encoding in the path',
+      method: 'GET',
+      path: `services/%E0%A4%A`,
+      status: 400,
+      message: /percent-encoding/,
+    },
+  ];
+
+  for (const c of cases) {
+    test(c.name, async () => {
+      const before = (await (await fetch(`${run.url}/v2/${PARENT}/services`)).text()).replace(
+        /"updateTime":"[^"]+"/g,
+        '',
+      );
+      const location =
+        c.method === 'POST-OTHER' ? `projects/${PROJECT}/locations/europe-west1` : PARENT;
+      const res = await fetch(`${run.url}/v2/${location}/${c.path}`, {
+        method: c.method === 'POST-OTHER' ? 'POST' : (c.method ?? 'POST'),
+        ...(c.method === 'GET'
+          ? {}
+          : { body: c.raw ?? JSON.stringify(c.body ?? {}).replaceAll('$IMAGE', image) }),
+      });
+      const body = (await res.json()) as {
+        error: { code: number; message: string; status: string };
+      };
+      assert.equal(res.status, c.status, body.error?.message);
+      assert.equal(body.error.code, c.status);
+      assert.match(body.error.message, c.message);
+      assert.equal(typeof body.error.status, 'string');
+      const afterText = (await (await fetch(`${run.url}/v2/${PARENT}/services`)).text()).replace(
+        /"updateTime":"[^"]+"/g,
+        '',
+      );
+      assert.equal(afterText, before);
+    });
+  }
+
+  test('a second create with the same id is ALREADY_EXISTS', async () => {
+    await deploy('twice');
+    const err = await rejection(deploy('twice'));
+    assertCode(err, 'ALREADY_EXISTS');
+  });
+
+  test('a named revision with a different template is ALREADY_EXISTS', async () => {
+    const svc = await deploy('named', [], { revision: 'named-one' });
+    const err = await rejection(
+      update({
+        name: svc.name,
+        template: template([{ name: 'GREETING', value: 'other' }], { revision: 'named-one' }),
+      }),
+    );
+    assertCode(err, 'ALREADY_EXISTS');
+    assert.match(err.message, /different configuration already exists/);
+  });
+});
