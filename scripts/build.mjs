@@ -1,9 +1,20 @@
 #!/usr/bin/env node
 // Bundles the production entry points into single ESM files under dist/, so the container images
 // need no TypeScript toolchain and the deployer pays for loading one file, not hundreds.
+//   node scripts/build.mjs [--only deployer] [--outdir DIR] [--no-sourcemap]
+// The local stack uses --only and --outdir to build an image's final stage into its own directory.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+
+const { values: flags } = parseArgs({
+  options: {
+    only: { type: 'string', multiple: true },
+    outdir: { type: 'string', default: 'dist' },
+    'no-sourcemap': { type: 'boolean', default: false },
+  },
+});
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entries = {
@@ -11,17 +22,20 @@ const entries = {
   'acceptance/index': 'services/acceptance/main.ts',
 };
 const present = Object.fromEntries(
-  Object.entries(entries).filter(([, src]) => existsSync(`${root}/${src}`)),
+  Object.entries(entries).filter(
+    ([out, src]) =>
+      existsSync(`${root}/${src}`) && (!flags.only || flags.only.includes(out.split('/')[0])),
+  ),
 );
 await build({
   absWorkingDir: root,
   entryPoints: present,
-  outdir: 'dist',
+  outdir: flags.outdir,
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  sourcemap: 'linked',
+  sourcemap: flags['no-sourcemap'] ? false : 'linked',
   legalComments: 'none',
   // CommonJS dependencies inside an ESM bundle still call require().
   banner: {
@@ -36,4 +50,4 @@ await build({
   },
   logLevel: 'warning',
 });
-console.log(`built ${Object.keys(present).join(', ') || 'nothing'} into dist/`);
+console.log(`built ${Object.keys(present).join(', ') || 'nothing'} into ${flags.outdir}/`);

@@ -1,9 +1,69 @@
-// Placeholder until the local stack lands.
+// `runway local up`: starts the local cloud and keeps it running until Ctrl-C or SIGTERM.
+import { resolve } from 'node:path';
 import type { Command } from '../../cli/io.ts';
+import type { PubSubKind } from '../pubsub/index.ts';
+import { startStack } from '../stack.ts';
+import { stackHome } from './home.ts';
+import { parseArgs, UsageError } from './args.ts';
 
-export const upCommand: Command = async (_argv, io) => {
-  io.stderr.write(
-    'runway: this command needs the local Cloud Run, which is not built yet. Meanwhile: runway workflows run FILE, runway workflows serve.\n',
-  );
-  return 2;
+export const upCommand: Command = async (argv, io) => {
+  let flags: Map<string, string | true>;
+  try {
+    ({ flags } = parseArgs(argv, { json: false, 'time-scale': true, config: true, home: true, pubsub: true }));
+  } catch (err) {
+    io.stderr.write(`runway local up: ${(err as UsageError).message}\n`);
+    return 2;
+  }
+  const scale = Number(flags.get('time-scale') ?? 1);
+  if (!(Number.isFinite(scale) && scale >= 1 && scale <= 1000)) {
+    io.stderr.write('runway local up: --time-scale must be a number from 1 to 1000\n');
+    return 2;
+  }
+  const pubsub = String(flags.get('pubsub') ?? 'auto');
+  if (!['auto', 'emulator', 'bridge'].includes(pubsub)) {
+    io.stderr.write('runway local up: --pubsub must be auto, emulator or bridge\n');
+    return 2;
+  }
+  const json = flags.get('json') === true;
+  const say = (line: string) => {
+    if (!json) io.stderr.write(`${line}\n`);
+  };
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  try {
+    stack = await startStack({
+      config: resolve(io.cwd, String(flags.get('config') ?? 'runway.yaml')),
+      home: stackHome(io, flags),
+      timeScale: scale,
+      pubsub: pubsub as PubSubKind | 'auto',
+      env: io.env,
+      onProgress: (m) => say(`… ${m}`),
+    });
+  } catch (err) {
+    io.stderr.write(`runway local up: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const { info } = stack;
+  if (json) io.stdout.write(`${JSON.stringify(info)}\n`);
+  else {
+    io.stdout.write(
+      [
+        `runway local cloud is up (project ${info.project}, region ${info.region}${scale > 1 ? `, time x${scale}` : ''})`,
+        `  Cloud Run API      ${info.run}`,
+        `  Workflows API      ${info.workflows}`,
+        `  Pub/Sub            ${info.pubsub} (${info.pubsubKind === 'emulator' ? "Google's emulator" : "runway's push bridge"})`,
+        `  Artifact Registry  ${info.registry}`,
+        `  deployer           ${info.deployer}`,
+        ...info.pipelines.map((p) => `  pipeline ${p.name.padEnd(9)} watches ${p.image}`),
+        '',
+        'Release an image:  runway local push DIR IMAGE_REF   (e.g. runway local push services/sample-app ' +
+          `${info.pipelines[0]?.image ?? 'IMAGE'}:v1)`,
+        'Watch:             runway status   ·   runway logs SERVICE   ·   Ctrl-C stops everything',
+        '',
+      ].join('\n'),
+    );
+  }
+  const signal = await io.stopSignal;
+  say(`${signal}: stopping the local cloud`);
+  await stack.close();
+  return 0;
 };

@@ -415,7 +415,7 @@ export class Services {
       }
     } catch (err) {
       rev.state = 'failed';
-      rev.message = (err as Error).message;
+      rev.message = `${(err as Error).message}${err instanceof StartupError ? ` Logs: runway logs ${svc.id} --revision ${rev.id}` : ''}`;
       const missing = err instanceof RunwayError && err.code === 'NOT_FOUND';
       rev.conditions = [
         condition('Ready', 'CONDITION_FAILED', {

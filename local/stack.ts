@@ -1,0 +1,231 @@
+// The whole local cloud in one process: Pub/Sub (Google's emulator or runway's bridge), the local
+// Artifact Registry announcing pushes on the topic `gcr`, the local Cloud Run, the Workflows
+// Executions API with `workflows/release.yaml` deployed as `runway-release`, and runway's deployer
+// running as a local Cloud Run service behind a push subscription, with each pipeline's acceptance
+// job. Its endpoints are written to `<home>/stack.json` for the other `runway` commands.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ServicesClient, JobsClient } from '@google-cloud/run';
+import { type PipelineConfig, parsePipelineConfig } from '../services/shared/pipeline-config.ts';
+import { localClientOptions } from './clients.ts';
+import { buildRunwayImage, repoRoot } from './images.ts';
+import { ensureSubscription, ensureTopic, type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsub/index.ts';
+import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
+import { type LocalRun, startLocalRun } from './run/index.ts';
+import { LogFile } from './run/process.ts';
+import { createEndpoints } from './workflows/connectors/index.ts';
+import { timeScaledClock } from './workflows/engine.ts';
+import { type ExecutionsServer, startExecutionsServer } from './workflows/api/server.ts';
+
+export const WORKFLOW = 'runway-release';
+export const DEPLOYER = 'runway-deployer';
+export const TOPIC = 'gcr';
+export const SUBSCRIPTION = 'runway-deployer-push';
+
+export interface StackOptions {
+  /** runway.yaml's path. */
+  config: string;
+  /** Where state, logs and stack.json live (default `.runway`). */
+  home: string;
+  timeScale?: number;
+  pubsub?: PubSubKind | 'auto';
+  /** Revisions that do not listen within this fail (default 30 s). */
+  startupTimeoutMs?: number;
+  /** Progress lines while starting. */
+  onProgress?: (message: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What `runway local up --json` prints and stack.json holds. */
+export interface StackInfo {
+  run: string;
+  workflows: string;
+  pubsub: string;
+  pubsubKind: PubSubKind;
+  registry: string;
+  deployer: string;
+  project: string;
+  region: string;
+  pipelines: { name: string; image: string }[];
+  home: string;
+  pid: number;
+}
+
+export interface Stack {
+  info: StackInfo;
+  config: PipelineConfig;
+  run: LocalRun;
+  registry: LocalRegistry;
+  workflows: ExecutionsServer;
+  pubsub: LocalPubSub;
+  /** Env that points Google's clients and runway's commands at this stack. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const progress = options.onProgress ?? (() => {});
+  const home = resolve(options.home);
+  const configText = await readFile(options.config, 'utf8');
+  const config = parsePipelineConfig(configText, options.config);
+  const project = config.project ?? 'local-project';
+  const region = config.pipelines[0]?.region ?? 'us-central1';
+  const timeScale = options.timeScale ?? 1;
+  await mkdir(join(home, 'logs'), { recursive: true });
+
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+    await rm(join(home, 'stack.json'), { force: true });
+  };
+  try {
+    progress('starting Pub/Sub');
+    const pubsub = await startPubSub({
+      project,
+      prefer: options.pubsub ?? 'auto',
+      timeScale,
+      ...(options.env ? { env: options.env } : {}),
+    });
+    closers.push(() => pubsub.close());
+    const topics = new Set([TOPIC, ...config.pipelines.flatMap((p) => (p.notify ? [p.notify.topic] : []))]);
+    for (const topic of topics) await ensureTopic(pubsub.url, project, topic);
+
+    const registry = await startLocalRegistry({
+      root: join(home, 'registry'),
+      publish: async (event) => {
+        await publish(pubsub.url, project, TOPIC, event);
+      },
+    });
+    closers.push(() => registry.close());
+
+    const run = await startLocalRun({
+      project,
+      region,
+      images: registry.images,
+      logDir: join(home, 'logs'),
+      ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+    });
+    closers.push(() => run.close());
+
+    const env: Record<string, string> = {
+      RUN_EMULATOR_HOST: run.host,
+      PUBSUB_EMULATOR_HOST: pubsub.host,
+      ARTIFACT_REGISTRY_EMULATOR_HOST: registry.host,
+      RUNWAY_HOME: home,
+    };
+    const workflowLog = new LogFile(join(home, 'logs', 'workflows.log'));
+    closers.push(() => workflowLog.close());
+    const workflows = await startExecutionsServer({
+      dir: join(repoRoot, 'workflows'),
+      project,
+      location: region,
+      engineOptions: {
+        endpoints: createEndpoints(env),
+        clock: timeScaledClock(timeScale),
+        log: (entry) =>
+          workflowLog.write(entry.severity, JSON.stringify(entry.payload), entry.step),
+      },
+    });
+    closers.push(() => workflows.close());
+    workflows.deploy(WORKFLOW, await readFile(join(repoRoot, 'workflows', 'release.yaml'), 'utf8'));
+    env.WORKFLOWS_EMULATOR_HOST = workflows.host;
+
+    progress('building the deployer and acceptance images');
+    const build = join(home, 'build');
+    const [deployerDir, acceptanceDir] = await Promise.all([
+      buildRunwayImage('deployer', build),
+      buildRunwayImage('acceptance', build),
+    ]);
+    const runwayRepo = `${region}-docker.pkg.dev/${project}/runway`;
+    const deployerImage = (await registry.store.push(deployerDir, `${runwayRepo}/deployer:local`)).digestRef;
+    const acceptanceImage = (await registry.store.push(acceptanceDir, `${runwayRepo}/acceptance:local`)).digestRef;
+
+    progress('deploying the deployer to the local Cloud Run');
+    const options_ = localClientOptions(run.host);
+    const services = new ServicesClient(options_);
+    const jobs = new JobsClient(options_);
+    const parent = `projects/${project}/locations/${region}`;
+    const deployerEnv = {
+      RUNWAY_CONFIG_YAML: configText,
+      GOOGLE_CLOUD_PROJECT: project,
+      RUNWAY_REGION: region,
+      RUNWAY_WORKFLOW: WORKFLOW,
+      RUNWAY_ALLOW_UNAUTHENTICATED_PUSH: 'true',
+      LOG_LEVEL: 'INFO',
+      ...env,
+    };
+    const [deployOp] = await services.createService({
+      parent,
+      serviceId: DEPLOYER,
+      service: {
+        template: {
+          scaling: { minInstanceCount: 1 },
+          containers: [
+            {
+              image: deployerImage,
+              env: Object.entries(deployerEnv).map(([name, value]) => ({ name, value })),
+            },
+          ],
+        },
+      },
+    });
+    const [deployer] = await deployOp.promise();
+    const jobIds = [...new Set(config.pipelines.map((p) => p.acceptance.job))];
+    await Promise.all(
+      jobIds.map(async (jobId) => {
+        const [op] = await jobs.createJob({
+          parent,
+          jobId,
+          job: {
+            template: {
+              template: {
+                maxRetries: 0,
+                // Local services are reachable without an ID token; on Google the job fetches one.
+                containers: [{ image: acceptanceImage, env: [{ name: 'RUNWAY_LOCAL', value: '1' }] }],
+              },
+            },
+          },
+        });
+        await op.promise();
+      }),
+    );
+    await Promise.all([services.close(), jobs.close()]);
+
+    await ensureSubscription(pubsub.url, project, SUBSCRIPTION, {
+      topic: TOPIC,
+      pushEndpoint: `${deployer.uri}/pubsub/artifact-registry`,
+      ackDeadlineSeconds: 30,
+      minimumBackoff: '1s',
+      maximumBackoff: '10s',
+    });
+
+    const info: StackInfo = {
+      run: run.url,
+      workflows: workflows.url,
+      pubsub: pubsub.url,
+      pubsubKind: pubsub.kind,
+      registry: registry.url,
+      deployer: deployer.uri!,
+      project,
+      region,
+      pipelines: config.pipelines.map((p) => ({ name: p.name, image: p.image })),
+      home,
+      pid: process.pid,
+    };
+    await writeFile(join(home, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
+    return { info, config, run, registry, workflows, pubsub, env, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The running stack's endpoints, from `<home>/stack.json`. */
+export async function readStackInfo(home: string): Promise<StackInfo | undefined> {
+  try {
+    return JSON.parse(await readFile(join(home, 'stack.json'), 'utf8')) as StackInfo;
+  } catch {
+    return undefined;
+  }
+}
