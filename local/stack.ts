@@ -9,7 +9,14 @@ import { ServicesClient, JobsClient } from '@google-cloud/run';
 import { type PipelineConfig, parsePipelineConfig } from '../services/shared/pipeline-config.ts';
 import { localClientOptions } from './clients.ts';
 import { buildRunwayImage, repoRoot } from './images.ts';
-import { ensureSubscription, ensureTopic, type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsub/index.ts';
+import {
+  ensureSubscription,
+  ensureTopic,
+  type LocalPubSub,
+  type PubSubKind,
+  publish,
+  startPubSub,
+} from './pubsub/index.ts';
 import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
 import { type LocalRun, startLocalRun } from './run/index.ts';
 import { LogFile } from './run/process.ts';
@@ -63,7 +70,6 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-
 export async function startStack(options: StackOptions): Promise<Stack> {
   const progress = options.onProgress ?? (() => {});
   const home = resolve(options.home);
@@ -88,7 +94,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...(options.env ? { env: options.env } : {}),
     });
     closers.push(() => pubsub.close());
-    const topics = new Set([TOPIC, ...config.pipelines.flatMap((p) => (p.notify ? [p.notify.topic] : []))]);
+    const topics = new Set([
+      TOPIC,
+      ...config.pipelines.flatMap((p) => (p.notify ? [p.notify.topic] : [])),
+    ]);
     for (const topic of topics) await ensureTopic(pubsub.url, project, topic);
 
     const registry = await startLocalRegistry({
@@ -138,8 +147,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       buildRunwayImage('acceptance', build),
     ]);
     const runwayRepo = `${region}-docker.pkg.dev/${project}/runway`;
-    const deployerImage = (await registry.store.push(deployerDir, `${runwayRepo}/deployer:local`)).digestRef;
-    const acceptanceImage = (await registry.store.push(acceptanceDir, `${runwayRepo}/acceptance:local`)).digestRef;
+    const deployerImage = (await registry.store.push(deployerDir, `${runwayRepo}/deployer:local`))
+      .digestRef;
+    const acceptanceImage = (
+      await registry.store.push(acceptanceDir, `${runwayRepo}/acceptance:local`)
+    ).digestRef;
 
     progress('deploying the deployer to the local Cloud Run');
     const options_ = localClientOptions(run.host);
@@ -182,7 +194,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
               template: {
                 maxRetries: 0,
                 // Local services are reachable without an ID token; on Google the job fetches one.
-                containers: [{ image: acceptanceImage, env: [{ name: 'RUNWAY_LOCAL', value: '1' }] }],
+                containers: [
+                  { image: acceptanceImage, env: [{ name: 'RUNWAY_LOCAL', value: '1' }] },
+                ],
               },
             },
           },

@@ -1,9 +1,103 @@
-// Placeholder until the local stack lands.
+// `runway demo` (npm run demo): the whole pipeline on this machine. Starts the local cloud, pushes
+// four sample builds through the registry, Pub/Sub, the deployer and the release workflow, shows
+// each release stage by stage, ends with a summary table, and cleans up.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from '../../cli/io.ts';
+import { shortDigest } from '../../services/shared/image-ref.ts';
+import { prepareScenarios, runScenario, type ScenarioRun } from '../demo.ts';
+import { repoRoot } from '../images.ts';
+import type { PubSubKind } from '../pubsub/index.ts';
+import { type Stack, startStack } from '../stack.ts';
+import { parseArgs, UsageError } from './args.ts';
+import { seconds, table } from './table.ts';
 
-export const demoCommand: Command = async (_argv, io) => {
-  io.stderr.write(
-    'runway: this command needs the local Cloud Run, which is not built yet. Meanwhile: runway workflows run FILE, runway workflows serve.\n',
+export const demoCommand: Command = async (argv, io) => {
+  let flags: Map<string, string | true>;
+  try {
+    ({ flags } = parseArgs(argv, { 'time-scale': true, pubsub: true, keep: false }));
+  } catch (err) {
+    io.stderr.write(`runway demo: ${(err as UsageError).message}\n`);
+    return 2;
+  }
+  const scale = Number(flags.get('time-scale') ?? 10);
+  if (!(Number.isFinite(scale) && scale >= 1 && scale <= 1000)) {
+    io.stderr.write('runway demo: --time-scale must be a number from 1 to 1000\n');
+    return 2;
+  }
+  const out = (line = '') => io.stdout.write(`${line}\n`);
+  const t0 = Date.now();
+  out(
+    `runway demo: the whole release pipeline on this machine${scale > 1 ? ` (time x${scale}: bakes and polls run ${scale} times faster; stage times below are the times Google would take)` : ''}`,
   );
-  return 2;
+  const home = await mkdtemp(join(tmpdir(), 'runway-demo-home-'));
+  const { scenarios, cleanup } = await prepareScenarios();
+  let stack: Stack | undefined;
+  const stop = io.stopSignal.then(async (signal) => {
+    out(`\n${signal}: stopping`);
+    await stack?.close();
+  });
+  void stop;
+  try {
+    stack = await startStack({
+      config: join(repoRoot, 'runway.yaml'),
+      home,
+      timeScale: scale,
+      pubsub: String(flags.get('pubsub') ?? 'auto') as PubSubKind | 'auto',
+      env: io.env,
+      onProgress: (m) => out(`  … ${m}`),
+    });
+    const pipeline = stack.config.pipelines[0]!;
+    out(
+      `  ✓ local cloud up in ${seconds(Date.now() - t0)} · Pub/Sub: ${stack.info.pubsubKind === 'emulator' ? "Google's emulator" : "runway's push bridge"} · pipeline ${pipeline.name}: ${pipeline.staging.service} → ${pipeline.acceptance.job} → ${pipeline.live.service} (${pipeline.promotion.strategy})`,
+    );
+    const runs: ScenarioRun[] = [];
+    for (const [i, scenario] of scenarios.entries()) {
+      out(
+        `\n${i + 1}/${scenarios.length} ${scenario.name}: push ${pipeline.image}:${scenario.tag}`,
+      );
+      const r = await runScenario(stack, scenario, (stage, s) =>
+        out(`    → ${stage.padEnd(8)} at ${s.toFixed(1)} s`),
+      );
+      runs.push(r);
+      for (const stage of r.run.result?.stages ?? []) {
+        const ms = stage.end ? Date.parse(stage.end) - Date.parse(stage.start) : undefined;
+        out(
+          `    ${stage.outcome === 'OK' ? '✓' : stage.outcome === 'SKIPPED' ? '·' : '✗'} ${stage.name.padEnd(10)} ${seconds(ms).padStart(5)}  ${stage.detail ?? ''}`.trimEnd(),
+        );
+      }
+      const outcome = r.run.result?.outcome ?? r.run.error ?? r.run.state;
+      out(
+        `  ${r.ok ? '✓' : '✗'} ${outcome} (expected ${scenario.expect}) in ${seconds(r.wallMs)}, ${r.run.billedSteps} billed steps; live serves ${r.live ?? 'nothing'}${r.run.result?.reason && !r.run.result.stages.some((s) => s.detail === r.run.result?.reason) ? ` · ${r.run.result.reason}` : ''}`,
+      );
+    }
+    out('\nsummary');
+    out(
+      table(
+        ['SCENARIO', 'DIGEST', 'OUTCOME', 'EXPECTED', 'LIVE AFTER', 'WALL', 'STEPS'],
+        runs.map((r) => [
+          r.scenario.name,
+          shortDigest(r.digest),
+          r.run.result?.outcome ?? r.run.state,
+          r.scenario.expect,
+          r.live ?? '-',
+          seconds(r.wallMs),
+          String(r.run.billedSteps),
+        ]),
+      ),
+    );
+    const ok = runs.every((r) => r.ok);
+    out(
+      `\n${ok ? '✓ all releases ended as expected' : '✗ some releases did not end as expected'} in ${seconds(Date.now() - t0)}. Logs were in ${home}/logs; try \`runway local up\` to keep a stack running.`,
+    );
+    return ok ? 0 : 1;
+  } catch (err) {
+    io.stderr.write(`runway demo: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await stack?.close();
+    await cleanup();
+    if (!flags.get('keep')) await rm(home, { recursive: true, force: true });
+  }
 };

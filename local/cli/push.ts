@@ -11,7 +11,8 @@ export const pushCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;
   try {
     ({ positional, flags } = parseArgs(argv, { file: true, home: true, json: false }));
-    if (positional.length !== 2) throw new UsageError('usage: runway local push DIR IMAGE_REF [--file Dockerfile]');
+    if (positional.length !== 2)
+      throw new UsageError('usage: runway local push DIR IMAGE_REF [--file Dockerfile]');
   } catch (err) {
     io.stderr.write(`runway local push: ${(err as UsageError).message}\n`);
     return 2;
@@ -19,7 +20,9 @@ export const pushCommand: Command = async (argv, io) => {
   const home = stackHome(io, flags);
   const info = await readStackInfo(home);
   if (!info) {
-    io.stderr.write(`runway local push: no local cloud is running (no ${home}/stack.json); start one with \`runway local up\`\n`);
+    io.stderr.write(
+      `runway local push: no local cloud is running (no ${home}/stack.json); start one with \`runway local up\`\n`,
+    );
     return 2;
   }
   const [dir, image] = positional as [string, string];
@@ -29,15 +32,26 @@ export const pushCommand: Command = async (argv, io) => {
     res = await fetch(`${info.registry}/local/v1/images:push`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ dir: resolve(io.cwd, dir), image, ...(typeof file === 'string' ? { dockerfile: file } : {}) }),
+      body: JSON.stringify({
+        dir: resolve(io.cwd, dir),
+        image,
+        ...(typeof file === 'string' ? { dockerfile: file } : {}),
+      }),
     });
   } catch (err) {
-    io.stderr.write(`runway local push: the local registry at ${info.registry} does not answer (${(err as Error).message}); is \`runway local up\` still running?\n`);
+    io.stderr.write(
+      `runway local push: the local registry at ${info.registry} does not answer (${(err as Error).message}); is \`runway local up\` still running?\n`,
+    );
     return 1;
   }
-  const body = (await res.json().catch(() => ({}))) as { digestRef?: string; error?: { message: string } };
+  const body = (await res.json().catch(() => ({}))) as {
+    digestRef?: string;
+    error?: { message: string };
+  };
   if (!res.ok || !body.digestRef) {
-    io.stderr.write(`runway local push: ${body.error?.message ?? `the registry answered ${res.status}`}\n`);
+    io.stderr.write(
+      `runway local push: ${body.error?.message ?? `the registry answered ${res.status}`}\n`,
+    );
     return 1;
   }
   io.stdout.write(flags.get('json') ? `${JSON.stringify(body)}\n` : `${body.digestRef}\n`);

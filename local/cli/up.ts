@@ -9,7 +9,13 @@ import { parseArgs, UsageError } from './args.ts';
 export const upCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;
   try {
-    ({ flags } = parseArgs(argv, { json: false, 'time-scale': true, config: true, home: true, pubsub: true }));
+    ({ flags } = parseArgs(argv, {
+      json: false,
+      'time-scale': true,
+      config: true,
+      home: true,
+      pubsub: true,
+    }));
   } catch (err) {
     io.stderr.write(`runway local up: ${(err as UsageError).message}\n`);
     return 2;

@@ -1,0 +1,98 @@
+// The demo's scenarios, shared by `runway demo`, the end-to-end tests and the benchmark: sample
+// builds pushed through the local registry, each followed until its release ends, and what live
+// serves afterwards.
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from './images.ts';
+import type { Stack } from './stack.ts';
+import { type ReleaseRun, waitForRelease } from './watch.ts';
+
+export interface Scenario {
+  name: string;
+  /** What the release must end as. */
+  expect: 'PROMOTED' | 'REJECTED';
+  tag: string;
+  /** The directory pushed (made by `prepare`). */
+  dir: string;
+  /** The version live serves afterwards. */
+  liveAfter: string;
+}
+
+export interface ScenarioRun {
+  scenario: Scenario;
+  digest: string;
+  run: ReleaseRun;
+  live: string | null;
+  ok: boolean;
+  wallMs: number;
+}
+
+/** The sample builds: v1, v2 (canary), one failing its checks, one never listening on $PORT. */
+export async function prepareScenarios(): Promise<{
+  scenarios: Scenario[];
+  cleanup: () => Promise<void>;
+}> {
+  const sample = join(repoRoot, 'services', 'sample-app');
+  const work = await mkdtemp(join(tmpdir(), 'runway-demo-'));
+  const v2 = join(work, 'v2');
+  await cp(sample, v2, { recursive: true, filter: (src) => !/broken-|\.test\.ts$/.test(src) });
+  await writeFile(join(v2, 'VERSION'), '2.0.0\n');
+  return {
+    scenarios: [
+      { name: 'v1: first release', expect: 'PROMOTED', tag: 'v1', dir: sample, liveAfter: '1.0.0' },
+      { name: 'v2: canary promotion', expect: 'PROMOTED', tag: 'v2', dir: v2, liveAfter: '2.0.0' },
+      {
+        name: 'a build failing its checks',
+        expect: 'REJECTED',
+        tag: 'v3-broken-checks',
+        dir: join(sample, 'broken-checks'),
+        liveAfter: '2.0.0',
+      },
+      {
+        name: 'a build listening on 8000',
+        expect: 'REJECTED',
+        tag: 'v4-broken-port',
+        dir: join(sample, 'broken-port'),
+        liveAfter: '2.0.0',
+      },
+    ],
+    cleanup: () => rm(work, { recursive: true, force: true }),
+  };
+}
+
+/** What the pipeline's live service answers on /version, or null when it does not. */
+export async function liveVersion(
+  stack: Stack,
+  pipeline = stack.config.pipelines[0]!,
+): Promise<string | null> {
+  const res = await fetch(
+    `${stack.run.url}/v2/projects/${stack.info.project}/locations/${stack.info.region}/services/${pipeline.live.service}`,
+  );
+  if (!res.ok) return null;
+  const { uri } = (await res.json()) as { uri: string };
+  const answer = await fetch(`${uri}/version`).catch(() => undefined);
+  if (!answer?.ok) return null;
+  return ((await answer.json()) as { version?: string }).version ?? null;
+}
+
+/** Pushes a scenario's build and follows its release to the end. */
+export async function runScenario(
+  stack: Stack,
+  scenario: Scenario,
+  onStage?: (stage: string, seconds: number) => void,
+): Promise<ScenarioRun> {
+  const pipeline = stack.config.pipelines[0]!;
+  const started = Date.now();
+  const pushed = await stack.registry.push(scenario.dir, `${pipeline.image}:${scenario.tag}`);
+  const run = await waitForRelease(stack.info, pushed.digest, onStage ? { onStage } : {});
+  const live = await liveVersion(stack, pipeline);
+  return {
+    scenario,
+    digest: pushed.digest,
+    run,
+    live,
+    ok: run.result?.outcome === scenario.expect && live === scenario.liveAfter,
+    wallMs: Date.now() - started,
+  };
+}

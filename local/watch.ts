@@ -1,0 +1,113 @@
+// Following a release on the local cloud: the release workflow's executions for a digest (the
+// deployer labels them with it), their live stage while they run, and their result when done.
+import { shortDigest } from '../services/shared/image-ref.ts';
+import type { WorkflowResult } from '../services/shared/workflow-result.ts';
+import type { StackInfo } from './stack.ts';
+
+const STAGES: Record<string, string> = {
+  main: 'starting',
+  validate_args: 'validate',
+  claim_live: 'claim',
+  deploy_staging: 'staging',
+  restore_staging: 'staging',
+  run_acceptance: 'test',
+  promote_live: 'promote',
+  candidate_traffic: 'promote',
+  write_live_annotations: 'promote',
+  release_claim: 'cleanup',
+  report: 'report',
+};
+
+interface ApiExecution {
+  name: string;
+  state: 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+  startTime: string;
+  endTime?: string;
+  result?: string;
+  error?: { payload: string; context: string };
+  labels?: Record<string, string>;
+  status?: { currentSteps?: { routine: string; step: string }[] };
+}
+
+export interface ReleaseRun {
+  execution: string;
+  state: ApiExecution['state'];
+  result: WorkflowResult | null;
+  error: string | null;
+  billedSteps: number;
+  durationMs: number;
+  /** How many executions the digest started (Pub/Sub may deliver twice; extras end DUPLICATE). */
+  executions: number;
+}
+
+async function listFor(info: StackInfo, digest: string): Promise<ApiExecution[]> {
+  const filter = encodeURIComponent(`labels.digest="${shortDigest(digest)}"`);
+  const url = `${info.workflows}/v1/projects/${info.project}/locations/${info.region}/workflows/runway-release/executions?view=FULL&pageSize=100&filter=${filter}`;
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`listing executions failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { executions?: ApiExecution[] }).executions ?? [];
+}
+
+/**
+ * Waits for the release of `digest` to finish; `onStage` hears each stage as it starts, with the
+ * seconds the release has run. Rejects after `timeoutMs`.
+ */
+export async function waitForRelease(
+  info: StackInfo,
+  digest: string,
+  options: {
+    timeoutMs?: number;
+    pollMs?: number;
+    onStage?: (stage: string, seconds: number) => void;
+  } = {},
+): Promise<ReleaseRun> {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  const started = Date.now();
+  let lastStage = '';
+  for (;;) {
+    const list = await listFor(info, digest);
+    const active = list.filter((e) => e.state === 'ACTIVE');
+    for (const e of active) {
+      const routine = e.status?.currentSteps?.[0]?.routine ?? 'main';
+      const stage = STAGES[routine] ?? routine;
+      if (stage !== lastStage) {
+        lastStage = stage;
+        options.onStage?.(stage, (Date.now() - started) / 1000);
+      }
+    }
+    if (list.length > 0 && active.length === 0) {
+      const runs = list.map((e) => toRun(e, list.length));
+      return runs.find((r) => r.result?.outcome !== 'DUPLICATE') ?? runs[0]!;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `the release of ${shortDigest(digest)} did not finish in time (${list.length} execution(s), ${active.length} active)`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
+  }
+}
+
+function toRun(e: ApiExecution, executions: number): ReleaseRun {
+  let result: WorkflowResult | null = null;
+  try {
+    result = e.result ? (JSON.parse(e.result) as WorkflowResult) : null;
+  } catch {}
+  let error: string | null = null;
+  if (e.error) {
+    try {
+      error = (JSON.parse(e.error.payload) as { message?: string }).message ?? e.error.payload;
+    } catch {
+      error = e.error.payload;
+    }
+  }
+  return {
+    execution: e.name.split('/').pop() ?? e.name,
+    state: e.state,
+    result,
+    error,
+    billedSteps: Number(e.labels?.['runway-billed-steps'] ?? 0),
+    durationMs: e.endTime ? Date.parse(e.endTime) - Date.parse(e.startTime) : 0,
+    executions,
+  };
+}
