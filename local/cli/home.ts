@@ -2,7 +2,13 @@
 import { join, resolve } from 'node:path';
 import type { CliIo } from '../../cli/io.ts';
 
-export function stackHome(io: Pick<CliIo, 'cwd' | 'env'>, flags: Map<string, string | true>): string {
+export function stackHome(
+  io: Pick<CliIo, 'cwd' | 'env'>,
+  flags: Map<string, string | true>,
+): string {
   const flag = flags.get('home');
-  return resolve(io.cwd, typeof flag === 'string' ? flag : (io.env.RUNWAY_HOME ?? join(io.cwd, '.runway')));
+  return resolve(
+    io.cwd,
+    typeof flag === 'string' ? flag : (io.env.RUNWAY_HOME ?? join(io.cwd, '.runway')),
+  );
 }
