@@ -76,6 +76,11 @@ export async function waitForRelease(
       }
     }
     if (list.length > 0 && active.length === 0) {
+      if (options.quietMs) {
+        await new Promise((r) => setTimeout(r, options.quietMs));
+        const again = await listFor(info, digest);
+        if (again.length !== list.length || again.some((e) => e.state === 'ACTIVE')) continue;
+      }
       const runs = list.map((e) => toRun(e, list.length));
       return runs.find((r) => r.result?.outcome !== 'DUPLICATE') ?? runs[0]!;
     }
@@ -85,6 +90,25 @@ export async function waitForRelease(
       );
     }
     await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
+  }
+}
+
+/** Resolves when a release of `digest` is running stage `stage` (or has already ended). */
+export async function waitForStage(
+  info: StackInfo,
+  digest: string,
+  stage: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const list = await listFor(info, digest);
+    if (list.some((e) => e.state !== 'ACTIVE')) return;
+    const at = list.map((e) => STAGES[e.status?.currentSteps?.[0]?.routine ?? 'main']);
+    if (at.includes(stage)) return;
+    if (Date.now() > deadline)
+      throw new Error(`the release of ${shortDigest(digest)} never reached ${stage}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

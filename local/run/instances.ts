@@ -97,8 +97,19 @@ export class RevisionInstances {
       if (!proc.stopping) {
         this.crashes++;
         const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-        this.settings.log.write('runway', `instance ${how}; the next request starts a new one`);
+        const warm = this.#minInstances > 0 && !this.#retired;
+        this.settings.log.write(
+          'runway',
+          `instance ${how}; ${warm ? 'starting a new one (min instances)' : 'the next request starts a new one'}`,
+        );
         this.onCrash(`instance ${how}`);
+        // Cloud Run replaces the instance; back off when it keeps crashing.
+        const backoff = Math.min(10_000, 50 * 2 ** Math.min(this.crashes - 1, 8));
+        if (warm) {
+          setTimeout(() => {
+            if (!this.#retired && this.#minInstances > 0) void this.start().catch(() => {});
+          }, backoff).unref();
+        }
       }
     });
     if (this.#retired) void this.stop();

@@ -1,0 +1,210 @@
+// Whole releases on the local cloud: registry push -> Pub/Sub -> the deployer (a local Cloud Run
+// service) -> the release workflow -> staging, the acceptance job, live. Asserted through Google's
+// clients. Time runs 20 times faster so canary bakes take seconds.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { RevisionsClient, ServicesClient } from '@google-cloud/run';
+import { shortDigest } from '../../services/shared/image-ref.ts';
+import { localClientOptions } from '../../local/clients.ts';
+import { liveVersion, prepareScenarios, runScenario, type Scenario } from '../../local/demo.ts';
+import { repoRoot } from '../../local/images.ts';
+import { findEmulator } from '../../local/pubsub/emulator.ts';
+import { publish } from '../../local/pubsub/index.ts';
+import { DEPLOYER, type Stack, startStack, TOPIC } from '../../local/stack.ts';
+import { waitForRelease, waitForStage } from '../../local/watch.ts';
+
+const CONFIG = join(repoRoot, 'runway.yaml');
+
+async function withVersion(dir: string, version: string): Promise<string> {
+  const { cp, writeFile } = await import('node:fs/promises');
+  const out = await mkdtemp(join(tmpdir(), `runway-e2e-${version}-`));
+  await cp(dir, out, { recursive: true, filter: (src) => !/broken-|\.test\.ts$/.test(src) });
+  await writeFile(join(out, 'VERSION'), `${version}\n`);
+  return out;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('releases on the local cloud', () => {
+  let stack: Stack;
+  let home: string;
+  let scenarios: Scenario[];
+  let cleanup: () => Promise<void>;
+  let services: ServicesClient;
+  let revisions: RevisionsClient;
+  const sample = join(repoRoot, 'services', 'sample-app');
+  const live = () =>
+    `projects/${stack.info.project}/locations/${stack.info.region}/services/${stack.config.pipelines[0]!.live.service}`;
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'runway-e2e-home-'));
+    ({ scenarios, cleanup } = await prepareScenarios());
+    stack = await startStack({ config: CONFIG, home, timeScale: 20 });
+    services = new ServicesClient(localClientOptions(stack.run.host));
+    revisions = new RevisionsClient(localClientOptions(stack.run.host));
+  });
+
+  after(async () => {
+    await Promise.all([services.close(), revisions.close()]);
+    await stack.close();
+    await cleanup();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  test('the demo: v1 first release, v2 canary, a build failing checks and one on port 8000 are rejected', async () => {
+    const runs = [];
+    for (const scenario of scenarios) runs.push(await runScenario(stack, scenario));
+    assert.deepEqual(
+      runs.map((r) => [r.scenario.tag, r.run.result?.outcome, r.live]),
+      [
+        ['v1', 'PROMOTED', '1.0.0'],
+        ['v2', 'PROMOTED', '2.0.0'],
+        ['v3-broken-checks', 'REJECTED', '2.0.0'],
+        ['v4-broken-port', 'REJECTED', '2.0.0'],
+      ],
+    );
+    const v2 = runs[1]!;
+    assert.deepEqual(
+      v2.run.result?.stages.map((s) => [s.name, s.outcome]),
+      [
+        ['claim', 'OK'],
+        ['staging', 'OK'],
+        ['test', 'OK'],
+        ['promote', 'OK'],
+      ],
+    );
+    assert.match(runs[2]!.run.result?.reason ?? '', /acceptance tests failed/);
+    assert.match(runs[3]!.run.result?.reason ?? '', /listens on port 8000 instead/);
+    // Live, read through Google's client: all traffic on v2's revision, tagged stable, annotated.
+    const [svc] = await services.getService({ name: live() });
+    assert.equal(svc.annotations?.['runway.dev/digest'], v2.digest);
+    assert.equal(svc.annotations?.['runway.dev/claim'] ?? '', '');
+    const serving = (svc.trafficStatuses ?? []).filter((t) => (t.percent ?? 0) > 0);
+    assert.deepEqual(
+      serving.map((t) => [t.revision, t.percent]),
+      [[`sample-${shortDigest(v2.digest)}`, 100]],
+    );
+  });
+
+  test('a storm of 100 identical pushes gives one release', async () => {
+    const dir = await withVersion(sample, '5.0.0');
+    const image = `${stack.config.pipelines[0]!.image}:v5`;
+    const pushed = await stack.registry.store.push(dir, image);
+    const event = { action: 'INSERT', digest: pushed.digestRef, tag: pushed.tagRef };
+    await Promise.all(
+      Array.from({ length: 100 }, () =>
+        publish(stack.pubsub.url, stack.info.project, TOPIC, event),
+      ),
+    );
+    const run = await waitForRelease(stack.info, pushed.digest, {
+      timeoutMs: 90_000,
+      quietMs: 1_500,
+    });
+    assert.equal(run.result?.outcome, 'PROMOTED');
+    assert.equal(await liveVersion(stack), '5.0.0');
+    const [list] = await revisions.listRevisions({ parent: live() });
+    assert.equal(list.filter((r) => r.name?.endsWith(shortDigest(pushed.digest))).length, 1);
+    const outcomes = await stackOutcomes(stack, pushed.digest);
+    assert.equal(
+      outcomes.filter((o) => o === 'PROMOTED').length,
+      1,
+      `outcomes: ${outcomes.join(', ')}`,
+    );
+    assert.ok(
+      outcomes.every((o) => o === 'PROMOTED' || o === 'DUPLICATE'),
+      `outcomes: ${outcomes.join(', ')}`,
+    );
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a push during a running release: the newer image ends live', async () => {
+    const [six, seven] = await Promise.all([
+      withVersion(sample, '6.0.0'),
+      withVersion(sample, '7.0.0'),
+    ]);
+    const image = stack.config.pipelines[0]!.image;
+    const first = await stack.registry.push(six, `${image}:v6`);
+    await waitForStage(stack.info, first.digest, 'promote');
+    const second = await stack.registry.push(seven, `${image}:v7`);
+    const [a, b] = await Promise.all([
+      waitForRelease(stack.info, first.digest, { timeoutMs: 90_000 }),
+      waitForRelease(stack.info, second.digest, { timeoutMs: 90_000 }),
+    ]);
+    assert.notEqual(a.state, 'FAILED', a.error ?? '');
+    assert.notEqual(b.state, 'FAILED', b.error ?? '');
+    assert.equal(
+      b.result?.outcome,
+      'PROMOTED',
+      JSON.stringify({ a: a.result, b: b.result }, null, 1),
+    );
+    assert.match(b.result?.stages[0]?.detail ?? '', /^waited \d+ s for the release before it$/);
+    assert.equal(await liveVersion(stack), '7.0.0');
+    await Promise.all([rm(six, { recursive: true }), rm(seven, { recursive: true })]);
+  });
+
+  test('the deployer killed in the middle of a release: the execution carries on and the deployer comes back', async () => {
+    const dir = await withVersion(sample, '8.0.0');
+    const [svc] = await services.getService({
+      name: `projects/${stack.info.project}/locations/${stack.info.region}/services/${DEPLOYER}`,
+    });
+    const revision = svc.latestReadyRevision!.split('/').pop()!;
+    const pid = stack.run.services.pidOf(svc.name!, revision)!;
+    const pushed = await stack.registry.push(dir, `${stack.config.pipelines[0]!.image}:v8`);
+    await waitForStage(stack.info, pushed.digest, 'test');
+    process.kill(pid, 'SIGKILL');
+    const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
+    assert.equal(run.result?.outcome, 'PROMOTED');
+    assert.equal(alive(pid), false);
+    const health = await fetch(`${stack.info.deployer}/healthz`);
+    assert.equal(health.status, 200);
+    assert.notEqual(stack.run.services.pidOf(svc.name!, revision), pid);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+async function stackOutcomes(stack: Stack, digest: string): Promise<string[]> {
+  const filter = encodeURIComponent(`labels.digest="${shortDigest(digest)}"`);
+  const res = await fetch(
+    `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/runway-release/executions?view=FULL&pageSize=1000&filter=${filter}`,
+  );
+  const { executions = [] } = (await res.json()) as {
+    executions?: { state: string; result?: string }[];
+  };
+  return executions.map((e) => (e.result ? JSON.parse(e.result).outcome : e.state));
+}
+
+describe('both Pub/Sub paths carry a release', () => {
+  const emulator = findEmulator(process.env);
+  for (const kind of ['bridge', 'emulator'] as const) {
+    test(`through ${kind === 'bridge' ? "runway's push bridge" : "Google's emulator"}`, {
+      skip:
+        kind === 'emulator' && !emulator
+          ? "Google's Pub/Sub emulator is not installed here"
+          : false,
+    }, async () => {
+      const home = await mkdtemp(join(tmpdir(), `runway-e2e-${kind}-`));
+      const stack = await startStack({ config: CONFIG, home, timeScale: 20, pubsub: kind });
+      try {
+        assert.equal(stack.info.pubsubKind, kind);
+        const { scenarios, cleanup } = await prepareScenarios();
+        const r = await runScenario(stack, scenarios[0]!);
+        await cleanup();
+        assert.equal(r.run.result?.outcome, 'PROMOTED');
+        assert.equal(r.live, '1.0.0');
+      } finally {
+        await stack.close();
+        await rm(home, { recursive: true, force: true });
+      }
+    });
+  }
+});
