@@ -59,6 +59,8 @@ export async function waitForRelease(
     timeoutMs?: number;
     pollMs?: number;
     onStage?: (stage: string, seconds: number) => void;
+    /** Once all are done, wait this long for late deliveries to start more before answering. */
+    quietMs?: number;
   } = {},
 ): Promise<ReleaseRun> {
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
