@@ -2,7 +2,7 @@
 // scale out), started on the first request or at deploy, probed until it listens on $PORT,
 // scaled to zero after an idle period unless the revision keeps a minimum instance, restarted on
 // the next request after a crash, and stopped with SIGTERM then SIGKILL when it is retired.
-import { ContainerProcess, freePort, type LogFile, probeStartup } from './process.ts';
+import { ContainerProcess, type Exit, freePort, type LogFile, probeStartup } from './process.ts';
 
 export interface InstanceSettings {
   argv: string[];
@@ -41,7 +41,7 @@ export class RevisionInstances {
 
   constructor(
     readonly settings: InstanceSettings,
-    readonly onCrash: (message: string) => void = () => {},
+    readonly onCrash: (exit: Exit) => void = () => {},
   ) {}
 
   get running(): boolean {
@@ -102,7 +102,7 @@ export class RevisionInstances {
           'runway',
           `instance ${how}; ${warm ? 'starting a new one (min instances)' : 'the next request starts a new one'}`,
         );
-        this.onCrash(`instance ${how}`);
+        this.onCrash(exit);
         // Cloud Run replaces the instance; back off when it keeps crashing.
         const backoff = Math.min(10_000, 50 * 2 ** Math.min(this.crashes - 1, 8));
         if (warm) {

@@ -2,6 +2,7 @@
 // revision, which starts as a real process and must pass its startup probe; traffic moves only to
 // ready revisions, so a revision that fails leaves the service serving what it served before, with
 // a failed terminal condition and a failed operation, as on Cloud Run.
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import {
   alreadyExists,
@@ -391,15 +392,30 @@ export class Services {
         K_REVISION: rev.id,
         K_CONFIGURATION: svc.id,
       };
-      rev.instances = new RevisionInstances({
-        argv: argvFor(image, container),
-        cwd: image.dir,
-        env,
-        log: rev.log,
-        startupTimeoutMs: this.settings.startupTimeoutMs,
-        idleMs: this.settings.idleMs,
-        graceMs: this.settings.graceMs,
-      });
+      rev.instances = new RevisionInstances(
+        {
+          argv: argvFor(image, container),
+          cwd: image.dir,
+          env,
+          log: rev.log,
+          startupTimeoutMs: this.settings.startupTimeoutMs,
+          idleMs: this.settings.idleMs,
+          graceMs: this.settings.graceMs,
+        },
+        // As Knative and Cloud Run do, an instance that dies unasked marks the revision's
+        // ContainerHealthy condition, so a canary can see that its candidate crashed.
+        (exit) => {
+          const message = exit.signal
+            ? `Container terminated on signal ${osConstants.signals[exit.signal] ?? exit.signal}.`
+            : `Container called exit(${exit.code}).`;
+          rev.conditions = rev.conditions.map((c) =>
+            c.type === 'ContainerHealthy'
+              ? condition('ContainerHealthy', 'CONDITION_FAILED', { message })
+              : c,
+          );
+          touch(rev.meta, false);
+        },
+      );
       await rev.instances.start();
       rev.state = 'ready';
       rev.conditions = [

@@ -170,6 +170,29 @@ describe('releases on the local cloud', () => {
     assert.notEqual(stack.run.services.pidOf(svc.name!, revision), pid);
     await rm(dir, { recursive: true, force: true });
   });
+
+  test('a candidate SIGKILLed in the middle of a canary: rolled back, live keeps the stable version', async () => {
+    const before = await liveVersion(stack);
+    const dir = await withVersion(sample, '9.0.0');
+    const pushed = await stack.registry.push(dir, `${stack.config.pipelines[0]!.image}:v9`);
+    await waitForStage(stack.info, pushed.digest, 'promote');
+    const candidate = `sample-${shortDigest(pushed.digest)}`;
+    let pid: number | undefined;
+    const deadline = Date.now() + 30_000;
+    while (!(pid = stack.run.services.pidOf(live(), candidate)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(pid, 'the candidate revision started');
+    process.kill(pid, 'SIGKILL');
+    const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
+    assert.equal(run.result?.outcome, 'ROLLED_BACK', JSON.stringify(run.result));
+    assert.match(
+      run.result?.reason ?? '',
+      /the candidate crashed during the canary: Container terminated on signal 9\./,
+    );
+    assert.equal(await liveVersion(stack), before);
+    await rm(dir, { recursive: true, force: true });
+  });
 });
 
 async function stackOutcomes(stack: Stack, digest: string): Promise<string[]> {

@@ -169,6 +169,32 @@ describe('release workflow (fake Cloud Run)', () => {
     }
   });
 
+  test('canary whose candidate crashes during a bake: ROLLED_BACK, with the crash as the reason', async () => {
+    const before = live()!.annotations['runway.dev/digest'];
+    run.crashedRevisions.add('web-888888888888');
+    try {
+      const r = await release(
+        args(digest('8'), {
+          promotion: { strategy: 'canary', steps: [25, 100], bakeSeconds: 10, health: null },
+        }),
+      );
+      assert.equal(r.outcome, 'ROLLED_BACK', JSON.stringify(r));
+      assert.match(
+        r.reason ?? '',
+        /canary at 25% failed: the candidate crashed during the canary: Container terminated on signal 9\./,
+      );
+      assert.equal(live()?.annotations['runway.dev/digest'], before);
+      assert.deepEqual(
+        live()
+          ?.traffic.filter((t) => (t.percent ?? 0) > 0)
+          .map((t) => t.tag),
+        ['stable'],
+      );
+    } finally {
+      run.crashedRevisions.clear();
+    }
+  });
+
   test('an older digest never overtakes a newer claim: SUPERSEDED', async () => {
     const s = live()!;
     s.annotations['runway.dev/claim'] = JSON.stringify({
