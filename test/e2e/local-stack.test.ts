@@ -177,10 +177,11 @@ describe('releases on the local cloud', () => {
     const pushed = await stack.registry.push(dir, `${stack.config.pipelines[0]!.image}:v9`);
     await waitForStage(stack.info, pushed.digest, 'promote');
     const candidate = `sample-${shortDigest(pushed.digest)}`;
-    let pid: number | undefined;
     const deadline = Date.now() + 30_000;
-    while (!(pid = stack.run.services.pidOf(live(), candidate)) && Date.now() < deadline) {
+    let pid = stack.run.services.pidOf(live(), candidate);
+    while (!pid && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
+      pid = stack.run.services.pidOf(live(), candidate);
     }
     assert.ok(pid, 'the candidate revision started');
     process.kill(pid, 'SIGKILL');
