@@ -1,9 +1,94 @@
-// Placeholder until the local stack lands.
+// `runway logs`: what the local cloud's processes wrote.
+//   runway logs SERVICE [--revision NAME]   a service's revisions (all, or one)
+//   runway logs --execution NAME             a job execution's tasks
+//   runway logs --workflows                  sys.log and call logging of the release workflow
+// Lines carry their time, the stream, and for jobs the task and attempt.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Command } from '../../cli/io.ts';
+import { parseArgs, UsageError } from './args.ts';
+import { stackHome } from './home.ts';
 
-export const logsCommand: Command = async (_argv, io) => {
-  io.stderr.write(
-    'runway: this command needs the local Cloud Run, which is not built yet. Meanwhile: runway workflows run FILE, runway workflows serve.\n',
+async function files(dir: string): Promise<string[]> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  const withTimes = await Promise.all(
+    entries
+      .filter((e) => e.endsWith('.log'))
+      .map(async (e) => ({ path: join(dir, e), mtime: (await stat(join(dir, e))).mtimeMs })),
   );
-  return 2;
+  return withTimes.sort((a, b) => a.mtime - b.mtime).map((f) => f.path);
+}
+
+export const logsCommand: Command = async (argv, io) => {
+  let positional: string[];
+  let flags: Map<string, string | true>;
+  try {
+    ({ positional, flags } = parseArgs(argv, {
+      revision: true,
+      execution: true,
+      workflows: false,
+      home: true,
+      lines: true,
+    }));
+    const chosen = [positional.length > 0, flags.has('execution'), flags.has('workflows')];
+    if (chosen.filter(Boolean).length !== 1 || positional.length > 1) {
+      throw new UsageError(
+        'usage: runway logs SERVICE [--revision NAME] | --execution NAME | --workflows [--lines N]',
+      );
+    }
+  } catch (err) {
+    io.stderr.write(`runway logs: ${(err as UsageError).message}\n`);
+    return 2;
+  }
+  const lines = Number(flags.get('lines') ?? 200);
+  if (!(Number.isInteger(lines) && lines > 0)) {
+    io.stderr.write('runway logs: --lines must be a positive integer\n');
+    return 2;
+  }
+  const logs = join(stackHome(io, flags), 'logs');
+  let paths: string[] = [];
+  let what: string;
+  if (flags.has('workflows')) {
+    what = 'the release workflow';
+    paths = [join(logs, 'workflows.log')];
+  } else if (flags.has('execution')) {
+    const name = basename(String(flags.get('execution')));
+    what = `execution ${name}`;
+    for (const job of await readdir(join(logs, 'jobs')).catch(() => [] as string[])) {
+      const path = join(logs, 'jobs', job, `${name}.log`);
+      if (await stat(path).catch(() => undefined)) paths.push(path);
+    }
+  } else {
+    const service = basename(positional[0]!);
+    const revision = flags.get('revision');
+    what = typeof revision === 'string' ? `revision ${revision}` : `service ${service}`;
+    const all = await files(join(logs, 'services', service));
+    paths =
+      typeof revision === 'string'
+        ? all.filter((p) => basename(p) === `${basename(revision)}.log`)
+        : all;
+  }
+  const texts = (
+    await Promise.all(
+      paths.map(async (p) => {
+        const text = await readFile(p, 'utf8').catch(() => undefined);
+        if (text === undefined) return [];
+        const prefix = paths.length > 1 ? `${basename(p, '.log')} ` : '';
+        return text
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => `${l.slice(0, 24)} ${prefix}${l.slice(25)}`);
+      }),
+    )
+  )
+    .flat()
+    .sort();
+  if (texts.length === 0) {
+    io.stderr.write(
+      `runway logs: no logs for ${what} under ${logs} (is the name right, and did \`runway local up\` run with this home?)\n`,
+    );
+    return 1;
+  }
+  io.stdout.write(`${texts.slice(-lines).join('\n')}\n`);
+  return 0;
 };

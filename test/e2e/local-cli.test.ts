@@ -1,0 +1,244 @@
+// The `runway local` commands as a user runs them: `local up` in its own process, `local push`,
+// `status`, `logs`, then SIGTERM or SIGINT, after which no process of the stack may be left.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, test } from 'node:test';
+import type { StackInfo } from '../../local/stack.ts';
+import { waitForRelease } from '../../local/watch.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+const bin = join(root, 'bin', 'runway.js');
+
+function runway(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Every descendant of `pid`, from /proc. */
+async function descendants(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    const tasks = await import('node:fs/promises').then((fs) =>
+      fs.readdir(`/proc/${p}/task`).catch(() => [] as string[]),
+    );
+    for (const t of tasks) {
+      const text = await readFile(`/proc/${p}/task/${t}/children`, 'utf8').catch(() => '');
+      for (const c of text.split(/\s+/).filter(Boolean).map(Number)) {
+        out.push(c);
+        queue.push(c);
+      }
+    }
+  }
+  return out;
+}
+
+/** Running (a zombie waiting for its reaper counts as gone). */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+const describePid = (pid: number) => {
+  try {
+    return `${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 200)}`;
+  } catch {
+    return '?';
+  }
+};
+
+async function up(
+  home: string,
+  extra: string[] = [],
+): Promise<{ child: ChildProcess; info: StackInfo }> {
+  const child = spawn(
+    process.execPath,
+    [bin, 'local', 'up', '--json', '--time-scale', '20', '--home', home, ...extra],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`runway local up exited with ${code}`)));
+  });
+  return { child, info: JSON.parse(first) as StackInfo };
+}
+
+async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  child.kill(signal);
+  return exited;
+}
+
+describe('runway local', () => {
+  test('up prints its endpoints as one JSON line; push releases; status and logs show it; SIGTERM leaves no process', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'runway-cli-'));
+    const { child, info } = await up(home);
+    try {
+      for (const key of [
+        'run',
+        'workflows',
+        'pubsub',
+        'deployer',
+        'project',
+        'region',
+        'pipelines',
+      ] as const) {
+        assert.ok(info[key], `--json has ${key}`);
+      }
+      assert.deepEqual(info.pipelines, [
+        { name: 'sample', image: 'us-central1-docker.pkg.dev/local-project/apps/sample-app' },
+      ]);
+      const env = { RUNWAY_HOME: home };
+      const pushed = await runway(
+        ['local', 'push', 'services/sample-app', `${info.pipelines[0]!.image}:v1`],
+        env,
+      );
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const digestRef = pushed.stdout.trim();
+      assert.match(
+        digestRef,
+        /^us-central1-docker\.pkg\.dev\/local-project\/apps\/sample-app@sha256:[0-9a-f]{64}$/,
+      );
+      const release = await waitForRelease(info, digestRef.split('@')[1]!);
+      assert.equal(release.result?.outcome, 'PROMOTED');
+
+      const status = await runway(['status', '--json'], env);
+      assert.equal(status.code, 0, status.stderr);
+      const parsed = JSON.parse(status.stdout) as {
+        services: { name: string; revisions: { digest: string; percent: number }[] }[];
+      };
+      const sample = parsed.services.find((s) => s.name === 'sample');
+      assert.equal(
+        sample?.revisions.find((r) => r.percent === 100)?.digest,
+        digestRef.split('@')[1],
+      );
+      const table = await runway(['status'], env);
+      assert.match(table.stdout, /PROMOTED/);
+
+      const logs = await runway(['logs', 'sample'], env);
+      assert.equal(logs.code, 0, logs.stderr);
+      assert.match(logs.stdout, /listening on \d+/);
+      const missing = await runway(['logs', 'no-such-service'], env);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no logs for service no-such-service/);
+
+      const pids = await descendants(child.pid!);
+      assert.ok(pids.length >= 3, `the stack runs processes (${pids.length})`);
+      assert.equal(await stop(child, 'SIGTERM'), 0);
+      for (const pid of pids)
+        assert.equal(alive(pid), false, `process ${pid} was left behind: ${describePid(pid)}`);
+      const after = await runway(
+        ['local', 'push', 'services/sample-app', `${info.pipelines[0]!.image}:v2`],
+        env,
+      );
+      assert.equal(after.code, 2);
+      assert.match(after.stderr, /no local cloud is running/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  test('Ctrl-C (SIGINT) stops everything too', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'runway-cli-'));
+    const { child } = await up(home, ['--pubsub', 'bridge']);
+    try {
+      const pids = await descendants(child.pid!);
+      assert.equal(await stop(child, 'SIGINT'), 0);
+      for (const pid of pids)
+        assert.equal(alive(pid), false, `process ${pid} was left behind: ${describePid(pid)}`);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  const bad: { name: string; args: string[]; code: number; stderr: RegExp }[] = [
+    {
+      name: 'up with a bad time scale',
+      args: ['local', 'up', '--time-scale', '0'],
+      code: 2,
+      stderr: /--time-scale must be a number from 1 to 1000/,
+    },
+    {
+      name: 'up with an unknown Pub/Sub',
+      args: ['local', 'up', '--pubsub', 'kafka'],
+      code: 2,
+      stderr: /--pubsub must be auto, emulator or bridge/,
+    },
+    {
+      name: 'up with a missing config',
+      args: ['local', 'up', '--config', 'nope.yaml', '--home', '/tmp/runway-nope'],
+      code: 1,
+      stderr: /ENOENT|nope\.yaml/,
+    },
+    {
+      name: 'push without arguments',
+      args: ['local', 'push'],
+      code: 2,
+      stderr: /usage: runway local push DIR IMAGE_REF/,
+    },
+    {
+      name: 'push with no stack running',
+      args: [
+        'local',
+        'push',
+        '.',
+        'us-central1-docker.pkg.dev/p-123456/r/i:v1',
+        '--home',
+        '/tmp/runway-none',
+      ],
+      code: 2,
+      stderr: /no local cloud is running/,
+    },
+    { name: 'logs without a target', args: ['logs'], code: 2, stderr: /usage: runway logs/ },
+    {
+      name: 'logs with two targets',
+      args: ['logs', 'svc', '--workflows'],
+      code: 2,
+      stderr: /usage: runway logs/,
+    },
+    {
+      name: 'logs with bad --lines',
+      args: ['logs', 'svc', '--lines', '-3'],
+      code: 2,
+      stderr: /--lines must be a positive integer/,
+    },
+  ];
+  for (const c of bad) {
+    test(c.name, async () => {
+      const r = await runway(c.args);
+      assert.equal(r.code, c.code, r.stderr);
+      assert.match(r.stderr, c.stderr);
+    });
+  }
+});
