@@ -33,6 +33,7 @@ export class RevisionInstances {
   #inflight = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   #minInstances = 0;
+  #lastUsed = 0;
   #retired = false;
   /** Crashes (exits nobody asked for) since the revision was created. */
   crashes = 0;
@@ -92,6 +93,7 @@ export class RevisionInstances {
     this.lastStartupMs = result.ms;
     const running = { proc, port };
     this.#running = running;
+    this.#lastUsed = Date.now();
     void proc.exited.then((exit) => {
       if (this.#running === running) this.#running = undefined;
       if (!proc.stopping) {
@@ -119,9 +121,15 @@ export class RevisionInstances {
 
   /** The port of a ready instance for one request; call the returned release when it ends. */
   async acquire(): Promise<{ port: number; release: () => void }> {
-    const running = await this.start();
+    return this.tryAcquire() ?? (await this.start(), this.acquire());
+  }
+
+  /** A lease on the running instance without waiting, or undefined when none runs. */
+  tryAcquire(): { port: number; release: () => void } | undefined {
+    const running = this.#running;
+    if (!running) return undefined;
     this.#inflight++;
-    clearTimeout(this.#idleTimer);
+    this.#lastUsed = Date.now();
     let released = false;
     return {
       port: running.port,
@@ -129,6 +137,7 @@ export class RevisionInstances {
         if (released) return;
         released = true;
         this.#inflight--;
+        this.#lastUsed = Date.now();
         this.#armIdle();
       },
     };
@@ -137,22 +146,36 @@ export class RevisionInstances {
   /** Keeps `n` instances warm (the local Cloud Run runs at most one). */
   setMinInstances(n: number): void {
     this.#minInstances = n;
+    if (n > 0) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+    }
     if (n > 0 && !this.#retired) void this.start().catch(() => {});
     this.#armIdle();
   }
 
+  // One timer per instance, re-armed for the remaining idle time, not one per request.
   #armIdle(): void {
-    clearTimeout(this.#idleTimer);
-    if (this.#minInstances > 0 || this.#inflight > 0 || !this.#running) return;
-    this.#idleTimer = setTimeout(() => {
-      if (this.#inflight === 0 && this.#minInstances === 0) void this.stop();
-    }, this.settings.idleMs);
+    if (this.#idleTimer || this.#minInstances > 0 || !this.#running) return;
+    const tick = () => {
+      this.#idleTimer = undefined;
+      if (this.#minInstances > 0 || !this.#running) return;
+      const idleFor = Date.now() - this.#lastUsed;
+      if (this.#inflight === 0 && idleFor >= this.settings.idleMs) {
+        void this.stop();
+        return;
+      }
+      this.#idleTimer = setTimeout(tick, Math.max(10, this.settings.idleMs - idleFor));
+      this.#idleTimer.unref();
+    };
+    this.#idleTimer = setTimeout(tick, this.settings.idleMs);
     this.#idleTimer.unref();
   }
 
   /** Stops the instance (SIGTERM, SIGKILL after the grace period). */
   async stop(): Promise<void> {
     clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     const running = this.#running ?? (await this.#starting?.catch(() => undefined));
     this.#running = undefined;
     await running?.proc.stop(this.settings.graceMs);
@@ -168,6 +191,7 @@ export class RevisionInstances {
   /** Immediate SIGKILL, for a stack shutting down in a hurry. */
   kill(): void {
     clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     this.#running?.proc.kill();
   }
 }

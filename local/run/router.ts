@@ -56,9 +56,9 @@ function refuse(res: ServerResponse, status: number, message: string): void {
 }
 
 async function forward(req: IncomingMessage, res: ServerResponse, backend: Backend): Promise<void> {
-  let lease: { port: number; release: () => void };
+  let lease = backend.instances.tryAcquire();
   try {
-    lease = await backend.instances.acquire();
+    lease ??= await backend.instances.acquire();
   } catch (err) {
     refuse(
       res,
@@ -68,7 +68,7 @@ async function forward(req: IncomingMessage, res: ServerResponse, backend: Backe
     return;
   }
   res.once('close', lease.release);
-  const headers = { ...req.headers };
+  const headers = req.headers;
   headers['x-forwarded-for'] = req.socket.remoteAddress ?? '127.0.0.1';
   headers['x-forwarded-proto'] = 'http';
   const upstream = request({

@@ -94,6 +94,8 @@ interface ServiceRecord {
   reconciling: boolean;
   listener: Listener;
   tags: Map<string, Listener>;
+  /** The service URL's routing, computed once per traffic change. */
+  routing?: Routing | undefined;
 }
 
 const RESERVED_ENV = ['PORT', 'K_SERVICE', 'K_REVISION', 'K_CONFIGURATION'];
@@ -525,6 +527,7 @@ export class Services {
 
   async #serve(svc: ServiceRecord, targets: Target[]): Promise<void> {
     svc.served = targets.filter((t) => t.revision);
+    svc.routing = undefined;
     for (const t of svc.served) {
       if (t.tag && !svc.tags.has(t.tag)) {
         const tag = t.tag;
@@ -545,6 +548,11 @@ export class Services {
   }
 
   #route(svc: ServiceRecord): Routing {
+    svc.routing ??= this.#computeRoute(svc);
+    return svc.routing;
+  }
+
+  #computeRoute(svc: ServiceRecord): Routing {
     const targets = svc.served
       .filter((t) => t.percent > 0)
       .map((t) => ({ t, rev: svc.revisions.get(t.revision) }))
