@@ -2,7 +2,12 @@
 // enums as names or numbers, google.longrunning operations, Google-shaped errors), so Google's
 // `@google-cloud/run` clients in REST mode and the Workflows connectors work unchanged.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { invalidArgument, notFound, RunwayError } from '../../services/shared/errors.ts';
+import {
+  invalidArgument,
+  notFound,
+  RunwayError,
+  unavailable,
+} from '../../services/shared/errors.ts';
 import { readJsonBody } from '../api-server.ts';
 import type { Jobs } from './jobs.ts';
 import type { Operation, Operations } from './operations.ts';
@@ -20,6 +25,8 @@ export interface RunApi {
   operations: Operations;
   /** How long a write waits for its operation before answering it not yet done. */
   settleMs: number;
+  /** Fault injection for resilience tests: every Nth API request answers 503 (0: none). */
+  faults: { everyNth: number; count: number };
 }
 
 type Handler = (
@@ -232,6 +239,10 @@ export function runApiHandler(api: RunApi) {
   ];
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (api.faults.everyNth > 0 && ++api.faults.count % api.faults.everyNth === 0) {
+      req.resume();
+      throw unavailable('injected fault: the local Cloud Run answers 503 to every Nth request');
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     let path: string;
     try {

@@ -36,6 +36,8 @@ export interface LocalRun {
   close(): Promise<void>;
   /** SIGKILL to every process at once. */
   kill(): void;
+  /** From now on every `n`th API request answers 503 (0 turns faults off); for resilience tests. */
+  injectFaults(n: number): void;
 }
 
 export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun> {
@@ -51,8 +53,9 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
   const operations = new Operations();
   const services = new Services(settings, operations);
   const jobs = new Jobs(settings, operations, (p) => services.checkParent(p));
+  const faults = { everyNth: 0, count: 0 };
   const { server, host, url } = await serveApi(
-    runApiHandler({ services, jobs, operations, settleMs: options.settleMs ?? 2_000 }),
+    runApiHandler({ services, jobs, operations, settleMs: options.settleMs ?? 2_000, faults }),
     options.port === undefined ? {} : { port: options.port },
   );
   return {
@@ -70,6 +73,10 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     kill() {
       services.kill();
       jobs.kill();
+    },
+    injectFaults(n) {
+      faults.everyNth = n;
+      faults.count = 0;
     },
   };
 }

@@ -194,6 +194,44 @@ describe('releases on the local cloud', () => {
     assert.equal(await liveVersion(stack), before);
     await rm(dir, { recursive: true, force: true });
   });
+
+  test('two builds pushed 100 ms apart: the newer ends live and the older never overrides it', async () => {
+    const [a, b] = await Promise.all([
+      withVersion(sample, '10.0.0'),
+      withVersion(sample, '11.0.0'),
+    ]);
+    const image = stack.config.pipelines[0]!.image;
+    const older = await stack.registry.push(a, `${image}:v10`);
+    await new Promise((r) => setTimeout(r, 100));
+    const newer = await stack.registry.push(b, `${image}:v11`);
+    const [ra, rb] = await Promise.all([
+      waitForRelease(stack.info, older.digest, { timeoutMs: 90_000 }),
+      waitForRelease(stack.info, newer.digest, { timeoutMs: 90_000 }),
+    ]);
+    assert.equal(rb.result?.outcome, 'PROMOTED', JSON.stringify(rb.result));
+    assert.ok(
+      ['PROMOTED', 'SUPERSEDED'].includes(ra.result?.outcome ?? ''),
+      JSON.stringify(ra.result),
+    );
+    assert.equal(await liveVersion(stack), '11.0.0');
+    const [svc] = await services.getService({ name: live() });
+    assert.equal(svc.annotations?.['runway.dev/digest'], newer.digest);
+    await Promise.all([rm(a, { recursive: true }), rm(b, { recursive: true })]);
+  });
+
+  test('with every 5th Cloud Run API call answering 503, a release still converges', async () => {
+    const dir = await withVersion(sample, '12.0.0');
+    stack.run.injectFaults(5);
+    try {
+      const pushed = await stack.registry.push(dir, `${stack.config.pipelines[0]!.image}:v12`);
+      const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
+      assert.equal(run.result?.outcome, 'PROMOTED', JSON.stringify(run));
+    } finally {
+      stack.run.injectFaults(0);
+    }
+    assert.equal(await liveVersion(stack), '12.0.0');
+    await rm(dir, { recursive: true, force: true });
+  });
 });
 
 async function stackOutcomes(stack: Stack, digest: string): Promise<string[]> {

@@ -211,6 +211,24 @@ describe('release workflow (fake Cloud Run)', () => {
     }
   });
 
+  test('an older image delivered after a newer one went live: SUPERSEDED, live untouched', async () => {
+    const s = live()!;
+    const before = { ...s.annotations };
+    s.annotations['runway.dev/published'] = '2026-11-22T12:00:00.000Z';
+    try {
+      const r = await release(args(digest('9'), { publishTime: '2026-11-22T11:59:59.900Z' }));
+      assert.equal(r.outcome, 'SUPERSEDED', JSON.stringify(r));
+      assert.match(r.reason ?? '', /is already live/);
+      assert.equal(live()?.annotations['runway.dev/digest'], before['runway.dev/digest']);
+      // A manual release (no publish time) of the same older image is allowed: a deliberate rollback.
+      const manual = await release(args(digest('9'), { publishTime: null, source: 'manual' }));
+      assert.equal(manual.outcome, 'PROMOTED', JSON.stringify(manual));
+      assert.equal(live()?.annotations['runway.dev/digest'], digest('9'));
+    } finally {
+      delete s.annotations['runway.dev/published'];
+    }
+  });
+
   const bad = [
     { name: 'not an object', a: 'web', want: /expected a JSON object/ },
     {
