@@ -2,12 +2,15 @@
 // service) -> the release workflow -> staging, the acceptance job, live. Asserted through Google's
 // clients. Time runs 20 times faster so canary bakes take seconds.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { RevisionsClient, ServicesClient } from '@google-cloud/run';
 import { shortDigest } from '../../services/shared/image-ref.ts';
+import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
 import { localClientOptions } from '../../local/clients.ts';
 import { liveVersion, prepareScenarios, runScenario, type Scenario } from '../../local/demo.ts';
 import { repoRoot } from '../../local/images.ts';
@@ -17,9 +20,13 @@ import { DEPLOYER, type Stack, startStack, TOPIC } from '../../local/stack.ts';
 import { waitForRelease, waitForStage } from '../../local/watch.ts';
 
 const CONFIG = join(repoRoot, 'runway.yaml');
+const exec = promisify(execFile);
+const gcloudInstalled = await exec('gcloud', ['--version']).then(
+  () => true,
+  () => false,
+);
 
 async function withVersion(dir: string, version: string): Promise<string> {
-  const { cp, writeFile } = await import('node:fs/promises');
   const out = await mkdtemp(join(tmpdir(), `runway-e2e-${version}-`));
   await cp(dir, out, { recursive: true, filter: (src) => !/broken-|\.test\.ts$/.test(src) });
   await writeFile(join(out, 'VERSION'), `${version}\n`);
@@ -41,6 +48,7 @@ describe('releases on the local cloud', () => {
   let scenarios: Scenario[];
   let cleanup: () => Promise<void>;
   let services: ServicesClient;
+  let rejectedDigest = '';
   let revisions: RevisionsClient;
   const sample = join(repoRoot, 'services', 'sample-app');
   const live = () =>
@@ -64,6 +72,7 @@ describe('releases on the local cloud', () => {
   test('the demo: v1 first release, v2 canary, a build failing checks and one on port 8000 are rejected', async () => {
     const runs = [];
     for (const scenario of scenarios) runs.push(await runScenario(stack, scenario));
+    rejectedDigest = runs[2]!.digest;
     assert.deepEqual(
       runs.map((r) => [r.scenario.tag, r.run.result?.outcome, r.live]),
       [
@@ -94,6 +103,48 @@ describe('releases on the local cloud', () => {
       serving.map((t) => [t.revision, t.percent]),
       [[`sample-${shortDigest(v2.digest)}`, 100]],
     );
+  });
+
+  test('a rejected digest re-run by hand with gcloud workflows run is tested again, not a duplicate', {
+    skip: gcloudInstalled ? false : 'gcloud is not installed here',
+  }, async () => {
+    const pipeline = stack.config.pipelines[0]!;
+    const args = workflowArgsFor(stack.config, pipeline, {
+      image: `${pipeline.image}@${rejectedDigest}`,
+      source: 'manual',
+    });
+    const config = await mkdtemp(join(tmpdir(), 'gcloud-config-'));
+    await writeFile(join(config, 'gce'), 'False');
+    const { stdout } = await exec(
+      'gcloud',
+      [
+        'workflows',
+        'run',
+        'runway-release',
+        `--location=${stack.info.region}`,
+        `--data=${JSON.stringify(args)}`,
+        '--format=json',
+      ],
+      {
+        timeout: 120_000,
+        env: {
+          ...process.env,
+          CLOUDSDK_CONFIG: config,
+          CLOUDSDK_API_ENDPOINT_OVERRIDES_WORKFLOWEXECUTIONS: `${stack.info.workflows}/`,
+          CLOUDSDK_AUTH_ACCESS_TOKEN: 'fake',
+          CLOUDSDK_CORE_CHECK_GCE_METADATA: 'false',
+          CLOUDSDK_CORE_PROJECT: stack.info.project,
+          CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
+        },
+      },
+    );
+    await rm(config, { recursive: true, force: true });
+    const execution = JSON.parse(stdout) as { state: string; result: string };
+    assert.equal(execution.state, 'SUCCEEDED');
+    const result = JSON.parse(execution.result) as { outcome: string; reason: string };
+    assert.equal(result.outcome, 'REJECTED');
+    assert.match(result.reason, /acceptance tests failed/);
+    assert.equal(await liveVersion(stack), '2.0.0');
   });
 
   test('a storm of 100 identical pushes gives one release', async () => {
