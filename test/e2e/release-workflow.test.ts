@@ -195,6 +195,28 @@ describe('release workflow (fake Cloud Run)', () => {
     }
   });
 
+  test("a crash of the workflow's own logic during a canary: execution FAILED, live back on stable, claim released", async () => {
+    const before = { ...live()!.annotations };
+    const stableRevision = live()!.traffic.find((t) => t.tag === 'stable')?.revision;
+    run.omitUri.add('web');
+    try {
+      const r = await release(
+        args(digest('a'), {
+          promotion: { strategy: 'canary', steps: [25, 100], bakeSeconds: 10, health: null },
+        }),
+      );
+      assert.deepEqual(r.failed?.tags, ['KeyError'], JSON.stringify(r));
+    } finally {
+      run.omitUri.clear();
+    }
+    assert.deepEqual(
+      live()?.traffic.map((t) => [t.revision, t.percent, t.tag]),
+      [[stableRevision, 100, 'stable']],
+    );
+    assert.equal(live()?.annotations['runway.dev/digest'], before['runway.dev/digest']);
+    assert.equal(live()?.annotations['runway.dev/claim'], undefined);
+  });
+
   test('an older digest never overtakes a newer claim: SUPERSEDED', async () => {
     const s = live()!;
     s.annotations['runway.dev/claim'] = JSON.stringify({
