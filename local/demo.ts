@@ -80,7 +80,7 @@ export async function liveVersion(
 export async function runScenario(
   stack: Stack,
   scenario: Scenario,
-  onStage?: (stage: string, seconds: number) => void,
+  onStage?: (stage: string, seconds: number, again: boolean) => void,
 ): Promise<ScenarioRun> {
   const pipeline = stack.config.pipelines[0]!;
   const started = Date.now();

@@ -18,6 +18,11 @@ const STAGES: Record<string, string> = {
   report: 'report',
 };
 
+/** The release stage a routine of release.yaml belongs to. */
+export function stageOf(routine: string): string {
+  return STAGES[routine] ?? routine;
+}
+
 interface ApiExecution {
   name: string;
   state: 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -58,7 +63,9 @@ export async function waitForRelease(
   options: {
     timeoutMs?: number;
     pollMs?: number;
-    onStage?: (stage: string, seconds: number) => void;
+    /** Hears each stage as it starts, and again every `heartbeatMs` while it runs (`again`). */
+    onStage?: (stage: string, seconds: number, again: boolean) => void;
+    heartbeatMs?: number;
     /** Once all are done, wait this long for late deliveries to start more before answering. */
     quietMs?: number;
   } = {},
@@ -66,15 +73,18 @@ export async function waitForRelease(
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   const started = Date.now();
   let lastStage = '';
+  let lastHeard = Date.now();
+  const heartbeat = options.heartbeatMs ?? 5000;
   for (;;) {
     const list = await listFor(info, digest);
     const active = list.filter((e) => e.state === 'ACTIVE');
     for (const e of active) {
       const routine = e.status?.currentSteps?.[0]?.routine ?? 'main';
       const stage = STAGES[routine] ?? routine;
-      if (stage !== lastStage) {
+      if (stage !== lastStage || Date.now() - lastHeard >= heartbeat) {
+        options.onStage?.(stage, (Date.now() - started) / 1000, stage === lastStage);
         lastStage = stage;
-        options.onStage?.(stage, (Date.now() - started) / 1000);
+        lastHeard = Date.now();
       }
     }
     if (list.length > 0 && active.length === 0) {

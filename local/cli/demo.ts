@@ -57,8 +57,12 @@ export const demoCommand: Command = async (argv, io) => {
       out(
         `\n${i + 1}/${scenarios.length} ${scenario.name}: push ${pipeline.image}:${scenario.tag}`,
       );
-      const r = await runScenario(stack, scenario, (stage, s) =>
-        out(`    → ${stage.padEnd(8)} at ${s.toFixed(1)} s`),
+      const r = await runScenario(stack, scenario, (stage, s, again) =>
+        out(
+          again
+            ? `      … still in ${stage} at ${s.toFixed(0)} s`
+            : `    → ${stage.padEnd(8)} at ${s.toFixed(1)} s`,
+        ),
       );
       runs.push(r);
       for (const stage of r.run.result?.stages ?? []) {

@@ -8,6 +8,7 @@ import {
   workflowResultSchema,
 } from '../../services/shared/workflow-result.ts';
 import { clientOptionsFor } from '../clients.ts';
+import { stageOf } from '../watch.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { seconds, table } from './table.ts';
 
@@ -39,6 +40,10 @@ export interface ReleaseStatus {
   billedSteps: number | null;
   result: WorkflowResult | null;
   error: string | null;
+  /** While ACTIVE: the release stage running now (claim, staging, test, promote, …). */
+  stage: string | null;
+  /** While ACTIVE: labels the deployer set (pipeline, short digest). */
+  labels: Record<string, string>;
 }
 
 /** Where the local stack wrote its endpoints, or flags and env for Google. */
@@ -160,10 +165,23 @@ export async function readReleases(t: Target, limit = 10): Promise<ReleaseStatus
         execution: (e.name ?? '').split('/').pop() ?? '',
         state: String(e.state ?? ''),
         startTime: start === null ? null : new Date(start).toISOString(),
-        durationMs: start !== null && end !== null ? end - start : null,
+        durationMs:
+          start !== null && end !== null
+            ? end - start
+            : start !== null && e.state === 'ACTIVE'
+              ? Date.now() - start
+              : null,
         billedSteps: steps === undefined ? null : Number(steps),
         result,
         error: e.error?.payload ?? null,
+        stage:
+          e.state === 'ACTIVE'
+            ? stageOf(
+                (e as { status?: { currentSteps?: { routine?: string | null }[] | null } }).status
+                  ?.currentSteps?.[0]?.routine ?? 'main',
+              )
+            : null,
+        labels: { ...(e.labels ?? {}) },
       };
     });
   } finally {
@@ -184,32 +202,37 @@ export function renderStatus(services: ServiceStatus[], releases: ReleaseStatus[
         r.ready ? 'ready' : 'not ready',
       ]),
   );
-  const releaseRows = releases.flatMap((r) => {
-    const row = [
-      r.execution.slice(0, 12),
-      r.state,
-      r.result?.outcome ?? (r.error ? 'ERROR' : '-'),
-      r.result?.pipeline ?? '-',
-      r.result ? r.result.digest.replace('sha256:', '').slice(0, 12) : '-',
-      seconds(r.durationMs ?? undefined),
-      r.billedSteps === null ? '-' : String(r.billedSteps),
-    ];
-    const stages = r.result?.stages
+  const releaseRows = releases.map((r) => [
+    r.execution.slice(0, 12),
+    r.state,
+    r.result?.outcome ?? (r.stage ? `running: ${r.stage}` : r.error ? 'ERROR' : '-'),
+    r.result?.pipeline ?? r.labels.pipeline ?? '-',
+    r.result ? r.result.digest.replace('sha256:', '').slice(0, 12) : (r.labels.digest ?? '-'),
+    seconds(r.durationMs ?? undefined),
+    r.billedSteps === null ? '-' : String(r.billedSteps),
+  ]);
+  // Each release's stages go on a line of their own under its row, outside the columns.
+  const [header = '', ...lines] = releaseRows.length
+    ? table(
+        ['RELEASE', 'STATE', 'OUTCOME', 'PIPELINE', 'DIGEST', 'TIME', 'STEPS'],
+        releaseRows,
+      ).split('\n')
+    : [];
+  const releaseLines = lines.flatMap((line, i) => {
+    const stages = releases[i]?.result?.stages
       .map(
         (s) =>
           `${s.name} ${seconds(s.end ? Date.parse(s.end) - Date.parse(s.start) : undefined)} ${s.outcome.toLowerCase()}`,
       )
       .join(' · ');
-    return stages ? [row, ['', `  ${stages}`]] : [row];
+    return stages ? [line, `    ${stages}`] : [line];
   });
   return [
     services.length
       ? table(['SERVICE', 'REVISION', 'TRAFFIC', 'TAGS', 'DIGEST', 'STATE'], serviceRows)
       : 'no services',
     '',
-    releases.length
-      ? table(['RELEASE', 'STATE', 'OUTCOME', 'PIPELINE', 'DIGEST', 'TIME', 'STEPS'], releaseRows)
-      : 'no releases',
+    releases.length ? [header, ...releaseLines].join('\n') : 'no releases',
   ].join('\n');
 }
 
