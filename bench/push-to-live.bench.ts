@@ -9,12 +9,12 @@
 //   job          the acceptance job run
 //   live         live revision deployed, ready, traffic and annotations written
 // Medians over several releases of distinct builds. The last line is one JSON object of all figures.
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../local/images.ts';
+import { sampleVersion } from '../local/demo.ts';
 import { ensureSubscription } from '../local/pubsub/index.ts';
 import { startStack, TOPIC } from '../local/stack.ts';
 import { waitForRelease } from '../local/watch.ts';
@@ -69,12 +69,7 @@ await ensureSubscription(stack.pubsub.url, stack.info.project, 'bench-timer', {
 const rows: Record<string, number>[] = [];
 const runs = 7;
 for (let i = 0; i <= runs; i++) {
-  const dir = join(work, `v${i}`);
-  await cp(join(repoRoot, 'services', 'sample-app'), dir, {
-    recursive: true,
-    filter: (src) => !/broken-|\.test\.ts$/.test(src),
-  });
-  await writeFile(join(dir, 'VERSION'), `${i}.0.0\n`);
+  const dir = await sampleVersion(`${i}.0.0`);
   const t0 = performance.now();
   const wall0 = Date.now();
   const pushed = await stack.registry.push(dir, `${stack.config.pipelines[0]!.image}:v${i}`);

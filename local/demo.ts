@@ -34,10 +34,7 @@ export async function prepareScenarios(): Promise<{
   cleanup: () => Promise<void>;
 }> {
   const sample = join(repoRoot, 'services', 'sample-app');
-  const work = await mkdtemp(join(tmpdir(), 'runway-demo-'));
-  const v2 = join(work, 'v2');
-  await cp(sample, v2, { recursive: true, filter: (src) => !/broken-|\.test\.ts$/.test(src) });
-  await writeFile(join(v2, 'VERSION'), '2.0.0\n');
+  const v2 = await sampleVersion('2.0.0');
   return {
     scenarios: [
       { name: 'v1: first release', expect: 'PROMOTED', tag: 'v1', dir: sample, liveAfter: '1.0.0' },
@@ -57,8 +54,19 @@ export async function prepareScenarios(): Promise<{
         liveAfter: '2.0.0',
       },
     ],
-    cleanup: () => rm(work, { recursive: true, force: true }),
+    cleanup: () => rm(v2, { recursive: true, force: true }),
   };
+}
+
+/** A copy of the sample app (without its broken builds) whose VERSION is `version`: a new image. */
+export async function sampleVersion(version: string): Promise<string> {
+  const out = await mkdtemp(join(tmpdir(), `runway-sample-${version}-`));
+  await cp(join(repoRoot, 'services', 'sample-app'), out, {
+    recursive: true,
+    filter: (src) => !/broken-|\.test\.ts$/.test(src),
+  });
+  await writeFile(join(out, 'VERSION'), `${version}\n`);
+  return out;
 }
 
 /** What the pipeline's live service answers on /version, or null when it does not. */

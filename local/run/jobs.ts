@@ -28,6 +28,7 @@ import {
   checkId,
   condition,
   iso,
+  missingResource,
   type Meta,
   newMeta,
   randomSuffix,
@@ -153,10 +154,7 @@ export class Jobs {
 
   #get(name: string): JobRecord {
     const job = this.#jobs.get(name);
-    if (!job)
-      throw notFound(
-        `Resource '${short(name)}' of kind 'JOB' in region '${this.settings.region}' in project '${this.settings.project}' does not exist.`,
-      );
+    if (!job) throw missingResource('JOB', name, this.settings);
     return job;
   }
 

@@ -1,7 +1,12 @@
 // Pieces every local Cloud Run resource shares: names, conditions, etags, field masks, paging, and
 // the checks of Cloud Run's naming rules.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { aborted, type FieldViolation, invalidArgument } from '../../services/shared/errors.ts';
+import {
+  aborted,
+  type FieldViolation,
+  invalidArgument,
+  notFound,
+} from '../../services/shared/errors.ts';
 import type { Json, JsonObject } from './proto-json.ts';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -99,6 +104,17 @@ export function checkId(kind: string, field: string, id: unknown, max: number): 
     ];
   }
   return [];
+}
+
+/** Cloud Run's NOT_FOUND for a missing service or job. */
+export function missingResource(
+  kind: 'SERVICE' | 'JOB',
+  name: string,
+  where: { project: string; region: string },
+) {
+  return notFound(
+    `Resource '${name.split('/').pop()}' of kind '${kind}' in region '${where.region}' in project '${where.project}' does not exist.`,
+  );
 }
 
 export function throwIfViolations(violations: FieldViolation[]): void {

@@ -31,6 +31,7 @@ import {
   checkId,
   condition,
   iso,
+  missingResource,
   type Meta,
   newMeta,
   randomSuffix,
@@ -235,10 +236,7 @@ export class Services {
 
   #get(name: string): ServiceRecord {
     const svc = this.#services.get(name);
-    if (!svc)
-      throw notFound(
-        `Resource '${short(name)}' of kind 'SERVICE' in region '${this.settings.region}' in project '${this.settings.project}' does not exist.`,
-      );
+    if (!svc) throw missingResource('SERVICE', name, this.settings);
     return svc;
   }
 

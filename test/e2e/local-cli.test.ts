@@ -2,13 +2,13 @@
 // `status`, `logs`, then SIGTERM or SIGINT, after which no process of the stack may be left.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import type { StackInfo } from '../../local/stack.ts';
+import { alive, commandOf, descendants } from '../helpers/processes.ts';
 import { waitForRelease } from '../../local/watch.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -27,49 +27,6 @@ function runway(args: string[], env: Record<string, string> = {}) {
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
-
-/** Every descendant of `pid`, from /proc. */
-async function descendants(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length) {
-    const p = queue.shift()!;
-    const tasks = await import('node:fs/promises').then((fs) =>
-      fs.readdir(`/proc/${p}/task`).catch(() => [] as string[]),
-    );
-    for (const t of tasks) {
-      const text = await readFile(`/proc/${p}/task/${t}/children`, 'utf8').catch(() => '');
-      for (const c of text.split(/\s+/).filter(Boolean).map(Number)) {
-        out.push(c);
-        queue.push(c);
-      }
-    }
-  }
-  return out;
-}
-
-/** Running (a zombie waiting for its reaper counts as gone). */
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
-
-const describePid = (pid: number) => {
-  try {
-    return `${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 200)}`;
-  } catch {
-    return '?';
-  }
-};
 
 async function up(
   home: string,
@@ -155,7 +112,7 @@ describe('runway local', () => {
       assert.ok(pids.length >= 3, `the stack runs processes (${pids.length})`);
       assert.equal(await stop(child, 'SIGTERM'), 0);
       for (const pid of pids)
-        assert.equal(alive(pid), false, `process ${pid} was left behind: ${describePid(pid)}`);
+        assert.equal(alive(pid), false, `process ${pid} was left behind: ${commandOf(pid)}`);
       const after = await runway(
         ['local', 'push', 'services/sample-app', `${info.pipelines[0]!.image}:v2`],
         env,
@@ -175,7 +132,7 @@ describe('runway local', () => {
       const pids = await descendants(child.pid!);
       assert.equal(await stop(child, 'SIGINT'), 0);
       for (const pid of pids)
-        assert.equal(alive(pid), false, `process ${pid} was left behind: ${describePid(pid)}`);
+        assert.equal(alive(pid), false, `process ${pid} was left behind: ${commandOf(pid)}`);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await rm(home, { recursive: true, force: true });

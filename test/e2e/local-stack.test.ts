@@ -3,7 +3,7 @@
 // clients. Time runs 20 times faster so canary bakes take seconds.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,12 +12,19 @@ import { RevisionsClient, ServicesClient } from '@google-cloud/run';
 import { shortDigest } from '../../services/shared/image-ref.ts';
 import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
 import { localClientOptions } from '../../local/clients.ts';
-import { liveVersion, prepareScenarios, runScenario, type Scenario } from '../../local/demo.ts';
+import {
+  liveVersion,
+  prepareScenarios,
+  runScenario,
+  type Scenario,
+  sampleVersion,
+} from '../../local/demo.ts';
 import { repoRoot } from '../../local/images.ts';
 import { findEmulator } from '../../local/pubsub/emulator.ts';
 import { publish } from '../../local/pubsub/index.ts';
 import { DEPLOYER, type Stack, startStack, TOPIC } from '../../local/stack.ts';
 import { waitForRelease, waitForStage } from '../../local/watch.ts';
+import { alive } from '../helpers/processes.ts';
 
 const CONFIG = join(repoRoot, 'runway.yaml');
 const exec = promisify(execFile);
@@ -25,22 +32,6 @@ const gcloudInstalled = await exec('gcloud', ['--version']).then(
   () => true,
   () => false,
 );
-
-async function withVersion(dir: string, version: string): Promise<string> {
-  const out = await mkdtemp(join(tmpdir(), `runway-e2e-${version}-`));
-  await cp(dir, out, { recursive: true, filter: (src) => !/broken-|\.test\.ts$/.test(src) });
-  await writeFile(join(out, 'VERSION'), `${version}\n`);
-  return out;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('releases on the local cloud', () => {
   let stack: Stack;
@@ -50,7 +41,6 @@ describe('releases on the local cloud', () => {
   let services: ServicesClient;
   let rejectedDigest = '';
   let revisions: RevisionsClient;
-  const sample = join(repoRoot, 'services', 'sample-app');
   const live = () =>
     `projects/${stack.info.project}/locations/${stack.info.region}/services/${stack.config.pipelines[0]!.live.service}`;
 
@@ -148,7 +138,7 @@ describe('releases on the local cloud', () => {
   });
 
   test('a storm of 100 identical pushes gives one release', async () => {
-    const dir = await withVersion(sample, '5.0.0');
+    const dir = await sampleVersion('5.0.0');
     const image = `${stack.config.pipelines[0]!.image}:v5`;
     const pushed = await stack.registry.store.push(dir, image);
     const event = { action: 'INSERT', digest: pushed.digestRef, tag: pushed.tagRef };
@@ -179,10 +169,7 @@ describe('releases on the local cloud', () => {
   });
 
   test('a push during a running release: the newer image ends live', async () => {
-    const [six, seven] = await Promise.all([
-      withVersion(sample, '6.0.0'),
-      withVersion(sample, '7.0.0'),
-    ]);
+    const [six, seven] = await Promise.all([sampleVersion('6.0.0'), sampleVersion('7.0.0')]);
     const image = stack.config.pipelines[0]!.image;
     const first = await stack.registry.push(six, `${image}:v6`);
     await waitForStage(stack.info, first.digest, 'promote');
@@ -204,7 +191,7 @@ describe('releases on the local cloud', () => {
   });
 
   test('the deployer killed in the middle of a release: the execution carries on and the deployer comes back', async () => {
-    const dir = await withVersion(sample, '8.0.0');
+    const dir = await sampleVersion('8.0.0');
     const [svc] = await services.getService({
       name: `projects/${stack.info.project}/locations/${stack.info.region}/services/${DEPLOYER}`,
     });
@@ -224,7 +211,7 @@ describe('releases on the local cloud', () => {
 
   test('a candidate SIGKILLed in the middle of a canary: rolled back, live keeps the stable version', async () => {
     const before = await liveVersion(stack);
-    const dir = await withVersion(sample, '9.0.0');
+    const dir = await sampleVersion('9.0.0');
     const pushed = await stack.registry.push(dir, `${stack.config.pipelines[0]!.image}:v9`);
     await waitForStage(stack.info, pushed.digest, 'promote');
     const candidate = `sample-${shortDigest(pushed.digest)}`;
@@ -247,10 +234,7 @@ describe('releases on the local cloud', () => {
   });
 
   test('two builds pushed 100 ms apart: the newer ends live and the older never overrides it', async () => {
-    const [a, b] = await Promise.all([
-      withVersion(sample, '10.0.0'),
-      withVersion(sample, '11.0.0'),
-    ]);
+    const [a, b] = await Promise.all([sampleVersion('10.0.0'), sampleVersion('11.0.0')]);
     const image = stack.config.pipelines[0]!.image;
     const older = await stack.registry.push(a, `${image}:v10`);
     await new Promise((r) => setTimeout(r, 100));
@@ -271,7 +255,7 @@ describe('releases on the local cloud', () => {
   });
 
   test('with every 5th Cloud Run API call answering 503, a release still converges', async () => {
-    const dir = await withVersion(sample, '12.0.0');
+    const dir = await sampleVersion('12.0.0');
     stack.run.injectFaults(5);
     try {
       const pushed = await stack.registry.push(dir, `${stack.config.pipelines[0]!.image}:v12`);

@@ -17,6 +17,7 @@ import {
 import { localClientOptions } from '../../local/clients.ts';
 import { type LocalRegistry, startLocalRegistry } from '../../local/registry/server.ts';
 import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
+import { alive } from '../helpers/processes.ts';
 
 // Google's client hands enums back as numbers from operations and as names from reads.
 const { State } = protos.google.cloud.run.v2.Condition;
@@ -56,15 +57,6 @@ async function probe(url: string): Promise<Probe> {
   pids.add(body.pid);
   return body;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Polls `check` until it holds; for states that settle by themselves (process exits, idle timers). */
 async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 5000) {
