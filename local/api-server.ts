@@ -50,3 +50,11 @@ export async function serveApi(
   const host = `${addr.address}:${addr.port}`;
   return { server, host, url: `http://${host}` };
 }
+
+/** Stops listening and drops open connections, resolving once the server has closed. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -10,7 +10,7 @@ import { prepareScenarios, runScenario, type ScenarioRun } from '../demo.ts';
 import { repoRoot } from '../images.ts';
 import type { PubSubKind } from '../pubsub/index.ts';
 import { type Stack, startStack } from '../stack.ts';
-import { parseArgs, UsageError } from './args.ts';
+import { parseArgs, type UsageError } from './args.ts';
 import { seconds, table } from './table.ts';
 
 export const demoCommand: Command = async (argv, io) => {

@@ -4,7 +4,7 @@ import type { Command } from '../../cli/io.ts';
 import type { PubSubKind } from '../pubsub/index.ts';
 import { startStack } from '../stack.ts';
 import { stackHome } from './home.ts';
-import { parseArgs, UsageError } from './args.ts';
+import { parseArgs, type UsageError } from './args.ts';
 
 export const upCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;

@@ -4,7 +4,7 @@
 // repository) answer in Google's JSON so `@google-cloud/artifact-registry` works against it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArgument, notFound } from '../../services/shared/errors.ts';
-import { readJsonBody, serveApi } from '../api-server.ts';
+import { closeServer, readJsonBody, serveApi } from '../api-server.ts';
 import type { ImageSource } from '../run/containers.ts';
 import { ImageStore, type PushResult } from './store.ts';
 
@@ -175,10 +175,6 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
         return { digest: image.digest, dir: image.dir, config: image.manifest.config };
       },
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }

@@ -2,7 +2,7 @@
 // processes, and a router giving each service (and each traffic tag) its own loopback URL.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serveApi } from '../api-server.ts';
+import { closeServer, serveApi } from '../api-server.ts';
 import { runApiHandler } from './api.ts';
 import type { ImageSource } from './containers.ts';
 import { Jobs } from './jobs.ts';
@@ -64,10 +64,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     services,
     jobs,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeServer(server);
       await Promise.all([services.close(), jobs.close()]);
     },
     kill() {

@@ -121,7 +121,11 @@ export class RevisionInstances {
 
   /** The port of a ready instance for one request; call the returned release when it ends. */
   async acquire(): Promise<{ port: number; release: () => void }> {
-    return this.tryAcquire() ?? (await this.start(), this.acquire());
+    for (;;) {
+      const lease = this.tryAcquire();
+      if (lease) return lease;
+      await this.start();
+    }
   }
 
   /** A lease on the running instance without waiting, or undefined when none runs. */

@@ -11,6 +11,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer } from '../api-server.ts';
 import type { RevisionInstances } from './instances.ts';
 
 export interface Backend {
@@ -119,10 +120,6 @@ export async function openListener(route: () => Routing): Promise<Listener> {
   const { port } = server.address() as AddressInfo;
   listener.port = port;
   listener.url = `http://127.0.0.1:${port}`;
-  listener.close = () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+  listener.close = () => closeServer(server);
   return listener as Listener;
 }
