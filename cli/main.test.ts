@@ -23,7 +23,12 @@ const cases = [
   { name: '--help prints usage', argv: ['--help'], code: 0, want: /runway workflows run/ },
   { name: 'unknown command', argv: ['deploy'], code: 2, want: /unknown command 'deploy'/ },
   { name: 'unknown subcommand', argv: ['workflows', 'explode'], code: 2, want: /unknown command/ },
-  { name: 'a bad flag of a command', argv: ['demo', '--fast'], code: 2, want: /unknown flag --fast/ },
+  {
+    name: 'a bad flag of a command',
+    argv: ['demo', '--fast'],
+    code: 2,
+    want: /unknown flag --fast/,
+  },
   {
     name: 'workflows run without a file',
     argv: ['workflows', 'run'],

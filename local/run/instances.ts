@@ -147,6 +147,20 @@ export class RevisionInstances {
     };
   }
 
+  /** A connection to `port` was refused: wait (briefly) for that instance's exit to be seen. */
+  async refused(port: number): Promise<void> {
+    const running = this.#running;
+    if (running?.port !== port) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      running.proc.exited,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 1000);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
   /** Keeps `n` instances warm (the local Cloud Run runs at most one). */
   setMinInstances(n: number): void {
     this.#minInstances = n;

@@ -56,7 +56,16 @@ function refuse(res: ServerResponse, status: number, message: string): void {
   res.end(body);
 }
 
-async function forward(req: IncomingMessage, res: ServerResponse, backend: Backend): Promise<void> {
+/** A request without a body can be sent again: nothing of it was consumed. */
+const bodiless = (req: IncomingMessage) =>
+  !req.headers['transfer-encoding'] && (req.headers['content-length'] ?? '0') === '0';
+
+async function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  backend: Backend,
+  retried = false,
+): Promise<void> {
   let lease = backend.instances.tryAcquire();
   try {
     lease ??= await backend.instances.acquire();
@@ -85,7 +94,20 @@ async function forward(req: IncomingMessage, res: ServerResponse, backend: Backe
     answer.pipe(res);
     answer.once('error', () => res.destroy());
   });
-  upstream.once('error', (err) => {
+  upstream.once('error', (err: NodeJS.ErrnoException) => {
+    // Refused, or a kept-alive connection reset under an idempotent request: the instance died
+    // and its exit is not processed yet. The request did not reach it, so (without a body) it
+    // goes to the instance that replaces it, as Cloud Run would route it.
+    const neverReached =
+      err.code === 'ECONNREFUSED' ||
+      (err.code === 'ECONNRESET' &&
+        upstream.reusedSocket &&
+        ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? ''));
+    if (neverReached && !retried && !res.headersSent && bodiless(req)) {
+      lease.release();
+      void backend.instances.refused(lease.port).then(() => forward(req, res, backend, true));
+      return;
+    }
     refuse(res, 502, `Bad Gateway: revision ${backend.revision} did not answer: ${err.message}`);
   });
   req.pipe(upstream);

@@ -561,6 +561,29 @@ describe("jobs through Google's client", () => {
     assertCode(again, 'FAILED_PRECONDITION');
   });
 
+  test('a job can be read, listed, updated, and deleted; a stale etag or a missing template is refused', async () => {
+    const job = await createJob('crud', [{ name: 'EXTRA', value: 'one' }]);
+    const [read] = await jobs.getJob({ name: job.name! });
+    assert.equal(read.name, job.name);
+    const [list] = await jobs.listJobs({ parent: PARENT });
+    assert.ok(list.some((j) => j.name === job.name));
+    const [op] = await jobs.updateJob({
+      job: { name: job.name, template: read.template, labels: { team: 'release' } },
+    });
+    const [updated] = await op.promise();
+    assert.equal(updated.labels?.team, 'release');
+    assert.equal(String(updated.generation), '2');
+    const stale = await rejection(
+      jobs.updateJob({ job: { name: job.name, etag: read.etag, template: read.template } }),
+    );
+    assertCode(stale, 'ABORTED');
+    const bare = await rejection(jobs.updateJob({ job: { name: job.name, labels: { a: 'b' } } }));
+    assert.match(bare.message, /template is required/);
+    const [del] = await jobs.deleteJob({ name: job.name! });
+    await del.promise();
+    assertCode(await rejection(jobs.getJob({ name: job.name! })), 'NOT_FOUND');
+  });
+
   test('an execution can be deleted; the job lists what is left', async () => {
     const job = await createJob('deleted-exec', []);
     const [op] = await jobs.runJob({ name: job.name! });
