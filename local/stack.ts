@@ -3,7 +3,7 @@
 // Executions API with `workflows/release.yaml` deployed as `runway-release`, and runway's deployer
 // running as a local Cloud Run service behind a push subscription, with each pipeline's acceptance
 // job. Its endpoints are written to `<home>/stack.json` for the other `runway` commands.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ServicesClient, JobsClient } from '@google-cloud/run';
 import { type PipelineConfig, parsePipelineConfig } from '../services/shared/pipeline-config.ts';
@@ -70,9 +70,48 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Refuses a second stack in the same home; after a stack that died without cleaning up (SIGKILL),
+ * stops the processes it left: they run inside its registry's snapshots, so /proc finds them.
+ */
+async function claimHome(home: string, progress: (m: string) => void): Promise<void> {
+  const previous = await readStackInfo(home);
+  if (previous && previous.pid !== process.pid && isAlive(previous.pid)) {
+    throw new Error(
+      `a local cloud is already running from ${home} (pid ${previous.pid}); stop it, or pick another --home`,
+    );
+  }
+  const blobs = `${join(home, 'registry', 'blobs')}/`;
+  const pids = await readdir('/proc').catch(() => [] as string[]);
+  let stopped = 0;
+  for (const entry of pids.filter((p) => /^\d+$/.test(p))) {
+    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => '');
+    if (!cwd.startsWith(blobs)) continue;
+    try {
+      process.kill(-Number(entry), 'SIGKILL');
+    } catch {
+      try {
+        process.kill(Number(entry), 'SIGKILL');
+      } catch {}
+    }
+    stopped++;
+  }
+  if (stopped > 0) progress(`stopped ${stopped} process(es) left by a local cloud that died`);
+}
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   const progress = options.onProgress ?? (() => {});
   const home = resolve(options.home);
+  await claimHome(home, progress);
   const configText = await readFile(options.config, 'utf8');
   const config = parsePipelineConfig(configText, options.config);
   const project = config.project ?? 'local-project';

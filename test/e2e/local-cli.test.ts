@@ -139,6 +139,28 @@ describe('runway local', () => {
     }
   });
 
+  test('after a stack killed with SIGKILL, the next up stops what it left; a second up in a running home is refused', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'runway-cli-'));
+    const first = await up(home, ['--pubsub', 'bridge']);
+    const left = await descendants(first.child.pid!);
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    const orphans = left.filter(alive);
+    assert.ok(orphans.length > 0, 'a SIGKILLed stack leaves its revision processes running');
+    const second = await up(home, ['--pubsub', 'bridge']);
+    try {
+      for (const pid of orphans)
+        assert.equal(alive(pid), false, `orphan ${pid} still runs: ${commandOf(pid)}`);
+      const third = await runway(['local', 'up', '--home', home, '--pubsub', 'bridge']);
+      assert.equal(third.code, 1);
+      assert.match(third.stderr, /a local cloud is already running from/);
+      assert.equal(await stop(second.child, 'SIGTERM'), 0);
+    } finally {
+      if (second.child.exitCode === null) second.child.kill('SIGKILL');
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
   const bad: { name: string; args: string[]; code: number; stderr: RegExp }[] = [
     {
       name: 'up with a bad time scale',
