@@ -45,9 +45,11 @@ export interface ReleaseRun {
   executions: number;
 }
 
-async function listFor(info: StackInfo, digest: string): Promise<ApiExecution[]> {
-  const filter = encodeURIComponent(`labels.digest="${shortDigest(digest)}"`);
-  const url = `${info.workflows}/v1/projects/${info.project}/locations/${info.region}/workflows/runway-release/executions?view=FULL&pageSize=100&filter=${filter}`;
+async function listFor(info: StackInfo, digest?: string): Promise<ApiExecution[]> {
+  const filter = digest
+    ? `&filter=${encodeURIComponent(`labels.digest="${shortDigest(digest)}"`)}`
+    : '';
+  const url = `${info.workflows}/v1/projects/${info.project}/locations/${info.region}/workflows/runway-release/executions?view=FULL&pageSize=100${filter}`;
   const res = await fetch(url);
   if (!res.ok) throw new Error(`listing executions failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { executions?: ApiExecution[] }).executions ?? [];
@@ -146,4 +148,42 @@ function toRun(e: ApiExecution, executions: number): ReleaseRun {
     durationMs: e.endTime ? Date.parse(e.endTime) - Date.parse(e.startTime) : 0,
     executions,
   };
+}
+
+/**
+ * Follows every release on the stack until `stop` resolves, telling `say` when one starts, changes
+ * stage and ends: what `runway local up` prints while it runs.
+ */
+export async function followReleases(
+  info: StackInfo,
+  say: (line: string) => void,
+  stop: Promise<unknown>,
+  pollMs = 500,
+): Promise<void> {
+  const seen = new Map<string, string>();
+  let stopped = false;
+  void stop.then(() => {
+    stopped = true;
+  });
+  while (!stopped) {
+    const list = await listFor(info).catch(() => [] as ApiExecution[]);
+    for (const e of list) {
+      const id = (e.name.split('/').pop() ?? '').slice(0, 8);
+      const what = `release ${id} (${e.labels?.pipeline ?? '?'} ${e.labels?.digest ?? ''})`;
+      const state =
+        e.state === 'ACTIVE' ? stageOf(e.status?.currentSteps?.[0]?.routine ?? 'main') : e.state;
+      const before = seen.get(e.name);
+      if (before === state) continue;
+      seen.set(e.name, state);
+      if (e.state === 'ACTIVE') {
+        say(`${what}: ${before === undefined ? 'started, ' : ''}${state}`);
+        continue;
+      }
+      const run = toRun(e, 1);
+      say(
+        `${what}: ${run.result?.outcome ?? run.state} in ${(run.durationMs / 1000).toFixed(1)} s, ${run.billedSteps} billed steps${run.result?.reason ? ` (${run.result.reason})` : run.error ? ` (${run.error})` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from '../../cli/io.ts';
 import type { PubSubKind } from '../pubsub/index.ts';
 import { startStack } from '../stack.ts';
+import { followReleases } from '../watch.ts';
 import { stackHome } from './home.ts';
 import { parseArgs, type UsageError } from './args.ts';
 
@@ -68,6 +69,8 @@ export const upCommand: Command = async (argv, io) => {
       ].join('\n'),
     );
   }
+  // Releases as they happen, so the terminal running the stack is not silent.
+  if (!json) void followReleases(info, (line) => io.stderr.write(`${line}\n`), io.stopSignal);
   const signal = await io.stopSignal;
   say(`${signal}: stopping the local cloud`);
   await stack.close();
