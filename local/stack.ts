@@ -20,6 +20,7 @@ import {
 import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
 import { type LocalRun, startLocalRun } from './run/index.ts';
 import { LogFile } from './run/process.ts';
+import { startLocalMonitoring } from './monitoring/server.ts';
 import { createEndpoints } from './workflows/connectors/index.ts';
 import { timeScaledClock } from './workflows/engine.ts';
 import { type ExecutionsServer, startExecutionsServer } from './workflows/api/server.ts';
@@ -50,6 +51,7 @@ export interface StackInfo {
   pubsub: string;
   pubsubKind: PubSubKind;
   registry: string;
+  monitoring: string;
   deployer: string;
   project: string;
   region: string;
@@ -147,19 +149,30 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     closers.push(() => registry.close());
 
+    // One clock for the engine and the request counts, so a time-scaled canary reading Cloud
+    // Monitoring over its bake window (sys.now()) finds the requests of that window.
+    const clock = timeScaledClock(timeScale);
     const run = await startLocalRun({
       project,
       region,
+      now: clock.now,
       images: registry.images,
       logDir: join(home, 'logs'),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
     });
     closers.push(() => run.close());
+    const monitoring = await startLocalMonitoring({
+      metrics: run.metrics,
+      project,
+      location: region,
+    });
+    closers.push(() => monitoring.close());
 
     const env: Record<string, string> = {
       RUN_EMULATOR_HOST: run.host,
       PUBSUB_EMULATOR_HOST: pubsub.host,
       ARTIFACT_REGISTRY_EMULATOR_HOST: registry.host,
+      MONITORING_EMULATOR_HOST: monitoring.host,
       RUNWAY_HOME: home,
     };
     const workflowLog = new LogFile(join(home, 'logs', 'workflows.log'));
@@ -170,7 +183,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       location: region,
       engineOptions: {
         endpoints: createEndpoints(env),
-        clock: timeScaledClock(timeScale),
+        clock,
         log: (entry) =>
           workflowLog.write(entry.severity, JSON.stringify(entry.payload), entry.step),
       },
@@ -259,6 +272,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       pubsub: pubsub.url,
       pubsubKind: pubsub.kind,
       registry: registry.url,
+      monitoring: monitoring.url,
       deployer: deployer.uri!,
       project,
       region,

@@ -6,6 +6,7 @@ import { closeServer, serveApi } from '../api-server.ts';
 import { runApiHandler } from './api.ts';
 import type { ImageSource } from './containers.ts';
 import { Jobs } from './jobs.ts';
+import { RequestMetrics } from './metrics.ts';
 import { Operations } from './operations.ts';
 import { type RunSettings, Services } from './services.ts';
 
@@ -23,6 +24,8 @@ export interface LocalRunOptions {
   graceMs?: number;
   /** How long a write waits for its operation before answering (default 2 s; 0 answers at once). */
   settleMs?: number;
+  /** The clock request counts are stamped with (a time-scaled stack passes its engine's). */
+  now?: () => number;
 }
 
 export interface LocalRun {
@@ -32,6 +35,8 @@ export interface LocalRun {
   host: string;
   services: Services;
   jobs: Jobs;
+  /** Request counts per revision and response code class, for the local Cloud Monitoring. */
+  metrics: RequestMetrics;
   /** Stops every process (SIGTERM, then SIGKILL) and closes every listener. */
   close(): Promise<void>;
   /** SIGKILL to every process at once. */
@@ -49,6 +54,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     startupTimeoutMs: options.startupTimeoutMs ?? 30_000,
     idleMs: options.idleMs ?? 300_000,
     graceMs: options.graceMs ?? 10_000,
+    metrics: new RequestMetrics(options.now),
   };
   const operations = new Operations();
   const services = new Services(settings, operations);
@@ -63,6 +69,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     host,
     services,
     jobs,
+    metrics: settings.metrics!,
     async close() {
       await closeServer(server);
       await Promise.all([services.close(), jobs.close()]);

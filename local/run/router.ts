@@ -17,6 +17,8 @@ import type { RevisionInstances } from './instances.ts';
 export interface Backend {
   revision: string;
   instances: RevisionInstances;
+  /** Hears the status of every answer this backend gave (or the router gave for it). */
+  record?: (status: number) => void;
 }
 
 /** What a listener serves right now: a weighted choice of backends, or why not. */
@@ -70,6 +72,7 @@ async function forward(
   try {
     lease ??= await backend.instances.acquire();
   } catch (err) {
+    backend.record?.(503);
     refuse(
       res,
       503,
@@ -90,6 +93,7 @@ async function forward(
     agent,
   });
   upstream.on('response', (answer) => {
+    backend.record?.(answer.statusCode ?? 502);
     res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
     answer.pipe(res);
     answer.once('error', () => res.destroy());
@@ -108,6 +112,7 @@ async function forward(
       void backend.instances.refused(lease.port).then(() => forward(req, res, backend, true));
       return;
     }
+    backend.record?.(502);
     refuse(res, 502, `Bad Gateway: revision ${backend.revision} did not answer: ${err.message}`);
   });
   req.pipe(upstream);

@@ -39,7 +39,8 @@ import {
   throwIfViolations,
   touch,
 } from './resources.ts';
-import { type Listener, openListener, type Routing } from './router.ts';
+import type { RequestMetrics } from './metrics.ts';
+import { type Backend, type Listener, openListener, type Routing } from './router.ts';
 
 export interface RunSettings {
   project: string;
@@ -50,6 +51,8 @@ export interface RunSettings {
   startupTimeoutMs: number;
   idleMs: number;
   graceMs: number;
+  /** Request counts for the local Cloud Monitoring. */
+  metrics?: RequestMetrics;
 }
 
 type AllocationType =
@@ -545,6 +548,14 @@ export class Services {
     }
   }
 
+  #backend(svc: ServiceRecord, rev: RevisionRecord): Backend {
+    return {
+      revision: rev.id,
+      instances: rev.instances!,
+      record: (status) => this.settings.metrics?.record(svc.id, rev.id, status),
+    };
+  }
+
   #route(svc: ServiceRecord): Routing {
     svc.routing ??= this.#computeRoute(svc);
     return svc.routing;
@@ -556,7 +567,7 @@ export class Services {
       .map((t) => ({ t, rev: svc.revisions.get(t.revision) }))
       .filter((x) => x.rev?.instances)
       .map(({ t, rev }) => ({
-        backend: { revision: rev!.id, instances: rev!.instances! },
+        backend: this.#backend(svc, rev!),
         percent: t.percent,
       }));
     if (targets.length === 0) {
@@ -581,7 +592,7 @@ export class Services {
     }
     return {
       kind: 'split',
-      targets: [{ backend: { revision: rev.id, instances: rev.instances }, percent: 100 }],
+      targets: [{ backend: this.#backend(svc, rev), percent: 100 }],
     };
   }
 

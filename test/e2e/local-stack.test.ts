@@ -3,7 +3,7 @@
 // clients. Time runs 20 times faster so canary bakes take seconds.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -135,6 +135,67 @@ describe('releases on the local cloud', () => {
     assert.equal(result.outcome, 'REJECTED');
     assert.match(result.reason, /acceptance tests failed/);
     assert.equal(await liveVersion(stack), '2.0.0');
+  });
+
+  test('a candidate answering 5xx to real traffic during a canary: rolled back by its Cloud Monitoring error ratio', async () => {
+    const before = await liveVersion(stack);
+    const dir = await sampleVersion('3.5.0');
+    const server = join(dir, 'server.js');
+    const code = await readFile(server, 'utf8');
+    await writeFile(
+      server,
+      code.replace(
+        "if (path === '/healthz')",
+        "if (path === '/checkout') return json(500, { error: 'broken' });\n  if (path === '/healthz')",
+      ),
+    );
+    const pipeline = stack.config.pipelines[0]!;
+    const pushed = await stack.registry.store.push(dir, `${pipeline.image}:v3-5`);
+    const args = workflowArgsFor(
+      stack.config,
+      {
+        ...pipeline,
+        promotion: {
+          strategy: 'canary',
+          steps: [50, 100],
+          bakeSeconds: 30,
+          health: { maxErrorRatio: 0.05, minRequests: 5 },
+        },
+      },
+      { image: pushed.digestRef, source: 'manual' },
+    );
+    const started = await fetch(
+      `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/runway-release/executions`,
+      {
+        method: 'POST',
+        body: JSON.stringify({
+          argument: JSON.stringify(args),
+          labels: { pipeline: pipeline.name, digest: shortDigest(pushed.digest) },
+        }),
+      },
+    );
+    assert.equal(started.status, 200, await started.clone().text());
+    // Users keep calling live while the canary bakes; half of them reach the candidate.
+    const [svc] = await services.getService({ name: live() });
+    let done = false;
+    const traffic = (async () => {
+      while (!done) {
+        await fetch(`${svc.uri}/checkout`)
+          .then((r) => r.arrayBuffer())
+          .catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
+    done = true;
+    await traffic;
+    assert.equal(run.result?.outcome, 'ROLLED_BACK', JSON.stringify(run.result));
+    assert.match(
+      run.result?.reason ?? '',
+      /canary at 50% failed: 5xx ratio \d+\/\d+ is above 0\.05/,
+    );
+    assert.equal(await liveVersion(stack), before);
+    await rm(dir, { recursive: true, force: true });
   });
 
   test('a storm of 100 identical pushes gives one release', async () => {

@@ -44,7 +44,7 @@ function args(d: string, extra: Record<string, unknown> = {}) {
 async function release(a: unknown) {
   const ex = startExecution(workflow, fromPlain(a), {
     clock: timeScaledClock(1000),
-    endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host }),
+    endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host, MONITORING_EMULATOR_HOST: run.host }),
     env: { projectId: 'local-project', location: 'us-central1', workflowId: 'runway-release' },
   });
   const r = await ex.done;
@@ -217,6 +217,69 @@ describe('release workflow (fake Cloud Run)', () => {
     assert.equal(live()?.annotations['runway.dev/claim'], undefined);
   });
 
+  const monitored: {
+    name: string;
+    counts: { codeClass: string; count: number }[];
+    outcome: string;
+    reason?: RegExp;
+  }[] = [
+    {
+      name: '5xx ratio above the threshold: ROLLED_BACK',
+      counts: [
+        { codeClass: '2xx', count: 20 },
+        { codeClass: '5xx', count: 5 },
+      ],
+      outcome: 'ROLLED_BACK',
+      reason: /canary at 25% failed: 5xx ratio 5\/25 is above 0\.1/,
+    },
+    {
+      name: '5xx ratio under the threshold: PROMOTED',
+      counts: [
+        { codeClass: '2xx', count: 99 },
+        { codeClass: '5xx', count: 1 },
+      ],
+      outcome: 'PROMOTED',
+    },
+    {
+      name: 'fewer requests than minRequests: inconclusive, PROMOTED',
+      counts: [{ codeClass: '5xx', count: 3 }],
+      outcome: 'PROMOTED',
+    },
+    { name: 'no requests at all: PROMOTED', counts: [], outcome: 'PROMOTED' },
+  ];
+  for (const [i, c] of monitored.entries()) {
+    test(`canary with Cloud Monitoring thresholds, ${c.name}`, async () => {
+      run.requestCounts.splice(0, Infinity, ...c.counts);
+      run.monitoringQueries.length = 0;
+      const d = digest(String.fromCharCode(98 + i)); // b, c, d, e
+      try {
+        const r = await release(
+          args(d, {
+            promotion: {
+              strategy: 'canary',
+              steps: [25, 100],
+              bakeSeconds: 30,
+              health: { maxErrorRatio: 0.1, minRequests: 10 },
+            },
+          }),
+        );
+        assert.equal(r.outcome, c.outcome, JSON.stringify(r));
+        if (c.reason) assert.match(r.reason ?? '', c.reason);
+        const q = run.monitoringQueries[0]!;
+        assert.match(
+          q.get('filter') ?? '',
+          new RegExp(`resource.labels.revision_name = "web-${d.slice(7, 19)}"`),
+        );
+        assert.equal(q.get('aggregation.crossSeriesReducer'), 'REDUCE_SUM');
+        const window =
+          Date.parse(q.get('interval.endTime')!) - Date.parse(q.get('interval.startTime')!);
+        assert.equal(window, 30_000);
+      } finally {
+        run.requestCounts.length = 0;
+      }
+    });
+  }
+
   test('an older digest never overtakes a newer claim: SUPERSEDED', async () => {
     const s = live()!;
     s.annotations['runway.dev/claim'] = JSON.stringify({
@@ -225,9 +288,10 @@ describe('release workflow (fake Cloud Run)', () => {
       execution: 'other',
     });
     try {
+      const before = live()?.annotations['runway.dev/digest'];
       const r = await release(args(digest('6'), { publishTime: '2026-11-22T11:00:00.000Z' }));
       assert.equal(r.outcome, 'SUPERSEDED');
-      assert.equal(live()?.annotations['runway.dev/digest'], digest('4'));
+      assert.equal(live()?.annotations['runway.dev/digest'], before);
     } finally {
       delete s.annotations['runway.dev/claim'];
     }
