@@ -30,7 +30,7 @@ const args = (c: string, promotion: unknown) => ({
 async function billed(a: unknown): Promise<number> {
   const r = await startExecution(workflow, fromPlain(a), {
     clock: timeScaledClock(1e6),
-    endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host }),
+    endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host, MONITORING_EMULATOR_HOST: run.host }),
   }).done;
   if (r.state !== 'SUCCEEDED') throw new Error(`release failed: ${JSON.stringify(r.error)}`);
   return r.steps.internal + r.steps.external;
@@ -43,10 +43,20 @@ const canary3 = await billed(
 const canary1 = await billed(
   args('4', { strategy: 'canary', steps: [100], bakeSeconds: 60, health: null }),
 );
+// With Cloud Monitoring thresholds, and traffic in two response code classes.
+run.requestCounts.push({ codeClass: '2xx', count: 100 }, { codeClass: '5xx', count: 1 });
+const health = { maxErrorRatio: 0.05, minRequests: 20 };
+const monitored3 = await billed(
+  args('5', { strategy: 'canary', steps: [10, 50, 100], bakeSeconds: 60, health }),
+);
+const monitored1 = await billed(
+  args('6', { strategy: 'canary', steps: [100], bakeSeconds: 60, health }),
+);
 await run.close();
 const perCanaryStep = (canary3 - canary1) / 2;
+const perMonitoredStep = (monitored3 - monitored1) / 2;
 console.log(
-  `first release ${first}, direct ${direct}, canary [10,50,100] ${canary3}, canary [100] ${canary1}: ${perCanaryStep} per extra step`,
+  `first release ${first}, direct ${direct}, canary [10,50,100] ${canary3}, canary [100] ${canary1}: ${perCanaryStep} per extra step; with Cloud Monitoring thresholds ${perMonitoredStep} per extra step`,
 );
 console.log(
   JSON.stringify({
@@ -55,6 +65,7 @@ console.log(
     directTarget: 60,
     canarySteps3: canary3,
     perCanaryStep,
+    perCanaryStepWithMonitoring: perMonitoredStep,
     perCanaryStepTarget: 25,
   }),
 );
