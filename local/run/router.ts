@@ -19,6 +19,8 @@ export interface Backend {
   instances: RevisionInstances;
   /** Hears the status of every answer this backend gave (or the router gave for it). */
   record?: (status: number) => void;
+  /** The revision's request timeout (its template's `timeout`, 300 s by default). */
+  timeoutMs?: number;
 }
 
 /** What a listener serves right now: a weighted choice of backends, or why not. */
@@ -99,6 +101,7 @@ async function forward(
     answer.once('error', () => res.destroy());
   });
   upstream.once('error', (err: NodeJS.ErrnoException) => {
+    if (timedOut) return;
     // Refused, or a kept-alive connection reset under an idempotent request: the instance died
     // and its exit is not processed yet. The request did not reach it, so (without a body) it
     // goes to the instance that replaces it, as Cloud Run would route it.
@@ -116,6 +119,20 @@ async function forward(
     refuse(res, 502, `Bad Gateway: revision ${backend.revision} did not answer: ${err.message}`);
   });
   req.pipe(upstream);
+  // Cloud Run's request timeout: a request still unanswered after the revision's timeout gets 504.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    backend.record?.(504);
+    refuse(
+      res,
+      504,
+      `Gateway Timeout: revision ${backend.revision} did not answer within its ${(backend.timeoutMs ?? 300_000) / 1000} s request timeout`,
+    );
+    upstream.destroy();
+  }, backend.timeoutMs ?? 300_000);
+  timer.unref();
+  res.once('close', () => clearTimeout(timer));
   res.once('close', () => {
     if (!res.writableFinished) upstream.destroy();
   });

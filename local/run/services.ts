@@ -553,6 +553,10 @@ export class Services {
       revision: rev.id,
       instances: rev.instances!,
       record: (status) => this.settings.metrics?.record(svc.id, rev.id, status),
+      timeoutMs:
+        typeof rev.template.timeout === 'string'
+          ? Number(rev.template.timeout.slice(0, -1)) * 1000
+          : 300_000,
     };
   }
 

@@ -364,6 +364,16 @@ describe("services through Google's client", () => {
     assertCode(await rejection(services.getService({ name: svc.name! })), 'NOT_FOUND');
   });
 
+  test('a request over the revision timeout gets 504 and the instance keeps serving', async () => {
+    const svc = await deploy('slowpoke', [], { timeout: { seconds: 1 } });
+    const started = Date.now();
+    const res = await fetch(`${svc.uri}/hang`);
+    assert.equal(res.status, 504);
+    assert.match(await res.text(), /did not answer within its 1 s request timeout/);
+    assert.ok(Date.now() - started >= 900);
+    assert.equal((await probe(svc.uri!)).service, 'slowpoke');
+  });
+
   test('an instance killed with SIGKILL is replaced on the next request', async () => {
     const svc = await deploy('crashy');
     const { pid } = await probe(svc.uri!);
