@@ -22,6 +22,7 @@ import { type LocalRun, startLocalRun } from './run/index.ts';
 import { LogFile } from './run/process.ts';
 import { startLocalMonitoring } from './monitoring/server.ts';
 import { createEndpoints } from './workflows/connectors/index.ts';
+import { toJsonText } from './workflows/convert.ts';
 import { timeScaledClock } from './workflows/engine.ts';
 import { type ExecutionsServer, startExecutionsServer } from './workflows/api/server.ts';
 
@@ -184,8 +185,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       engineOptions: {
         endpoints: createEndpoints(env),
         clock,
-        log: (entry) =>
-          workflowLog.write(entry.severity, JSON.stringify(entry.payload), entry.step),
+        log: (entry) => workflowLog.write(entry.severity, toJsonText(entry.payload), entry.step),
       },
     });
     closers.push(() => workflows.close());

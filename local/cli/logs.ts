@@ -2,6 +2,7 @@
 //   runway logs SERVICE [--revision NAME]   a service's revisions (all, or one)
 //   runway logs --execution NAME             a job execution's tasks
 //   runway logs --workflows                  sys.log and call logging of the release workflow
+//   --follow keeps printing new lines until Ctrl-C.
 // Lines carry their time, the stream, and for jobs the task and attempt.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -29,11 +30,12 @@ export const logsCommand: Command = async (argv, io) => {
       workflows: false,
       home: true,
       lines: true,
+      follow: false,
     }));
     const chosen = [positional.length > 0, flags.has('execution'), flags.has('workflows')];
     if (chosen.filter(Boolean).length !== 1 || positional.length > 1) {
       throw new UsageError(
-        'usage: runway logs SERVICE [--revision NAME] | --execution NAME | --workflows [--lines N]',
+        'usage: runway logs SERVICE [--revision NAME] | --execution NAME | --workflows [--lines N] [--follow]',
       );
     }
   } catch (err) {
@@ -68,21 +70,31 @@ export const logsCommand: Command = async (argv, io) => {
         ? all.filter((p) => basename(p) === `${basename(revision)}.log`)
         : all;
   }
-  const texts = (
-    await Promise.all(
-      paths.map(async (p) => {
-        const text = await readFile(p, 'utf8').catch(() => undefined);
-        if (text === undefined) return [];
-        const prefix = paths.length > 1 ? `${basename(p, '.log')} ` : '';
-        return text
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => `${l.slice(0, 24)} ${prefix}${l.slice(25)}`);
-      }),
+  // Bytes already shown per file, so --follow prints only what is new.
+  const shown = new Map<string, number>();
+  const read = async () =>
+    (
+      await Promise.all(
+        paths.map(async (p) => {
+          const buffer = await readFile(p).catch(() => undefined);
+          if (buffer === undefined) return [];
+          const from = shown.get(p) ?? 0;
+          const end = buffer.lastIndexOf(10) + 1; // whole lines only
+          if (end <= from) return [];
+          shown.set(p, end);
+          const prefix = paths.length > 1 ? `${basename(p, '.log')} ` : '';
+          return buffer
+            .subarray(from, end)
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => `${l.slice(0, 24)} ${prefix}${l.slice(25)}`);
+        }),
+      )
     )
-  )
-    .flat()
-    .sort();
+      .flat()
+      .sort();
+  const texts = await read();
   if (texts.length === 0) {
     io.stderr.write(
       `runway logs: no logs for ${what} under ${logs} (is the name right, and did \`runway local up\` run with this home?)\n`,
@@ -90,5 +102,15 @@ export const logsCommand: Command = async (argv, io) => {
     return 1;
   }
   io.stdout.write(`${texts.slice(-lines).join('\n')}\n`);
+  if (!flags.has('follow')) return 0;
+  let stopped = false;
+  void io.stopSignal.then(() => {
+    stopped = true;
+  });
+  while (!stopped) {
+    await new Promise((r) => setTimeout(r, 300));
+    const more = await read();
+    if (more.length) io.stdout.write(`${more.join('\n')}\n`);
+  }
   return 0;
 };

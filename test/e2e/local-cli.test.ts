@@ -104,6 +104,32 @@ describe('runway local', () => {
       const logs = await runway(['logs', 'sample'], env);
       assert.equal(logs.code, 0, logs.stderr);
       assert.match(logs.stdout, /listening on \d+/);
+      // --follow prints what comes later: the next release's report.
+      const follow = spawn(process.execPath, [bin, 'logs', '--workflows', '--follow'], {
+        cwd: root,
+        env: { ...process.env, ...env },
+      });
+      let followed = '';
+      follow.stdout.on('data', (d) => (followed += d));
+      await new Promise((r) => follow.stdout.once('data', r));
+      const before = followed.length;
+      const v2 = await runway(
+        ['local', 'push', 'services/sample-app/broken-checks', `${info.pipelines[0]!.image}:bad`],
+        env,
+      );
+      const bad = v2.stdout.trim().split('@')[1]!;
+      await waitForRelease(info, bad);
+      const deadline = Date.now() + 10_000;
+      while (!followed.slice(before).includes(bad) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(
+        followed.slice(before).includes(bad),
+        `--follow printed the new report: ${followed.slice(before)}`,
+      );
+      follow.kill('SIGINT');
+      assert.equal(await new Promise((r) => follow.once('exit', r)), 0);
+
       const missing = await runway(['logs', 'no-such-service'], env);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /no logs for service no-such-service/);
