@@ -41,8 +41,13 @@ function args(d: string, extra: Record<string, unknown> = {}) {
   };
 }
 
+/** The sys.log payloads of the last release, as JSON. */
+let logged: { name?: string; outcome?: string; pipeline?: string }[] = [];
+
 async function release(a: unknown) {
+  logged = [];
   const ex = startExecution(workflow, fromPlain(a), {
+    log: (entry) => void logged.push(JSON.parse(toJsonText(entry.payload))),
     clock: timeScaledClock(1000),
     endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host, MONITORING_EMULATOR_HOST: run.host }),
     env: { projectId: 'local-project', location: 'us-central1', workflowId: 'runway-release' },
@@ -65,6 +70,17 @@ describe('release workflow (fake Cloud Run)', () => {
       r.stages.map((s: { name: string }) => s.name),
       ['claim', 'staging', 'test', 'promote'],
     );
+    // Each stage is logged as it ends, with the pipeline and digest; then the result.
+    assert.deepEqual(
+      logged.filter((l) => l.name).map((l) => [l.name, l.pipeline]),
+      [
+        ['claim', 'web'],
+        ['staging', 'web'],
+        ['test', 'web'],
+        ['promote', 'web'],
+      ],
+    );
+    assert.equal(logged.at(-1)?.outcome, 'PROMOTED');
     assert.equal(live()?.annotations['runway.dev/digest'], digest('1'));
     assert.equal(live()?.annotations['runway.dev/claim'], undefined, 'the claim is released');
     assert.deepEqual(live()?.traffic, [
