@@ -281,7 +281,7 @@ describe('release workflow (fake Cloud Run)', () => {
         );
         assert.equal(r.outcome, c.outcome, JSON.stringify(r));
         if (c.reason) assert.match(r.reason ?? '', c.reason);
-        const q = run.monitoringQueries[0]!;
+        const q = run.monitoringQueries[1]!;
         assert.match(
           q.get('filter') ?? '',
           new RegExp(`resource.labels.revision_name = "web-${d.slice(7, 19)}"`),
