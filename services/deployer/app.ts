@@ -1,6 +1,7 @@
 // The deployer's HTTP surface. Handlers decode, call the domain, and map the outcome to a status:
 // Pub/Sub retries anything that is not 2xx, so only transient upstream failures answer 5xx.
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
 import { registryNotificationSchema } from '../shared/artifact-registry.ts';
 import type { RegistryNotification } from '../shared/artifact-registry.ts';
 import { RunwayError, sendGoogleError, toRunwayError } from '../shared/errors.ts';
@@ -10,6 +11,8 @@ import type { PipelineConfig } from '../shared/pipeline-config.ts';
 import { pushEnvelopeSchema } from '../shared/pubsub.ts';
 import { describeZodError } from '../shared/validation.ts';
 import type { TokenVerifier } from './auth.ts';
+import type { SchedulerAuth } from './config.ts';
+import { type CloudRun, type Registry, reconcile } from './reconcile.ts';
 import { type Executions, notReleasable, releaseImage } from './release.ts';
 
 export const MAX_BODY = '1mb';
@@ -18,10 +21,17 @@ export interface AppDeps {
   project: string;
   pipelines: PipelineConfig;
   push: { audience: string; serviceAccount: string } | 'unauthenticated';
+  /** Who may call /reconcile; absent: disabled. */
+  scheduler?: SchedulerAuth;
   verifier: TokenVerifier;
   executions: Executions;
+  /** Artifact Registry and Cloud Run, used by /reconcile only. */
+  registry?: Registry;
+  run?: CloudRun;
   logger: Logger;
 }
+
+const reconcileBody = z.strictObject({ verify: z.boolean().optional() });
 
 export function createApp(deps: AppDeps) {
   const app = express();
@@ -37,6 +47,16 @@ export function createApp(deps: AppDeps) {
   const authenticate = async (req: Request) => {
     if (deps.push === 'unauthenticated') return;
     await deps.verifier.verify(req.headers.authorization, deps.push);
+  };
+  const authenticateScheduler = async (req: Request) => {
+    const who = deps.scheduler ?? 'disabled';
+    if (who === 'unauthenticated') return;
+    if (who === 'disabled')
+      throw new RunwayError(
+        'PERMISSION_DENIED',
+        'reconcile is disabled: set RUNWAY_SCHEDULER_AUDIENCE and RUNWAY_SCHEDULER_SERVICE_ACCOUNT',
+      );
+    await deps.verifier.verify(req.headers.authorization, who);
   };
 
   app.get('/healthz', (_req, res) => {
@@ -135,6 +155,39 @@ export function createApp(deps: AppDeps) {
             `pipeline ${body.pipeline} does not release ${body.image}`,
           );
         res.status(202).json({ releases: wanted });
+      } catch (err) {
+        next(err);
+      }
+    },
+  );
+
+  app.post(
+    '/reconcile',
+    express.json({ limit: MAX_BODY, type: () => true }),
+    async (req, res, next) => {
+      try {
+        await authenticateScheduler(req);
+        // Cloud Scheduler may send no body at all.
+        const body = reconcileBody.safeParse(req.body ?? {});
+        if (!body.success)
+          throw new RunwayError(
+            'INVALID_ARGUMENT',
+            `reconcile body must be {"verify": boolean}: ${describeZodError(body.error)}`,
+          );
+        if (!deps.registry || !deps.run)
+          throw new RunwayError('UNIMPLEMENTED', 'reconcile has no registry or Cloud Run access');
+        const pipelines = await reconcile(
+          {
+            config: deps.pipelines,
+            project: deps.project,
+            executions: deps.executions,
+            registry: deps.registry,
+            run: deps.run,
+            log: res.locals.log,
+          },
+          { verify: body.data.verify === true },
+        );
+        res.status(200).json({ pipelines });
       } catch (err) {
         next(err);
       }

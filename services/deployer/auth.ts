@@ -1,6 +1,7 @@
 // Who may call the deployer: an OIDC token from the configured service account for the
 // configured audience, checked with google-auth-library (signature, expiry, issuer, audience).
-import { OAuth2Client, type TokenPayload } from 'google-auth-library';
+// The library is loaded on the first token, not at startup: emulator mode never needs it.
+import type { OAuth2Client, TokenPayload } from 'google-auth-library';
 import { RunwayError } from '../shared/errors.ts';
 
 export interface TokenVerifier {
@@ -15,7 +16,11 @@ const ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
 
 /** `certs` is injected by tests (their own signing keys); production fetches Google's, cached. */
 export function createVerifier(options: { certs?: Record<string, string> } = {}): TokenVerifier {
-  const client = new OAuth2Client();
+  let loading: Promise<OAuth2Client> | undefined;
+  const oauth = () => {
+    loading ??= import('google-auth-library').then((m) => new m.OAuth2Client());
+    return loading;
+  };
   return {
     async verify(authorization, expected) {
       const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization ?? '');
@@ -25,6 +30,7 @@ export function createVerifier(options: { certs?: Record<string, string> } = {})
           'missing or malformed Authorization: Bearer token',
         );
       let payload: TokenPayload | undefined;
+      const client = await oauth();
       try {
         if (options.certs) {
           const ticket = await client.verifySignedJwtWithCertsAsync(

@@ -25,8 +25,12 @@ const envSchema = z
     RUNWAY_PUSH_AUDIENCE: z.string().url().optional(),
     RUNWAY_PUSH_SERVICE_ACCOUNT: email.optional(),
     RUNWAY_ALLOW_UNAUTHENTICATED_PUSH: z.enum(['true', 'false']).default('false'),
+    RUNWAY_SCHEDULER_AUDIENCE: z.string().url().optional(),
+    RUNWAY_SCHEDULER_SERVICE_ACCOUNT: email.optional(),
     PUBSUB_EMULATOR_HOST: z.string().optional(),
     WORKFLOWS_EMULATOR_HOST: z.string().optional(),
+    RUN_EMULATOR_HOST: z.string().optional(),
+    ARTIFACT_REGISTRY_EMULATOR_HOST: z.string().optional(),
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL']).default('INFO'),
   })
@@ -55,7 +59,29 @@ const envSchema = z
           'RUNWAY_PUSH_AUDIENCE and RUNWAY_PUSH_SERVICE_ACCOUNT are required to verify push tokens',
       });
     }
+    // Both or neither: half a scheduler identity would silently refuse every reconcile.
+    if (!e.RUNWAY_SCHEDULER_AUDIENCE !== !e.RUNWAY_SCHEDULER_SERVICE_ACCOUNT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [
+          e.RUNWAY_SCHEDULER_AUDIENCE
+            ? 'RUNWAY_SCHEDULER_SERVICE_ACCOUNT'
+            : 'RUNWAY_SCHEDULER_AUDIENCE',
+        ],
+        message:
+          'set both RUNWAY_SCHEDULER_AUDIENCE and RUNWAY_SCHEDULER_SERVICE_ACCOUNT, or neither',
+      });
+    }
   });
+
+/**
+ * Who may call /reconcile: Cloud Scheduler's identity when configured; nobody checks in emulator
+ * mode (as for pushes); otherwise the route is disabled rather than open.
+ */
+export type SchedulerAuth =
+  | { audience: string; serviceAccount: string }
+  | 'unauthenticated'
+  | 'disabled';
 
 export interface DeployerConfig {
   project: string;
@@ -64,7 +90,10 @@ export interface DeployerConfig {
   workflowLocation: string;
   pipelines: PipelineConfig;
   push: { audience: string; serviceAccount: string } | 'unauthenticated';
+  scheduler: SchedulerAuth;
   workflowsEmulatorHost?: string;
+  runEmulatorHost?: string;
+  artifactRegistryEmulatorHost?: string;
   port: number;
   logLevel: z.output<typeof envSchema>['LOG_LEVEL'];
 }
@@ -94,7 +123,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DeployerConfig
       e.RUNWAY_ALLOW_UNAUTHENTICATED_PUSH === 'true'
         ? 'unauthenticated'
         : { audience: e.RUNWAY_PUSH_AUDIENCE!, serviceAccount: e.RUNWAY_PUSH_SERVICE_ACCOUNT! },
+    scheduler:
+      e.RUNWAY_SCHEDULER_AUDIENCE && e.RUNWAY_SCHEDULER_SERVICE_ACCOUNT
+        ? {
+            audience: e.RUNWAY_SCHEDULER_AUDIENCE,
+            serviceAccount: e.RUNWAY_SCHEDULER_SERVICE_ACCOUNT,
+          }
+        : e.RUNWAY_ALLOW_UNAUTHENTICATED_PUSH === 'true'
+          ? 'unauthenticated'
+          : 'disabled',
     ...(e.WORKFLOWS_EMULATOR_HOST ? { workflowsEmulatorHost: e.WORKFLOWS_EMULATOR_HOST } : {}),
+    ...(e.RUN_EMULATOR_HOST ? { runEmulatorHost: e.RUN_EMULATOR_HOST } : {}),
+    ...(e.ARTIFACT_REGISTRY_EMULATOR_HOST
+      ? { artifactRegistryEmulatorHost: e.ARTIFACT_REGISTRY_EMULATOR_HOST }
+      : {}),
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

@@ -1,39 +1,138 @@
-// Starts the deployer: config from the environment, Google's clients, listen on $PORT,
-// and on SIGTERM stop accepting, let in-flight requests finish (10 s at most), exit 0.
-import { ExecutionsClient } from '@google-cloud/workflows';
-import { localClientOptions } from '../../local/clients.ts';
-import { createLogger } from '../shared/logger.ts';
+// Starts the deployer: config from the environment, listen on $PORT, Google's clients loaded after
+// listening (Workflows warmed at once; Artifact Registry and Cloud Run on the first reconcile), and
+// on SIGTERM stop accepting, let in-flight requests finish (10 s at most), exit 0.
+import type { Server } from 'node:http';
+import type { WorkflowArgs } from '../shared/workflow-args.ts';
+import { createLogger, type Logger } from '../shared/logger.ts';
 import { createApp } from './app.ts';
 import { createVerifier } from './auth.ts';
-import { loadConfig } from './config.ts';
-import { workflowsExecutions } from './executions.ts';
+import { type DeployerConfig, loadConfig } from './config.ts';
+import type { CloudRun, Registry } from './reconcile.ts';
+import type { Executions } from './release.ts';
+
+/** Cloud Run sends SIGKILL 10 s after SIGTERM; leave before that. */
+export const DRAIN_MS = 9_500;
+
+/** Loads once, on first use: Google's clients cost 100-150 ms each to load. */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= load();
+    // A failed load (a bad endpoint, say) is retried by the next caller.
+    p.catch(() => {
+      p = undefined;
+    });
+    return p;
+  };
+}
+
+async function clientOptions(host: string | undefined) {
+  if (!host) return { fallback: true as const };
+  const { localClientOptions } = await import('../../local/clients.ts');
+  return localClientOptions(host);
+}
+
+export function googleAccess(config: DeployerConfig) {
+  const parent = `projects/${config.project}/locations/${config.workflowLocation}/workflows/${config.workflow}`;
+  const executions = once(async () => {
+    const [{ ExecutionsClient }, { workflowsExecutions }, options] = await Promise.all([
+      import('@google-cloud/workflows'),
+      import('./executions.ts'),
+      clientOptions(config.workflowsEmulatorHost),
+    ]);
+    return workflowsExecutions(new ExecutionsClient(options), parent);
+  });
+  const registry = once(async () => {
+    const [{ ArtifactRegistryClient }, { artifactRegistry }, options] = await Promise.all([
+      import('@google-cloud/artifact-registry'),
+      import('./cloud.ts'),
+      clientOptions(config.artifactRegistryEmulatorHost),
+    ]);
+    return artifactRegistry(new ArtifactRegistryClient(options));
+  });
+  const run = once(async () => {
+    const [{ ServicesClient, JobsClient }, { cloudRun }, options] = await Promise.all([
+      import('@google-cloud/run'),
+      import('./cloud.ts'),
+      clientOptions(config.runEmulatorHost),
+    ]);
+    return cloudRun(new ServicesClient(options), new JobsClient(options));
+  });
+  return {
+    parent,
+    warm: () => executions(),
+    executions: {
+      start: async (args: WorkflowArgs, labels: Record<string, string>) =>
+        (await executions()).start(args, labels),
+      isActive: async (labels: Record<string, string>) => (await executions()).isActive(labels),
+    } satisfies Executions,
+    registry: {
+      tagDigest: async (image, tag) => (await registry()).tagDigest(image, tag),
+    } satisfies Registry,
+    run: {
+      getService: async (...a) => (await run()).getService(...a),
+      runJob: async (...a) => (await run()).runJob(...a),
+    } satisfies CloudRun,
+  };
+}
+
+/**
+ * Stops accepting, lets in-flight requests finish, then exits 0; after `graceMs` the remaining
+ * connections are cut and it exits 0 all the same (Cloud Run is about to kill the instance).
+ */
+export function drainOnSigterm(
+  server: Server,
+  logger: Logger,
+  exit: (code: number) => void = (code) => process.exit(code),
+  graceMs = DRAIN_MS,
+) {
+  process.once('SIGTERM', () => {
+    logger.info('SIGTERM: draining', { connections: 'closing' });
+    server.close(() => {
+      logger.info('drained: exiting');
+      exit(0);
+    });
+    // Kept-alive connections would hold close() open: cut each as soon as it has no request.
+    server.closeIdleConnections();
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    idle.unref();
+    setTimeout(() => {
+      logger.warn(`SIGTERM: requests still open after ${graceMs} ms; exiting`);
+      server.closeAllConnections();
+      exit(0);
+    }, graceMs).unref();
+  });
+}
 
 export async function start(env: NodeJS.ProcessEnv = process.env) {
   const config = loadConfig(env);
   const logger = createLogger({ level: config.logLevel, fields: { service: 'runway-deployer' } });
-  const client = new ExecutionsClient(
-    config.workflowsEmulatorHost
-      ? localClientOptions(config.workflowsEmulatorHost)
-      : { fallback: true },
-  );
-  const parent = `projects/${config.project}/locations/${config.workflowLocation}/workflows/${config.workflow}`;
+  const google = googleAccess(config);
+  if (config.scheduler === 'disabled')
+    logger.warn(
+      'reconcile is disabled: RUNWAY_SCHEDULER_AUDIENCE and RUNWAY_SCHEDULER_SERVICE_ACCOUNT are not set',
+    );
   const app = createApp({
     project: config.project,
     pipelines: config.pipelines,
     push: config.push,
+    scheduler: config.scheduler,
     verifier: createVerifier(),
-    executions: workflowsExecutions(client, parent),
+    executions: google.executions,
+    registry: google.registry,
+    run: google.run,
     logger,
   });
-  const server = app.listen(config.port, () =>
-    logger.info(`deployer listening on ${config.port}`, { workflow: parent }),
-  );
-  process.once('SIGTERM', () => {
-    logger.info('SIGTERM: draining');
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 10_000).unref();
+  const server = app.listen(config.port, () => {
+    logger.info(`deployer listening on ${config.port}`, { workflow: google.parent });
+    // The first push of a cold instance should not pay for loading the Workflows client.
+    google
+      .warm()
+      .catch((err) =>
+        logger.error(`loading the Workflows client failed: ${(err as Error).message}`),
+      );
   });
+  drainOnSigterm(server, logger);
   return server;
 }
 

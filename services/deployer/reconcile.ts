@@ -1,0 +1,207 @@
+// Reconcile (Cloud Scheduler): for each pipeline, compare the digest its watched tag points at
+// with the digest live serves, start a release where they differ and none runs, and optionally
+// re-run the acceptance job against live. Catches pushes Pub/Sub never delivered.
+import { type ImageRef, parseImageRef } from '../shared/image-ref.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Pipeline, PipelineConfig } from '../shared/pipeline-config.ts';
+import { type Executions, releaseImage } from './release.ts';
+
+/** Artifact Registry as reconcile needs it. */
+export interface Registry {
+  /** The digest (`sha256:…`) `tag` of `image` points at, or undefined when there is no such tag. */
+  tagDigest(image: ImageRef, tag: string): Promise<string | undefined>;
+}
+
+export interface LiveService {
+  /** The `runway.dev/digest` annotation: what runway last promoted. */
+  digest?: string;
+  uri?: string;
+}
+
+export interface AcceptanceRun {
+  execution: string;
+  /** false when the execution ran and failed (the verdict), not when it could not start. */
+  succeeded: boolean;
+  detail?: string;
+}
+
+/** Cloud Run Admin API v2 as reconcile needs it. */
+export interface CloudRun {
+  /** The service, or undefined when it does not exist. */
+  getService(project: string, region: string, service: string): Promise<LiveService | undefined>;
+  /** Runs a job with overrides to completion; rejects only when it could not run. */
+  runJob(
+    project: string,
+    region: string,
+    job: string,
+    overrides: {
+      env: { name: string; value: string }[];
+      taskCount: number;
+      timeoutSeconds: number;
+    },
+  ): Promise<AcceptanceRun>;
+}
+
+export type ReconcileAction = 'started' | 'in-sync' | 'running' | 'no-image' | 'error';
+
+export interface VerifyReport {
+  outcome: 'passed' | 'failed' | 'skipped' | 'error';
+  job: string;
+  execution?: string;
+  digest?: string;
+  detail?: string;
+}
+
+export interface PipelineReport {
+  pipeline: string;
+  watchedTag: string | null;
+  newestDigest: string | null;
+  liveDigest: string | null;
+  action: ReconcileAction;
+  execution?: string;
+  reason?: string;
+  verify?: VerifyReport;
+  error?: string;
+}
+
+export interface ReconcileDeps {
+  config: PipelineConfig;
+  project: string;
+  executions: Executions;
+  registry: Registry;
+  run: CloudRun;
+  log: Logger;
+}
+
+/**
+ * The tag reconcile follows: the first literal (wildcard-free) entry of `tags`, or `latest` when
+ * the pipeline releases every push. A pipeline with only wildcard filters has no single newest tag.
+ */
+export function watchedTag(p: Pipeline): string | null {
+  if (!p.tags) return 'latest';
+  return p.tags.find((t) => !/[*?]/.test(t)) ?? null;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** Reconciles every pipeline; one pipeline's failure is reported in its entry, never thrown. */
+export async function reconcile(
+  deps: ReconcileDeps,
+  options: { verify: boolean },
+): Promise<PipelineReport[]> {
+  return Promise.all(deps.config.pipelines.map((p) => reconcileOne(deps, p, options)));
+}
+
+async function reconcileOne(
+  deps: ReconcileDeps,
+  pipeline: Pipeline,
+  options: { verify: boolean },
+): Promise<PipelineReport> {
+  const log = deps.log.child({ pipeline: pipeline.name });
+  const tag = watchedTag(pipeline);
+  const report: PipelineReport = {
+    pipeline: pipeline.name,
+    watchedTag: tag,
+    newestDigest: null,
+    liveDigest: null,
+    action: 'no-image',
+  };
+  let live: LiveService | undefined;
+  try {
+    const image = parseImageRef(pipeline.image);
+    const [newest, service] = await Promise.all([
+      tag === null
+        ? undefined
+        : deps.registry.tagDigest(image, tag).catch((err) => {
+            throw new Error(`reading tag ${tag} of ${pipeline.image}: ${message(err)}`, {
+              cause: err,
+            });
+          }),
+      deps.run.getService(deps.project, pipeline.region, pipeline.live.service).catch((err) => {
+        throw new Error(`reading live service ${pipeline.live.service}: ${message(err)}`, {
+          cause: err,
+        });
+      }),
+    ]);
+    live = service;
+    report.newestDigest = newest ?? null;
+    report.liveDigest = live?.digest || null;
+    if (tag === null) {
+      report.reason = 'only wildcard tag filters: no single tag to follow';
+    } else if (!newest) {
+      report.reason = `no tag ${tag} in the registry`;
+    } else if (newest === report.liveDigest) {
+      report.action = 'in-sync';
+    } else {
+      const [outcome] = await releaseImage(
+        { config: deps.config, project: deps.project, executions: deps.executions, log },
+        { ...image, digest: newest },
+        { tag, source: 'reconcile', only: pipeline.name },
+      );
+      if (outcome?.kind === 'started') {
+        report.action = 'started';
+        report.execution = outcome.execution;
+      } else if (outcome?.kind === 'duplicate') {
+        report.action = 'running';
+      } else {
+        report.action = 'error';
+        report.error = outcome?.kind === 'ignored' ? outcome.reason : 'no release outcome';
+      }
+    }
+    log.info(`reconcile: ${report.action}`, {
+      watchedTag: tag,
+      newestDigest: report.newestDigest,
+      liveDigest: report.liveDigest,
+      ...(report.execution ? { execution: report.execution } : {}),
+    });
+  } catch (err) {
+    report.action = 'error';
+    report.error = message(err);
+    log.error(`reconcile failed: ${report.error}`, { cause: err });
+  }
+  if (options.verify) report.verify = await verifyLive(deps, pipeline, live, report.liveDigest);
+  return report;
+}
+
+/** Runs the acceptance job against live with the environment the release workflow gives it. */
+async function verifyLive(
+  deps: ReconcileDeps,
+  pipeline: Pipeline,
+  live: LiveService | undefined,
+  digest: string | null,
+): Promise<VerifyReport> {
+  const job = pipeline.acceptance.job;
+  if (!live?.uri || !digest) {
+    return { outcome: 'skipped', job, detail: 'live has no URL or no runway digest yet' };
+  }
+  const env = [
+    { name: 'TARGET_URL', value: live.uri },
+    { name: 'RUNWAY_PIPELINE', value: pipeline.name },
+    { name: 'RUNWAY_DIGEST', value: digest },
+  ];
+  if (pipeline.acceptance.checks)
+    env.push({ name: 'RUNWAY_CHECKS', value: JSON.stringify(pipeline.acceptance.checks) });
+  const log = deps.log.child({ pipeline: pipeline.name, digest });
+  try {
+    const run = await deps.run.runJob(deps.project, pipeline.region, job, {
+      env,
+      taskCount: pipeline.acceptance.taskCount,
+      timeoutSeconds: pipeline.acceptance.timeoutSeconds,
+    });
+    const outcome = run.succeeded ? 'passed' : 'failed';
+    (run.succeeded ? log.info : log.warn)(`reconcile verify: live ${outcome}`, {
+      execution: run.execution,
+      ...(run.detail ? { detail: run.detail } : {}),
+    });
+    return {
+      outcome,
+      job,
+      execution: run.execution,
+      digest,
+      ...(run.detail ? { detail: run.detail } : {}),
+    };
+  } catch (err) {
+    log.error(`reconcile verify could not run ${job}: ${message(err)}`, { cause: err });
+    return { outcome: 'error', job, digest, detail: `running ${job}: ${message(err)}` };
+  }
+}
