@@ -113,12 +113,21 @@ describe('runway local', () => {
       follow.stdout.on('data', (d) => (followed += d));
       await new Promise((r) => follow.stdout.once('data', r));
       const before = followed.length;
+      // --wait follows the release and exits 1 because it is not promoted.
       const v2 = await runway(
-        ['local', 'push', 'services/sample-app/broken-checks', `${info.pipelines[0]!.image}:bad`],
+        [
+          'local',
+          'push',
+          'services/sample-app/broken-checks',
+          `${info.pipelines[0]!.image}:bad`,
+          '--wait',
+        ],
         env,
       );
+      assert.equal(v2.code, 1, v2.stderr);
+      assert.match(v2.stderr, /✗ test acceptance tests failed/);
+      assert.match(v2.stderr, /^REJECTED: acceptance tests failed/m);
       const bad = v2.stdout.trim().split('@')[1]!;
-      await waitForRelease(info, bad);
       const deadline = Date.now() + 10_000;
       while (!followed.slice(before).includes(bad) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
@@ -205,6 +214,12 @@ describe('runway local', () => {
       args: ['local', 'up', '--config', 'nope.yaml', '--home', '/tmp/runway-nope'],
       code: 1,
       stderr: /ENOENT|nope\.yaml/,
+    },
+    {
+      name: 'push --wait with a bad timeout',
+      args: ['local', 'push', '.', 'x', '--wait', '--timeout', 'soon'],
+      code: 2,
+      stderr: /--timeout must be a positive number of seconds/,
     },
     {
       name: 'push without arguments',
