@@ -1,0 +1,656 @@
+// POST /reconcile: the domain over fakes, then the route over real sockets through Google's own
+// Artifact Registry and Cloud Run clients against a stub speaking their v1 / v2 REST JSON.
+import assert from 'node:assert/strict';
+import { createSign, generateKeyPairSync } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { ArtifactRegistryClient } from '@google-cloud/artifact-registry';
+import { JobsClient, ServicesClient } from '@google-cloud/run';
+import { localClientOptions } from '../../local/clients.ts';
+import { createApp } from '../../services/deployer/app.ts';
+import { createVerifier } from '../../services/deployer/auth.ts';
+import { artifactRegistry, cloudRun, tagName } from '../../services/deployer/cloud.ts';
+import {
+  type CloudRun,
+  type PipelineReport,
+  type Registry,
+  reconcile,
+  watchedTag,
+} from '../../services/deployer/reconcile.ts';
+import type { Executions } from '../../services/deployer/release.ts';
+import { RunwayError } from '../../services/shared/errors.ts';
+import { parseImageRef } from '../../services/shared/image-ref.ts';
+import { createLogger, silentLogger } from '../../services/shared/logger.ts';
+import { parsePipelineConfig } from '../../services/shared/pipeline-config.ts';
+import type { WorkflowArgs } from '../../services/shared/workflow-args.ts';
+
+const PROJECT = 'local-project';
+const REGION = 'us-central1';
+const REPO = `${REGION}-docker.pkg.dev/${PROJECT}/apps`;
+const PUSH_AUD = 'https://deployer.example/pubsub/artifact-registry';
+const PUSHER = 'push@local-project.iam.gserviceaccount.com';
+const SCHED_AUD = 'https://deployer.example/reconcile';
+const SCHEDULER = 'scheduler@local-project.iam.gserviceaccount.com';
+const D = (c: string) => `sha256:${c.repeat(64)}`;
+
+const config = parsePipelineConfig(`
+project: ${PROJECT}
+region: ${REGION}
+pipelines:
+  - name: web
+    image: ${REPO}/web
+    tags: [main, "v*"]
+    staging: { service: web-staging }
+    live: { service: web }
+    acceptance: { job: web-acceptance, checks: [{ name: home, request: { path: / } }] }
+  - name: api
+    image: ${REPO}/team/api
+    staging: { service: api-staging }
+    live: { service: api }
+    acceptance: { job: api-acceptance, taskCount: 2, timeoutSeconds: 120 }
+  - name: worker
+    image: ${REPO}/worker
+    tags: ["v*"]
+    staging: { service: worker-staging }
+    live: { service: worker }
+    acceptance: { job: worker-acceptance }
+`);
+
+// --- tokens signed by the test's own key, verified with the injected certs ---
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const certs = { k1: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+function token(claims: Record<string, unknown> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64({
+    iss: 'https://accounts.google.com',
+    aud: SCHED_AUD,
+    email: SCHEDULER,
+    email_verified: true,
+    iat: now,
+    exp: now + 600,
+    sub: '1',
+    ...claims,
+  })}`;
+  return `${unsigned}.${createSign('RSA-SHA256').update(unsigned).sign(privateKey).toString('base64url')}`;
+}
+
+/** Executions that record starts; `active` holds the short digests with a running release. */
+function fakeExecutions(active: Set<string> = new Set()) {
+  const started: { args: WorkflowArgs; labels: Record<string, string> }[] = [];
+  const executions: Executions & { failStart?: boolean } = {
+    async start(args, labels) {
+      if (executions.failStart) throw new RunwayError('UNAVAILABLE', 'Workflows is unavailable');
+      started.push({ args, labels });
+      return `projects/${PROJECT}/locations/${REGION}/workflows/runway-release/executions/e${started.length}`;
+    },
+    async isActive(labels) {
+      return active.has(labels.digest!);
+    },
+  };
+  return { executions, started, active };
+}
+
+// --- unit: the domain over fakes ---
+
+describe('reconcile over fakes', () => {
+  const web = config.pipelines[0]!;
+  test('watched tag: first literal filter, latest without filters, none with only wildcards', () => {
+    assert.equal(watchedTag(web), 'main');
+    assert.equal(watchedTag(config.pipelines[1]!), 'latest');
+    assert.equal(watchedTag(config.pipelines[2]!), null);
+  });
+
+  type Case = {
+    name: string;
+    tags?: Record<string, string | Error>;
+    live?: Record<string, { digest?: string; uri?: string } | Error>;
+    active?: string[];
+    failStart?: boolean;
+    verify?: boolean;
+    job?: (job: string) => { succeeded: boolean; detail?: string } | Error;
+    expect: Record<string, Partial<PipelineReport>>;
+    starts?: number;
+  };
+  const cases: Case[] = [
+    {
+      name: 'in sync',
+      tags: { 'web:main': D('a') },
+      live: { web: { digest: D('a') } },
+      expect: { web: { action: 'in-sync', newestDigest: D('a'), liveDigest: D('a') } },
+      starts: 0,
+    },
+    {
+      name: 'differs: a release starts with source reconcile and the tag',
+      tags: { 'web:main': D('b') },
+      live: { web: { digest: D('a') } },
+      expect: { web: { action: 'started', newestDigest: D('b'), liveDigest: D('a') } },
+      starts: 1,
+    },
+    {
+      name: 'no live service yet: first release',
+      tags: { 'team/api:latest': D('c') },
+      expect: { api: { action: 'started', liveDigest: null, watchedTag: 'latest' } },
+      starts: 1,
+    },
+    {
+      name: 'differs but that digest is running',
+      tags: { 'web:main': D('b') },
+      live: { web: { digest: D('a') } },
+      active: ['bbbbbbbbbbbb'],
+      expect: { web: { action: 'running' } },
+      starts: 0,
+    },
+    {
+      name: 'no such tag',
+      expect: { web: { action: 'no-image', newestDigest: null } },
+      starts: 0,
+    },
+    {
+      name: 'only wildcard filters',
+      tags: { 'worker:v1': D('d') },
+      expect: { worker: { action: 'no-image', watchedTag: null } },
+    },
+    {
+      name: 'registry down for one pipeline only',
+      tags: { 'web:main': new Error('connect ECONNREFUSED'), 'team/api:latest': D('c') },
+      live: { api: { digest: D('0') } },
+      expect: {
+        web: {
+          action: 'error',
+          error: 'reading tag main of ' + `${REPO}/web: connect ECONNREFUSED`,
+        },
+        api: { action: 'started' },
+      },
+      starts: 1,
+    },
+    {
+      name: 'Cloud Run down for one pipeline only',
+      tags: { 'web:main': D('a'), 'team/api:latest': D('c') },
+      live: { web: new Error('HTTP 500'), api: { digest: D('c') } },
+      expect: { web: { action: 'error' }, api: { action: 'in-sync' } },
+      starts: 0,
+    },
+    {
+      name: 'Workflows unavailable while starting',
+      tags: { 'web:main': D('b') },
+      failStart: true,
+      expect: { web: { action: 'error', error: 'Workflows is unavailable' } },
+    },
+    {
+      name: 'verify: live passes, fails; no live is skipped',
+      tags: { 'web:main': D('a'), 'team/api:latest': D('c') },
+      live: {
+        web: { digest: D('a'), uri: 'https://web.example' },
+        api: { digest: D('c'), uri: 'https://api.example' },
+      },
+      verify: true,
+      job: (job) =>
+        job === 'web-acceptance' ? { succeeded: true } : { succeeded: false, detail: '1 failed' },
+      expect: {
+        web: {
+          action: 'in-sync',
+          verify: {
+            outcome: 'passed',
+            job: 'web-acceptance',
+            execution: 'x/web-acceptance',
+            digest: D('a'),
+          },
+        },
+        api: {
+          verify: {
+            outcome: 'failed',
+            job: 'api-acceptance',
+            execution: 'x/api-acceptance',
+            digest: D('c'),
+            detail: '1 failed',
+          },
+        },
+        worker: {
+          verify: {
+            outcome: 'skipped',
+            job: 'worker-acceptance',
+            detail: 'live has no URL or no runway digest yet',
+          },
+        },
+      },
+    },
+    {
+      name: 'verify: the job cannot run',
+      tags: { 'web:main': D('a') },
+      live: { web: { digest: D('a'), uri: 'https://web.example' } },
+      verify: true,
+      job: () => new Error('job not found'),
+      expect: {
+        web: {
+          verify: {
+            outcome: 'error',
+            job: 'web-acceptance',
+            digest: D('a'),
+            detail: 'running web-acceptance: job not found',
+          },
+        },
+      },
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const { executions, started } = fakeExecutions(new Set(c.active));
+      executions.failStart = c.failStart;
+      const runs: { job: string; env: { name: string; value: string }[]; taskCount: number }[] = [];
+      const registry: Registry = {
+        async tagDigest(image, tag) {
+          const v = c.tags?.[`${image.image}:${tag}`];
+          if (v instanceof Error) throw v;
+          return v;
+        },
+      };
+      const run: CloudRun = {
+        async getService(project, region, service) {
+          assert.deepEqual([project, region], [PROJECT, REGION]);
+          const v = c.live?.[service];
+          if (v instanceof Error) throw v;
+          return v;
+        },
+        async runJob(_p, _r, job, o) {
+          runs.push({ job, env: o.env, taskCount: o.taskCount });
+          const v = c.job?.(job) ?? { succeeded: true };
+          if (v instanceof Error) throw v;
+          return { execution: `x/${job}`, ...v };
+        },
+      };
+      const reports = await reconcile(
+        { config, project: PROJECT, executions, registry, run, log: silentLogger },
+        { verify: c.verify === true },
+      );
+      assert.deepEqual(
+        reports.map((r) => r.pipeline),
+        ['web', 'api', 'worker'],
+      );
+      for (const [pipeline, want] of Object.entries(c.expect)) {
+        const got = reports.find((r) => r.pipeline === pipeline)!;
+        for (const [k, v] of Object.entries(want))
+          assert.deepEqual(got[k as keyof PipelineReport], v, `${pipeline}.${k}`);
+      }
+      if (c.starts !== undefined) assert.equal(started.length, c.starts);
+      for (const s of started) assert.equal(s.args.source, 'reconcile');
+      if (!c.verify) assert.equal(runs.length, 0, 'no job runs without verify');
+      const webRun = runs.find((r) => r.job === 'web-acceptance');
+      if (webRun) {
+        const env = Object.fromEntries(webRun.env.map((e) => [e.name, e.value]));
+        assert.equal(env.TARGET_URL, 'https://web.example');
+        assert.equal(env.RUNWAY_PIPELINE, 'web');
+        assert.equal(env.RUNWAY_DIGEST, D('a'));
+        assert.deepEqual(JSON.parse(env.RUNWAY_CHECKS!), web.acceptance.checks);
+      }
+    });
+  }
+});
+
+// --- integration: the route through Google's clients against a REST stub ---
+
+interface StubState {
+  tags: Map<string, string | 'down'>;
+  services: Map<string, { digest?: string; uri?: string }>;
+  jobs: Map<string, 'pass' | 'fail'>;
+}
+
+/** Artifact Registry v1 tag reads and Cloud Run v2 service reads and job runs, as Google answers. */
+function startStub(state: StubState) {
+  const seen: { method: string; url: string; body: unknown }[] = [];
+  const err = (res: ServerResponse, code: number, status: string, message: string) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code, status, message } }));
+  };
+  const json = (res: ServerResponse, body: unknown) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let text = '';
+    req.on('data', (c) => {
+      text += c;
+    });
+    req.on('end', () => {
+      const url = req.url ?? '';
+      const path = url.split('?')[0]!;
+      seen.push({ method: req.method ?? '', url, body: text ? JSON.parse(text) : undefined });
+      const tag =
+        /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/repositories\/[^/]+\/packages\/([^/]+)\/tags\/([^/]+))$/.exec(
+          path,
+        );
+      if (req.method === 'GET' && tag) {
+        // The resource name holds `team%2Fapi`; on the wire the client encodes it once more.
+        const pkg = decodeURIComponent(decodeURIComponent(tag[2]!));
+        const v = state.tags.get(`${pkg}:${tag[3]}`);
+        if (v === 'down') return err(res, 500, 'INTERNAL', 'the registry is down');
+        if (!v) return err(res, 404, 'NOT_FOUND', `Requested entity was not found.`);
+        const name = decodeURIComponent(tag[1]!);
+        return json(res, { name, version: `${name.replace(/\/tags\/.*$/, '')}/versions/${v}` });
+      }
+      const svc = /^\/v2\/projects\/[^/]+\/locations\/[^/]+\/services\/([^/]+)$/.exec(path);
+      if (req.method === 'GET' && svc) {
+        const s = state.services.get(svc[1]!);
+        if (!s)
+          return err(
+            res,
+            404,
+            'NOT_FOUND',
+            `Resource '${svc[1]}' of kind 'SERVICE' was not found.`,
+          );
+        return json(res, {
+          name: path.slice(4),
+          ...(s.uri ? { uri: s.uri } : {}),
+          annotations: s.digest ? { 'runway.dev/digest': s.digest } : {},
+        });
+      }
+      const job = /^\/v2\/(projects\/[^/]+\/locations\/[^/]+\/jobs\/([^/:]+)):run$/.exec(path);
+      if (req.method === 'POST' && job) {
+        const verdict = state.jobs.get(job[2]!);
+        if (!verdict) return err(res, 404, 'NOT_FOUND', `job ${job[2]} not found`);
+        const execution = {
+          '@type': 'type.googleapis.com/google.cloud.run.v2.Execution',
+          name: `${job[1]}/executions/${job[2]}-x1`,
+          taskCount: 1,
+          ...(verdict === 'pass' ? { succeededCount: 1 } : { failedCount: 1 }),
+        };
+        return json(res, {
+          name: `${job[1]}/operations/op1`,
+          metadata: execution,
+          done: true,
+          ...(verdict === 'pass'
+            ? { response: execution }
+            : {
+                error: {
+                  code: 9,
+                  message: 'Task web-acceptance-x1-task0 failed with exit code 1.',
+                },
+              }),
+        });
+      }
+      err(res, 404, 'NOT_FOUND', `no route ${req.method} ${path}`);
+    });
+  });
+  return { server, seen };
+}
+
+describe('POST /reconcile through Google clients', () => {
+  const state: StubState = { tags: new Map(), services: new Map(), jobs: new Map() };
+  const stub = startStub(state);
+  const fake = fakeExecutions();
+  let app: Server;
+  let url = '';
+  let clients: { close(): Promise<void> }[] = [];
+  const logs: Record<string, unknown>[] = [];
+
+  before(async () => {
+    await new Promise<void>((r) => stub.server.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${(stub.server.address() as AddressInfo).port}`;
+    const ar = new ArtifactRegistryClient(localClientOptions(host));
+    const services = new ServicesClient(localClientOptions(host));
+    const jobs = new JobsClient(localClientOptions(host));
+    clients = [ar, services, jobs];
+    app = createApp({
+      project: PROJECT,
+      pipelines: config,
+      push: { audience: PUSH_AUD, serviceAccount: PUSHER },
+      scheduler: { audience: SCHED_AUD, serviceAccount: SCHEDULER },
+      verifier: createVerifier({ certs }),
+      executions: fake.executions,
+      registry: artifactRegistry(ar),
+      run: cloudRun(services, jobs),
+      logger: createLogger({ stream: { write: (l: string) => logs.push(JSON.parse(l)) } }),
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => app.once('listening', r));
+    url = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    app.close();
+    stub.server.close();
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  test('the tag name encodes the image path', () => {
+    assert.equal(
+      tagName(parseImageRef(`${REPO}/team/api`), 'latest'),
+      `projects/${PROJECT}/locations/${REGION}/repositories/apps/packages/team%2Fapi/tags/latest`,
+    );
+  });
+
+  type Case = {
+    name: string;
+    setup: () => void;
+    auth?: string | null;
+    body?: string;
+    status: number;
+    expect?: Record<string, Partial<PipelineReport>>;
+    starts?: { pipeline: string; image: string; tag: string }[];
+    /** A request the stub must have seen. */
+    wire?: RegExp;
+  };
+  const set = (
+    tags: Record<string, string>,
+    services: Record<string, { digest?: string; uri?: string }>,
+    active: string[] = [],
+  ) => {
+    state.tags = new Map(Object.entries(tags));
+    state.services = new Map(Object.entries(services));
+    state.jobs = new Map([
+      ['web-acceptance', 'pass'],
+      ['api-acceptance', 'fail'],
+    ]);
+    fake.active.clear();
+    for (const a of active) fake.active.add(a);
+  };
+  const now = Math.floor(Date.now() / 1000);
+  const cases: Case[] = [
+    {
+      name: 'in sync',
+      setup: () => set({ 'web:main': D('a') }, { web: { digest: D('a') } }),
+      status: 200,
+      expect: { web: { action: 'in-sync', newestDigest: D('a'), liveDigest: D('a') } },
+      starts: [],
+    },
+    {
+      name: 'differs: started, nested image path read through %2F',
+      setup: () =>
+        set({ 'web:main': D('b'), 'team/api:latest': D('c') }, { web: { digest: D('a') } }),
+      status: 200,
+      expect: {
+        web: { action: 'started', newestDigest: D('b'), liveDigest: D('a') },
+        api: { action: 'started', newestDigest: D('c'), liveDigest: null },
+        worker: { action: 'no-image' },
+      },
+      wire: /\/packages\/team%252Fapi\/tags\/latest/,
+      starts: [
+        { pipeline: 'web', image: `${REPO}/web@${D('b')}`, tag: 'main' },
+        { pipeline: 'api', image: `${REPO}/team/api@${D('c')}`, tag: 'latest' },
+      ],
+    },
+    {
+      name: 'differs but running',
+      setup: () => set({ 'web:main': D('b') }, { web: { digest: D('a') } }, ['bbbbbbbbbbbb']),
+      status: 200,
+      expect: { web: { action: 'running' } },
+      starts: [],
+    },
+    {
+      name: 'no tag: no-image',
+      setup: () => set({}, { web: { digest: D('a') } }),
+      status: 200,
+      expect: { web: { action: 'no-image', newestDigest: null, liveDigest: D('a') } },
+      starts: [],
+    },
+    {
+      name: 'registry down for one pipeline: error there, the others go on',
+      setup: () =>
+        set({ 'web:main': 'down', 'team/api:latest': D('c') }, { api: { digest: D('a') } }),
+      status: 200,
+      expect: { web: { action: 'error' }, api: { action: 'started' } },
+      starts: [{ pipeline: 'api', image: `${REPO}/team/api@${D('c')}`, tag: 'latest' }],
+    },
+    {
+      name: 'verify runs the acceptance job against live through the Run client',
+      setup: () =>
+        set(
+          { 'web:main': D('a'), 'team/api:latest': D('c') },
+          {
+            web: { digest: D('a'), uri: 'https://web.example' },
+            api: { digest: D('c'), uri: 'https://api.example' },
+          },
+        ),
+      body: '{"verify": true}',
+      status: 200,
+      expect: {
+        web: {
+          action: 'in-sync',
+          verify: {
+            outcome: 'passed',
+            job: 'web-acceptance',
+            execution: `projects/${PROJECT}/locations/${REGION}/jobs/web-acceptance/executions/web-acceptance-x1`,
+            digest: D('a'),
+          },
+        },
+        api: { action: 'in-sync' },
+      },
+      starts: [],
+    },
+    { name: 'no token', setup: () => set({}, {}), auth: null, status: 401 },
+    { name: 'garbage token', setup: () => set({}, {}), auth: 'Bearer a.b.c', status: 401 },
+    {
+      name: 'the push audience is not the scheduler audience',
+      setup: () => set({}, {}),
+      auth: `Bearer ${token({ aud: PUSH_AUD, email: PUSHER })}`,
+      status: 401,
+    },
+    {
+      name: 'expired token',
+      setup: () => set({}, {}),
+      auth: `Bearer ${token({ iat: now - 7200, exp: now - 3600 })}`,
+      status: 401,
+    },
+    {
+      name: 'wrong account',
+      setup: () => set({}, {}),
+      auth: `Bearer ${token({ email: PUSHER })}`,
+      status: 403,
+    },
+    { name: 'non-JSON body', setup: () => set({}, {}), body: 'verify', status: 400 },
+    {
+      name: 'verify not a boolean',
+      setup: () => set({}, {}),
+      body: '{"verify":"yes"}',
+      status: 400,
+    },
+    { name: 'unknown key', setup: () => set({}, {}), body: '{"pipelines":["web"]}', status: 400 },
+    { name: 'a JSON array', setup: () => set({}, {}), body: '[]', status: 400 },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      c.setup();
+      fake.started.length = 0;
+      const res = await fetch(`${url}/reconcile`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(c.auth === null ? {} : { authorization: c.auth ?? `Bearer ${token()}` }),
+        },
+        ...(c.body === undefined ? {} : { body: c.body }),
+      });
+      const body = (await res.json()) as {
+        pipelines?: PipelineReport[];
+        error?: { code: number };
+      };
+      assert.equal(res.status, c.status, JSON.stringify(body));
+      if (c.status !== 200) {
+        assert.equal(body.error?.code, c.status);
+        assert.equal(fake.started.length, 0, 'a refused call starts nothing');
+        return;
+      }
+      for (const [pipeline, want] of Object.entries(c.expect ?? {})) {
+        const got = body.pipelines!.find((r) => r.pipeline === pipeline)!;
+        for (const [k, v] of Object.entries(want))
+          assert.deepEqual(got[k as keyof PipelineReport], v, `${pipeline}.${k}`);
+      }
+      if (c.wire)
+        assert.ok(
+          stub.seen.some((s) => c.wire!.test(s.url)),
+          `requested ${c.wire}: ${stub.seen.map((s) => s.url).join(' ')}`,
+        );
+      if (c.starts)
+        assert.deepEqual(
+          fake.started
+            .map((s) => ({ pipeline: s.args.pipeline, image: s.args.image, tag: s.args.tag }))
+            .sort((a, b) => a.pipeline.localeCompare(b.pipeline)),
+          [...c.starts].sort((a, b) => a.pipeline.localeCompare(b.pipeline)),
+        );
+    });
+  }
+
+  test('the failed acceptance job is reported as failed, with Cloud Run’s message', async () => {
+    set({ 'team/api:latest': D('c') }, { api: { digest: D('c'), uri: 'https://api.example' } });
+    const res = await fetch(`${url}/reconcile`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token()}` },
+      body: '{"verify":true}',
+    });
+    const { pipelines } = (await res.json()) as { pipelines: PipelineReport[] };
+    const api = pipelines.find((p) => p.pipeline === 'api')!;
+    assert.equal(api.verify?.outcome, 'failed');
+    assert.match(api.verify?.detail ?? '', /exit code 1/);
+    const run = stub.seen.find((s) => s.url.includes('api-acceptance:run'))!;
+    const overrides = (run.body as { overrides: Record<string, unknown> }).overrides;
+    assert.equal(overrides.taskCount, 2);
+    assert.equal(overrides.timeout, '120s');
+    assert.deepEqual(
+      (overrides.containerOverrides as { env: { name: string; value: string }[] }[])[0]!.env,
+      [
+        { name: 'TARGET_URL', value: 'https://api.example' },
+        { name: 'RUNWAY_PIPELINE', value: 'api' },
+        { name: 'RUNWAY_DIGEST', value: D('c') },
+      ],
+    );
+  });
+
+  test('the scheduler identity cannot push events', async () => {
+    const res = await fetch(`${url}/pubsub/artifact-registry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token()}` },
+      body: '{}',
+    });
+    assert.equal(res.status, 401);
+  });
+});
+
+describe('reconcile access modes', () => {
+  const cases = [
+    { name: 'disabled without a scheduler identity', scheduler: 'disabled' as const, status: 403 },
+    { name: 'open in emulator mode', scheduler: 'unauthenticated' as const, status: 200 },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const server = createApp({
+        project: PROJECT,
+        pipelines: config,
+        push: 'unauthenticated',
+        scheduler: c.scheduler,
+        verifier: createVerifier({ certs }),
+        executions: fakeExecutions().executions,
+        registry: { tagDigest: async () => undefined },
+        run: { getService: async () => undefined, runJob: async () => assert.fail('no verify') },
+        logger: silentLogger,
+      }).listen(0, '127.0.0.1');
+      await new Promise((r) => server.once('listening', r));
+      try {
+        const res = await fetch(
+          `http://127.0.0.1:${(server.address() as AddressInfo).port}/reconcile`,
+          { method: 'POST' },
+        );
+        assert.equal(res.status, c.status);
+      } finally {
+        server.close();
+      }
+    });
+  }
+});
