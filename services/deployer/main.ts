@@ -2,6 +2,7 @@
 // listening (Workflows warmed at once; Artifact Registry and Cloud Run on the first reconcile), and
 // on SIGTERM stop accepting, let in-flight requests finish (10 s at most), exit 0.
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { WorkflowArgs } from '../shared/workflow-args.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { createApp } from './app.ts';
@@ -87,11 +88,12 @@ export function drainOnSigterm(
   graceMs = DRAIN_MS,
 ) {
   process.once('SIGTERM', () => {
-    logger.info('SIGTERM: draining', { connections: 'closing' });
     server.close(() => {
       logger.info('drained: exiting');
       exit(0);
     });
+    // Logged once the listening socket is closed: from here on, connections are refused.
+    logger.info('SIGTERM: draining');
     // Kept-alive connections would hold close() open: cut each as soon as it has no request.
     server.closeIdleConnections();
     const idle = setInterval(() => server.closeIdleConnections(), 50);
@@ -124,7 +126,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
     logger,
   });
   const server = app.listen(config.port, () => {
-    logger.info(`deployer listening on ${config.port}`, { workflow: google.parent });
+    const { port } = server.address() as AddressInfo;
+    logger.info(`deployer listening on ${port}`, { port, workflow: google.parent });
     // The first push of a cold instance should not pay for loading the Workflows client.
     google
       .warm()
