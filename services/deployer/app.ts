@@ -13,7 +13,7 @@ import { describeZodError } from '../shared/validation.ts';
 import type { TokenVerifier } from './auth.ts';
 import type { SchedulerAuth } from './config.ts';
 import { type CloudRun, type Registry, reconcile } from './reconcile.ts';
-import { type Executions, notReleasable, releaseImage } from './release.ts';
+import { type Executions, LocalReleases, notReleasable, releaseImage } from './release.ts';
 
 export const MAX_BODY = '1mb';
 
@@ -29,12 +29,15 @@ export interface AppDeps {
   registry?: Registry;
   run?: CloudRun;
   logger: Logger;
+  /** This instance's memory of releases it started; a fresh one per app by default. */
+  local?: LocalReleases;
 }
 
 const reconcileBody = z.strictObject({ verify: z.boolean().optional() });
 
 export function createApp(deps: AppDeps) {
   const app = express();
+  const local = deps.local ?? new LocalReleases();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 
@@ -106,7 +109,13 @@ export function createApp(deps: AppDeps) {
           return void res.status(204).end();
         }
         const outcomes = await releaseImage(
-          { config: deps.pipelines, project: deps.project, executions: deps.executions, log: mlog },
+          {
+            config: deps.pipelines,
+            project: deps.project,
+            executions: deps.executions,
+            log: mlog,
+            local,
+          },
           event.digest!,
           {
             ...(event.tag ? { tag: event.tag.tag } : {}),

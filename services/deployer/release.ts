@@ -23,13 +23,57 @@ export type ReleaseOutcome =
   | { kind: 'duplicate'; pipeline: string }
   | { kind: 'ignored'; reason: string };
 
+/**
+ * What this instance itself started or saw running, for a short while, and the releases it is
+ * deciding right now. Pub/Sub redelivers in storms, often while the first request is still open:
+ * these answer from memory instead of asking Workflows again. Other instances are not covered;
+ * the Workflows lookup and the workflow's claim are.
+ */
+export class LocalReleases {
+  readonly #until = new Map<string, number>();
+  readonly #deciding = new Set<string>();
+  constructor(
+    private readonly ttlMs = 30_000,
+    private readonly now: () => number = Date.now,
+    private readonly max = 10_000,
+  ) {}
+
+  /** Started or seen running lately, or being decided by another request now. */
+  busy(key: string): boolean {
+    return this.#deciding.has(key) || (this.#until.get(key) ?? 0) > this.now();
+  }
+  /** Marks `key` as being decided; returns the function that ends it. */
+  begin(key: string): () => void {
+    this.#deciding.add(key);
+    return () => this.#deciding.delete(key);
+  }
+  remember(key: string): void {
+    if (this.#until.size >= this.max) {
+      const t = this.now();
+      for (const [k, until] of this.#until) if (until <= t) this.#until.delete(k);
+      // Still full of fresh entries: forget the oldest rather than grow without bound.
+      for (const k of this.#until.keys()) {
+        if (this.#until.size < this.max) break;
+        this.#until.delete(k);
+      }
+    }
+    this.#until.set(key, this.now() + this.ttlMs);
+  }
+}
+
 export function releaseLabels(pipeline: string, digest: string): Record<string, string> {
   return { pipeline, digest: shortDigest(digest), 'managed-by': 'runway' };
 }
 
 /** Starts a release of `image` (pinned by digest) for every pipeline that takes it. */
 export async function releaseImage(
-  deps: { config: PipelineConfig; project: string; executions: Executions; log: Logger },
+  deps: {
+    config: PipelineConfig;
+    project: string;
+    executions: Executions;
+    log: Logger;
+    local?: LocalReleases;
+  },
   image: ImageRef & { digest: string },
   event: { tag?: string; publishTime?: string; source: ReleaseSource; only?: string },
 ): Promise<ReleaseOutcome[]> {
@@ -42,21 +86,34 @@ export async function releaseImage(
   for (const pipeline of pipelines) {
     const labels = releaseLabels(pipeline.name, image.digest);
     const log = deps.log.child({ pipeline: pipeline.name, digest: image.digest });
-    if (await deps.executions.isActive(labels)) {
-      log.info('a release of this digest is already running; not starting another');
+    const key = `${pipeline.name}@${image.digest}`;
+    if (deps.local?.busy(key)) {
+      log.info('this instance started or is starting this release; not starting another');
       out.push({ kind: 'duplicate', pipeline: pipeline.name });
       continue;
     }
-    const args = workflowArgsFor(deps.config, pipeline, {
-      image: formatImageRef({ ...image, tag: undefined } as ImageRef),
-      tag: event.tag ?? null,
-      publishTime: event.publishTime ?? null,
-      source: event.source,
-      project: deps.project,
-    });
-    const execution = await deps.executions.start(args, labels);
-    log.info('release started', { execution });
-    out.push({ kind: 'started', pipeline: pipeline.name, execution });
+    const end = deps.local?.begin(key);
+    try {
+      if (await deps.executions.isActive(labels)) {
+        deps.local?.remember(key);
+        log.info('a release of this digest is already running; not starting another');
+        out.push({ kind: 'duplicate', pipeline: pipeline.name });
+        continue;
+      }
+      const args = workflowArgsFor(deps.config, pipeline, {
+        image: formatImageRef({ ...image, tag: undefined } as ImageRef),
+        tag: event.tag ?? null,
+        publishTime: event.publishTime ?? null,
+        source: event.source,
+        project: deps.project,
+      });
+      const execution = await deps.executions.start(args, labels);
+      deps.local?.remember(key);
+      log.info('release started', { execution });
+      out.push({ kind: 'started', pipeline: pipeline.name, execution });
+    } finally {
+      end?.();
+    }
   }
   return out;
 }

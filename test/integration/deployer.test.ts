@@ -14,6 +14,7 @@ import { type ExecutionsServer, startExecutionsServer } from '../../local/workfl
 import { createApp } from '../../services/deployer/app.ts';
 import { createVerifier } from '../../services/deployer/auth.ts';
 import { workflowsExecutions } from '../../services/deployer/executions.ts';
+import { LocalReleases } from '../../services/deployer/release.ts';
 import { createLogger } from '../../services/shared/logger.ts';
 import { parsePipelineConfig } from '../../services/shared/pipeline-config.ts';
 
@@ -348,14 +349,25 @@ describe('deployer', () => {
     await push(body);
     assert.deepEqual(statuses, [204, 204]);
     const started = (await executions()).length - before;
+    assert.equal(started, 1, 'racing deliveries to one instance start one release');
     assert.ok(
-      started >= 1 && started <= 2,
-      `at most the two racing pushes start (the workflow's claim is the real guard), got ${started}`,
+      logs.some((l) => /started or is starting this release/.test(String(l.message))),
+      'the later duplicates were seen and skipped',
     );
-    assert.ok(
-      logs.some((l) => /already running/.test(String(l.message))),
-      'the later duplicate was seen and skipped',
-    );
+  });
+
+  test('a duplicate this instance did not start is found through Workflows', async () => {
+    const digest = `sha256:${'4'.repeat(64)}`;
+    // Started elsewhere (another instance, or by hand): only the Executions API knows.
+    await client.createExecution({
+      parent: `projects/${PROJECT}/locations/${REGION}/workflows/runway-release`,
+      execution: { argument: '{}', labels: { pipeline: 'web', digest: '444444444444' } },
+    });
+    const before = (await executions()).length;
+    const mark = logs.length;
+    assert.equal((await push(envelope(insert(digest)))).status, 204);
+    assert.equal((await executions()).length, before, 'nothing more started');
+    assert.ok(logs.slice(mark).some((l) => /already running/.test(String(l.message))));
   });
 
   test('health answers', async () => {
@@ -615,5 +627,37 @@ describe('deployer property: no envelope makes it answer 5xx or start a release 
       { numRuns: 150 },
     );
     assert.equal((await executions()).length, before, 'no arbitrary input started a release');
+  });
+});
+
+describe('LocalReleases: what this instance started, for a while', () => {
+  const cases = [
+    { name: 'fresh after remember', remember: ['a'], advance: 29_999, key: 'a', busy: true },
+    { name: 'forgotten after the TTL', remember: ['a'], advance: 30_000, key: 'a', busy: false },
+    { name: 'never seen', remember: ['a'], advance: 0, key: 'b', busy: false },
+    {
+      name: 'oldest dropped when full',
+      remember: ['a', 'b', 'c'],
+      advance: 0,
+      key: 'a',
+      busy: false,
+    },
+    { name: 'newest kept when full', remember: ['a', 'b', 'c'], advance: 0, key: 'c', busy: true },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      let t = 0;
+      const local = new LocalReleases(30_000, () => t, 2);
+      for (const k of c.remember) local.remember(k);
+      t += c.advance;
+      assert.equal(local.busy(c.key), c.busy);
+    });
+  }
+  test('busy while being decided, free after', () => {
+    const local = new LocalReleases();
+    const end = local.begin('x');
+    assert.equal(local.busy('x'), true);
+    end();
+    assert.equal(local.busy('x'), false);
   });
 });
