@@ -76,10 +76,18 @@ export class RevisionInstances {
       await proc.stop(0);
       const head = `The user-provided container failed to start and listen on the port defined provided by the PORT=${port} environment variable`;
       switch (result.reason) {
-        case 'exited':
+        case 'exited': {
+          // A hard-coded port that another process holds ends in EADDRINUSE: say which port.
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([proc.closed, new Promise((r) => (timer = setTimeout(r, 500)))]);
+          clearTimeout(timer);
+          const inUse = proc.tail
+            .map((l) => /EADDRINUSE\b.*?:(\d+)\b/.exec(l)?.[1])
+            .find((p) => p !== undefined && Number(p) !== port);
           throw new StartupError(
-            `${head}: the container exited ${result.exit.signal ? `on ${result.exit.signal}` : `with code ${result.exit.code}`} before it listened.`,
+            `${head}: the container exited ${result.exit.signal ? `on ${result.exit.signal}` : `with code ${result.exit.code}`} before it listened${inUse ? `: it tried to listen on port ${inUse}, which is in use, instead of $PORT` : ''}.`,
           );
+        }
         case 'wrong-port':
           throw new StartupError(
             `${head}: it listens on port ${result.ports.join(', ')} instead. Read the port to listen on from $PORT.`,

@@ -64,6 +64,10 @@ function resolveArgv(argv: string[]): string[] {
 export class ContainerProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<Exit>;
+  /** Resolves once the process has exited and its output streams are drained. */
+  readonly closed: Promise<void>;
+  /** The last lines it wrote (stdout and stderr), for explaining a failed start. */
+  readonly tail: string[] = [];
   #exit: Exit | undefined;
   #stopping = false;
 
@@ -78,10 +82,16 @@ export class ContainerProcess {
     for (const stream of ['stdout', 'stderr'] as const) {
       const readable = this.child[stream];
       if (!readable) continue;
-      createInterface({ input: readable, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) =>
-        spec.log.write(stream, line, spec.label),
+      createInterface({ input: readable, crlfDelay: Number.POSITIVE_INFINITY }).on(
+        'line',
+        (line) => {
+          spec.log.write(stream, line, spec.label);
+          this.tail.push(line);
+          if (this.tail.length > 50) this.tail.shift();
+        },
       );
     }
+    this.closed = new Promise<void>((resolve) => this.child.once('close', () => resolve()));
     this.exited = new Promise<Exit>((resolve) => {
       this.child.once('error', (err) => {
         spec.log.write('runway', `could not start ${spec.argv[0]}: ${err.message}`, spec.label);

@@ -83,7 +83,10 @@ describe('releases on the local cloud', () => {
       ],
     );
     assert.match(runs[2]!.run.result?.reason ?? '', /acceptance tests failed/);
-    assert.match(runs[3]!.run.result?.reason ?? '', /listens on port 8000 instead/);
+    assert.match(
+      runs[3]!.run.result?.reason ?? '',
+      /listens on port 8000 instead|tried to listen on port 8000, which is in use/,
+    );
     // Live, read through Google's client: all traffic on v2's revision, tagged stable, annotated.
     const [svc] = await services.getService({ name: live() });
     assert.equal(svc.annotations?.['runway.dev/digest'], v2.digest);
