@@ -331,6 +331,36 @@ describe('releases on the local cloud', () => {
     assert.equal(await liveVersion(stack), '12.0.0');
     await rm(dir, { recursive: true, force: true });
   });
+
+  test('a missed push is caught by /reconcile, which then reports in sync and verifies live', async () => {
+    const dir = await sampleVersion('14.0.0');
+    const pipeline = stack.config.pipelines[0]!;
+    // Pushed to the registry without a notification: the event Pub/Sub never delivered.
+    const pushed = await stack.registry.store.push(dir, `${pipeline.image}:latest`);
+    const reconcile = async (body: unknown) => {
+      const res = await fetch(`${stack.info.deployer}/reconcile`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      return (
+        (await res.json()) as {
+          pipelines: { action: string; newestDigest: string; verify?: { outcome: string } }[];
+        }
+      ).pipelines[0]!;
+    };
+    const first = await reconcile({});
+    assert.equal(first.action, 'started', JSON.stringify(first));
+    assert.equal(first.newestDigest, pushed.digest);
+    const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
+    assert.equal(run.result?.outcome, 'PROMOTED', JSON.stringify(run.result));
+    assert.equal(await liveVersion(stack), '14.0.0');
+    const again = await reconcile({ verify: true });
+    assert.equal(again.action, 'in-sync', JSON.stringify(again));
+    assert.equal(again.verify?.outcome, 'passed', JSON.stringify(again));
+    await rm(dir, { recursive: true, force: true });
+  });
 });
 
 async function stackOutcomes(stack: Stack, digest: string): Promise<string[]> {
