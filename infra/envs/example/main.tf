@@ -1,0 +1,108 @@
+# An example environment: every module wired together for one project. Copy it, set the
+# variables (terraform.tfvars.example), `terraform init && terraform apply`; see docs/deploy.md.
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 6.0"
+    }
+  }
+}
+
+provider "google" {
+  project = var.project
+  region  = var.region
+}
+
+module "apis" {
+  source  = "../../modules/apis"
+  project = var.project
+}
+
+module "identities" {
+  source     = "../../modules/identities"
+  project    = var.project
+  depends_on = [module.apis]
+}
+
+module "registry" {
+  source     = "../../modules/registry"
+  project    = var.project
+  region     = var.region
+  repository = var.repository
+  depends_on = [module.apis]
+}
+
+module "workflow" {
+  source         = "../../modules/workflow"
+  project        = var.project
+  region         = var.region
+  accounts       = module.identities.emails
+  account_ids    = module.identities.ids
+  source_file    = "${path.root}/../../../workflows/release.yaml"
+  canary_metrics = var.canary_metrics
+}
+
+module "deployer" {
+  source      = "../../modules/deployer"
+  project     = var.project
+  region      = var.region
+  image       = var.deployer_image
+  accounts    = module.identities.emails
+  config_yaml = file(var.config_file)
+  workflow    = module.workflow.name
+}
+
+module "pipeline" {
+  source           = "../../modules/pipeline"
+  for_each         = var.pipelines
+  project          = var.project
+  region           = var.region
+  accounts         = module.identities.emails
+  staging_service  = each.value.staging_service
+  live_service     = each.value.live_service
+  acceptance_job   = each.value.acceptance_job
+  acceptance_image = var.acceptance_image
+  live_public      = each.value.live_public
+}
+
+module "events" {
+  source         = "../../modules/events"
+  project        = var.project
+  project_number = var.project_number
+  accounts       = module.identities.emails
+  account_ids    = module.identities.ids
+  deployer_url   = module.deployer.url
+  audience       = module.deployer.audience
+}
+
+module "scheduler" {
+  source       = "../../modules/scheduler"
+  project      = var.project
+  region       = var.region
+  accounts     = module.identities.emails
+  deployer_url = module.deployer.url
+  audience     = module.deployer.audience
+}
+
+module "ci" {
+  source            = "../../modules/ci"
+  project           = var.project
+  region            = var.region
+  accounts          = module.identities.emails
+  account_ids       = module.identities.ids
+  github_repository = var.github_repository
+  repository        = var.repository
+  deployer_service  = module.deployer.name
+  acceptance_jobs   = toset([for p in var.pipelines : p.acceptance_job])
+}
+
+# /reconcile reads the newest digest of each watched tag.
+resource "google_artifact_registry_repository_iam_member" "deployer_reads_images" {
+  project    = var.project
+  location   = var.region
+  repository = module.registry.repository.repository_id
+  role       = "roles/artifactregistry.reader"
+  member     = "serviceAccount:${module.identities.emails.deployer}"
+}

@@ -1,0 +1,57 @@
+variable "project" {
+  description = "The Google Cloud project runway runs in."
+  type        = string
+}
+
+variable "project_number" {
+  description = "Its number (for the Pub/Sub service agent)."
+  type        = string
+}
+
+variable "region" {
+  type    = string
+  default = "us-central1"
+}
+
+variable "repository" {
+  description = "Artifact Registry repository for the images runway releases and its own."
+  type        = string
+  default     = "apps"
+}
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository allowed to deploy runway."
+  type        = string
+}
+
+variable "deployer_image" {
+  description = "First deployer image by digest; CI updates it afterwards."
+  type        = string
+}
+
+variable "acceptance_image" {
+  description = "First acceptance job image by digest; CI updates it afterwards."
+  type        = string
+}
+
+variable "config_file" {
+  description = "runway.yaml with the pipelines."
+  type        = string
+  default     = "../../../runway.yaml"
+}
+
+variable "pipelines" {
+  description = "The pipelines of runway.yaml: their services and acceptance job."
+  type = map(object({
+    staging_service = string
+    live_service    = string
+    acceptance_job  = string
+    live_public     = optional(bool, false)
+  }))
+}
+
+variable "canary_metrics" {
+  description = "Whether any pipeline sets promotion.health (the workflow then reads Cloud Monitoring)."
+  type        = bool
+  default     = false
+}

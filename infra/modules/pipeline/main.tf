@@ -1,0 +1,148 @@
+# One pipeline of runway.yaml: its staging and live services and its acceptance job, created here
+# so that every right the release workflow holds is on exactly these resources. The workflow
+# deploys new revisions and moves traffic; Terraform ignores those changes. Staging is private:
+# only the acceptance job may call it.
+variable "project" {
+  type = string
+}
+variable "region" {
+  type = string
+}
+variable "accounts" {
+  type = map(string)
+}
+variable "staging_service" {
+  type = string
+}
+variable "live_service" {
+  type = string
+}
+variable "acceptance_job" {
+  type = string
+}
+variable "acceptance_image" {
+  type = string
+}
+variable "live_public" {
+  description = "Let anyone call the live service (a public website or API). Staging never is."
+  type        = bool
+  default     = false
+}
+
+locals {
+  # A placeholder until the first release deploys the pipeline's image.
+  placeholder = "us-docker.pkg.dev/cloudrun/container/hello"
+}
+
+resource "google_cloud_run_v2_service" "staging" {
+  project  = var.project
+  location = var.region
+  name     = var.staging_service
+  ingress  = "INGRESS_TRAFFIC_ALL"
+  template {
+    service_account = var.accounts.app
+    containers {
+      image = local.placeholder
+    }
+  }
+  lifecycle {
+    ignore_changes = [template, traffic, annotations, client, client_version]
+  }
+}
+
+resource "google_cloud_run_v2_service" "live" {
+  project  = var.project
+  location = var.region
+  name     = var.live_service
+  ingress  = "INGRESS_TRAFFIC_ALL"
+  template {
+    service_account = var.accounts.app
+    containers {
+      image = local.placeholder
+    }
+  }
+  lifecycle {
+    ignore_changes = [template, traffic, annotations, client, client_version]
+  }
+}
+
+resource "google_cloud_run_v2_job" "acceptance" {
+  project  = var.project
+  location = var.region
+  name     = var.acceptance_job
+  template {
+    template {
+      service_account = var.accounts.acceptance
+      max_retries     = 0
+      containers {
+        image = var.acceptance_image
+      }
+    }
+  }
+  lifecycle {
+    # CI updates the image by digest (cloudbuild.yaml).
+    ignore_changes = [template[0].template[0].containers[0].image, client, client_version]
+  }
+}
+
+# The release workflow deploys both services and runs the job with overrides: on these only.
+resource "google_cloud_run_v2_service_iam_member" "workflow_deploys" {
+  for_each = { staging = google_cloud_run_v2_service.staging.name, live = google_cloud_run_v2_service.live.name }
+  project  = var.project
+  location = var.region
+  name     = each.value
+  role     = "roles/run.developer"
+  member   = "serviceAccount:${var.accounts.workflow}"
+}
+
+resource "google_cloud_run_v2_job_iam_member" "workflow_runs_tests" {
+  project  = var.project
+  location = var.region
+  name     = google_cloud_run_v2_job.acceptance.name
+  role     = "roles/run.jobsExecutorWithOverrides"
+  member   = "serviceAccount:${var.accounts.workflow}"
+}
+
+# The deployer's /reconcile reads live's digest annotation and, with verify, runs the job.
+resource "google_cloud_run_v2_service_iam_member" "deployer_reads_live" {
+  project  = var.project
+  location = var.region
+  name     = google_cloud_run_v2_service.live.name
+  role     = "roles/run.viewer"
+  member   = "serviceAccount:${var.accounts.deployer}"
+}
+
+resource "google_cloud_run_v2_job_iam_member" "deployer_verifies_live" {
+  project  = var.project
+  location = var.region
+  name     = google_cloud_run_v2_job.acceptance.name
+  role     = "roles/run.jobsExecutorWithOverrides"
+  member   = "serviceAccount:${var.accounts.deployer}"
+}
+
+# The acceptance job calls staging (private) with its ID token, and live when verifying.
+resource "google_cloud_run_v2_service_iam_member" "acceptance_calls" {
+  for_each = { staging = google_cloud_run_v2_service.staging.name, live = google_cloud_run_v2_service.live.name }
+  project  = var.project
+  location = var.region
+  name     = each.value
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${var.accounts.acceptance}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "live_public" {
+  count    = var.live_public ? 1 : 0
+  project  = var.project
+  location = var.region
+  name     = google_cloud_run_v2_service.live.name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+output "staging_url" {
+  value = google_cloud_run_v2_service.staging.uri
+}
+
+output "live_url" {
+  value = google_cloud_run_v2_service.live.uri
+}

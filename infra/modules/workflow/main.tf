@@ -1,0 +1,65 @@
+# The release workflow with its own account, and the project-level rights it cannot get on a
+# single resource: deploying as the pipeline services' runtime account (act-as on exactly that
+# account), writing sys.log lines, and reading Cloud Monitoring only when canary thresholds are on.
+variable "project" {
+  type = string
+}
+variable "region" {
+  type = string
+}
+variable "accounts" {
+  type = map(string)
+}
+variable "account_ids" {
+  type = map(string)
+}
+variable "source_file" {
+  description = "workflows/release.yaml"
+  type        = string
+}
+variable "canary_metrics" {
+  description = "Whether a pipeline sets promotion.health (Cloud Monitoring 5xx thresholds)."
+  type        = bool
+  default     = false
+}
+
+resource "google_workflows_workflow" "release" {
+  project         = var.project
+  region          = var.region
+  name            = "runway-release"
+  description     = "runway: staging, acceptance tests, promotion or rollback of one image"
+  service_account = var.accounts.workflow
+  source_contents = file(var.source_file)
+  call_log_level  = "LOG_ERRORS_ONLY"
+}
+
+# Deploying staging and live revisions runs them as the app account: act-as on it alone.
+resource "google_service_account_iam_member" "workflow_acts_as_app" {
+  service_account_id = var.account_ids.app
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${var.accounts.workflow}"
+}
+
+# Running the acceptance job runs it as the acceptance account.
+resource "google_service_account_iam_member" "workflow_acts_as_acceptance" {
+  service_account_id = var.account_ids.acceptance
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${var.accounts.workflow}"
+}
+
+resource "google_project_iam_member" "workflow_logs" {
+  project = var.project
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${var.accounts.workflow}"
+}
+
+resource "google_project_iam_member" "workflow_reads_metrics" {
+  count   = var.canary_metrics ? 1 : 0
+  project = var.project
+  role    = "roles/monitoring.viewer"
+  member  = "serviceAccount:${var.accounts.workflow}"
+}
+
+output "name" {
+  value = google_workflows_workflow.release.name
+}

@@ -1,0 +1,157 @@
+// Static checks of infra/ (Terraform parsed with @cdktf/hcl2json, no provider needed) and of
+// cloudbuild.yaml. Each check returns human-readable violations; the tests assert there are none
+// in the repository and that each check catches a bad snippet.
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { parse } from '@cdktf/hcl2json';
+
+type Json = Record<string, unknown>;
+
+export interface Resource {
+  file: string;
+  type: string;
+  name: string;
+  body: Json;
+}
+
+export async function parseHcl(file: string, text: string): Promise<Json> {
+  return (await parse(file, text)) as Json;
+}
+
+/** Every .tf under `dir`, parsed. */
+export async function parseTree(dir: string): Promise<{ file: string; doc: Json }[]> {
+  const out: { file: string; doc: Json }[] = [];
+  for (const entry of (await readdir(dir, { recursive: true })).map(String).sort()) {
+    if (!entry.endsWith('.tf')) continue;
+    const path = join(dir, entry);
+    out.push({
+      file: relative(dir, path),
+      doc: await parseHcl(path, await readFile(path, 'utf8')),
+    });
+  }
+  return out;
+}
+
+export function resources(docs: { file: string; doc: Json }[]): Resource[] {
+  const out: Resource[] = [];
+  for (const { file, doc } of docs) {
+    for (const [type, byName] of Object.entries((doc.resource ?? {}) as Record<string, Json>)) {
+      for (const [name, bodies] of Object.entries(byName)) {
+        for (const body of bodies as Json[]) out.push({ file, type, name, body });
+      }
+    }
+  }
+  return out;
+}
+
+const first = (v: unknown): Json | undefined => (Array.isArray(v) ? (v[0] as Json) : (v as Json));
+const where = (r: Resource) => `${r.file}: ${r.type}.${r.name}`;
+
+/** The account a member names: `serviceAccount:${var.accounts.NAME}` or `...emails.NAME`. */
+export function accountOf(member: unknown): string | undefined {
+  return /serviceAccount:\$\{(?:var\.accounts|module\.identities\.emails)\.(\w+)\}/.exec(
+    String(member),
+  )?.[1];
+}
+
+const IAM = /_iam_(member|binding)$/;
+
+export function checkNoBroadRoles(rs: Resource[]): string[] {
+  return rs
+    .filter((r) => ['roles/owner', 'roles/editor'].includes(String(r.body.role)))
+    .map((r) => `${where(r)} grants ${r.body.role}`);
+}
+
+export function checkNotPublic(rs: Resource[]): string[] {
+  return rs
+    .filter((r) => IAM.test(r.type))
+    .filter((r) =>
+      /allUsers|allAuthenticatedUsers/.test(JSON.stringify([r.body.member, r.body.members])),
+    )
+    .filter((r) => r.name !== 'live_public')
+    .map(
+      (r) =>
+        `${where(r)} makes a resource public (only a pipeline's live service may be, by choice)`,
+    );
+}
+
+export function checkNoKeys(rs: Resource[]): string[] {
+  return rs
+    .filter((r) => r.type === 'google_service_account_key')
+    .map((r) => `${where(r)} creates a service account key; use Workload Identity Federation`);
+}
+
+export function checkPushSubscriptions(rs: Resource[]): string[] {
+  const out: string[] = [];
+  for (const r of rs.filter((x) => x.type === 'google_pubsub_subscription')) {
+    const push = first(r.body.push_config);
+    if (!push) continue;
+    const oidc = first(push.oidc_token);
+    if (!oidc?.service_account_email || !oidc.audience) {
+      out.push(`${where(r)} pushes without an OIDC token (service_account_email and audience)`);
+    }
+    const dlq = first(r.body.dead_letter_policy);
+    if (!dlq?.dead_letter_topic || !dlq.max_delivery_attempts) {
+      out.push(`${where(r)} has no dead-letter policy with max_delivery_attempts`);
+    }
+    if (!first(r.body.retry_policy)) out.push(`${where(r)} has no retry policy with backoff`);
+  }
+  return out;
+}
+
+/** Each account may hold only the roles listed for it, wherever it is granted them. */
+export function checkAccountRoles(rs: Resource[], allowed: Record<string, string[]>): string[] {
+  const out: string[] = [];
+  for (const r of rs.filter((x) => IAM.test(x.type))) {
+    const account = accountOf(r.body.member);
+    if (!account) continue;
+    const roles = allowed[account];
+    if (!roles) out.push(`${where(r)} grants ${r.body.role} to ${account}, which has no role list`);
+    else if (!roles.includes(String(r.body.role))) {
+      out.push(
+        `${where(r)} grants ${r.body.role} to ${account}; it may hold only ${roles.join(', ')}`,
+      );
+    }
+  }
+  return out;
+}
+
+/** The roles granted to `account`, with the resource they are granted on. */
+export function grantsOf(rs: Resource[], account: string): { role: string; on: string }[] {
+  return rs
+    .filter((r) => IAM.test(r.type) && accountOf(r.body.member) === account)
+    .map((r) => ({
+      role: String(r.body.role),
+      on: JSON.stringify(
+        r.body.for_each ?? r.body.name ?? r.body.service_account_id ?? r.body.project,
+      ),
+    }));
+}
+
+export function checkCloudBuild(doc: {
+  steps?: { id?: string; name?: string; args?: unknown[]; entrypoint?: string }[];
+}): string[] {
+  const out: string[] = [];
+  const steps = doc.steps ?? [];
+  const text = (s: (typeof steps)[number]) => `${s.entrypoint ?? ''} ${(s.args ?? []).join(' ')}`;
+  const test = steps.findIndex((s) => /\bnpm\b/.test(text(s)) && /\btest\b/.test(text(s)));
+  const builds = steps.map((s, i) => ({ s, i })).filter(({ s }) => (s.args ?? [])[0] === 'build');
+  if (test < 0) out.push('cloudbuild.yaml runs no tests');
+  if (builds.length === 0) out.push('cloudbuild.yaml builds no image');
+  for (const { s, i } of builds) {
+    if (test < 0 || i < test) out.push(`step ${s.id ?? i} builds before the tests ran`);
+    const tag = (s.args ?? [])[(s.args ?? []).indexOf('-t') + 1];
+    if (!String(tag).includes('${COMMIT_SHA}'))
+      out.push(`step ${s.id ?? i} tags ${tag}, not the commit`);
+  }
+  for (const s of steps) {
+    const t = text(s);
+    if (/run (services|jobs) update|run deploy/.test(t) && !/@/.test(t)) {
+      out.push(`step ${s.id} deploys an image that is not pinned by digest`);
+    }
+    if (/workflows deploy/.test(t) && !/--service-account/.test(t)) {
+      out.push(`step ${s.id} deploys the workflow without its own service account`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,275 @@
+// infra/ and cloudbuild.yaml checked in Node, without Google credentials or the Terraform provider:
+// least privilege per account, nothing public but what may be, OIDC and a dead letter on the push,
+// no keys, the workflow's rights exactly on the pipeline's resources, CI tests before it builds
+// and deploys by digest. Each check is also shown to catch a bad snippet.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import {
+  checkAccountRoles,
+  checkCloudBuild,
+  checkNoBroadRoles,
+  checkNoKeys,
+  checkNotPublic,
+  checkPushSubscriptions,
+  grantsOf,
+  parseHcl,
+  parseTree,
+  type Resource,
+  resources,
+} from './checks.ts';
+
+const exec = promisify(execFile);
+const root = new URL('../../', import.meta.url).pathname;
+const infra = `${root}infra`;
+
+/** What each account may hold, and why (the flow in DESIGN.md). */
+const ALLOWED: Record<string, string[]> = {
+  // starts release executions; /reconcile reads images, live's annotation, and runs verify
+  deployer: [
+    'roles/workflows.invoker',
+    'roles/artifactregistry.reader',
+    'roles/run.viewer',
+    'roles/run.jobsExecutorWithOverrides',
+  ],
+  push: ['roles/run.invoker'],
+  scheduler: ['roles/run.invoker'],
+  // deploys staging and live, runs the acceptance job, deploys as app/acceptance, reports, logs
+  workflow: [
+    'roles/run.developer',
+    'roles/run.jobsExecutorWithOverrides',
+    'roles/iam.serviceAccountUser',
+    'roles/pubsub.publisher',
+    'roles/logging.logWriter',
+    'roles/monitoring.viewer',
+  ],
+  acceptance: ['roles/run.invoker'],
+  app: [],
+  ci: [
+    'roles/artifactregistry.writer',
+    'roles/run.developer',
+    'roles/iam.serviceAccountUser',
+    'roles/workflows.editor',
+  ],
+};
+
+let rs: Resource[];
+before(async () => {
+  rs = resources(await parseTree(infra));
+});
+
+describe('infra/ invariants', () => {
+  test("the tree parses and declares the flow's resources", () => {
+    const types = new Set(rs.map((r) => r.type));
+    for (const t of [
+      'google_artifact_registry_repository',
+      'google_pubsub_topic',
+      'google_pubsub_subscription',
+      'google_cloud_run_v2_service',
+      'google_cloud_run_v2_job',
+      'google_workflows_workflow',
+      'google_cloud_scheduler_job',
+      'google_iam_workload_identity_pool_provider',
+    ]) {
+      assert.ok(types.has(t), `infra/ declares a ${t}`);
+    }
+  });
+  test('no roles/owner or roles/editor', () => assert.deepEqual(checkNoBroadRoles(rs), []));
+  test('nothing public except an opted-in live service', () =>
+    assert.deepEqual(checkNotPublic(rs), []));
+  test('no service account keys', () => assert.deepEqual(checkNoKeys(rs), []));
+  test('the push subscription sends an OIDC token, retries with backoff and dead-letters', () => {
+    assert.ok(rs.some((r) => r.type === 'google_pubsub_subscription'));
+    assert.deepEqual(checkPushSubscriptions(rs), []);
+  });
+  test('each account holds only its listed roles', () =>
+    assert.deepEqual(checkAccountRoles(rs, ALLOWED), []));
+  test('the deployer is internal and only the push and scheduler identities invoke it', () => {
+    const deployer = rs.find(
+      (r) => r.type === 'google_cloud_run_v2_service' && r.name === 'deployer',
+    );
+    assert.equal(deployer?.body.ingress, 'INGRESS_TRAFFIC_INTERNAL_ONLY');
+    const invokers = rs
+      .filter(
+        (r) =>
+          r.type === 'google_cloud_run_v2_service_iam_member' &&
+          String(r.body.name).includes('google_cloud_run_v2_service.deployer'),
+      )
+      .map((r) => String(r.body.member));
+    assert.deepEqual(invokers.sort(), [
+      'serviceAccount:${var.accounts.push}',
+      'serviceAccount:${var.accounts.scheduler}',
+    ]);
+  });
+  test("the workflow's rights cover exactly the resources it deploys to", () => {
+    const grants = grantsOf(rs, 'workflow');
+    const developer = grants.filter((g) => g.role === 'roles/run.developer');
+    assert.equal(developer.length, 1);
+    assert.match(developer[0]!.on, /google_cloud_run_v2_service\.staging/);
+    assert.match(developer[0]!.on, /google_cloud_run_v2_service\.live/);
+    assert.ok(
+      grants.some(
+        (g) =>
+          g.role === 'roles/run.jobsExecutorWithOverrides' &&
+          /google_cloud_run_v2_job\.acceptance/.test(g.on),
+      ),
+    );
+    const actAs = grants.filter((g) => g.role === 'roles/iam.serviceAccountUser').map((g) => g.on);
+    assert.deepEqual(actAs.sort(), ['"${var.account_ids.acceptance}"', '"${var.account_ids.app}"']);
+    // Monitoring only when canary metrics are on.
+    const monitoring = rs.find((r) => r.name === 'workflow_reads_metrics');
+    assert.match(String(monitoring?.body.count), /var\.canary_metrics/);
+  });
+});
+
+describe('each check catches a bad snippet', () => {
+  const cases: { name: string; hcl: string; check: (r: Resource[]) => string[]; want: RegExp }[] = [
+    {
+      name: 'owner role',
+      hcl: 'resource "google_project_iam_member" "x" {\n role = "roles/owner"\n member = "user:a@b.c"\n}',
+      check: checkNoBroadRoles,
+      want: /grants roles\/owner/,
+    },
+    {
+      name: 'editor role',
+      hcl: 'resource "google_project_iam_member" "x" {\n role = "roles/editor"\n member = "user:a@b.c"\n}',
+      check: checkNoBroadRoles,
+      want: /grants roles\/editor/,
+    },
+    {
+      name: 'allUsers invoker on the deployer',
+      hcl: 'resource "google_cloud_run_v2_service_iam_member" "open" {\n name = "runway-deployer"\n role = "roles/run.invoker"\n member = "allUsers"\n}',
+      check: checkNotPublic,
+      want: /makes a resource public/,
+    },
+    {
+      name: 'allAuthenticatedUsers on staging',
+      hcl: 'resource "google_cloud_run_v2_service_iam_member" "staging" {\n role = "roles/run.invoker"\n member = "allAuthenticatedUsers"\n}',
+      check: checkNotPublic,
+      want: /makes a resource public/,
+    },
+    {
+      name: 'a service account key',
+      hcl: 'resource "google_service_account_key" "k" {\n service_account_id = "x"\n}',
+      check: checkNoKeys,
+      want: /creates a service account key/,
+    },
+    {
+      name: 'a push without OIDC',
+      hcl: 'resource "google_pubsub_subscription" "s" {\n topic = "t"\n push_config {\n push_endpoint = "https://x"\n }\n dead_letter_policy {\n dead_letter_topic = "d"\n max_delivery_attempts = 5\n }\n retry_policy {\n minimum_backoff = "10s"\n }\n}',
+      check: checkPushSubscriptions,
+      want: /without an OIDC token/,
+    },
+    {
+      name: 'a push without a dead letter',
+      hcl: 'resource "google_pubsub_subscription" "s" {\n topic = "t"\n push_config {\n push_endpoint = "https://x"\n oidc_token {\n service_account_email = "a"\n audience = "b"\n }\n }\n retry_policy {\n minimum_backoff = "10s"\n }\n}',
+      check: checkPushSubscriptions,
+      want: /no dead-letter policy/,
+    },
+    {
+      name: "a role beyond an account's list",
+      hcl: 'resource "google_project_iam_member" "x" {\n role = "roles/run.admin"\n member = "serviceAccount:${var.accounts.deployer}"\n}',
+      check: (r) => checkAccountRoles(r, ALLOWED),
+      want: /may hold only/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const found = c.check(resources([{ file: 'bad.tf', doc: await parseHcl('bad.tf', c.hcl) }]));
+      assert.ok(
+        found.some((v) => c.want.test(v)),
+        JSON.stringify(found),
+      );
+    });
+  }
+});
+
+describe('cloudbuild.yaml', () => {
+  test('tests run before any image is built; images are tagged with the commit; deploys go by digest', async () => {
+    const doc = parseYaml(await readFile(`${root}cloudbuild.yaml`, 'utf8'));
+    assert.deepEqual(checkCloudBuild(doc), []);
+  });
+  const bad: { name: string; doc: unknown; want: RegExp }[] = [
+    {
+      name: 'build before tests',
+      doc: {
+        steps: [
+          { id: 'b', args: ['build', '-t', 'i:${COMMIT_SHA}', '.'] },
+          { id: 't', entrypoint: 'npm', args: ['test'] },
+        ],
+      },
+      want: /builds before the tests ran/,
+    },
+    {
+      name: 'latest only',
+      doc: {
+        steps: [
+          { id: 't', entrypoint: 'npm', args: ['test'] },
+          { id: 'b', args: ['build', '-t', 'i:latest', '.'] },
+        ],
+      },
+      want: /not the commit/,
+    },
+    {
+      name: 'deploy by tag',
+      doc: {
+        steps: [
+          { id: 't', entrypoint: 'npm', args: ['test'] },
+          { id: 'b', args: ['build', '-t', 'i:${COMMIT_SHA}', '.'] },
+          {
+            id: 'd',
+            entrypoint: 'gcloud',
+            args: ['run', 'services', 'update', 'x', '--image=i:${COMMIT_SHA}'],
+          },
+        ],
+      },
+      want: /not pinned by digest/,
+    },
+    {
+      name: 'workflow without its account',
+      doc: {
+        steps: [
+          { id: 't', entrypoint: 'npm', args: ['test'] },
+          { id: 'b', args: ['build', '-t', 'i:${COMMIT_SHA}', '.'] },
+          { id: 'w', entrypoint: 'gcloud', args: ['workflows', 'deploy', 'runway-release'] },
+        ],
+      },
+      want: /without its own service account/,
+    },
+  ];
+  for (const c of bad) {
+    test(`catches: ${c.name}`, () => {
+      assert.ok(checkCloudBuild(c.doc as never).some((v) => c.want.test(v)));
+    });
+  }
+});
+
+describe('terraform itself, where it is installed', () => {
+  const terraform = exec('terraform', ['version']).then(
+    () => true,
+    () => false,
+  );
+  test('terraform fmt -check', async (t) => {
+    if (!(await terraform)) return t.skip('terraform is not installed here');
+    const { stdout } = await exec('terraform', ['fmt', '-check', '-recursive', infra]).catch(
+      (e) => {
+        throw new Error(`terraform fmt -check: unformatted files:\n${e.stdout}`);
+      },
+    );
+    assert.equal(stdout.trim(), '');
+  });
+  test('terraform validate', async (t) => {
+    // The google provider cannot be downloaded here (no registry access); validate runs only
+    // where `terraform init` has already fetched it.
+    if (!existsSync(`${infra}/envs/example/.terraform/providers`)) {
+      return t.skip(
+        'the google provider is not installed (run terraform init in infra/envs/example where the registry is reachable)',
+      );
+    }
+    await exec('terraform', [`-chdir=${infra}/envs/example`, 'validate']);
+  });
+});
