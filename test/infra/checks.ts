@@ -3,7 +3,13 @@
 // in the repository and that each check catches a bad snippet.
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { parse } from '@cdktf/hcl2json';
+import { createRequire } from 'node:module';
+
+// Required untyped on purpose: the package's typings reference the DOM lib, whose fetch and
+// Headers types would then clash with Node's across the whole program.
+const { parse } = createRequire(import.meta.url)('@cdktf/hcl2json') as {
+  parse(file: string, text: string): Promise<unknown>;
+};
 
 type Json = Record<string, unknown>;
 
