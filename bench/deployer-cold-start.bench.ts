@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { deployerNodeArgs } from './deployer-command.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
@@ -79,7 +80,7 @@ const deployers: number[] = [];
 for (let i = 0; i < 7; i++) {
   bares.push(await timeToFirst(['-e', bare], {}, (u) => fetch(u)));
   deployers.push(
-    await timeToFirst(['dist/deployer/index.js'], deployerEnv, (u) =>
+    await timeToFirst(deployerNodeArgs(root), deployerEnv, (u) =>
       fetch(`${u}/pubsub/artifact-registry`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

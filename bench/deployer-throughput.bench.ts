@@ -1,6 +1,6 @@
-// Deployer throughput: the esbuild bundle in its own process, unauthenticated pushes (emulator
-// mode) on loopback against a stub Executions endpoint, driven open-loop at a fixed rate for a
-// fixed time over keep-alive connections. Latency counts from each request's scheduled send time,
+// Deployer throughput: the esbuild bundle in its own process, started by the Dockerfile's CMD;
+// unauthenticated pushes (emulator mode) on loopback against a stub Executions endpoint, driven
+// open-loop at a fixed rate for a fixed time over keep-alive connections. Latency counts from each request's scheduled send time,
 // so a stalled deployer cannot hide behind a stalled generator. Two paths:
 //   distinct:  every push a new digest: list ACTIVE executions, then create one (2 upstream calls)
 //   duplicate: every push the same digest, already running: the list call only, nothing started
@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { deployerNodeArgs } from './deployer-command.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const RATE = Number(process.env.RATE ?? 2000);
@@ -49,7 +50,7 @@ const stubHost = `127.0.0.1:${(stub.address() as AddressInfo).port}`;
 const port = 19_400 + Math.floor(Math.random() * 500);
 // DEPLOYER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the deployer under load.
 const nodeArgs = (process.env.DEPLOYER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const child = spawn(process.execPath, [...nodeArgs, 'dist/deployer/index.js'], {
+const child = spawn(process.execPath, [...nodeArgs, ...deployerNodeArgs(root)], {
   cwd: root,
   env: {
     PATH: process.env.PATH,
@@ -112,8 +113,8 @@ for (;;) {
 
 let seq = 1;
 /** Open loop: request i is due at t0 + i / rate, whatever happened to the earlier ones. */
-async function drive(seconds: number, digest: () => string) {
-  const total = Math.round(RATE * seconds);
+async function drive(seconds: number, digest: () => string, rate = RATE) {
+  const total = Math.round(rate * seconds);
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];
   let failed = 0;
@@ -123,9 +124,9 @@ async function drive(seconds: number, digest: () => string) {
   const sampler = setInterval(() => rssSamples.push(kb('VmRSS')), 100);
   await new Promise<void>((done) => {
     const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - t0) * RATE) / 1000) + 1);
+      const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
       for (; sent < due; sent++) {
-        const scheduled = t0 + (sent * 1000) / RATE;
+        const scheduled = t0 + (sent * 1000) / rate;
         const payload = body(digest(), seq++);
         pending.push(
           post(payload).then((s) => {
@@ -158,13 +159,16 @@ async function drive(seconds: number, digest: () => string) {
 
 const distinct = () => seq.toString(16).padStart(64, '0');
 const duplicate = () => `${DUP}${'0'.repeat(52)}`;
-await drive(WARMUP_SECONDS, distinct);
-const createsBefore = creates;
-const d = await drive(SECONDS, distinct);
-const startedDistinct = creates - createsBefore;
+// Warm-up (JIT, connection pools) below saturation, then the cheap path, then the expensive one.
+await drive(WARMUP_SECONDS / 2, distinct, 300);
+await drive(WARMUP_SECONDS / 2, duplicate);
 const dupCreatesBefore = creates;
 const u = await drive(SECONDS, duplicate);
 const startedDuplicate = creates - dupCreatesBefore;
+const duplicateHwmMb = Math.round(kb('VmHWM') / 1024);
+const createsBefore = creates;
+const d = await drive(SECONDS, distinct);
+const startedDistinct = creates - createsBefore;
 const peakRssMb = Math.round(kb('VmHWM') / 1024);
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
@@ -177,7 +181,9 @@ console.log(
 console.log(
   `duplicate digest: ${u.achievedPerSecond}/s, p50 ${u.p50Ms} ms, p99 ${u.p99Ms} ms, ${startedDuplicate} executions started, ${u.failed} failed`,
 );
-console.log(`deployer peak RSS (VmHWM, warm-up included): ${peakRssMb} MB`);
+console.log(
+  `deployer RSS: peak ${peakRssMb} MB (VmHWM), ${duplicateHwmMb} MB by the end of the duplicate run, ${d.peakSampledRssMb} MB in the distinct run`,
+);
 console.log(
   JSON.stringify({
     targetRate: RATE,
@@ -193,6 +199,8 @@ console.log(
     duplicateP99Ms: u.p99Ms,
     duplicateMaxMs: u.maxMs,
     duplicateFailed: u.failed,
+    duplicatePeakRssMb: duplicateHwmMb,
+    distinctPeakRssMb: d.peakSampledRssMb,
     duplicateStarted: startedDuplicate,
     peakRssMb,
     targetP99Ms: 25,

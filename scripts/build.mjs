@@ -27,27 +27,35 @@ const present = Object.fromEntries(
       existsSync(`${root}/${src}`) && (!flags.only || flags.only.includes(out.split('/')[0])),
   ),
 );
-await build({
-  absWorkingDir: root,
-  entryPoints: present,
-  outdir: flags.outdir,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  sourcemap: flags['no-sourcemap'] ? false : 'linked',
-  legalComments: 'none',
-  // CommonJS dependencies inside an ESM bundle still call require().
-  banner: {
-    js: [
-      "import { createRequire as __cr } from 'node:module';",
-      "import { fileURLToPath as __fu } from 'node:url';",
-      "import { dirname as __dn } from 'node:path';",
-      'const require = __cr(import.meta.url);',
-      'const __filename = __fu(import.meta.url);',
-      'const __dirname = __dn(__filename);',
-    ].join(' '),
-  },
-  logLevel: 'warning',
-});
+// One build per service, so each directory is self-contained for its image. Code splitting turns
+// the deployer's lazy imports (the Run and Artifact Registry clients, only /reconcile needs them)
+// into chunks that are read when first used, not parsed at startup.
+for (const [out, src] of Object.entries(present)) {
+  const [dir, name] = out.split('/');
+  await build({
+    absWorkingDir: root,
+    entryPoints: { [name]: src },
+    outdir: `${flags.outdir}/${dir}`,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    sourcemap: flags['no-sourcemap'] ? false : 'linked',
+    legalComments: 'none',
+    // CommonJS dependencies inside an ESM bundle still call require().
+    banner: {
+      js: [
+        "import { createRequire as __cr } from 'node:module';",
+        "import { fileURLToPath as __fu } from 'node:url';",
+        "import { dirname as __dn } from 'node:path';",
+        'const require = __cr(import.meta.url);',
+        'const __filename = __fu(import.meta.url);',
+        'const __dirname = __dn(__filename);',
+      ].join(' '),
+    },
+    logLevel: 'warning',
+  });
+}
 console.log(`built ${Object.keys(present).join(', ') || 'nothing'} into ${flags.outdir}/`);

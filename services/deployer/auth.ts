@@ -3,6 +3,7 @@
 // The library is loaded on the first token, not at startup: emulator mode never needs it.
 import type { OAuth2Client, TokenPayload } from 'google-auth-library';
 import { RunwayError } from '../shared/errors.ts';
+import { commonJs } from './common-js.ts';
 
 export interface TokenVerifier {
   /** Resolves with the verified payload, or rejects with UNAUTHENTICATED / PERMISSION_DENIED. */
@@ -18,7 +19,7 @@ const ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
 export function createVerifier(options: { certs?: Record<string, string> } = {}): TokenVerifier {
   let loading: Promise<OAuth2Client> | undefined;
   const oauth = () => {
-    loading ??= import('google-auth-library').then((m) => new m.OAuth2Client());
+    loading ??= import('google-auth-library').then((m) => new (commonJs(m).OAuth2Client)());
     return loading;
   };
   return {

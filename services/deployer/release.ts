@@ -48,14 +48,13 @@ export class LocalReleases {
     return () => this.#deciding.delete(key);
   }
   remember(key: string): void {
-    if (this.#until.size >= this.max) {
-      const t = this.now();
-      for (const [k, until] of this.#until) if (until <= t) this.#until.delete(k);
-      // Still full of fresh entries: forget the oldest rather than grow without bound.
-      for (const k of this.#until.keys()) {
-        if (this.#until.size < this.max) break;
-        this.#until.delete(k);
-      }
+    // Entries expire in insertion order (one TTL), so the oldest are at the front: dropping
+    // expired ones, and the oldest when full, costs O(1) per entry, never a scan.
+    const t = this.now();
+    this.#until.delete(key);
+    for (const [k, until] of this.#until) {
+      if (until > t && this.#until.size < this.max) break;
+      this.#until.delete(k);
     }
     this.#until.set(key, this.now() + this.ttlMs);
   }
