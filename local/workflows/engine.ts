@@ -10,7 +10,6 @@ import type {
   Clock,
   Endpoints,
   ExecutionEnv,
-  FunctionRegistry,
   Severity,
   WfFunction,
 } from './stdlib/types.ts';
@@ -83,25 +82,8 @@ const localEndpoints: Endpoints = {
   token: async () => 'local-fake-token',
 };
 
-// The standard library's registry (`stdlib: FunctionRegistry` in ./stdlib/index.ts) wins over the
-// engine's own builtins once it exists. It loads in the background, not with a top-level await, so
-// a library module may import this one without a cycle deadlocking; every execution waits for it
-// before its first step. The path is a variable so the typecheck does not require the file.
-const stdlibPath = './stdlib/index.ts';
-let stdlib: FunctionRegistry = new Map();
-const stdlibReady: Promise<void> = import(stdlibPath).then(
-  (m: { stdlib?: FunctionRegistry }) => {
-    if (m.stdlib) stdlib = m.stdlib;
-  },
-  (err: NodeJS.ErrnoException) => {
-    // Absent is fine (the builtins serve); present but broken is a bug to show, not to hide.
-    if (!(err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('stdlib/index')))
-      console.error(`runway: the standard library failed to load: ${err.stack ?? err}`);
-  },
-);
-
 export const defaultFunctions: FunctionResolver = (name) =>
-  stdlib.get(name) ?? builtins.get(name) ?? connectorResolver(name);
+  builtins.get(name) ?? connectorResolver(name);
 
 export function parseWorkflow(source: string, options?: { file?: string }): Workflow {
   return parse(source, options);
@@ -168,7 +150,7 @@ export function startExecution(
   };
   const done = (async (): Promise<ExecutionResult> => {
     // Start on the next tick so the caller holds the handle before anything runs.
-    await stdlibReady;
+    await Promise.resolve();
     try {
       const result = await runtime.runMain(argument);
       // The result leaves as JSON; bytes have no JSON form, so such a result fails the execution.
