@@ -66,6 +66,7 @@ async function timeToFirst(
 }
 
 const bare = `require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)`;
+const deployerArgs = deployerNodeArgs(root);
 const deployerEnv = {
   GOOGLE_CLOUD_PROJECT: 'local-project',
   RUNWAY_REGION: 'us-central1',
@@ -80,7 +81,7 @@ const deployers: number[] = [];
 for (let i = 0; i < 7; i++) {
   bares.push(await timeToFirst(['-e', bare], {}, (u) => fetch(u)));
   deployers.push(
-    await timeToFirst(deployerNodeArgs(root), deployerEnv, (u) =>
+    await timeToFirst(deployerArgs, deployerEnv, (u) =>
       fetch(`${u}/pubsub/artifact-registry`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

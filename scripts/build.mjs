@@ -17,25 +17,25 @@ const { values: flags } = parseArgs({
 });
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// Each service's entry point; its bundle is `<outdir>/<service>/index.js`.
 const entries = {
-  'deployer/index': 'services/deployer/main.ts',
-  'acceptance/index': 'services/acceptance/main.ts',
+  deployer: 'services/deployer/main.ts',
+  acceptance: 'services/acceptance/main.ts',
 };
 const present = Object.fromEntries(
   Object.entries(entries).filter(
-    ([out, src]) =>
-      existsSync(`${root}/${src}`) && (!flags.only || flags.only.includes(out.split('/')[0])),
+    ([service, src]) =>
+      existsSync(`${root}/${src}`) && (!flags.only || flags.only.includes(service)),
   ),
 );
 // One build per service, so each directory is self-contained for its image. Code splitting turns
 // the deployer's lazy imports (the Run and Artifact Registry clients, only /reconcile needs them)
 // into chunks that are read when first used, not parsed at startup.
-for (const [out, src] of Object.entries(present)) {
-  const [dir, name] = out.split('/');
+for (const [service, src] of Object.entries(present)) {
   await build({
     absWorkingDir: root,
-    entryPoints: { [name]: src },
-    outdir: `${flags.outdir}/${dir}`,
+    entryPoints: { index: src },
+    outdir: `${flags.outdir}/${service}`,
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     bundle: true,

@@ -56,7 +56,7 @@ export class LocalReleases {
       if (until > t && this.#until.size < this.max) break;
       this.#until.delete(k);
     }
-    this.#until.set(key, this.now() + this.ttlMs);
+    this.#until.set(key, t + this.ttlMs);
   }
 }
 
