@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { deployerNodeArgs } from './deployer-command.ts';
+import { deployerEnv, deployerNodeArgs } from './deployer-command.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
@@ -67,21 +67,13 @@ async function timeToFirst(
 
 const bare = `require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)`;
 const deployerArgs = deployerNodeArgs(root);
-const deployerEnv = {
-  GOOGLE_CLOUD_PROJECT: 'local-project',
-  RUNWAY_REGION: 'us-central1',
-  RUNWAY_CONFIG: 'runway.yaml',
-  RUNWAY_ALLOW_UNAUTHENTICATED_PUSH: 'true',
-  PUBSUB_EMULATOR_HOST: '127.0.0.1:1',
-  WORKFLOWS_EMULATOR_HOST: stubHost,
-  LOG_LEVEL: 'ERROR',
-};
+const deployerVariables = deployerEnv(stubHost, 'ERROR');
 const bares: number[] = [];
 const deployers: number[] = [];
 for (let i = 0; i < 7; i++) {
   bares.push(await timeToFirst(['-e', bare], {}, (u) => fetch(u)));
   deployers.push(
-    await timeToFirst(deployerArgs, deployerEnv, (u) =>
+    await timeToFirst(deployerArgs, deployerVariables, (u) =>
       fetch(`${u}/pubsub/artifact-registry`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { deployerNodeArgs } from './deployer-command.ts';
+import { deployerEnv, deployerNodeArgs } from './deployer-command.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const RATE = Number(process.env.RATE ?? 2000);
@@ -52,17 +52,7 @@ const port = 19_400 + Math.floor(Math.random() * 500);
 const nodeArgs = (process.env.DEPLOYER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const child = spawn(process.execPath, [...nodeArgs, ...deployerNodeArgs(root)], {
   cwd: root,
-  env: {
-    PATH: process.env.PATH,
-    PORT: String(port),
-    GOOGLE_CLOUD_PROJECT: 'local-project',
-    RUNWAY_REGION: 'us-central1',
-    RUNWAY_CONFIG: 'runway.yaml',
-    RUNWAY_ALLOW_UNAUTHENTICATED_PUSH: 'true',
-    PUBSUB_EMULATOR_HOST: '127.0.0.1:1',
-    WORKFLOWS_EMULATOR_HOST: stubHost,
-    LOG_LEVEL: 'INFO',
-  },
+  env: { ...deployerEnv(stubHost, 'INFO'), PATH: process.env.PATH, PORT: String(port) },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 const status = () => readFileSync(`/proc/${child.pid}/status`, 'utf8');
