@@ -10,9 +10,9 @@
 //   RUNWAY_SMOKE_IMAGE        the image to release, by digest (REPO@sha256:...)
 // Optional: RUNWAY_REGION (default the pipeline's), RUNWAY_WORKFLOW (default runway-release).
 //
-// Clean-up: the release is forced to the direct strategy; afterwards live's traffic and annotations
-// are restored to what they were and the revisions that appeared are deleted where nothing routes
-// to them. Never run here (no Google project can be reached from this machine): the skip is.
+// Clean-up: the release is forced to the direct strategy; afterwards staging's and live's traffic
+// and annotations are restored to what they were and the revisions the release added are deleted
+// (once traffic is back, nothing routes to them). Never run here (no Google project can be reached from this machine): the skip is.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -53,38 +53,38 @@ test('one direct release against a real project, then live as it was', {
   const services = new ServicesClient();
   const revisions = new RevisionsClient();
   const executions = new ExecutionsClient();
-  const liveName = `projects/${project}/locations/${region}/services/${pipeline.live.service}`;
+  const serviceName = (service: string) =>
+    `projects/${project}/locations/${region}/services/${service}`;
+  const liveName = serviceName(pipeline.live.service);
 
-  const [before] = await services.getService({ name: liveName }).catch(() => [undefined]);
-  if (before) {
+  /** Puts a service's traffic and annotations back and deletes the revisions added since. */
+  async function restoreLater(name: string) {
+    const [before] = await services.getService({ name }).catch(() => [undefined]);
+    if (!before) return;
+    const [had] = await revisions.listRevisions({ parent: name });
+    const existed = new Set(had.map((r) => r.name));
     cleanups.push(async () => {
       const [op] = await services.updateService({
-        service: { name: liveName, traffic: before.traffic, annotations: before.annotations },
+        service: { name, traffic: before.traffic, annotations: before.annotations },
         updateMask: { paths: ['traffic', 'annotations'] },
       });
       await op.promise();
-      const [now] = await services.getService({ name: liveName });
-      const routed = new Set((now.trafficStatuses ?? []).map((t) => t.revision));
-      const [list] = await revisions.listRevisions({ parent: liveName });
-      for (const r of list) {
-        const short = r.name?.split('/').pop();
-        if (
-          !short ||
-          routed.has(short) ||
-          (before.trafficStatuses ?? []).some((t) => t.revision === short)
-        )
-          continue;
+      const [now] = await revisions.listRevisions({ parent: name });
+      for (const r of now.filter((r) => !existed.has(r.name))) {
         const [del] = await revisions.deleteRevision({ name: r.name! });
         await del.promise();
       }
     });
   }
+  await restoreLater(serviceName(pipeline.staging.service));
+  await restoreLater(liveName);
 
-  const args = workflowArgsFor(
-    { ...config, pipelines: [{ ...pipeline, promotion: { strategy: 'direct' } }] },
-    { ...pipeline, promotion: { strategy: 'direct' } } as typeof pipeline,
-    { image: env.RUNWAY_SMOKE_IMAGE!, source: 'manual', project },
-  );
+  const direct = { ...pipeline, promotion: { strategy: 'direct' as const } };
+  const args = workflowArgsFor(config, direct, {
+    image: env.RUNWAY_SMOKE_IMAGE!,
+    source: 'manual',
+    project,
+  });
   const workflow = `projects/${project}/locations/${region}/workflows/${env.RUNWAY_WORKFLOW ?? 'runway-release'}`;
   const [started] = await executions.createExecution({
     parent: workflow,
