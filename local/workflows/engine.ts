@@ -1,6 +1,6 @@
 // The engine's public face: parse a definition once, start executions of it, watch or cancel them.
 import { randomUUID } from 'node:crypto';
-import { builtins } from './builtins.ts';
+import { stdlib } from './stdlib/index.ts';
 import { connectorResolver } from './connectors/index.ts';
 import { raise, WorkflowError } from './errors.ts';
 import { parseWorkflow as parse } from './parser.ts';
@@ -83,7 +83,7 @@ const localEndpoints: Endpoints = {
 };
 
 export const defaultFunctions: FunctionResolver = (name) =>
-  builtins.get(name) ?? connectorResolver(name);
+  stdlib.get(name) ?? connectorResolver(name);
 
 export function parseWorkflow(source: string, options?: { file?: string }): Workflow {
   return parse(source, options);

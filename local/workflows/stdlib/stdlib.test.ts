@@ -1,8 +1,8 @@
 // Standard library functions, each case an expression and its expected JSON.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { toJsonText } from './convert.ts';
-import { parseWorkflow, startExecution } from './engine.ts';
+import { toJsonText } from '../convert.ts';
+import { parseWorkflow, startExecution } from '../engine.ts';
 
 async function evaluate(expr: string): Promise<{ ok: boolean; json: unknown }> {
   const r = await startExecution(

@@ -1,0 +1,36 @@
+// What every library module shares: `fn` declares a function by Google's parameter names (a
+// trailing `?` marks an optional one), and the argument readers raise Google's TypeError.
+import { raise } from '../errors.ts';
+import { isBytes, typeName, type Value } from '../values.ts';
+import type { CallContext, WfFunction } from './types.ts';
+
+export type Impl = (args: (Value | undefined)[], ctx: CallContext) => Value | Promise<Value>;
+
+export const fn = (params: string[], impl: Impl, opts: Partial<WfFunction> = {}): WfFunction => ({
+  params: params.map((p) =>
+    p.endsWith('?') ? { name: p.slice(0, -1), optional: true } : { name: p },
+  ),
+  impl,
+  ...opts,
+});
+
+export function str(v: Value | undefined, what: string): string {
+  if (typeof v !== 'string')
+    raise('TypeError', `${what} must be a string, got '${typeName(v ?? null)}'`);
+  return v;
+}
+
+export function num(v: Value | undefined, what: string): bigint | number {
+  if (typeof v !== 'bigint' && typeof v !== 'number')
+    raise('TypeError', `${what} must be a number, got '${typeName(v ?? null)}'`);
+  return v;
+}
+
+/** Characters, not UTF-16 units: Workflows counts and indexes strings by character. */
+export const chars = (s: string) => Array.from(s);
+
+export function bytesOf(v: Value | undefined, what: string): Buffer {
+  if (isBytes(v ?? null)) return Buffer.from(v as Uint8Array);
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  return raise('TypeError', `${what} must be bytes or a string`);
+}

@@ -1,0 +1,8 @@
+// uuid: random identifiers.
+import { randomUUID } from 'node:crypto';
+import { fn } from './args.ts';
+import type { WfFunction } from './types.ts';
+
+export const uuidFunctions: [string, WfFunction][] = [
+  ['uuid.generate', fn([], () => randomUUID())],
+];
