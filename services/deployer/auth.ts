@@ -15,13 +15,27 @@ export interface TokenVerifier {
 
 const ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
 
-/** `certs` is injected by tests (their own signing keys); production fetches Google's, cached. */
-export function createVerifier(options: { certs?: Record<string, string> } = {}): TokenVerifier {
+type Certs = Record<string, string>;
+
+/**
+ * `certs` are the signing keys: tests hand in their own (a map, or a function to fail fetching);
+ * production fetches Google's, which the library caches until they expire.
+ */
+export function createVerifier(
+  options: { certs?: Certs | (() => Promise<Certs>) } = {},
+): TokenVerifier {
   let loading: Promise<OAuth2Client> | undefined;
   const oauth = () => {
     loading ??= import('google-auth-library').then((m) => new (commonJs(m).OAuth2Client)());
     return loading;
   };
+  const given = options.certs;
+  const fetchCerts =
+    typeof given === 'function'
+      ? given
+      : given
+        ? async () => given
+        : async () => (await (await oauth()).getFederatedSignonCertsAsync()).certs as Certs;
   return {
     async verify(authorization, expected) {
       const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization ?? '');
@@ -30,24 +44,27 @@ export function createVerifier(options: { certs?: Record<string, string> } = {})
           'UNAUTHENTICATED',
           'missing or malformed Authorization: Bearer token',
         );
-      let payload: TokenPayload | undefined;
       const client = await oauth();
+      // Not reaching Google's keys says nothing about the token: 503, so Pub/Sub redelivers.
+      let certs: Certs;
       try {
-        if (options.certs) {
-          const ticket = await client.verifySignedJwtWithCertsAsync(
-            m[1]!,
-            options.certs,
-            expected.audience,
-            ISSUERS,
-          );
-          payload = ticket.getPayload();
-        } else {
-          const ticket = await client.verifyIdToken({
-            idToken: m[1]!,
-            audience: expected.audience,
-          });
-          payload = ticket.getPayload();
-        }
+        certs = await fetchCerts();
+      } catch (err) {
+        throw new RunwayError(
+          'UNAVAILABLE',
+          `cannot fetch Google's token signing keys to verify the token: ${(err as Error).message.split('\n')[0]}`,
+          { cause: err },
+        );
+      }
+      let payload: TokenPayload | undefined;
+      try {
+        const ticket = await client.verifySignedJwtWithCertsAsync(
+          m[1]!,
+          certs,
+          expected.audience,
+          ISSUERS,
+        );
+        payload = ticket.getPayload();
       } catch (err) {
         throw new RunwayError(
           'UNAUTHENTICATED',

@@ -3,7 +3,7 @@
 import type { ArtifactRegistryClient } from '@google-cloud/artifact-registry';
 import type { JobsClient, ServicesClient } from '@google-cloud/run';
 import type { ImageRef } from '../shared/image-ref.ts';
-import type { CloudRun, Registry } from './reconcile.ts';
+import type { AcceptanceRun, CloudRun, Registry } from './reconcile.ts';
 
 const NOT_FOUND = 5;
 const isNotFound = (err: unknown) => {
@@ -71,18 +71,39 @@ export function cloudRun(services: ServicesClient, jobs: JobsClient, timeoutMs =
         { timeout: timeoutMs },
       );
       const started = (op.metadata as { name?: string } | null)?.name ?? op.name ?? '';
-      // The operation fails when the execution fails: that is the verdict, not an error.
-      try {
-        const [execution] = await op.promise();
-        const failed = Number(execution.failedCount ?? 0);
-        return {
-          execution: execution.name ?? started,
-          succeeded: failed === 0,
-          ...(failed ? { detail: `${failed} task(s) failed` } : {}),
-        };
-      } catch (err) {
-        return { execution: started, succeeded: false, detail: (err as Error).message };
-      }
+      return jobVerdict(op, started);
     },
   };
+}
+
+/** The part of a job's long-running operation a verdict needs; gax's Operation has it. */
+export interface JobOperation {
+  promise(): Promise<
+    [{ name?: string | null; failedCount?: number | string | null }, ...unknown[]]
+  >;
+  /** The last state polled: `done` with `error` is the execution's own failure. */
+  latestResponse?: { done?: boolean | null } | null;
+}
+
+/**
+ * Waits for the job's execution. Its failing (the operation done with an error) is a verdict, not
+ * an error; failing to learn the outcome (polling could not reach the API) is an error, so a
+ * verify report reads `error`, not a `failed` live that may be fine.
+ */
+export async function jobVerdict(op: JobOperation, started: string): Promise<AcceptanceRun> {
+  try {
+    const [execution] = await op.promise();
+    const failed = Number(execution.failedCount ?? 0);
+    return {
+      execution: execution.name ?? started,
+      succeeded: failed === 0,
+      ...(failed ? { detail: `${failed} task(s) failed` } : {}),
+    };
+  } catch (err) {
+    if (op.latestResponse?.done)
+      return { execution: started, succeeded: false, detail: (err as Error).message };
+    throw new Error(`waiting for ${started || 'the job execution'}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }

@@ -9,6 +9,7 @@ import {
   workflowArgsFor,
 } from './pipeline-config.ts';
 
+import { workflowArgsSchema } from './workflow-args.ts';
 const IMG = 'us-central1-docker.pkg.dev/my-project/apps/web';
 const HEX = 'b'.repeat(64);
 
@@ -245,4 +246,61 @@ test('workflowArgsFor builds valid arguments from a pipeline', () => {
   assert.equal(args.staging.service, 'web-staging');
   assert.equal(args.promotion.strategy, 'canary');
   assert.deepEqual(args.notify, { topic: 'runway-events' });
+});
+
+describe('workflowArgsFor validates the pipeline part once and the release part every time', () => {
+  const config = parsePipelineConfig(base);
+  const release = {
+    image: `${IMG}@sha256:${HEX}`,
+    tag: 'main',
+    publishTime: '2026-11-22T10:00:00.123Z',
+    source: 'pubsub' as const,
+  };
+
+  test('the same arguments as validating the whole, for every pipeline', () => {
+    for (const pipeline of config.pipelines) {
+      const args = workflowArgsFor(config, pipeline, release);
+      const whole = workflowArgsSchema.parse({
+        pipeline: pipeline.name,
+        project: config.project,
+        region: pipeline.region,
+        ...release,
+        staging: pipeline.staging,
+        live: pipeline.live,
+        acceptance: pipeline.acceptance,
+        promotion: pipeline.promotion,
+        notify: pipeline.notify,
+      });
+      assert.deepEqual(args, whole, pipeline.name);
+      assert.deepEqual(Object.keys(args), Object.keys(whole), `${pipeline.name}: key order`);
+    }
+  });
+
+  test('the shared pipeline part cannot be changed through one release', () => {
+    const a = workflowArgsFor(config, config.pipelines[0]!, release);
+    assert.throws(() => {
+      (a.staging as { service: string }).service = 'other';
+    }, TypeError);
+    const b = workflowArgsFor(config, config.pipelines[0]!, release);
+    assert.equal(b.staging.service, 'web-staging');
+  });
+
+  const bad: { name: string; change: Partial<typeof release>; error: RegExp }[] = [
+    { name: 'tag-only image', change: { image: `${IMG}:main` }, error: /image/ },
+    { name: 'short digest', change: { image: `${IMG}@sha256:abc` }, error: /image/ },
+    {
+      name: 'publishTime not RFC 3339',
+      change: { publishTime: 'yesterday' },
+      error: /publishTime/,
+    },
+    { name: 'oversized tag', change: { tag: 'x'.repeat(200) }, error: /tag/ },
+  ];
+  for (const c of bad) {
+    test(`refuses a release with a ${c.name}`, () => {
+      assert.throws(
+        () => workflowArgsFor(config, config.pipelines[0]!, { ...release, ...c.change }),
+        c.error,
+      );
+    });
+  }
 });

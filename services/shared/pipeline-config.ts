@@ -163,6 +163,48 @@ export function whyIgnored(config: PipelineConfig, ref: ImageRef): string {
   return `tag ${ref.tag} matches no tag filter of ${watching.map((p) => p.name).join(', ')}`;
 }
 
+// A release's arguments are one pipeline's part, the same for every release of it, and the
+// release's own fields. The pipeline part is validated once per pipeline, not on every push.
+const releaseFields = {
+  project: true,
+  image: true,
+  tag: true,
+  publishTime: true,
+  source: true,
+} as const;
+const releaseFieldsSchema = workflowArgsSchema.pick(releaseFields);
+const pipelineFieldsSchema = workflowArgsSchema.omit(releaseFields);
+type PipelineFields = z.output<typeof pipelineFieldsSchema>;
+const pipelineFieldsCache = new WeakMap<Pipeline, PipelineFields>();
+
+function pipelineFields(pipeline: Pipeline): PipelineFields {
+  let fields = pipelineFieldsCache.get(pipeline);
+  if (!fields) {
+    fields = deepFreeze(
+      pipelineFieldsSchema.parse({
+        pipeline: pipeline.name,
+        region: pipeline.region,
+        staging: pipeline.staging,
+        live: pipeline.live,
+        acceptance: pipeline.acceptance,
+        promotion: pipeline.promotion,
+        notify: pipeline.notify,
+      }),
+    );
+    pipelineFieldsCache.set(pipeline, fields);
+  }
+  return fields;
+}
+
+/** Shared between releases, so nobody may change it. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** The release workflow's arguments for a pipeline and an image pinned by digest. */
 export function workflowArgsFor(
   config: PipelineConfig,
@@ -175,19 +217,26 @@ export function workflowArgsFor(
     project?: string;
   },
 ): WorkflowArgs {
-  const project = config.project ?? release.project;
-  return workflowArgsSchema.parse({
-    pipeline: pipeline.name,
-    project,
-    region: pipeline.region,
+  const own = releaseFieldsSchema.parse({
+    project: config.project ?? release.project,
     image: release.image,
     tag: release.tag ?? null,
     publishTime: release.publishTime ?? null,
-    staging: pipeline.staging,
-    live: pipeline.live,
-    acceptance: pipeline.acceptance,
-    promotion: pipeline.promotion,
-    notify: pipeline.notify,
     source: release.source,
   });
+  const p = pipelineFields(pipeline);
+  return {
+    pipeline: p.pipeline,
+    project: own.project,
+    region: p.region,
+    image: own.image,
+    tag: own.tag,
+    publishTime: own.publishTime,
+    staging: p.staging,
+    live: p.live,
+    acceptance: p.acceptance,
+    promotion: p.promotion,
+    notify: p.notify,
+    source: own.source,
+  };
 }

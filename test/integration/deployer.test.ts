@@ -590,6 +590,42 @@ describe('deployer', () => {
   });
 });
 
+describe("Google's token signing keys unreachable", () => {
+  test('a push answers 503 (Pub/Sub redelivers), not 401, and starts nothing', async () => {
+    const started: string[] = [];
+    const lines: Record<string, unknown>[] = [];
+    const server = createApp({
+      project: PROJECT,
+      pipelines: config,
+      push: { audience: AUDIENCE, serviceAccount: PUSHER },
+      verifier: createVerifier({
+        certs: () => Promise.reject(new Error('getaddrinfo ENOTFOUND www.googleapis.com')),
+      }),
+      executions: {
+        start: async (args) => (started.push(args.image), 'projects/p/executions/x'),
+        isActive: async () => false,
+      },
+      logger: createLogger({ stream: { write: (l: string) => lines.push(JSON.parse(l)) } }),
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const res = await fetch(
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/pubsub/artifact-registry`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token()}` },
+          body: JSON.stringify(envelope(insert())),
+        },
+      );
+      assert.equal(res.status, 503);
+      assert.match(JSON.stringify(await res.json()), /signing keys.*ENOTFOUND/);
+      assert.deepEqual(started, []);
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe('deployer property: no envelope makes it answer 5xx or start a release it should not', () => {
   test('fast-check over arbitrary envelopes and event payloads', async () => {
     const fc = await import('fast-check');
