@@ -1,41 +1,26 @@
-// Deployer cold start: process spawn to the first push acknowledged, for the esbuild bundle as
-// production runs it (target <= 400 ms and <= 3x a bare Node HTTP server's spawn-to-first-response
+// Deployer cold start: process spawn to the first push acknowledged, for the bundle and its code
+// cache as production runs them (target <= 400 ms and <= 3x a bare Node HTTP server's spawn-to-first-response
 // in the same run). The Executions endpoint is a stub that accepts every create.
 // Medians of several runs; the last line is one JSON object of all figures.
 import { execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { deployerEnv, deployerNodeArgs } from './deployer-command.ts';
+import {
+  deployerEnv,
+  deployerNodeArgs,
+  pushBody,
+  startStubExecutions,
+} from '../scripts/deployer-command.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
+// Built as the image is: the bundle and its code cache.
+execFileSync(process.execPath, ['scripts/build.mjs', '--only', 'deployer', '--code-cache'], {
+  cwd: root,
+  stdio: 'ignore',
+});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const stub = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      req.method === 'GET'
-        ? '{"executions":[]}'
-        : '{"name":"projects/p/locations/l/workflows/w/executions/x","state":"ACTIVE"}',
-    );
-  });
-});
-await new Promise<void>((r) => stub.listen(0, '127.0.0.1', r));
-const stubHost = `127.0.0.1:${(stub.address() as AddressInfo).port}`;
-
-const IMG = 'us-central1-docker.pkg.dev/local-project/apps/sample-app';
-const body = JSON.stringify({
-  message: {
-    data: Buffer.from(
-      JSON.stringify({ action: 'INSERT', digest: `${IMG}@sha256:${'a'.repeat(64)}` }),
-    ).toString('base64'),
-    messageId: '1',
-  },
-  subscription: 'projects/local-project/subscriptions/runway-push',
-});
+const stub = await startStubExecutions();
+const body = pushBody('a'.repeat(64));
 
 let port = 19100;
 async function timeToFirst(
@@ -67,7 +52,7 @@ async function timeToFirst(
 
 const bare = `require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)`;
 const deployerArgs = deployerNodeArgs(root);
-const deployerVariables = deployerEnv(stubHost, 'ERROR');
+const deployerVariables = deployerEnv(stub.host, 'ERROR');
 const bares: number[] = [];
 const deployers: number[] = [];
 for (let i = 0; i < 7; i++) {

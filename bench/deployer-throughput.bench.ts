@@ -11,13 +11,13 @@ import { readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { deployerEnv, deployerNodeArgs } from './deployer-command.ts';
+import { deployerEnv, deployerNodeArgs, pushBody } from '../scripts/deployer-command.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const RATE = Number(process.env.RATE ?? 2000);
 const SECONDS = Number(process.env.SECONDS ?? 10);
 const WARMUP_SECONDS = 2;
-execFileSync(process.execPath, ['scripts/build.mjs', '--only', 'deployer'], {
+execFileSync(process.execPath, ['scripts/build.mjs', '--only', 'deployer', '--code-cache'], {
   cwd: root,
   stdio: 'ignore',
 });
@@ -58,19 +58,6 @@ const child = spawn(process.execPath, [...nodeArgs, ...deployerNodeArgs(root)], 
 const status = () => readFileSync(`/proc/${child.pid}/status`, 'utf8');
 const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status())?.[1] ?? 0);
 
-const IMG = 'us-central1-docker.pkg.dev/local-project/apps/sample-app';
-const body = (digestHex: string, id: number) =>
-  JSON.stringify({
-    message: {
-      data: Buffer.from(
-        JSON.stringify({ action: 'INSERT', digest: `${IMG}@sha256:${digestHex}` }),
-      ).toString('base64'),
-      messageId: String(id),
-      publishTime: '2026-11-22T10:00:00.000Z',
-    },
-    subscription: 'projects/local-project/subscriptions/runway-push',
-  });
-
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 function post(payload: string): Promise<number> {
   return new Promise((resolve) => {
@@ -97,7 +84,7 @@ function post(payload: string): Promise<number> {
 }
 
 for (;;) {
-  if ((await post(body('0'.repeat(64), 0))) === 204) break;
+  if ((await post(pushBody('0'.repeat(64), 0))) === 204) break;
   await new Promise((r) => setTimeout(r, 20));
 }
 
@@ -117,7 +104,7 @@ async function drive(seconds: number, digest: () => string, rate = RATE) {
       const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
       for (; sent < due; sent++) {
         const scheduled = t0 + (sent * 1000) / rate;
-        const payload = body(digest(), seq++);
+        const payload = pushBody(digest(), seq++);
         pending.push(
           post(payload).then((s) => {
             if (s !== 204) failed++;

@@ -115,7 +115,13 @@ export function drainOnSigterm(
   });
 }
 
-export async function start(env: NodeJS.ProcessEnv = process.env) {
+/** What the process's entry point knows of its own start, logged with the listening line. */
+export interface Startup {
+  /** boot.ts: whether V8's code cache was used, refused, or absent. */
+  codeCache?: 'used' | 'rejected' | 'other-build' | 'none';
+}
+
+export async function start(env: NodeJS.ProcessEnv = process.env, startup: Startup = {}) {
   const config = loadConfig(env);
   const logger = createLogger({ level: config.logLevel, fields: { service: 'runway-deployer' } });
   const google = googleAccess(config);
@@ -136,7 +142,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
   });
   const server = app.listen(config.port, () => {
     const { port } = server.address() as AddressInfo;
-    logger.info(`deployer listening on ${port}`, { port, workflow: google.parent });
+    logger.info(`deployer listening on ${port}`, { port, workflow: google.parent, ...startup });
     // The first push of a cold instance should not pay for loading the Workflows client.
     google
       .warm()
@@ -148,11 +154,17 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
   return server;
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.env.RUNWAY_DEPLOYER_MAIN === '1') {
-  start().catch((err) => {
+/** Starts the deployer as the process's job: a startup failure is one CRITICAL line and exit 1. */
+export function main(env: NodeJS.ProcessEnv = process.env, startup: Startup = {}): void {
+  start(env, startup).catch((err) => {
     process.stderr.write(
       `${JSON.stringify({ severity: 'CRITICAL', message: (err as Error).message })}\n`,
     );
     process.exit(1);
   });
+}
+
+// Run directly (tsx services/deployer/main.ts); the production bundle is started by boot.ts.
+if (import.meta.url === `file://${process.argv[1]}` || process.env.RUNWAY_DEPLOYER_MAIN === '1') {
+  main();
 }

@@ -602,7 +602,10 @@ describe("Google's token signing keys unreachable", () => {
         certs: () => Promise.reject(new Error('getaddrinfo ENOTFOUND www.googleapis.com')),
       }),
       executions: {
-        start: async (args) => (started.push(args.image), 'projects/p/executions/x'),
+        start: async (args) => {
+          started.push(args.image);
+          return 'projects/p/executions/x';
+        },
         isActive: async () => false,
       },
       logger: createLogger({ stream: { write: (l: string) => lines.push(JSON.parse(l)) } }),

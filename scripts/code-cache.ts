@@ -1,0 +1,58 @@
+// Makes the deployer's V8 code cache (see services/deployer/boot.ts): starts the built bundle with
+// its Dockerfile's node flags (V8 refuses a cache made under other flags), serves one push against a
+// stub Executions endpoint, stops it with SIGTERM, and the bundle writes what V8 compiled.
+//   node --import tsx scripts/code-cache.ts DIR   (DIR holds index.cjs and deployer.cjs)
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  deployerEnv,
+  deployerNodeArgs,
+  pushBody,
+  startStubExecutions,
+} from './deployer-command.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dir = resolve(process.argv[2] ?? 'dist/deployer');
+const flags = deployerNodeArgs(root).filter((a) => a.startsWith('-'));
+const stub = await startStubExecutions();
+const port = 20_000 + Math.floor(Math.random() * 10_000);
+const child = spawn(process.execPath, [...flags, `${dir}/index.cjs`], {
+  cwd: root,
+  env: {
+    ...deployerEnv(stub.host, 'ERROR'),
+    PATH: process.env.PATH,
+    PORT: String(port),
+    RUNWAY_CODE_CACHE: 'write',
+  },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+const exited = new Promise<number | null>((r) => child.once('exit', r));
+
+try {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/pubsub/artifact-registry`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: pushBody('c'.repeat(64)),
+      });
+      if (res.status !== 204) throw new Error(`the push was answered ${res.status}, not 204`);
+      break;
+    } catch (err) {
+      if ((err as Error).message.includes('answered') || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  child.kill('SIGTERM');
+  const code = await exited;
+  const cache = `${dir}/deployer.cjs.cache`;
+  if (code !== 0 || !existsSync(cache))
+    throw new Error(`the deployer exited ${code} without writing ${cache}`);
+  console.log(`code cache: ${cache} (${Math.round(statSync(cache).size / 1024)} KB)`);
+} finally {
+  child.kill('SIGKILL');
+  stub.close();
+}
