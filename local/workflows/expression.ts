@@ -3,7 +3,7 @@
 // Precedence, loosest first, as Google documents it: or; and; comparison, equality and `in`;
 // + -; * / // %; unary minus; not; then access (. [] and calls).
 import { raise } from './errors.ts';
-import { isList, isMap, typeName, type Value } from './values.ts';
+import { doubleText, isList, isMap, typeName, type Value } from './values.ts';
 
 export interface Scope {
   get(name: string): Value;
@@ -22,6 +22,21 @@ type Tok =
   | { t: 'end' };
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'true', 'false', 'null']);
+/** Keywords that may also be capitalised: Google lists booleans as true, True and TRUE. */
+const CAPITALISED = new Set(['true', 'false', 'null']);
+
+/**
+ * The keyword a word spells, if any. Google's "Data types" page allows lower- or upper-case
+ * logical operators but not mixed case (`AND`, never `And`), and booleans in three forms.
+ */
+function keywordOf(word: string): string | undefined {
+  const lower = word.toLowerCase();
+  if (!KEYWORDS.has(lower)) return undefined;
+  if (word === lower || word === word.toUpperCase()) return lower;
+  const capitalised = lower[0]!.toUpperCase() + lower.slice(1);
+  return CAPITALISED.has(lower) && word === capitalised ? lower : undefined;
+}
+
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
 
@@ -81,14 +96,8 @@ function lex(src: string): Tok[] {
     if (/[A-Za-z_]/.test(c)) {
       const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i))!;
       const word = m[0];
-      const lower = word.toLowerCase();
-      // Keywords may be lower- or upper-case (True/TRUE for booleans), not mixed.
-      const keyword =
-        KEYWORDS.has(lower) &&
-        (word === lower ||
-          word === word.toUpperCase() ||
-          word === lower[0]!.toUpperCase() + lower.slice(1));
-      out.push(keyword ? { t: 'op', v: lower } : { t: 'id', v: word });
+      const keyword = keywordOf(word);
+      out.push(keyword ? { t: 'op', v: keyword } : { t: 'id', v: word });
       i += word.length;
       continue;
     }
@@ -128,8 +137,7 @@ function typeError(op: string, a: Value, b: Value): never {
 }
 
 export function equals(a: Value, b: Value): boolean {
-  if (isNumber(a) && isNumber(b))
-    return Number(a) === Number(b) && (typeof a !== 'bigint' || typeof b !== 'bigint' || a === b);
+  if (isNumber(a) && isNumber(b)) return compareNumbers(a, b) === 0;
   if (a === null || b === null) return a === b;
   if (typeof a !== typeof b) return false;
   if (isList(a)) return isList(b) && a.length === b.length && a.every((x, i) => equals(x, b[i]!));
@@ -142,20 +150,37 @@ export function equals(a: Value, b: Value): boolean {
   return a === b;
 }
 
+/**
+ * The sign of a - b, exact for an integer against a double (converting a 64-bit integer to a
+ * double would round it: 9007199254740993 is not 9007199254740992.0). NaN when unordered.
+ */
+export function compareNumbers(a: bigint | number, b: bigint | number): number {
+  if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : a - b;
+  const [int, dbl, sign] = typeof a === 'bigint' ? [a, b as number, 1] : [b as bigint, a, -1];
+  if (Number.isNaN(dbl)) return Number.NaN;
+  if (!Number.isFinite(dbl)) return dbl > 0 ? -sign : sign;
+  const floor = Math.floor(dbl);
+  const whole = BigInt(floor);
+  // Equal to the floor of a double with a fraction still means smaller than the double.
+  const c = int < whole ? -1 : int > whole ? 1 : floor === dbl ? 0 : -1;
+  return c === 0 ? 0 : sign * c;
+}
+
+/** Strings order by Unicode code point (JS's `<` compares UTF-16 units, which differs past U+FFFF). */
+function compareText(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a.charCodeAt(i) !== b.charCodeAt(i)) return a.codePointAt(i)! - b.codePointAt(i)!;
+  }
+  return a.length - b.length;
+}
+
 function compare(op: string, a: Value, b: Value): boolean {
   let c: number;
-  if (isNumber(a) && isNumber(b)) {
-    c =
-      typeof a === 'bigint' && typeof b === 'bigint'
-        ? a < b
-          ? -1
-          : a > b
-            ? 1
-            : 0
-        : Number(a) - Number(b);
-  } else if (typeof a === 'string' && typeof b === 'string') {
-    c = a < b ? -1 : a > b ? 1 : 0;
-  } else typeError(op, a, b);
+  if (isNumber(a) && isNumber(b)) c = compareNumbers(a, b);
+  else if (typeof a === 'string' && typeof b === 'string') c = compareText(a, b);
+  else typeError(op, a, b);
   return op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
 }
 
@@ -165,8 +190,7 @@ function concatenable(v: Value): boolean {
 
 /** A scalar as `+` concatenates it: as `string()` prints it (doubles keep a fraction: 2.0). */
 function asText(v: Value): string {
-  if (typeof v === 'number') return Number.isInteger(v) ? v.toFixed(1) : String(v);
-  return String(v);
+  return typeof v === 'number' ? doubleText(v) : String(v);
 }
 
 function arith(op: string, a: Value, b: Value): Value {
@@ -407,6 +431,26 @@ class Parser {
     this.expect(')');
     return args;
   }
+
+  /**
+   * `if(condition, ifTrue, ifFalse)` (Google's "Expression helpers"): true picks ifTrue, false or
+   * null picks ifFalse. Compiled here rather than called as a function so that only the chosen
+   * branch is evaluated, the reading under which the guard in `if("k" in m, m.k, "none")` works
+   * (the stored copy of Google's page we could read does not say either way).
+   */
+  private conditional(): Compiled {
+    const args = this.args();
+    if (args.length !== 3)
+      this.fail(`if() takes 3 arguments (condition, ifTrue, ifFalse), got ${args.length}`);
+    const [condition, ifTrue, ifFalse] = args as [Compiled, Compiled, Compiled];
+    return (s) => {
+      const c = condition(s);
+      if (c === true) return ifTrue(s);
+      if (c === false || c === null) return ifFalse(s);
+      return raise('TypeError', `if() needs a boolean or null condition, got '${typeName(c)}'`);
+    };
+  }
+
   private primary(): Compiled {
     const t = this.next();
     switch (t.t) {
@@ -416,6 +460,7 @@ class Parser {
         return () => v;
       }
       case 'id': {
+        if (t.v === 'if' && this.isOp('(')) return this.conditional();
         // A dotted name followed by `(` is a function: `text.split(x, ",")`.
         let name = t.v;
         let look = this.pos;

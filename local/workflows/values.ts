@@ -50,3 +50,13 @@ export function isBytes(v: Value): v is Uint8Array {
 export function wfMap(entries: Record<string, Value>): WfMap {
   return new Map(Object.entries(entries));
 }
+
+/**
+ * A double as `string()` and `+` print it: with a fraction even when integral (`string(2.0)` is
+ * "2.0", telling it apart from the integer 2), otherwise the shortest text that reads back exactly.
+ */
+export function doubleText(n: number): string {
+  // toFixed drops the sign of negative zero, which a double keeps.
+  if (Object.is(n, -0)) return '-0.0';
+  return Number.isInteger(n) ? n.toFixed(1) : String(n);
+}
