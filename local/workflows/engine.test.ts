@@ -11,6 +11,7 @@ import {
 } from './engine.ts';
 import type { Clock, WfFunction } from './stdlib/types.ts';
 import { WorkflowError } from './errors.ts';
+import { variablesRead } from './parser.ts';
 import type { Value } from './values.ts';
 
 /** A clock whose sleeps return at once and are recorded, in workflow milliseconds. */
@@ -240,7 +241,7 @@ describe('billing: every executed step is one step', () => {
     },
     {
       name: 'parallel with two branches of one step: parallel, two branches, two steps',
-      yaml: '- p:\n    parallel:\n      branches:\n        - b1:\n            steps:\n              - a:\n                  assign:\n                    - x: 1\n        - b2:\n            steps:\n              - a:\n                  assign:\n                    - y: 1',
+      yaml: '- p:\n    parallel:\n      branches:\n        - b1:\n            steps:\n              - a:\n                  assign:\n                    - x: 1\n        - b2:\n            steps:\n              - b:\n                  assign:\n                    - y: 1',
       internal: 5,
     },
     {
@@ -456,4 +457,100 @@ describe('steps billed by functions', () => {
     assert.deepEqual(payload.get('tags'), ['ResourceLimitError']);
     assert.deepEqual(r.steps, { internal: 50, external: 1 });
   });
+});
+
+describe('variables an expression reads (the deploy-time scope check)', () => {
+  const cases: { name: string; src: string; want: string[] }[] = [
+    { name: 'a plain name', src: 'x', want: ['x'] },
+    { name: 'keys after a dot are not variables', src: 'a.b.c + d', want: ['a', 'd'] },
+    { name: 'a function is not a variable', src: 'len(items)', want: ['items'] },
+    { name: 'a dotted function is not either', src: 'text.split(s, ",")', want: ['s'] },
+    { name: 'strings are skipped', src: '"x" + \'y\' + z', want: ['z'] },
+    { name: 'an escaped quote stays in the string', src: '"a\\"b" + c', want: ['c'] },
+    { name: 'keywords are skipped', src: 'not a and b or true in null', want: ['a', 'b'] },
+    { name: 'index expressions are read', src: 'm[key].v[i + 1]', want: ['m', 'key', 'i'] },
+    { name: 'numbers are skipped', src: '1.5e3 + n2', want: ['n2'] },
+    { name: 'map literal keys are strings', src: '{"k": v}', want: ['v'] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => assert.deepEqual(variablesRead(c.src), c.want));
+  }
+});
+
+describe('deploy-time checks of jumps, step names and scopes', () => {
+  const cases: { name: string; yaml: string; error: RegExp | null }[] = [
+    {
+      name: 'a jump between nested steps blocks of one scope is allowed',
+      yaml: '- a:\n    steps:\n      - b:\n          next: d\n- c:\n    steps:\n      - d:\n          return: 1',
+      error: null,
+    },
+    {
+      name: 'a jump out of a parallel branch is refused',
+      yaml: '- p:\n    parallel:\n      branches:\n        - b1:\n            steps:\n              - s:\n                  next: out\n- out:\n    return: 1',
+      error: /next: out names a step in the top level of main.*parallel branch "b1"/,
+    },
+    {
+      name: 'break and continue may name steps outside loops',
+      yaml: '- break:\n    assign:\n      - x: 1\n- continue:\n    return: ${x}',
+      error: null,
+    },
+    {
+      name: 'a parallel branch may not reuse a step name of the routine',
+      yaml: '- a:\n    assign:\n      - x: 1\n- p:\n    parallel:\n      branches:\n        - a:\n            steps:\n              - s:\n                  assign:\n                    - y: 1',
+      error: /duplicate step name "a"/,
+    },
+    {
+      name: 'a variable the routine also assigns is visible after the loop',
+      yaml: '- f:\n    for:\n      value: v\n      in: [1]\n      steps:\n        - a:\n            assign:\n              - x: ${v}\n- b:\n    assign:\n      - x: 0\n- r:\n    return: ${x}',
+      error: null,
+    },
+    {
+      name: 'a loop local read in a nested loop is visible',
+      yaml: '- f:\n    for:\n      value: v\n      in: [1]\n      steps:\n        - a:\n            assign:\n              - x: ${v}\n        - g:\n            for:\n              value: w\n              in: [2]\n              steps:\n                - b:\n                    assign:\n                      - y: ${x + w}',
+      error: null,
+    },
+    {
+      name: 'a variable no step assigns is left to the runtime',
+      yaml: '- r:\n    return: ${nowhere}',
+      error: null,
+    },
+    {
+      name: 'an except local read in a subworkflow of the same name is not confused',
+      yaml: 'main:\n  steps:\n    - t:\n        try:\n          steps:\n            - r:\n                raise: 1\n        except:\n          as: e\n          steps:\n            - k:\n                assign:\n                  - x: ${e}\n    - c:\n        call: sub\nsub:\n  params: [x]\n  steps:\n    - r2:\n        return: ${x}',
+      error: null,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      if (c.error) assert.throws(() => parseWorkflow(c.yaml), c.error);
+      else assert.doesNotThrow(() => parseWorkflow(c.yaml));
+    });
+  }
+});
+
+describe('next into nested steps', () => {
+  const cases: { name: string; yaml: string; want: Value }[] = [
+    {
+      name: 'into a try body: an error there is still caught',
+      yaml: '- j:\n    next: inner\n- t:\n    try:\n      steps:\n        - first:\n            assign:\n              - x: 1\n        - inner:\n            raise: "caught"\n    except:\n      as: e\n      steps:\n        - r:\n            return: ${e}',
+      want: 'caught',
+    },
+    {
+      name: 'into a switch case: the case runs from there, then its own next',
+      yaml: '- j:\n    next: two\n- s:\n    switch:\n      - condition: false\n        steps:\n          - one:\n              return: "one"\n          - two:\n              assign:\n                - x: "two"\n        next: r\n- skipped:\n    return: "skipped"\n- r:\n    return: ${x}',
+      want: 'two',
+    },
+    {
+      name: 'two levels deep, then the steps after each block',
+      yaml: '- j:\n    next: deep\n- outer:\n    steps:\n      - mid:\n          steps:\n            - deep:\n                assign:\n                  - l: ["deep"]\n      - tail:\n          assign:\n            - l: ${list.concat(l, "tail")}\n- r:\n    return: ${l}',
+      want: ['deep', 'tail'],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const r = await run(c.yaml);
+      assert.equal(r.state, 'SUCCEEDED', JSON.stringify(r.error));
+      assert.deepEqual(r.result, c.want);
+    });
+  }
 });

@@ -57,10 +57,26 @@ export const MAX_SOURCE_BYTES = 128 * 1024;
 interface Ctx {
   lines: LineCounter;
   routine: string;
-  stepNames: Set<string>;
-  nexts: { target: string; step: string; line: number }[];
+  /** Every step name of the routine being parsed, with the jump scope it is in. */
+  stepNames: Map<string, JumpScope>;
+  nexts: { target: string; step: string; line: number; scope: JumpScope }[];
   /** How many for loops enclose the steps being parsed. */
   loopDepth: number;
+  /** The jump scope of the steps being parsed. */
+  scope: JumpScope;
+}
+
+/**
+ * Where `next` may go: the routine's steps are one scope, and the body of each for loop (parallel
+ * or not) and of each parallel branch is a scope of its own. A jump stays inside its scope
+ * (Google's "Iteration" page: no jumping into or out of a for loop, nor between two loops).
+ */
+interface JumpScope {
+  /** What the scope is, for messages: `the for loop "name"`. */
+  what: string;
+}
+function routineScope(name: string): JumpScope {
+  return { what: `the top level of ${name}` };
 }
 
 function lineOf(ctx: Ctx, node: Node | null | undefined): number {
@@ -205,18 +221,62 @@ function has(map: YAMLMap, key: string): boolean {
 function steps(ctx: Ctx, node: Node | null | undefined, where: string, line: number): Step[] {
   if (!node || !isSeq(node))
     throw new DeployError(`${where} must be a list of steps`, undefined, line);
-  const names = new Set<string>();
   return node.items.map((item) => {
     const itemLine = lineOf(ctx, item as Node);
     if (!isYamlMap(item) || item.items.length !== 1)
       throw new DeployError('a step is a map with one key, its name', undefined, itemLine);
     const pair = item.items[0]!;
     const name = String(plain(pair.key as Node));
-    if (names.has(name))
-      throw new DeployError(`duplicate step name ${JSON.stringify(name)}`, name, itemLine);
-    names.add(name);
-    ctx.stepNames.add(name);
+    registerStep(ctx, name, itemLine);
     return step(ctx, name, pair.value as Node, itemLine);
+  });
+}
+
+/**
+ * Step names are unique in a whole subworkflow, however deeply nested (Google's "Steps" and
+ * "Variables" pages); inside a for loop, break and continue are jump targets, not names.
+ */
+function registerStep(ctx: Ctx, name: string, line: number): void {
+  if (ctx.stepNames.has(name))
+    throw new DeployError(
+      `duplicate step name ${JSON.stringify(name)}: step names must be unique in ${ctx.routine}, nested steps included`,
+      name,
+      line,
+    );
+  if (ctx.loopDepth > 0 && (name === 'break' || name === 'continue'))
+    throw new DeployError(
+      `a step inside a for loop cannot be named ${name}: it is reserved for next: ${name}`,
+      name,
+      line,
+    );
+  ctx.stepNames.set(name, ctx.scope);
+}
+
+/** Parses steps that make a jump scope of their own: a loop body or a parallel branch. */
+function inScope<T>(ctx: Ctx, what: string, parse: () => T): T {
+  const outer = ctx.scope;
+  ctx.scope = { what };
+  try {
+    return parse();
+  } finally {
+    ctx.scope = outer;
+  }
+}
+
+/** Parallel branches: each one a named step whose steps form a jump scope of their own. */
+function branchSteps(ctx: Ctx, node: Node | null | undefined, name: string, line: number): Step[] {
+  if (!node || !isSeq(node))
+    throw new DeployError('parallel branches must be a list of steps', name, line);
+  return node.items.map((item) => {
+    const itemLine = lineOf(ctx, item as Node);
+    if (!isYamlMap(item) || item.items.length !== 1)
+      throw new DeployError('a branch is a map with one key, its name', name, itemLine);
+    const pair = item.items[0]!;
+    const branch = String(plain(pair.key as Node));
+    registerStep(ctx, branch, itemLine);
+    return inScope(ctx, `the parallel branch "${branch}"`, () =>
+      step(ctx, branch, pair.value as Node, itemLine),
+    );
   });
 }
 
@@ -342,7 +402,7 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
         ...(limitTemplate?.k === 'expr' ? { concurrencyLimitExpr: limitTemplate } : {}),
         // Google documents continueAll as the default and the only policy it supports.
         policy: policy !== undefined && plain(policy) === 'unhandled' ? 'unhandled' : 'continueAll',
-        branches: branchesNode ? steps(ctx, branchesNode, `${name} branches`, line) : null,
+        branches: branchesNode ? branchSteps(ctx, branchesNode, name, line) : null,
         for: forNode ? forBody(ctx, forNode, name, line) : null,
       };
       break;
@@ -394,7 +454,7 @@ function step(ctx: Ctx, name: string, node: Node | null | undefined, line: numbe
 function pushNext(ctx: Ctx, target: string, step: string, line: number) {
   if ((target === 'break' || target === 'continue') && ctx.loopDepth === 0)
     throw new DeployError(`next: ${target} is only allowed inside a for loop`, step, line);
-  ctx.nexts.push({ target, step, line });
+  ctx.nexts.push({ target, step, line, scope: ctx.scope });
 }
 
 function loopSteps(ctx: Ctx, node: Node | null | undefined, what: string, line: number): Step[] {
@@ -413,14 +473,12 @@ function forBody(ctx: Ctx, node: Node | null | undefined, name: string, line: nu
   const inNode = get(node, 'in');
   if (!rangeNode === !inNode)
     throw new DeployError('for needs exactly one of in or range', name, line);
-  let range: [Template, Template] | null = null;
+  let range: Template | null = null;
   if (rangeNode) {
-    if (!isSeq(rangeNode) || rangeNode.items.length !== 2)
-      throw new DeployError('range must be a list of two numbers', name, line);
-    range = [
-      template(ctx, rangeNode.items[0] as Node, w),
-      template(ctx, rangeNode.items[1] as Node, w),
-    ];
+    range = template(ctx, rangeNode, w);
+    // A literal list is checked now; an expression is checked when the loop starts.
+    if (range.k !== 'expr' && (range.k !== 'list' || range.items.length !== 2))
+      throw new DeployError('range must be a list of two numbers, [begin, end]', name, line);
   }
   const indexNode = get(node, 'index');
   return {
@@ -429,7 +487,9 @@ function forBody(ctx: Ctx, node: Node | null | undefined, name: string, line: nu
     index: indexNode === undefined ? null : nameOf(indexNode, 'for.index', name, line),
     in: inNode ? template(ctx, inNode, w) : null,
     range,
-    steps: loopSteps(ctx, get(node, 'steps'), `${name} for steps`, line),
+    steps: inScope(ctx, `the for loop "${name}"`, () =>
+      loopSteps(ctx, get(node, 'steps'), `${name} for steps`, line),
+    ),
   };
 }
 
@@ -507,17 +567,25 @@ function routine(ctx: Ctx, name: string, node: Node | null | undefined, line: nu
     }
   }
   ctx.routine = name;
+  ctx.scope = routineScope(name);
   return { name, params, steps: steps(ctx, get(node, 'steps'), `steps of ${name}`, line) };
 }
 
 function checkNexts(ctx: Ctx) {
   for (const n of ctx.nexts) {
-    if (!['end', 'break', 'continue'].includes(n.target) && !ctx.stepNames.has(n.target)) {
+    if (['end', 'break', 'continue'].includes(n.target)) continue;
+    const scope = ctx.stepNames.get(n.target);
+    if (!scope)
       throw new DeployError(`next: ${n.target} names no step in ${ctx.routine}`, n.step, n.line);
-    }
+    if (scope !== n.scope)
+      throw new DeployError(
+        `next: ${n.target} names a step in ${scope.what}, but this step is in ${n.scope.what}; a jump cannot enter or leave a for loop or parallel branch`,
+        n.step,
+        n.line,
+      );
   }
   ctx.nexts = [];
-  ctx.stepNames = new Set();
+  ctx.stepNames = new Map();
 }
 
 /** The variables a step writes at its own level (assign targets, call results). */
@@ -568,6 +636,181 @@ function checkSharedWrites(routine: Routine): void {
     }
   };
   walk(routine.steps, declared, null);
+}
+
+/**
+ * A variable scope for the deploy-time check below: the routine, a for loop body (parallel or
+ * not), an except block, a parallel branch. `names` holds every variable a step of the scope
+ * writes, which includes writes to variables of enclosing scopes.
+ */
+interface VarScope {
+  parent: VarScope | null;
+  names: Set<string>;
+  /** What the block is, for messages; null for the routine itself. */
+  block: string | null;
+}
+
+interface VarRead {
+  name: string;
+  scope: VarScope;
+  step: string;
+  line: number;
+}
+
+const NOT_VARIABLES = new Set(['and', 'or', 'not', 'in', 'true', 'false', 'null']);
+const EXPRESSION_TOKEN =
+  /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|\S/g;
+
+/**
+ * The variables an expression reads: names that are not keywords, not a key after a dot, and not
+ * a function (a name, or a dotted name, followed by an opening parenthesis).
+ */
+export function variablesRead(src: string): string[] {
+  const toks = src.match(EXPRESSION_TOKEN) ?? [];
+  const out: string[] = [];
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (!/^[A-Za-z_]/.test(t) || NOT_VARIABLES.has(t) || toks[i - 1] === '.') continue;
+    let end = i + 1;
+    while (toks[end] === '.' && /^[A-Za-z_]/.test(toks[end + 1] ?? '')) end += 2;
+    if (toks[end] === '(') {
+      i = end - 1;
+      continue;
+    }
+    out.push(t);
+  }
+  return out;
+}
+
+/** The expression texts of a template, nested lists and maps (and dynamic keys) included. */
+function expressionsOf(t: Template | null | undefined, out: string[] = []): string[] {
+  if (!t) return out;
+  if (t.k === 'expr') out.push(t.src);
+  else if (t.k === 'list') for (const x of t.items) expressionsOf(x, out);
+  else if (t.k === 'map')
+    for (const [key, value, dynamic] of t.entries) {
+      const keyText = dynamic ? expressionText(key) : undefined;
+      if (keyText !== undefined) out.push(keyText);
+      expressionsOf(value, out);
+    }
+  return out;
+}
+
+/** Walks a routine collecting its variable scopes and every variable read, with where it is. */
+class ScopeWalk {
+  readonly scopes: VarScope[] = [];
+  readonly reads: VarRead[] = [];
+
+  scope(parent: VarScope | null, names: string[], block: string | null): VarScope {
+    const s: VarScope = { parent, names: new Set(names), block };
+    this.scopes.push(s);
+    return s;
+  }
+
+  private read(s: VarScope, step: Step, templates: (Template | null | undefined)[]): void {
+    for (const t of templates)
+      for (const src of expressionsOf(t))
+        for (const name of variablesRead(src))
+          this.reads.push({ name, scope: s, step: step.name, line: step.line });
+  }
+
+  private assigns(s: VarScope, step: Step, list: [Target, Template][]): void {
+    for (const [target, value] of list) {
+      s.names.add(target.root);
+      this.read(s, step, [value]);
+    }
+  }
+
+  steps(list: Step[], s: VarScope): void {
+    for (const step of list) this.step(step, s);
+  }
+
+  private step(step: Step, s: VarScope): void {
+    const b = step.body;
+    switch (b.kind) {
+      case 'assign':
+        this.assigns(s, step, b.assign);
+        break;
+      case 'call':
+        this.read(
+          s,
+          step,
+          (b.args ?? []).map(([, t]) => t),
+        );
+        if (b.result) s.names.add(b.result);
+        break;
+      case 'raise':
+      case 'return':
+        this.read(s, step, [b.value]);
+        break;
+      case 'steps':
+        this.steps(b.steps, s);
+        break;
+      case 'switch':
+        for (const c of b.cases) {
+          this.read(s, step, [c.condition, c.ret, c.raise]);
+          if (c.assign) this.assigns(s, step, c.assign);
+          if (c.steps) this.steps(c.steps, s);
+        }
+        break;
+      case 'for':
+        this.loop(step, b, s);
+        break;
+      case 'parallel':
+        this.read(s, step, [b.concurrencyLimitExpr]);
+        for (const branch of b.branches ?? [])
+          this.step(branch, this.scope(s, [], `the parallel branch "${branch.name}"`));
+        if (b.for?.kind === 'for') this.loop(step, b.for, s);
+        break;
+      case 'try': {
+        this.steps(b.body, s);
+        const r = b.retry;
+        if (r) this.read(s, step, [r.maxRetries, r.initialDelay, r.maxDelay, r.multiplier]);
+        const names = b.exceptAs ? [b.exceptAs] : [];
+        if (b.except)
+          this.steps(b.except, this.scope(s, names, `the except block of "${step.name}"`));
+        break;
+      }
+    }
+  }
+
+  /** The loop's `in` or `range` is read outside it; its value and index exist only inside. */
+  private loop(step: Step, b: Extract<StepBody, { kind: 'for' }>, s: VarScope): void {
+    this.read(s, step, [b.in, b.range]);
+    const names = b.index ? [b.value, b.index] : [b.value];
+    this.steps(b.steps, this.scope(s, names, `the for loop "${step.name}"`));
+  }
+}
+
+function visibleIn(name: string, s: VarScope | null): boolean {
+  for (; s; s = s.parent) if (s.names.has(name)) return true;
+  return false;
+}
+
+/**
+ * A variable first assigned inside a for loop, an except block or a parallel branch belongs to
+ * that block and is gone after it: reading it outside "will raise an error when deploying the
+ * workflow" (Google's "Variables" page, Variable scope; the parallel_shared_variables sample calls
+ * reading another branch's local a deployment error). The check is flow-insensitive, like jumps:
+ * a variable the enclosing scopes assign anywhere is visible. A variable no step assigns at all
+ * is left to the runtime's KeyError.
+ */
+function checkVariableScopes(routine: Routine): void {
+  const walk = new ScopeWalk();
+  const params = routine.params.map((p) => p.name);
+  walk.steps(routine.steps, walk.scope(null, params, null));
+  for (const r of walk.reads) {
+    if (visibleIn(r.name, r.scope)) continue;
+    const owner = walk.scopes.find(
+      (s) => s.block && s.names.has(r.name) && !visibleIn(r.name, s.parent),
+    );
+    if (owner)
+      throw new DeployError(
+        `variable ${JSON.stringify(r.name)} is not defined here: it exists only inside ${owner.block}; to read a value after that block, assign a variable before the block and set it inside`,
+        r.step,
+        r.line,
+      );
+  }
 }
 
 // Library functions all live in a module (`http.get`, `sys.log`) except these expression helpers.
@@ -627,7 +870,14 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
         : e.message.split('\n')[0]!;
       throw new DeployError(message, undefined, e.linePos?.[0]?.line);
     }
-    const ctx: Ctx = { lines, routine: 'main', stepNames: new Set(), nexts: [], loopDepth: 0 };
+    const ctx: Ctx = {
+      lines,
+      routine: 'main',
+      stepNames: new Map(),
+      nexts: [],
+      loopDepth: 0,
+      scope: routineScope('main'),
+    };
     const root = doc.contents as Node | null;
     const routines = new Map<string, Routine>();
     let main: Routine;
@@ -635,6 +885,7 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
       main = { name: 'main', params: [], steps: steps(ctx, root, 'the workflow', 1) };
       checkNexts(ctx);
       checkSharedWrites(main);
+      checkVariableScopes(main);
     } else if (root && isYamlMap(root)) {
       if (!has(root, 'main'))
         throw new DeployError(
@@ -647,6 +898,7 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
         const r = routine(ctx, name, pair.value as Node, lineOf(ctx, pair.key as Node));
         checkNexts(ctx);
         checkSharedWrites(r);
+        checkVariableScopes(r);
         routines.set(name, r);
       }
       main = routines.get('main')!;

@@ -69,12 +69,66 @@ function afterStep(step: Step, sig: Sig): Sig {
   return sig ?? (step.next ? jumpTo(step.next) : undefined);
 }
 
-/** Where a list of steps goes after step `i`: the next index, or a Jump that leaves the list. */
-function nextIndex(steps: Step[], i: number, sig: Sig): number | Sig {
+/** A jump to a step nested in the step at `at` of a list: enter that step to reach `target`. */
+class Landing {
+  constructor(
+    readonly at: number,
+    readonly target: string,
+  ) {}
+}
+
+/**
+ * Where a list of steps goes after step `i`: the next index, a Landing in a step of the list that
+ * holds the target, or a Jump that leaves the list.
+ */
+function nextIndex(steps: Step[], i: number, sig: Sig): number | Landing | Sig {
   if (!sig) return i + 1 < steps.length ? i + 1 : undefined;
   if (sig.target === 'end' || sig.target === 'break' || sig.target === 'continue') return sig;
-  const idx = steps.findIndex((s) => s.name === sig.target);
-  return idx < 0 ? sig : idx;
+  return entry(steps, sig.target) ?? sig;
+}
+
+/** The index of the step named `target` in a list, or a Landing in the step that nests it. */
+function entry(steps: Step[], target: string): number | Landing | undefined {
+  const idx = steps.findIndex((s) => s.name === target);
+  if (idx >= 0) return idx;
+  const at = nestingIndex(steps).get(target);
+  return at === undefined ? undefined : new Landing(at, target);
+}
+
+/**
+ * Step names are unique in a routine, so `next` may name a step nested in a `steps` group, a
+ * switch case or a try body; for each list, which of its steps holds each such nested name.
+ * (For loops, except blocks and parallel branches cannot be entered: the parser refuses jumps
+ * into loops and branches.)
+ */
+const nestings = new WeakMap<Step[], Map<string, number>>();
+function nestingIndex(steps: Step[]): Map<string, number> {
+  let map = nestings.get(steps);
+  if (!map) {
+    map = new Map();
+    for (let i = 0; i < steps.length; i++)
+      for (const list of enterable(steps[i]!))
+        for (const name of namesIn(list)) if (!map.has(name)) map.set(name, i);
+    nestings.set(steps, map);
+  }
+  return map;
+}
+
+/** The step lists a jump may enter in a step. */
+function enterable(step: Step): Step[][] {
+  const b = step.body;
+  if (b.kind === 'steps') return [b.steps];
+  if (b.kind === 'switch') return b.cases.flatMap((c) => (c.steps ? [c.steps] : []));
+  if (b.kind === 'try') return [b.body];
+  return [];
+}
+
+function namesIn(list: Step[], out: string[] = []): string[] {
+  for (const s of list) {
+    out.push(s.name);
+    for (const inner of enterable(s)) namesIn(inner, out);
+  }
+  return out;
 }
 
 /** Variables of one routine invocation; a `for` body or a parallel branch adds a child scope. */
@@ -169,23 +223,57 @@ export class Runtime {
     return r instanceof Promise ? r.then(done, caught) : done(r);
   }
 
-  /** Runs a list of steps; returns a Jump it could not resolve here (break, continue, end, outer step). */
-  private runSteps(steps: Step[], vars: Vars, routine: string, start = 0): Flow {
+  /**
+   * Runs a list of steps from `start`, or from the step nested in it that `enter` names; returns
+   * a Jump it could not resolve here (break, continue, end, a step outside the list).
+   */
+  private runSteps(steps: Step[], vars: Vars, routine: string, start = 0, enter?: string): Flow {
     let i = start;
+    let into = enter;
+    if (into !== undefined) {
+      const e = entry(steps, into);
+      if (e === undefined) return jumpTo(into);
+      if (typeof e === 'number') [i, into] = [e, undefined];
+      else i = e.at;
+    }
     while (i < steps.length) {
-      const r = this.runStep(steps[i]!, vars, routine);
+      const step = steps[i]!;
+      const r =
+        into === undefined
+          ? this.runStep(step, vars, routine)
+          : this.enterStep(step, vars, routine, into);
+      into = undefined;
       if (r instanceof Promise) {
         const at = i;
         return r.then((sig) => {
           const n = nextIndex(steps, at, sig);
-          return typeof n === 'number' ? this.runSteps(steps, vars, routine, n) : n;
+          if (typeof n === 'number') return this.runSteps(steps, vars, routine, n);
+          return n instanceof Landing ? this.runSteps(steps, vars, routine, n.at, n.target) : n;
         });
       }
       const n = nextIndex(steps, i, r);
-      if (typeof n !== 'number') return n;
-      i = n;
+      if (typeof n === 'number') i = n;
+      else if (n instanceof Landing) [i, into] = [n.at, n.target];
+      else return n;
     }
     return undefined;
+  }
+
+  /** Runs a step by jumping to `target`, a step nested in it, instead of from its start. */
+  private enterStep(step: Step, vars: Vars, routine: string, target: string): Flow {
+    this.tick(routine, step.name, step.line);
+    const b = step.body;
+    let r: Flow;
+    if (b.kind === 'try') r = this.runTry(b, vars, routine, target);
+    else if (b.kind === 'switch') {
+      // The case that holds the target runs from there, then goes to the case's own next.
+      const c = b.cases.find((x) => x.steps && entry(x.steps, target) !== undefined)!;
+      const then = (sig: Sig): Sig => sig ?? (c.next ? jumpTo(c.next) : undefined);
+      const inner = this.runSteps(c.steps!, vars, routine, 0, target);
+      r = inner instanceof Promise ? inner.then(then) : then(inner);
+    } else if (b.kind === 'steps') r = this.runSteps(b.steps, vars, routine, 0, target);
+    else r = jumpTo(target);
+    return r instanceof Promise ? r.then((sig) => afterStep(step, sig)) : afterStep(step, r);
   }
 
   private tick(routine: string, step: string, line: number) {
@@ -321,8 +409,10 @@ export class Runtime {
 
   private iterable(body: Extract<StepBody, { kind: 'for' }>, vars: Vars): Value[] {
     if (body.range) {
-      const a = this.eval(body.range[0], vars);
-      const b = this.eval(body.range[1], vars);
+      const bounds = this.eval(body.range, vars);
+      if (!isList(bounds) || bounds.length !== 2)
+        raise('TypeError', `range must be a list of two numbers, got '${typeName(bounds)}'`);
+      const [a, b] = bounds as [Value, Value];
       if (
         (typeof a !== 'bigint' && typeof a !== 'number') ||
         (typeof b !== 'bigint' && typeof b !== 'number')
@@ -470,10 +560,16 @@ export class Runtime {
     return undefined;
   }
 
-  private runTry(body: Extract<StepBody, { kind: 'try' }>, vars: Vars, routine: string): Flow {
+  /** A try step; `enter` names a step of its body a jump lands on (retries start from the top). */
+  private runTry(
+    body: Extract<StepBody, { kind: 'try' }>,
+    vars: Vars,
+    routine: string,
+    enter?: string,
+  ): Flow {
     let r: Flow;
     try {
-      r = this.runSteps(body.body, vars, routine);
+      r = this.runSteps(body.body, vars, routine, 0, enter);
     } catch (err) {
       return this.onTryError(err, body, vars, routine, 0, 0);
     }
@@ -703,6 +799,7 @@ export class Runtime {
             'TypeError',
             `${name} is a blocking call; use it in a call step, not in an expression`,
           );
+        checkArity(name, fn, args.length);
         const r = fn.impl(args, ctx);
         if (r instanceof Promise) {
           r.catch(() => {});
@@ -784,3 +881,14 @@ export function sizeOf(v: Value, cap: number): number {
 }
 
 export { access, Cancelled, tagsOf };
+
+/** `${f(a, b)}` passes arguments by position: more than `f` takes, or fewer than it needs, is an error. */
+function checkArity(name: string, fn: WfFunction, given: number): void {
+  if (fn.rawArgs) return;
+  const required = fn.params.filter((p) => !p.optional).length;
+  if (given > fn.params.length || given < required) {
+    const takes =
+      required === fn.params.length ? `${required}` : `${required} to ${fn.params.length}`;
+    raise('TypeError', `${name} takes ${takes} argument(s), got ${given}`);
+  }
+}

@@ -33,7 +33,8 @@ export type StepBody =
       value: string;
       index: string | null;
       in: Template | null;
-      range: [Template, Template] | null;
+      /** `[begin, end]`, or one expression giving that list: `${[a, b]}`. */
+      range: Template | null;
       steps: Step[];
     }
   | {
