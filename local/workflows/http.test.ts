@@ -25,6 +25,9 @@ const server = createServer((req, res) => {
       res.writeHead(hits < 3 ? 503 : 200, { 'content-type': 'text/plain' }).end(`hit ${hits}`);
     } else if (u.pathname === '/slow') {
       setTimeout(() => res.end('late'), 3000).unref();
+    } else if (u.pathname === '/slow-body') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).write('part of it');
+      setTimeout(() => res.end(', the rest late'), 3000).unref();
     } else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"nope"}');
   });
 });
@@ -83,6 +86,12 @@ describe('http.*', () => {
   test('a timeout raises TimeoutError', async () => {
     const r = await run(
       `- g:\n    call: http.get\n    args:\n      url: ${base}/slow\n      timeout: 0.2`,
+    );
+    assert.deepEqual(r.out.tags, ['TimeoutError']);
+  });
+  test('a body that stalls after the headers raises TimeoutError', async () => {
+    const r = await run(
+      `- g:\n    call: http.get\n    args:\n      url: ${base}/slow-body\n      timeout: 0.2`,
     );
     assert.deepEqual(r.out.tags, ['TimeoutError']);
   });

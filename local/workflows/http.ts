@@ -55,13 +55,12 @@ async function send(method: string, args: (Value | undefined)[], ctx: CallContex
     }
   }
   const seconds = timeout === undefined || timeout === null ? DEFAULT_TIMEOUT_S : Number(timeout);
-  const res = await fetchOrRaise(
+  const { response: res, body: buf } = await fetchOrRaise(
     target,
     { method, headers: h, ...(payload === undefined ? {} : { body: payload }) },
     seconds,
     ctx.signal,
   );
-  const buf = Buffer.from(await res.arrayBuffer());
   if (buf.length > MAX_RESPONSE_BYTES)
     raise('ResourceLimitError', `response larger than ${MAX_RESPONSE_BYTES} bytes`);
   const type = res.headers.get('content-type') ?? '';
@@ -82,27 +81,38 @@ async function send(method: string, args: (Value | undefined)[], ctx: CallContex
   return response;
 }
 
-/** fetch with a timeout, its failures raised as the workflow errors Google documents. */
+/**
+ * A request and its whole body within `seconds`, its failures raised as the workflow errors Google
+ * documents: a timeout while waiting for the headers or the body is a TimeoutError, a refused or
+ * broken connection a ConnectionFailedError.
+ */
 export async function fetchOrRaise(
   url: string | URL,
   init: RequestInit,
   seconds: number,
   signal: AbortSignal,
-): Promise<Response> {
+): Promise<{ response: Response; body: Buffer }> {
+  // A timer of our own, not AbortSignal.timeout(): Node 20 may garbage-collect a timeout signal
+  // held only by AbortSignal.any(), and then the request never times out.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), seconds * 1000);
   try {
-    return await fetch(url, {
+    const response = await fetch(url, {
       ...init,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(seconds * 1000)]),
+      signal: AbortSignal.any([signal, timeout.signal]),
     });
+    return { response, body: Buffer.from(await response.arrayBuffer()) };
   } catch (err) {
     if (signal.aborted) throw err;
     const host = new URL(url).host;
-    if ((err as Error).name === 'TimeoutError')
+    if (timeout.signal.aborted)
       raise('TimeoutError', `request to ${host} timed out after ${seconds}s`);
     return raise(
       ['ConnectionFailedError', 'ConnectionError'],
       `connection to ${host} failed: ${(err as Error).message}`,
     );
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -169,18 +179,18 @@ export const httpFunctions: [string, WfFunction][] = [
   ],
   [
     'http.default_retry_predicate',
-    { params: [{ name: 'e' }], impl: ([e]) => defaultRetryPredicate(e ?? null) },
+    { params: [{ name: 'exception' }], impl: ([e]) => defaultRetryPredicate(e ?? null) },
   ],
   [
     'http.default_retry_predicate_non_idempotent',
-    { params: [{ name: 'e' }], impl: ([e]) => nonIdempotentRetryPredicate(e ?? null) },
+    { params: [{ name: 'exception' }], impl: ([e]) => nonIdempotentRetryPredicate(e ?? null) },
   ],
   [
     'retry.default_retry_predicate',
-    { params: [{ name: 'e' }], impl: ([e]) => defaultRetryPredicate(e ?? null) },
+    { params: [{ name: 'exception' }], impl: ([e]) => defaultRetryPredicate(e ?? null) },
   ],
   [
     'retry.default_retry_predicate_non_idempotent',
-    { params: [{ name: 'e' }], impl: ([e]) => nonIdempotentRetryPredicate(e ?? null) },
+    { params: [{ name: 'exception' }], impl: ([e]) => nonIdempotentRetryPredicate(e ?? null) },
   ],
 ];

@@ -62,7 +62,7 @@ async function request(
   body: unknown,
   timeoutS: number,
 ): Promise<{ code: number; headers: Record<string, string>; body: unknown }> {
-  const res = await fetchOrRaise(
+  const { response: res, body: raw } = await fetchOrRaise(
     url,
     {
       method,
@@ -75,7 +75,7 @@ async function request(
     timeoutS,
     ctx.signal,
   );
-  const text = await res.text();
+  const text = raw.toString('utf8');
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : null;

@@ -34,3 +34,23 @@ export function bytesOf(v: Value | undefined, what: string): Buffer {
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
   return raise('TypeError', `${what} must be bytes or a string`);
 }
+
+/** An integer argument: Google's pages raise TypeError for a double where they ask for an int. */
+export function integer(v: Value | undefined, what: string): bigint {
+  if (typeof v !== 'bigint')
+    raise('TypeError', `${what} must be an integer, got '${typeName(v ?? null)}'`);
+  return v;
+}
+
+export function bool(v: Value | undefined, what: string): boolean {
+  if (typeof v !== 'boolean')
+    raise('TypeError', `${what} must be a boolean, got '${typeName(v ?? null)}'`);
+  return v;
+}
+
+/** A bytes argument, strictly (no string accepted in its place). */
+export function bytes(v: Value | undefined, what: string): Uint8Array {
+  if (!isBytes(v ?? null))
+    raise('TypeError', `${what} must be bytes, got '${typeName(v ?? null)}'`);
+  return v as Uint8Array;
+}

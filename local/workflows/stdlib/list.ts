@@ -1,20 +1,17 @@
-// list: appending and prepending; each returns a new list.
+// list: copies of a list with one element appended or prepended (Google's reference pages
+// stdlib/list/concat and stdlib/list/prepend). `val` is one element even when it is a list.
 import { raise } from '../errors.ts';
-import { isList } from '../values.ts';
+import { isList, typeName, type Value } from '../values.ts';
 import { fn } from './args.ts';
 import type { WfFunction } from './types.ts';
 
+function objs(v: Value | undefined, fnName: string): Value[] {
+  if (!isList(v ?? null))
+    raise('TypeError', `${fnName}: objs must be a list, got '${typeName(v ?? null)}'`);
+  return v as Value[];
+}
+
 export const listFunctions: [string, WfFunction][] = [
-  [
-    'list.concat',
-    fn(['objs', 'val'], ([l, v]) =>
-      isList(l!) ? [...l, v ?? null] : raise('TypeError', 'list.concat needs a list'),
-    ),
-  ],
-  [
-    'list.prepend',
-    fn(['objs', 'val'], ([l, v]) =>
-      isList(l!) ? [v ?? null, ...l] : raise('TypeError', 'list.prepend needs a list'),
-    ),
-  ],
+  ['list.concat', fn(['objs', 'val'], ([l, v]) => [...objs(l, 'list.concat'), v ?? null])],
+  ['list.prepend', fn(['objs', 'val'], ([l, v]) => [v ?? null, ...objs(l, 'list.prepend')])],
 ];
