@@ -2,12 +2,14 @@
 // on stdout (exit 0), or the error map as JSON on stdout (exit 1); logs and step counts on stderr.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { Command } from '../../cli/io.ts';
+import type { CliIo, Command } from '../../cli/io.ts';
 import { parseArgs, UsageError } from '../cli/args.ts';
 import { parseJsonValue, toJsonText } from './convert.ts';
-import { startExecutionsServer } from './api/server.ts';
+import { serveCallbacks, startExecutionsServer } from './api/server.ts';
 import { createEndpoints } from './connectors/index.ts';
 import { DeployError, parseWorkflow, startExecution, timeScaledClock } from './engine.ts';
+import { CallbackHub } from './stdlib/events.ts';
+import type { Clock } from './stdlib/types.ts';
 import type { Value } from './values.ts';
 
 const USAGE = 'usage: runway workflows run FILE [--data JSON | --data-file PATH]';
@@ -18,6 +20,29 @@ function printable(v: Value): string {
   } catch (err) {
     return JSON.stringify({ message: (err as Error).message, tags: ['TypeError'] });
   }
+}
+
+/**
+ * Callbacks for one CLI execution. A listener on loopback starts at the first
+ * `events.create_callback_endpoint` (so workflows without callbacks open no port) and each URL is
+ * printed to stderr, so `curl` can resume the run as it would resume it on Google.
+ */
+function cliCallbacks(io: CliIo, clock: Clock) {
+  let listener: ReturnType<typeof serveCallbacks> | undefined;
+  const hub: CallbackHub = new CallbackHub({
+    baseUrl: async () => {
+      listener ??= serveCallbacks(hub, { host: '127.0.0.1' });
+      return (await listener).url;
+    },
+    now: () => clock.now(),
+    onCreate: (url) => io.stderr.write(`callback endpoint: ${url}\n`),
+  });
+  return {
+    hub,
+    close: async () => {
+      if (listener) await (await listener).close();
+    },
+  };
 }
 
 export const runCommand: Command = async (argv, io) => {
@@ -59,9 +84,12 @@ export const runCommand: Command = async (argv, io) => {
     return 2;
   }
   const scale = Number(io.env.RUNWAY_TIME_SCALE ?? '1');
+  const clock = timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1);
+  const callbacks = cliCallbacks(io, clock);
   const execution = startExecution(workflow, argument, {
     endpoints: createEndpoints(io.env),
-    clock: timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1),
+    clock,
+    callbacks: callbacks.hub,
     env: {
       projectId: io.env.GOOGLE_CLOUD_PROJECT_ID ?? '',
       projectNumber: io.env.GOOGLE_CLOUD_PROJECT_NUMBER ?? '',
@@ -77,6 +105,8 @@ export const runCommand: Command = async (argv, io) => {
   const onStop = () => execution.cancel();
   void io.stopSignal.then(onStop);
   const r = await execution.done;
+  callbacks.hub.closeExecution(execution.id);
+  await callbacks.close();
   io.stderr.write(
     `steps: ${r.steps.internal} internal, ${r.steps.external} external, ${r.steps.internal + r.steps.external} billed\n`,
   );

@@ -6,6 +6,7 @@ import { raise, WorkflowError } from './errors.ts';
 import { parseWorkflow as parse } from './parser.ts';
 import { Cancelled, defaultLimits, type Limits, Runtime, type RuntimeHost } from './runtime.ts';
 import type {
+  CallbackRegistry,
   CallContext,
   Clock,
   Endpoints,
@@ -30,6 +31,8 @@ export interface EngineOptions {
   log?: (entry: { severity: Severity; payload: Value; step?: string }) => void;
   limits?: Partial<Limits>;
   callLogLevel?: 'LOG_ALL_CALLS' | 'LOG_ERRORS_ONLY' | 'LOG_NONE';
+  /** Serves `events.*` callbacks; without it they raise an error naming `runway workflows serve`. */
+  callbacks?: CallbackRegistry;
 }
 
 export type ExecutionState = 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -110,6 +113,7 @@ export function startExecution(
     clock: options.clock ?? timeScaledClock(1),
     env,
     endpoints: options.endpoints ?? localEndpoints,
+    ...(options.callbacks ? { callbacks: options.callbacks } : {}),
     log: (severity, payload) =>
       options.log?.({
         severity,

@@ -1,12 +1,13 @@
 // The Workflow Executions API v1 on loopback: workflows deployed from a directory (NAME.yaml is
 // workflow NAME, re-read when the file changes) or in code; executions created, listed, read and
 // cancelled with Google's field names, so `gcloud workflows run` and @google-cloud/workflows work.
+// It also answers the URLs `events.create_callback_endpoint` makes, and `callbacks.list`.
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { invalidArgument, notFound, RunwayError } from '../../../services/shared/errors.ts';
-import { readJsonBody, serveApi } from '../../api-server.ts';
+import { closeServer, readJsonBody, serveApi } from '../../api-server.ts';
 import { parseJsonValue, toJsonText } from '../convert.ts';
 import {
   type EngineOptions,
@@ -15,6 +16,7 @@ import {
   startExecution,
   type Workflow,
 } from '../engine.ts';
+import { CallbackHub, type Delivery, payloadJson } from '../stdlib/events.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 /** Google's limit on an execution argument. */
@@ -56,6 +58,127 @@ export interface ExecutionsServer {
   close(): Promise<void>;
 }
 
+/** Google's callbacks.list answers at most 100 callbacks a page. */
+const MAX_CALLBACKS_PAGE = 100;
+const CALLBACK_ROUTE =
+  /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/workflows\/[^/]+\/executions\/([^/:]+))\/callbacks(?:\/([^/:]+))?$/;
+
+function sendJson(res: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body);
+  res
+    .writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    })
+    .end(text);
+}
+
+/** Reads a body of any type. An oversized one is read to its end (and dropped) so the client sees the 413. */
+async function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= maxBytes) chunks.push(chunk as Buffer);
+    else if (size > 4 * maxBytes) req.destroy();
+  }
+  if (size > maxBytes)
+    throw new RunwayError('INVALID_ARGUMENT', `request body is larger than ${maxBytes} bytes`, {
+      httpStatus: 413,
+    });
+  return Buffer.concat(chunks);
+}
+
+function refused(d: Exclude<Delivery, { ok: true }>): RunwayError {
+  switch (d.reason) {
+    case 'not-found':
+    case 'wrong-method':
+      return notFound(d.message);
+    case 'queue-full':
+      return new RunwayError('RESOURCE_EXHAUSTED', d.message);
+    case 'bad-body':
+      return invalidArgument(d.message);
+  }
+}
+
+/**
+ * Answers a callback URL (with the method its endpoint expects) or `callbacks.list` (GET without
+ * an ID); false for any other path. Google wants a token allowed `workflows.callbacks.send`;
+ * locally any Authorization header, or none, is accepted.
+ */
+async function routeCallbacks(
+  hub: CallbackHub,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  executionKnown: (name: string) => boolean,
+): Promise<boolean> {
+  const m = CALLBACK_ROUTE.exec(url.pathname);
+  if (!m) return false;
+  const [, execution, executionId, callbackId] = m as unknown as [string, string, string, string?];
+  if (callbackId) {
+    const body = await readRawBody(req, MAX_BODY_BYTES);
+    const d = hub.deliver(url.pathname, {
+      method: req.method ?? 'GET',
+      target: req.url ?? url.pathname,
+      headers: req.headers,
+      body,
+    });
+    if (!d.ok) throw refused(d);
+    // sendHttpCallback answers an empty message, queued or handed over alike.
+    sendJson(res, {});
+    return true;
+  }
+  if (req.method !== 'GET') throw notFound(`no route for ${req.method} ${url.pathname}`);
+  if (!executionKnown(execution)) throw notFound(`Execution not found: ${execution}`);
+  const pageSize = Math.min(
+    Math.max(
+      Number(url.searchParams.get('pageSize') ?? MAX_CALLBACKS_PAGE) || MAX_CALLBACKS_PAGE,
+      1,
+    ),
+    MAX_CALLBACKS_PAGE,
+  );
+  const start = Number(url.searchParams.get('pageToken') ?? 0) || 0;
+  const all = hub.list(decodeURIComponent(executionId));
+  const page = all.slice(start, start + pageSize);
+  // Proto3 JSON leaves out empty fields, as Google's answers do.
+  sendJson(res, {
+    ...(page.length
+      ? {
+          callbacks: page.map((cb) => ({
+            // The resource name's documented format says `callback/`, singular, unlike the URL.
+            name: `${execution}/callback/${cb.id}`,
+            method: cb.method,
+            ...(cb.availablePayloads.length
+              ? { availablePayloads: cb.availablePayloads.map(payloadJson) }
+              : {}),
+            ...(cb.waiters ? { waiters: String(cb.waiters) } : {}),
+          })),
+        }
+      : {}),
+    ...(start + pageSize < all.length ? { nextPageToken: String(start + pageSize) } : {}),
+  });
+  return true;
+}
+
+/**
+ * A loopback listener answering only callback URLs (and callbacks.list): what
+ * `runway workflows run` starts at its first `events.create_callback_endpoint`.
+ */
+export async function serveCallbacks(
+  hub: CallbackHub,
+  options: { host?: string; port?: number } = {},
+): Promise<{ url: string; close(): Promise<void> }> {
+  const { server, url } = await serveApi(async (req, res) => {
+    const u = new URL(req.url ?? '/', 'http://local');
+    if (!(await routeCallbacks(hub, req, res, u, () => true)))
+      throw notFound(
+        `no route for ${req.method} ${u.pathname}: this listener serves only callback URLs; the Executions API is \`runway workflows serve\``,
+      );
+  }, options);
+  return { url, close: () => closeServer(server) };
+}
+
 function ts(d: Date | undefined): string | undefined {
   return d?.toISOString();
 }
@@ -86,6 +209,11 @@ export async function startExecutionsServer(
   const executions = new Map<string, Record_>();
   const byWorkflow = new Map<string, string[]>();
   let revisionCounter = 0;
+  let publicUrl = '';
+  const callbacks = new CallbackHub({
+    baseUrl: () => publicUrl,
+    now: () => (options.engineOptions?.clock ?? { now: Date.now }).now(),
+  });
 
   const revisionId = () =>
     `${String(++revisionCounter).padStart(6, '0')}-${randomUUID().slice(0, 3)}`;
@@ -148,6 +276,7 @@ export async function startExecutionsServer(
 
   async function route(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://local');
+    if (await routeCallbacks(callbacks, req, res, url, (name) => executions.has(name))) return;
     const m =
       /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/workflows\/([^/]+)\/executions(?:\/([^/:]+))?(?::(cancel))?$/.exec(
         url.pathname,
@@ -201,6 +330,7 @@ export async function startExecutionsServer(
       const name = `${parent}/executions/${executionId}`;
       const execution = startExecution(d.workflow, argument, {
         ...options.engineOptions,
+        callbacks,
         executionId,
         env: {
           projectId: project,
@@ -226,6 +356,7 @@ export async function startExecutionsServer(
       byWorkflow.set(parent, list);
       void execution.done.then((r) => {
         record.result = r;
+        callbacks.closeExecution(executionId);
         // Forget the oldest finished executions beyond the retention bound.
         while (list.length > RETAINED) {
           const old = executions.get(list[0]!);
@@ -274,6 +405,7 @@ export async function startExecutionsServer(
   }
 
   const { server, host, url: baseUrl } = await serveApi(route, options);
+  publicUrl = baseUrl;
   if (options.dir) {
     // Deploy errors show at startup, not only at the first execution.
     for (const f of await readdir(options.dir).catch(() => [] as string[])) {

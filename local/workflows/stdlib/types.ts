@@ -38,11 +38,27 @@ export interface Endpoints {
   token(kind: 'OAuth2' | 'OIDC', audienceOrScopes: string | string[]): Promise<string>;
 }
 
+/**
+ * Where `events.create_callback_endpoint` makes its endpoints and `events.await_callback` waits on
+ * them: the Executions API server (`runway workflows serve`) or the CLI's loopback listener.
+ */
+export interface CallbackRegistry {
+  /** Creates an endpoint of this execution accepting `method`; resolves to its URL. */
+  create(env: ExecutionEnv, method: string): Promise<string>;
+  /**
+   * The next request received at callback `url` (queued ones first), as `events.await_callback`
+   * returns it. Rejects when `signal` aborts; raises ValueError for a URL this execution did not create.
+   */
+  next(url: string, env: ExecutionEnv, signal: AbortSignal): Promise<Value>;
+}
+
 export interface CallContext {
   readonly signal: AbortSignal;
   readonly clock: Clock;
   readonly env: ExecutionEnv;
   readonly endpoints: Endpoints;
+  /** Absent when the engine runs without a callback server (a bare `startExecution`). */
+  readonly callbacks?: CallbackRegistry;
   log(severity: Severity, value: Value): void;
   /** Bills extra steps, as connector polls are billed. */
   countSteps(n: number, kind: 'internal' | 'external'): void;
