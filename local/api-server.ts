@@ -4,11 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { invalidArgument, RunwayError, sendGoogleError } from '../services/shared/errors.ts';
 
-/** Reads a JSON object body. An oversized body is read to its end (and dropped) so the client sees the 413, not a reset. */
-export async function readJsonBody(
-  req: IncomingMessage,
-  maxBytes: number,
-): Promise<Record<string, unknown>> {
+/** Reads a body of any type. An oversized body is read to its end (and dropped) so the client sees the 413, not a reset. */
+export async function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -21,10 +18,19 @@ export async function readJsonBody(
       httpStatus: 413,
     });
   }
-  if (size === 0) return {};
+  return Buffer.concat(chunks);
+}
+
+/** Reads a JSON object body (an empty body is `{}`), capped like readRawBody. */
+export async function readJsonBody(
+  req: IncomingMessage,
+  maxBytes: number,
+): Promise<Record<string, unknown>> {
+  const raw = await readRawBody(req, maxBytes);
+  if (raw.length === 0) return {};
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(raw.toString('utf8'));
   } catch {
     throw invalidArgument('request body is not valid JSON');
   }
@@ -32,6 +38,17 @@ export async function readJsonBody(
     throw invalidArgument('request body must be a JSON object');
   }
   return body as Record<string, unknown>;
+}
+
+/** Answers 200 with a JSON body. */
+export function sendJson(res: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body);
+  res
+    .writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    })
+    .end(text);
 }
 
 /** Starts an HTTP server on loopback whose handler errors are answered Google-shaped. */

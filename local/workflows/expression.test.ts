@@ -1,9 +1,9 @@
 // The expression compiler on its own: keywords, comparisons and the lazily evaluated if().
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { WorkflowError } from './errors.ts';
 import { compareNumbers, compileExpression, type Scope } from './expression.ts';
 import type { Value } from './values.ts';
+import { raisedTags } from '../../test/helpers/raised.ts';
 
 /** Evaluates `src` with `vars` in scope; a call of `boom()` fails, to show what was evaluated. */
 function evaluate(src: string, vars: Record<string, Value> = {}): Value {
@@ -18,17 +18,6 @@ function evaluate(src: string, vars: Record<string, Value> = {}): Value {
     },
   };
   return compileExpression(src)(scope);
-}
-
-/** The tags of the workflow error `fn` raises. */
-function tagsOf(fn: () => unknown): Value {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof WorkflowError && err.value instanceof Map) return err.value.get('tags')!;
-    throw err;
-  }
-  assert.fail('no error raised');
 }
 
 describe('expression keywords', () => {
@@ -77,7 +66,7 @@ describe('comparisons', () => {
 
   test('ordering different types is a TypeError', () => {
     assert.deepEqual(
-      tagsOf(() => evaluate('1 < "2"')),
+      raisedTags(() => evaluate('1 < "2"')),
       ['TypeError'],
     );
   });
@@ -104,7 +93,7 @@ describe('if(condition, ifTrue, ifFalse)', () => {
 
   test('a condition that is neither boolean nor null is a TypeError', () => {
     assert.deepEqual(
-      tagsOf(() => evaluate('if(1, "a", "b")')),
+      raisedTags(() => evaluate('if(1, "a", "b")')),
       ['TypeError'],
     );
   });

@@ -8,6 +8,7 @@ import {
   type Node,
   parseDocument,
   type YAMLMap,
+  type YAMLSeq,
 } from 'yaml';
 import { compileExpression, expressionText, MAX_EXPRESSION_LENGTH } from './expression.ts';
 import type {
@@ -221,14 +222,27 @@ function has(map: YAMLMap, key: string): boolean {
 function steps(ctx: Ctx, node: Node | null | undefined, where: string, line: number): Step[] {
   if (!node || !isSeq(node))
     throw new DeployError(`${where} must be a list of steps`, undefined, line);
-  return node.items.map((item) => {
+  return namedItems(ctx, node, 'a step', undefined, (name, value, itemLine) =>
+    step(ctx, name, value, itemLine),
+  );
+}
+
+/** Each item of a list of steps or branches: a map with one key, its name, registered as a step. */
+function namedItems<T>(
+  ctx: Ctx,
+  list: YAMLSeq,
+  what: string,
+  owner: string | undefined,
+  make: (name: string, value: Node, line: number) => T,
+): T[] {
+  return list.items.map((item) => {
     const itemLine = lineOf(ctx, item as Node);
     if (!isYamlMap(item) || item.items.length !== 1)
-      throw new DeployError('a step is a map with one key, its name', undefined, itemLine);
+      throw new DeployError(`${what} is a map with one key, its name`, owner, itemLine);
     const pair = item.items[0]!;
     const name = String(plain(pair.key as Node));
     registerStep(ctx, name, itemLine);
-    return step(ctx, name, pair.value as Node, itemLine);
+    return make(name, pair.value as Node, itemLine);
   });
 }
 
@@ -267,17 +281,9 @@ function inScope<T>(ctx: Ctx, what: string, parse: () => T): T {
 function branchSteps(ctx: Ctx, node: Node | null | undefined, name: string, line: number): Step[] {
   if (!node || !isSeq(node))
     throw new DeployError('parallel branches must be a list of steps', name, line);
-  return node.items.map((item) => {
-    const itemLine = lineOf(ctx, item as Node);
-    if (!isYamlMap(item) || item.items.length !== 1)
-      throw new DeployError('a branch is a map with one key, its name', name, itemLine);
-    const pair = item.items[0]!;
-    const branch = String(plain(pair.key as Node));
-    registerStep(ctx, branch, itemLine);
-    return inScope(ctx, `the parallel branch "${branch}"`, () =>
-      step(ctx, branch, pair.value as Node, itemLine),
-    );
-  });
+  return namedItems(ctx, node, 'a branch', name, (branch, value, itemLine) =>
+    inScope(ctx, `the parallel branch "${branch}"`, () => step(ctx, branch, value, itemLine)),
+  );
 }
 
 function step(ctx: Ctx, name: string, node: Node | null | undefined, line: number): Step {

@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { invalidArgument, notFound, RunwayError } from '../../../services/shared/errors.ts';
-import { closeServer, readJsonBody, serveApi } from '../../api-server.ts';
+import { closeServer, readJsonBody, readRawBody, sendJson, serveApi } from '../../api-server.ts';
 import { parseJsonValue, toJsonText } from '../convert.ts';
 import {
   type EngineOptions,
@@ -62,32 +62,6 @@ export interface ExecutionsServer {
 const MAX_CALLBACKS_PAGE = 100;
 const CALLBACK_ROUTE =
   /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/workflows\/[^/]+\/executions\/([^/:]+))\/callbacks(?:\/([^/:]+))?$/;
-
-function sendJson(res: ServerResponse, body: unknown): void {
-  const text = JSON.stringify(body);
-  res
-    .writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-    })
-    .end(text);
-}
-
-/** Reads a body of any type. An oversized one is read to its end (and dropped) so the client sees the 413. */
-async function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= maxBytes) chunks.push(chunk as Buffer);
-    else if (size > 4 * maxBytes) req.destroy();
-  }
-  if (size > maxBytes)
-    throw new RunwayError('INVALID_ARGUMENT', `request body is larger than ${maxBytes} bytes`, {
-      httpStatus: 413,
-    });
-  return Buffer.concat(chunks);
-}
 
 function refused(d: Exclude<Delivery, { ok: true }>): RunwayError {
   switch (d.reason) {
@@ -291,15 +265,7 @@ export async function startExecutionsServer(
       string | undefined,
     ];
     const parent = `projects/${project}/locations/${location}/workflows/${workflowId}`;
-    const send = (body: unknown) => {
-      const text = JSON.stringify(body);
-      res
-        .writeHead(200, {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': Buffer.byteLength(text),
-        })
-        .end(text);
-    };
+    const send = (body: unknown) => sendJson(res, body);
     if (!id && req.method === 'POST') {
       const d = await workflowNamed(workflowId);
       const body = await readJsonBody(req, MAX_BODY_BYTES);

@@ -1,19 +1,9 @@
 // The conversion helpers on their own: what int(), double() and string() accept and raise.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { WorkflowError } from '../errors.ts';
 import type { Value } from '../values.ts';
 import { stringify, toDouble, toInt } from './expression-helpers.ts';
-
-function tagsOf(fn: () => unknown): Value {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof WorkflowError && err.value instanceof Map) return err.value.get('tags')!;
-    throw err;
-  }
-  assert.fail('no error raised');
-}
+import { raisedTags } from '../../../test/helpers/raised.ts';
 
 describe('int()', () => {
   const ok: [string, Value, bigint][] = [
@@ -41,7 +31,7 @@ describe('int()', () => {
   for (const [name, v, tag] of bad)
     test(`${name} raises ${tag}`, () =>
       assert.deepEqual(
-        tagsOf(() => toInt(v)),
+        raisedTags(() => toInt(v)),
         [tag],
       ));
 });
@@ -68,7 +58,7 @@ describe('double()', () => {
   for (const [name, v, tag] of bad)
     test(`${name} raises ${tag}`, () =>
       assert.deepEqual(
-        tagsOf(() => toDouble(v)),
+        raisedTags(() => toDouble(v)),
         [tag],
       ));
 });
@@ -91,7 +81,7 @@ describe('string()', () => {
   ] as [string, Value][])
     test(`${name} raises TypeError`, () =>
       assert.deepEqual(
-        tagsOf(() => stringify(v)),
+        raisedTags(() => stringify(v)),
         ['TypeError'],
       ));
 });
