@@ -30,12 +30,20 @@ function readCache(): { data?: Buffer; status: 'none' | 'other-build' } {
   return { data: data.subarray(header.length), status: 'none' };
 }
 
-const cache = readCache();
-const script = new Script(wrap(readFileSync(bundle, 'utf8')), {
-  filename: bundle,
-  ...(cache.data ? { cachedData: cache.data } : {}),
-});
-const codeCache = cache.data ? (script.cachedDataRejected ? 'rejected' : 'used') : cache.status;
+/** Compiles the bundle; the cache's bytes are dropped once V8 has read them. */
+function compile(): { script: Script; codeCache: string } {
+  const cache = readCache();
+  const script = new Script(wrap(readFileSync(bundle, 'utf8')), {
+    filename: bundle,
+    ...(cache.data ? { cachedData: cache.data } : {}),
+  });
+  return {
+    script,
+    codeCache: cache.data ? (script.cachedDataRejected ? 'rejected' : 'used') : cache.status,
+  };
+}
+
+const { script, codeCache } = compile();
 const mod: { exports: { main?: (env: NodeJS.ProcessEnv, startup: object) => void } } = {
   exports: {},
 };
