@@ -1,7 +1,9 @@
-// `runway workflows run FILE [--data JSON | --data-file PATH]`: one execution, the result as JSON
-// on stdout (exit 0), or the error map as JSON on stdout (exit 1); logs and step counts on stderr.
+// `runway workflows run FILE [--data JSON | --data-file PATH]
+// [--set-env-vars K=V,... | --env-vars-file PATH]`: one execution, the result as JSON on stdout
+// (exit 0), or the error map as JSON on stdout (exit 1); logs and step counts on stderr.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { CliIo, Command } from '../../cli/io.ts';
 import { parseArgs, UsageError } from '../cli/args.ts';
 import { parseJsonValue, toJsonText } from './convert.ts';
@@ -9,10 +11,78 @@ import { serveCallbacks, startExecutionsServer } from './api/server.ts';
 import { createEndpoints } from './connectors/index.ts';
 import { DeployError, parseWorkflow, startExecution, timeScaledClock } from './engine.ts';
 import { CallbackHub } from './stdlib/events.ts';
+import { userEnvVarsProblem } from './stdlib/sys.ts';
 import type { Clock } from './stdlib/types.ts';
 import type { Value } from './values.ts';
 
-const USAGE = 'usage: runway workflows run FILE [--data JSON | --data-file PATH]';
+const USAGE =
+  'usage: runway workflows run FILE [--data JSON | --data-file PATH] [--set-env-vars KEY=VALUE,... | --env-vars-file PATH]';
+
+/**
+ * `--set-env-vars` as gcloud reads it: `KEY1=VALUE1,KEY2=VALUE2`, or, when a value holds a comma,
+ * another delimiter named between carets first: `^@^KEY1=A,B@KEY2=C`. Each pair splits at its first
+ * `=`; a later pair for the same key wins.
+ */
+export function parseSetEnvVars(text: string): Record<string, string> {
+  let delimiter = ',';
+  let list = text;
+  const custom = /^\^([^^]+)\^/.exec(text);
+  if (custom) {
+    delimiter = custom[1]!;
+    list = text.slice(custom[0].length);
+  }
+  const vars: Record<string, string> = {};
+  if (list === '') return vars;
+  for (const pair of list.split(delimiter)) {
+    const eq = pair.indexOf('=');
+    if (eq < 0)
+      throw new UsageError(
+        `--set-env-vars: ${JSON.stringify(pair)} is not KEY=VALUE; for values with commas, name another delimiter: ^@^KEY1=A,B@KEY2=C`,
+      );
+    vars[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return vars;
+}
+
+/** `--env-vars-file`: a YAML map of names to string values, as gcloud takes it. */
+export function parseEnvVarsFile(text: string, file: string): Record<string, string> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    throw new UsageError(`--env-vars-file ${file}: not YAML: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new UsageError(`--env-vars-file ${file}: expected a map of NAME: value`);
+  const vars: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (typeof value !== 'string')
+      throw new UsageError(
+        `--env-vars-file ${file}: the value of ${key} must be a string; quote it ("${String(value)}")`,
+      );
+    vars[key] = value;
+  }
+  return vars;
+}
+
+/** The user-defined environment variables the flags give, checked as a deploy checks them. */
+async function userEnvVars(
+  flags: Map<string, string | true>,
+  cwd: string,
+): Promise<Record<string, string>> {
+  const inline = flags.get('set-env-vars');
+  const file = flags.get('env-vars-file');
+  if (inline !== undefined && file !== undefined)
+    throw new UsageError('give --set-env-vars or --env-vars-file, not both');
+  let vars: Record<string, string> = {};
+  if (typeof inline === 'string') vars = parseSetEnvVars(inline);
+  if (typeof file === 'string')
+    vars = parseEnvVarsFile(await readFile(resolve(cwd, file), 'utf8'), file);
+  const problem = userEnvVarsProblem(vars);
+  if (problem) throw new UsageError(problem);
+  return vars;
+}
 
 function printable(v: Value): string {
   try {
@@ -48,8 +118,14 @@ function cliCallbacks(io: CliIo, clock: Clock) {
 export const runCommand: Command = async (argv, io) => {
   let file: string;
   let argument: Value | undefined;
+  let envVars: Record<string, string>;
   try {
-    const { positional, flags } = parseArgs(argv, { data: true, 'data-file': true });
+    const { positional, flags } = parseArgs(argv, {
+      data: true,
+      'data-file': true,
+      'set-env-vars': true,
+      'env-vars-file': true,
+    });
     if (positional.length !== 1) throw new UsageError(USAGE);
     file = resolve(io.cwd, positional[0]!);
     if (flags.has('data') && flags.has('data-file'))
@@ -60,6 +136,7 @@ export const runCommand: Command = async (argv, io) => {
         ? await readFile(resolve(io.cwd, dataFile), 'utf8')
         : flags.get('data');
     if (typeof text === 'string') argument = parseJsonValue(text);
+    envVars = await userEnvVars(flags, io.cwd);
   } catch (err) {
     io.stderr.write(`runway workflows run: ${(err as Error).message}\n`);
     return 2;
@@ -96,6 +173,8 @@ export const runCommand: Command = async (argv, io) => {
       location: io.env.GOOGLE_CLOUD_LOCATION ?? '',
       workflowId: io.env.GOOGLE_CLOUD_WORKFLOW_ID ?? '',
       revisionId: io.env.GOOGLE_CLOUD_WORKFLOW_REVISION_ID ?? '',
+      serviceAccountName: io.env.GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME ?? '',
+      userEnvVars: envVars,
     },
     log: ({ severity, payload }) =>
       io.stderr.write(
@@ -149,6 +228,7 @@ export const serveCommand: Command = async (argv, io) => {
       engineOptions: {
         endpoints: createEndpoints(io.env),
         clock: timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1),
+        env: { serviceAccountName: io.env.GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME ?? '' },
       },
     });
     io.stdout.write(`${JSON.stringify({ workflows: server.url, dir })}\n`);

@@ -26,10 +26,17 @@ export class WorkflowError extends Error {
   override name = 'WorkflowError';
   /** The raised value, exactly as `except: as: e` sees it. */
   readonly value: Value;
+  /**
+   * False for an error no `try` may catch or retry. Google's "Workflow errors" page: a
+   * ResourceLimitError raised internally "cannot be caught and causes immediate execution
+   * failure". A workflow that raises a map tagged ResourceLimitError itself can still catch it.
+   */
+  readonly catchable: boolean;
 
-  constructor(value: Value, options?: { cause?: unknown }) {
+  constructor(value: Value, options?: { cause?: unknown; catchable?: boolean }) {
     super(describe(value), options);
     this.value = value;
+    this.catchable = options?.catchable ?? true;
   }
 }
 
@@ -48,7 +55,9 @@ export function builtinError(
   extra: Record<string, Value> = {},
 ): WorkflowError {
   const tags = Array.isArray(tag) ? tag : [tag];
-  return new WorkflowError(wfMap({ message, tags, ...extra }));
+  return new WorkflowError(wfMap({ message, tags, ...extra }), {
+    catchable: !tags.includes('ResourceLimitError'),
+  });
 }
 
 /** The tags of a raised value, empty when it has none (a raised string, say). */

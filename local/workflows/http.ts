@@ -82,9 +82,30 @@ async function send(method: string, args: (Value | undefined)[], ctx: CallContex
 }
 
 /**
+ * Socket errors that end a connection already made: the request may have reached the server, so
+ * Google's "Workflow errors" page calls it a ConnectionError, which a non-idempotent policy must not
+ * retry. Any other failure before a response means no connection was made (refused, unknown host,
+ * TLS handshake): a ConnectionFailedError.
+ */
+const BROKEN_CONNECTION = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRESET', 'EPIPE']);
+
+/** fetch() wraps the socket's error in `cause`: its code, and the innermost message. */
+function socketError(err: unknown): { code?: string; message: string } {
+  let code: string | undefined;
+  let message = String(err);
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const c = (e as { code?: unknown }).code;
+    if (code === undefined && typeof c === 'string') code = c;
+    message = e.message;
+  }
+  return code === undefined ? { message } : { code, message };
+}
+
+/**
  * A request and its whole body within `seconds`, its failures raised as the workflow errors Google
- * documents: a timeout while waiting for the headers or the body is a TimeoutError, a refused or
- * broken connection a ConnectionFailedError.
+ * documents: a timeout while waiting for the headers or the body is a TimeoutError, a connection
+ * never made a ConnectionFailedError (also tagged ConnectionError), one broken during the exchange
+ * a ConnectionError.
  */
 export async function fetchOrRaise(
   url: string | URL,
@@ -96,20 +117,25 @@ export async function fetchOrRaise(
   // held only by AbortSignal.any(), and then the request never times out.
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), seconds * 1000);
+  let answered = false;
   try {
     const response = await fetch(url, {
       ...init,
       signal: AbortSignal.any([signal, timeout.signal]),
     });
+    answered = true;
     return { response, body: Buffer.from(await response.arrayBuffer()) };
   } catch (err) {
     if (signal.aborted) throw err;
     const host = new URL(url).host;
     if (timeout.signal.aborted)
       raise('TimeoutError', `request to ${host} timed out after ${seconds}s`);
+    const { code, message } = socketError(err);
+    if (answered || BROKEN_CONNECTION.has(code ?? ''))
+      raise('ConnectionError', `connection to ${host} broke before a full response: ${message}`);
     return raise(
       ['ConnectionFailedError', 'ConnectionError'],
-      `connection to ${host} failed: ${(err as Error).message}`,
+      `connection to ${host} failed: ${message}`,
     );
   } finally {
     clearTimeout(timer);

@@ -529,6 +529,17 @@ function retryPolicy(
       : undefined;
   if (!pred) throw new DeployError('retry.predicate must be ${predicate}', name, line);
   const backoff = get(node, 'backoff');
+  // Left out, or `${retry.default_backoff}`, the documented default object: 1 s, at most 60 s, × 1.25.
+  const named =
+    backoff && isScalar(backoff) && typeof backoff.value === 'string'
+      ? expressionText(backoff.value)?.trim()
+      : undefined;
+  if (backoff && !isYamlMap(backoff) && named !== 'retry.default_backoff')
+    throw new DeployError(
+      'retry.backoff must be a map of initial_delay, max_delay and multiplier, or ${retry.default_backoff}',
+      name,
+      line,
+    );
   const b = (k: string, d: Value): Template =>
     backoff && isYamlMap(backoff) && has(backoff, k) ? template(ctx, get(backoff, k), w) : c(d);
   return {

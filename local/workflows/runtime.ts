@@ -531,7 +531,7 @@ export class Runtime {
           await tasks[id]!();
         } catch (err) {
           // Limits end the whole parallel step as they are, not as one branch's failure.
-          if (err instanceof WorkflowError && !isLimitError(err.value))
+          if (err instanceof WorkflowError && err.catchable && !isNestingError(err.value))
             errors.push({ id: String(id), error: err.value });
           else if (err instanceof Return) returned ??= err;
           else fatal = err;
@@ -587,7 +587,8 @@ export class Runtime {
     attempt: number,
     delay: number,
   ): Flow {
-    if (!(err instanceof WorkflowError)) throw err;
+    // An internal ResourceLimitError ends the execution: no except, no retry.
+    if (!(err instanceof WorkflowError) || !err.catchable) throw err;
     const except = (): Flow => {
       if (!body.except) throw err;
       if (body.exceptAs) vars.set(body.exceptAs, err.value);
@@ -843,9 +844,8 @@ function cloneConst(v: Value): Value {
   return v;
 }
 
-function isLimitError(v: Value): boolean {
-  const tags = tagsOf(v);
-  return tags.includes('ParallelNestingError') || tags.includes('ResourceLimitError');
+function isNestingError(v: Value): boolean {
+  return tagsOf(v).includes('ParallelNestingError');
 }
 
 /** A deep copy of lists and maps; scalars and bytes are immutable and shared. */

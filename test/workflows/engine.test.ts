@@ -1,5 +1,8 @@
 // Behaviours of the local Workflows engine: one definition per behaviour under fixtures/, its
 // expected output in its header, run through `runway workflows run` exactly as a user runs it.
+// Header lines: `# expect:`, `# exit:`, `# data:`, `# env:` (the process environment), `# args:`
+// (a JSON list of extra command-line arguments, such as `--set-env-vars`) and `# deploy-error:`;
+// see loadFixtures.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,14 +23,19 @@ async function run(yaml: string, data?: string, env: NodeJS.ProcessEnv = {}) {
   return runFile(file, data, env);
 }
 
-async function runFile(file: string, data?: string, env: NodeJS.ProcessEnv = {}) {
+async function runFile(
+  file: string,
+  data?: string,
+  env: NodeJS.ProcessEnv = {},
+  args: string[] = [],
+) {
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';
   let stderr = '';
   out.on('data', (c) => (stdout += c));
   err.on('data', (c) => (stderr += c));
-  const code = await runCommand([file, ...(data ? ['--data', data] : [])], {
+  const code = await runCommand([file, ...(data ? ['--data', data] : []), ...args], {
     stdout: out,
     stderr: err,
     env,
@@ -47,10 +55,24 @@ interface Fixture {
   exit: number;
   data?: string;
   env: NodeJS.ProcessEnv;
+  /** Extra command-line arguments after FILE (and --data). */
+  args: string[];
 }
 
 // Each fixture states what it expects in its leading comments:
 //   # expect: JSON   # exit: N   # data: JSON   # env: JSON   # deploy-error: REGEX
+//   # args: JSON list of extra arguments to `runway workflows run FILE`, such as
+//           ["--set-env-vars", "MONTH=January"]; an argument starting with ./ names a file
+//           beside the fixture (a data file, named so that it does not end in .yaml).
+// A deploy-error also covers a usage error: both exit 2 with the message on stderr.
+function fixtureArgs(header: string | undefined): string[] {
+  if (header === undefined) return [];
+  const list: unknown = JSON.parse(header);
+  if (!Array.isArray(list) || !list.every((a) => typeof a === 'string'))
+    throw new Error(`"# args:" must be a JSON list of strings, got ${header}`);
+  return list.map((a: string) => (a.startsWith('./') ? join(fixtureDir, a) : a));
+}
+
 function loadFixtures(): Fixture[] {
   return readdirSync(fixtureDir)
     .filter((f) => f.endsWith('.yaml'))
@@ -69,6 +91,7 @@ function loadFixtures(): Fixture[] {
         file,
         exit: deploy ? 2 : Number(header.get('exit') ?? 0),
         env: JSON.parse(header.get('env') ?? '{}'),
+        args: fixtureArgs(header.get('args')),
       };
       if (deploy) fixture.deployError = new RegExp(deploy);
       else if (header.has('expect')) fixture.expect = parseJsonValue(header.get('expect')!);
@@ -81,7 +104,7 @@ function loadFixtures(): Fixture[] {
 describe('workflow fixtures through `runway workflows run`', () => {
   for (const c of loadFixtures()) {
     test(c.name, async () => {
-      const r = await runFile(c.file, c.data, c.env);
+      const r = await runFile(c.file, c.data, c.env, c.args);
       assert.equal(r.code, c.exit, `exit code; stdout: ${r.stdout} stderr: ${r.stderr}`);
       if (c.deployError) {
         assert.equal(r.stdout, '');

@@ -7,24 +7,60 @@ import { fn, num, str } from './args.ts';
 import { parseTimestamp } from './time.ts';
 import type { CallContext, Severity, WfFunction } from './types.ts';
 
-/** The built-in variables Google documents that the engine knows; unset ones read as unset. */
-function builtinEnv(ctx: CallContext): Record<string, string> {
+/** The built-in variables Google documents; an empty one (not configured here) reads as unset. */
+function builtinEnv(ctx: CallContext): Record<string, string | undefined> {
   return {
     GOOGLE_CLOUD_LOCATION: ctx.env.location,
     GOOGLE_CLOUD_PROJECT_ID: ctx.env.projectId,
     GOOGLE_CLOUD_PROJECT_NUMBER: ctx.env.projectNumber,
+    GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME: ctx.env.serviceAccountName,
     GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID: ctx.env.executionId,
     GOOGLE_CLOUD_WORKFLOW_ID: ctx.env.workflowId,
     GOOGLE_CLOUD_WORKFLOW_REVISION_ID: ctx.env.revisionId,
   };
 }
 
+/**
+ * A built-in variable, else a user-defined one, else `default` (null when left out). Reserved
+ * prefixes keep the two sets apart; a user variable set to "" is set, and reads as "".
+ */
 function getEnv([name, dflt]: (Value | undefined)[], ctx: CallContext): Value {
   const key = str(name, 'name');
   // `default` is documented as a string; leaving it out (or null) gives null for an unset name.
   const fallback = dflt === undefined || dflt === null ? null : str(dflt, 'default');
-  const v = builtinEnv(ctx)[key];
-  return v === undefined || v === '' ? fallback : v;
+  const builtins = builtinEnv(ctx);
+  const builtin = Object.hasOwn(builtins, key) ? builtins[key] : undefined;
+  if (builtin) return builtin;
+  const user = ctx.env.userEnvVars;
+  return user && Object.hasOwn(user, key) ? user[key]! : fallback;
+}
+
+/** Google's limits on user-defined environment variables (Workflows API, `userEnvVars`). */
+export const USER_ENV_VARS_LIMITS = { count: 20, bytes: 4096 } as const;
+/** Prefixes reserved for built-in variables ("Use environment variables", Reserved names). */
+const RESERVED_PREFIXES = ['GOOGLE_', 'WORKFLOWS_'] as const;
+
+/**
+ * Why a set of user-defined environment variables would not deploy, or undefined when it would:
+ * at most 20 variables, no empty key, no key starting with GOOGLE_ or WORKFLOWS_, and each key
+ * and value at most 4 KiB (UTF-8).
+ */
+export function userEnvVarsProblem(vars: Readonly<Record<string, string>>): string | undefined {
+  const keys = Object.keys(vars);
+  const { count, bytes } = USER_ENV_VARS_LIMITS;
+  if (keys.length > count)
+    return `at most ${count} environment variables can be set, found ${keys.length}`;
+  for (const key of keys) {
+    if (key === '') return 'an environment variable name cannot be empty';
+    const prefix = RESERVED_PREFIXES.find((p) => key.startsWith(p));
+    if (prefix)
+      return `environment variable ${key} is reserved: names cannot start with ${RESERVED_PREFIXES.join(' or ')}`;
+    if (Buffer.byteLength(key) > bytes)
+      return `environment variable name ${key.slice(0, 40)}… is longer than ${bytes} bytes`;
+    if (Buffer.byteLength(vars[key]!) > bytes)
+      return `the value of environment variable ${key} is longer than ${bytes} bytes`;
+  }
+  return undefined;
 }
 
 const SEVERITIES: readonly Severity[] = [

@@ -28,6 +28,13 @@ export interface ExecutionEnv {
   workflowId: string;
   revisionId: string;
   executionId: string;
+  /** GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME: the service account the workflow runs as; unset when empty. */
+  serviceAccountName?: string;
+  /**
+   * The deployment's user-defined environment variables (`gcloud workflows deploy
+   * --set-env-vars`), already validated (see `validateUserEnvVars` in `sys.ts`).
+   */
+  userEnvVars?: Readonly<Record<string, string>>;
 }
 
 /** Where connectors send each Google service's requests, and how they authenticate. */
