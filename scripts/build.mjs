@@ -33,6 +33,10 @@ const services = {
     // main.ts's "run directly" check; the bundle is started by boot.ts instead.
     // boot.ts takes only a code cache made from this very build.
     define: { 'import.meta.url': '"runway:bundle"', RUNWAY_BUILD_ID: JSON.stringify(randomUUID()) },
+    // Less text to read at every cold start (6.2 -> 4.0 MB, about 15 ms); names stay, so stack
+    // traces in the logs still read.
+    minifyWhitespace: true,
+    minifySyntax: true,
   },
   // ESM with code splitting: chunks are read when first used, not parsed at startup.
   acceptance: {
