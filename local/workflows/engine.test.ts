@@ -11,7 +11,7 @@ import {
 } from './engine.ts';
 import type { Clock, WfFunction } from './stdlib/types.ts';
 import { WorkflowError } from './errors.ts';
-import { variablesRead } from './parser.ts';
+import { functionsCalled, variablesRead } from './parser.ts';
 import type { Value } from './values.ts';
 
 /** A clock whose sleeps return at once and are recorded, in workflow milliseconds. */
@@ -471,9 +471,23 @@ describe('variables an expression reads (the deploy-time scope check)', () => {
     { name: 'index expressions are read', src: 'm[key].v[i + 1]', want: ['m', 'key', 'i'] },
     { name: 'numbers are skipped', src: '1.5e3 + n2', want: ['n2'] },
     { name: 'map literal keys are strings', src: '{"k": v}', want: ['v'] },
+    { name: 'keywords in upper case too', src: 'NOT a AND TRUE OR b IN NULL', want: ['a', 'b'] },
+    { name: 'capitalised booleans too', src: 'True or False or x', want: ['x'] },
   ];
   for (const c of cases) {
     test(c.name, () => assert.deepEqual(variablesRead(c.src), c.want));
+  }
+});
+
+describe('functions an expression calls (the deploy-time check of plain names)', () => {
+  const cases: { name: string; src: string; want: string[] }[] = [
+    { name: 'a helper', src: 'len(x)', want: ['len'] },
+    { name: 'a dotted name whole', src: 'text.split(s, ",") + y', want: ['text.split'] },
+    { name: 'nested calls', src: 'string(int(v)) + sub(1)', want: ['string', 'int', 'sub'] },
+    { name: 'a name inside a string is no call', src: '"f(x)" + g', want: [] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => assert.deepEqual(functionsCalled(c.src), c.want));
   }
 });
 
@@ -510,8 +524,34 @@ describe('deploy-time checks of jumps, step names and scopes', () => {
       error: null,
     },
     {
-      name: 'a variable no step assigns is left to the runtime',
+      // Google's "Troubleshoot issues" page: an undefined variable is a deployment error.
+      name: "a variable no step assigns is refused with Google's message",
       yaml: '- r:\n    return: ${nowhere}',
+      error: /symbol 'nowhere' is neither a variable nor a sub-workflow name/,
+    },
+    {
+      name: 'a subworkflow name is a symbol too',
+      yaml: 'main:\n  steps:\n    - r:\n        return: ${helper(1)}\nhelper:\n  params: [n]\n  steps:\n    - r:\n        return: ${n}',
+      error: null,
+    },
+    {
+      name: 'a variable of main is not defined in a subworkflow',
+      yaml: 'main:\n  steps:\n    - a:\n        assign:\n          - x: 1\n    - c:\n        call: sub\nsub:\n  steps:\n    - r:\n        return: ${x}',
+      error: /step "r", line 10: symbol 'x'/,
+    },
+    {
+      name: 'keywords in upper case are not variables',
+      yaml: '- r:\n    return: ${TRUE AND NOT False OR NULL == null}',
+      error: null,
+    },
+    {
+      name: 'a plain-name function that is no subworkflow is refused',
+      yaml: '- r:\n    return: ${lenn("abc")}',
+      error: /lenn\(\) is neither a subworkflow of this workflow nor a standard library function/,
+    },
+    {
+      name: 'an unknown dotted function is left to the runtime (a host may add functions)',
+      yaml: '- r:\n    return: ${t.custom(1)}',
       error: null,
     },
     {

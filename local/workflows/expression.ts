@@ -29,7 +29,7 @@ const CAPITALISED = new Set(['true', 'false', 'null']);
  * The keyword a word spells, if any. Google's "Data types" page allows lower- or upper-case
  * logical operators but not mixed case (`AND`, never `And`), and booleans in three forms.
  */
-function keywordOf(word: string): string | undefined {
+export function keywordOf(word: string): string | undefined {
   const lower = word.toLowerCase();
   if (!KEYWORDS.has(lower)) return undefined;
   if (word === lower || word === word.toUpperCase()) return lower;

@@ -10,7 +10,12 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
-import { compileExpression, expressionText, MAX_EXPRESSION_LENGTH } from './expression.ts';
+import {
+  compileExpression,
+  expressionText,
+  keywordOf,
+  MAX_EXPRESSION_LENGTH,
+} from './expression.ts';
 import type {
   RetryPolicy,
   Routine,
@@ -585,7 +590,15 @@ function routine(ctx: Ctx, name: string, node: Node | null | undefined, line: nu
   }
   ctx.routine = name;
   ctx.scope = routineScope(name);
-  return { name, params, steps: steps(ctx, get(node, 'steps'), `steps of ${name}`, line) };
+  return { name, params, steps: routineSteps(ctx, get(node, 'steps'), `steps of ${name}`, line) };
+}
+
+/** A routine's steps: Google's "Steps" page says every workflow must have at least one step. */
+function routineSteps(ctx: Ctx, node: Node | null | undefined, where: string, line: number) {
+  const list = steps(ctx, node, where, line);
+  if (list.length === 0)
+    throw new DeployError(`${where} must have at least one step`, undefined, line);
+  return list;
 }
 
 function checkNexts(ctx: Ctx) {
@@ -674,29 +687,41 @@ interface VarRead {
   line: number;
 }
 
-const NOT_VARIABLES = new Set(['and', 'or', 'not', 'in', 'true', 'false', 'null']);
 const EXPRESSION_TOKEN =
   /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|\S/g;
+
+/** What an expression names: the variables it reads and the functions it calls. */
+function namesIn(src: string): { variables: string[]; functions: string[] } {
+  const toks = src.match(EXPRESSION_TOKEN) ?? [];
+  const variables: string[] = [];
+  const functions: string[] = [];
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    // Keywords in any spelling the lexer accepts (`and`, `AND`, `True`) are not names.
+    if (!/^[A-Za-z_]/.test(t) || keywordOf(t) !== undefined || toks[i - 1] === '.') continue;
+    let end = i + 1;
+    while (toks[end] === '.' && /^[A-Za-z_]/.test(toks[end + 1] ?? '')) end += 2;
+    if (toks[end] === '(') {
+      functions.push(toks.slice(i, end).join(''));
+      i = end - 1;
+      continue;
+    }
+    variables.push(t);
+  }
+  return { variables, functions };
+}
 
 /**
  * The variables an expression reads: names that are not keywords, not a key after a dot, and not
  * a function (a name, or a dotted name, followed by an opening parenthesis).
  */
 export function variablesRead(src: string): string[] {
-  const toks = src.match(EXPRESSION_TOKEN) ?? [];
-  const out: string[] = [];
-  for (let i = 0; i < toks.length; i++) {
-    const t = toks[i]!;
-    if (!/^[A-Za-z_]/.test(t) || NOT_VARIABLES.has(t) || toks[i - 1] === '.') continue;
-    let end = i + 1;
-    while (toks[end] === '.' && /^[A-Za-z_]/.test(toks[end + 1] ?? '')) end += 2;
-    if (toks[end] === '(') {
-      i = end - 1;
-      continue;
-    }
-    out.push(t);
-  }
-  return out;
+  return namesIn(src).variables;
+}
+
+/** The functions an expression calls, dotted names whole: `text.split`, `len`, `my_sub`. */
+export function functionsCalled(src: string): string[] {
+  return namesIn(src).functions;
 }
 
 /** The expression texts of a template, nested lists and maps (and dynamic keys) included. */
@@ -717,6 +742,8 @@ function expressionsOf(t: Template | null | undefined, out: string[] = []): stri
 class ScopeWalk {
   readonly scopes: VarScope[] = [];
   readonly reads: VarRead[] = [];
+  /** Functions called in expressions, with the step that calls them (`reads` reuses the shape). */
+  readonly calls: VarRead[] = [];
 
   scope(parent: VarScope | null, names: string[], block: string | null): VarScope {
     const s: VarScope = { parent, names: new Set(names), block };
@@ -726,9 +753,13 @@ class ScopeWalk {
 
   private read(s: VarScope, step: Step, templates: (Template | null | undefined)[]): void {
     for (const t of templates)
-      for (const src of expressionsOf(t))
-        for (const name of variablesRead(src))
+      for (const src of expressionsOf(t)) {
+        const { variables, functions } = namesIn(src);
+        for (const name of variables)
           this.reads.push({ name, scope: s, step: step.name, line: step.line });
+        for (const name of functions)
+          this.calls.push({ name, scope: s, step: step.name, line: step.line });
+      }
   }
 
   private assigns(s: VarScope, step: Step, list: [Target, Template][]): void {
@@ -809,10 +840,14 @@ function visibleIn(name: string, s: VarScope | null): boolean {
  * that block and is gone after it: reading it outside "will raise an error when deploying the
  * workflow" (Google's "Variables" page, Variable scope; the parallel_shared_variables sample calls
  * reading another branch's local a deployment error). The check is flow-insensitive, like jumps:
- * a variable the enclosing scopes assign anywhere is visible. A variable no step assigns at all
- * is left to the runtime's KeyError.
+ * a variable the enclosing scopes assign anywhere is visible.
+ *
+ * A name that no step of the routine assigns at all (nor a parameter, nor a subworkflow) is a
+ * deploy error too: Google's "Troubleshoot issues" page lists "referencing an undefined variable,
+ * step, or subworkflow" among deployment errors and quotes the message used here. A plain-name
+ * function an expression calls must likewise be a subworkflow or an expression helper.
  */
-function checkVariableScopes(routine: Routine): void {
+function checkVariableScopes(routine: Routine, routineNames: ReadonlySet<string>): void {
   const walk = new ScopeWalk();
   const params = routine.params.map((p) => p.name);
   walk.steps(routine.steps, walk.scope(null, params, null));
@@ -827,6 +862,20 @@ function checkVariableScopes(routine: Routine): void {
         r.step,
         r.line,
       );
+    if (!routineNames.has(r.name) && !walk.scopes.some((s) => s.names.has(r.name)))
+      throw new DeployError(
+        `symbol '${r.name}' is neither a variable nor a sub-workflow name`,
+        r.step,
+        r.line,
+      );
+  }
+  for (const c of walk.calls) {
+    if (c.name.includes('.') || routineNames.has(c.name) || DOTLESS_FUNCTIONS.has(c.name)) continue;
+    throw new DeployError(
+      `${c.name}() is neither a subworkflow of this workflow nor a standard library function`,
+      c.step,
+      c.line,
+    );
   }
 }
 
@@ -899,10 +948,10 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
     const routines = new Map<string, Routine>();
     let main: Routine;
     if (root && isSeq(root)) {
-      main = { name: 'main', params: [], steps: steps(ctx, root, 'the workflow', 1) };
+      main = { name: 'main', params: [], steps: routineSteps(ctx, root, 'the workflow', 1) };
       checkNexts(ctx);
       checkSharedWrites(main);
-      checkVariableScopes(main);
+      checkVariableScopes(main, new Set(['main']));
     } else if (root && isYamlMap(root)) {
       if (!has(root, 'main'))
         throw new DeployError(
@@ -910,12 +959,13 @@ export function parseWorkflow(source: string, options: { file?: string } = {}): 
           undefined,
           1,
         );
+      const names = new Set(root.items.map((pair) => String(plain(pair.key as Node))));
       for (const pair of root.items) {
         const name = String(plain(pair.key as Node));
         const r = routine(ctx, name, pair.value as Node, lineOf(ctx, pair.key as Node));
         checkNexts(ctx);
         checkSharedWrites(r);
-        checkVariableScopes(r);
+        checkVariableScopes(r, names);
         routines.set(name, r);
       }
       main = routines.get('main')!;

@@ -25,6 +25,8 @@ export interface Limits {
   maxParallelDepth: number;
   /** Largest size of one variable's value, in bytes (strings counted by UTF-16 units). */
   maxVariableBytes: number;
+  /** Longest string a variable may hold, in UTF-8 bytes (Google: 256 KB). */
+  maxStringBytes: number;
   maxExpressionLength: number;
   /** Branches or iterations of one parallel step running at once. */
   maxConcurrentBranches: number;
@@ -36,6 +38,7 @@ export const defaultLimits: Limits = {
   maxParallelBranches: 10,
   maxParallelDepth: 2,
   maxVariableBytes: 512 * 1024,
+  maxStringBytes: 256 * 1024,
   maxExpressionLength: 400,
   maxConcurrentBranches: 20,
 };
@@ -729,11 +732,22 @@ export class Runtime {
     vars.set(name, value);
   }
 
-  /** One variable may hold at most maxVariableBytes, so no workflow can exhaust memory. */
+  /**
+   * One variable may hold at most maxVariableBytes, so no workflow can exhaust memory, and no
+   * string in it may be longer than maxStringBytes ("Quotas and limits"; the syntax cheat sheet
+   * gives strings as "unicode <= 256 KB length").
+   */
   private checkSize(name: string, value: Value) {
-    const max = this.host.limits.maxVariableBytes;
-    if (sizeOf(value, max) > max)
+    const { maxVariableBytes: max, maxStringBytes } = this.host.limits;
+    const size = sizeOf(value, max);
+    if (size > max)
       raise('ResourceLimitError', `the size of variable ${name} exceeds the limit of ${max} bytes`);
+    // Only a value this large can hold a string this long (a UTF-16 unit is at most 3 UTF-8 bytes).
+    if (size * 3 > maxStringBytes && hasLongString(value, maxStringBytes))
+      raise(
+        'ResourceLimitError',
+        `variable ${name} holds a string longer than the limit of ${maxStringBytes} bytes`,
+      );
   }
 
   private assignTo(target: Target, raw: Value, vars: Vars) {
@@ -878,6 +892,14 @@ export function sizeOf(v: Value, cap: number): number {
     if (n > cap) return n;
   }
   return n;
+}
+
+/** Whether a value is or holds a string of more than `max` UTF-8 bytes. */
+export function hasLongString(v: Value, max: number): boolean {
+  if (typeof v === 'string') return v.length * 3 > max && Buffer.byteLength(v) > max;
+  if (isList(v)) return v.some((x) => hasLongString(x, max));
+  if (isMap(v)) for (const x of v.values()) if (hasLongString(x, max)) return true;
+  return false;
 }
 
 export { access, Cancelled, tagsOf };

@@ -1,8 +1,8 @@
 // Behaviours of the local Workflows engine: one definition per behaviour under fixtures/, its
 // expected output in its header, run through `runway workflows run` exactly as a user runs it.
-// Header lines: `# expect:`, `# exit:`, `# data:`, `# env:` (the process environment), `# args:`
-// (a JSON list of extra command-line arguments, such as `--set-env-vars`) and `# deploy-error:`;
-// see loadFixtures.
+// Header lines: `# expect:`, `# error-tags:`, `# exit:`, `# data:`, `# env:` (the process
+// environment), `# args:` (a JSON list of extra command-line arguments, such as `--set-env-vars`)
+// and `# deploy-error:`; see loadFixtures.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +50,11 @@ interface Fixture {
   file: string;
   /** Expected stdout as JSON: the result, or the error map of a failed execution. */
   expect?: unknown;
+  /**
+   * The tags of a failed execution's error map whose message Google does not document: stdout is
+   * then `{"message": <any non-empty string>, "tags": <these>}` (exit 1).
+   */
+  errorTags?: unknown;
   /** A pattern the deploy error on stderr must match (exit 2, nothing on stdout). */
   deployError?: RegExp;
   exit: number;
@@ -61,6 +66,9 @@ interface Fixture {
 
 // Each fixture states what it expects in its leading comments:
 //   # expect: JSON   # exit: N   # data: JSON   # env: JSON   # deploy-error: REGEX
+//   # error-tags: JSON list: the execution fails (exit 1) with a built-in error of these tags, its
+//           message (our wording where Google documents none) only checked to be a string; or
+//           `any` where Google documents that the execution fails but not with which tag
 //   # args: JSON list of extra arguments to `runway workflows run FILE`, such as
 //           ["--set-env-vars", "MONTH=January"]; an argument starting with ./ names a file
 //           beside the fixture (a data file, named so that it does not end in .yaml).
@@ -86,16 +94,18 @@ function loadFixtures(): Fixture[] {
         else if (!line.startsWith('#')) break;
       }
       const deploy = header.get('deploy-error');
+      const tags = header.get('error-tags');
       const fixture: Fixture = {
         name: f.replace(/\.yaml$/, ''),
         file,
-        exit: deploy ? 2 : Number(header.get('exit') ?? 0),
+        exit: deploy ? 2 : tags ? 1 : Number(header.get('exit') ?? 0),
         env: JSON.parse(header.get('env') ?? '{}'),
         args: fixtureArgs(header.get('args')),
       };
       if (deploy) fixture.deployError = new RegExp(deploy);
+      else if (tags) fixture.errorTags = tags === 'any' ? 'any' : JSON.parse(tags);
       else if (header.has('expect')) fixture.expect = parseJsonValue(header.get('expect')!);
-      else throw new Error(`${f}: no "# expect:" or "# deploy-error:" header`);
+      else throw new Error(`${f}: no "# expect:", "# error-tags:" or "# deploy-error:" header`);
       if (header.has('data')) fixture.data = header.get('data')!;
       return fixture;
     });
@@ -111,8 +121,16 @@ describe('workflow fixtures through `runway workflows run`', () => {
         assert.match(r.stderr, c.deployError);
         return;
       }
-      // Compared as workflow values, so 64-bit integers are compared exactly.
-      assert.deepEqual(parseJsonValue(r.stdout), c.expect);
+      if (c.errorTags !== undefined) {
+        const error = JSON.parse(r.stdout);
+        assert.deepEqual(Object.keys(error).sort(), ['message', 'tags'], r.stdout);
+        assert.ok(typeof error.message === 'string' && error.message !== '', r.stdout);
+        if (c.errorTags !== 'any') assert.deepEqual(error.tags, c.errorTags);
+        else assert.ok(Array.isArray(error.tags) && error.tags.length > 0, r.stdout);
+      } else {
+        // Compared as workflow values, so 64-bit integers are compared exactly.
+        assert.deepEqual(parseJsonValue(r.stdout), c.expect);
+      }
       assert.match(r.stderr, /steps: \d+ internal, \d+ external, \d+ billed/);
     });
   }
