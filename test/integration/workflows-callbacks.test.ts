@@ -5,11 +5,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { type ExecutionsServer, startExecutionsServer } from '../../local/workflows/api/server.ts';
-import { runCommand } from '../../local/workflows/cli.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
+import { startCli } from '../helpers/workflows-cli.ts';
 
 const PROJECT = 'local-project';
 const LOCATION = 'us-central1';
@@ -424,22 +423,10 @@ describe('workflow callbacks', () => {
 
   test('runway workflows run prints each callback URL and resumes on a request to it', async () => {
     const file = join(dir, 'await.yaml');
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = '';
-    let stderr = '';
-    out.on('data', (c) => (stdout += c));
-    err.on('data', (c) => (stderr += c));
-    const code = runCommand([file, '--data', '{"method":"PATCH"}'], {
-      stdout: out,
-      stderr: err,
-      env: {},
-      cwd: dir,
-      stopSignal: new Promise(() => {}),
-    });
+    const run = startCli([file, '--data', '{"method":"PATCH"}'], { cwd: dir });
     const url = await until(
       'the callback URL on stderr',
-      () => /callback endpoint: (http:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(stderr)?.[1],
+      () => /callback endpoint: (http:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(run.stderr())?.[1],
     );
     const res = await fetch(url, {
       method: 'PATCH',
@@ -447,8 +434,8 @@ describe('workflow callbacks', () => {
       body: '{"ok": true}',
     });
     assert.equal(res.status, 200);
-    assert.equal(await code, 0);
-    const result = JSON.parse(stdout);
+    assert.equal(await run.code, 0);
+    const result = JSON.parse(run.stdout());
     assert.deepEqual(result.http_request.body, { ok: true });
     assert.equal(result.http_request.method, 'PATCH');
     // The listener closed with the run.

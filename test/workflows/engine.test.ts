@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runCommand } from '../../local/workflows/cli.ts';
 import { parseJsonValue } from '../../local/workflows/convert.ts';
+import { startCli } from '../helpers/workflows-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'runway-wf-'));
 
@@ -29,19 +28,10 @@ async function runFile(
   env: NodeJS.ProcessEnv = {},
   args: string[] = [],
 ) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c) => (stdout += c));
-  err.on('data', (c) => (stderr += c));
-  const code = await runCommand([file, ...(data ? ['--data', data] : []), ...args], {
-    stdout: out,
-    stderr: err,
-    env,
-    cwd: dir,
-    stopSignal: new Promise(() => {}),
-  });
+  const run = startCli([file, ...(data ? ['--data', data] : []), ...args], { env, cwd: dir });
+  const code = await run.code;
+  const stdout = run.stdout();
+  const stderr = run.stderr();
   return { code, stdout: stdout.trim(), stderr };
 }
 
@@ -220,19 +210,10 @@ describe('hostile and malformed input to the command line', () => {
     test(c.name, async () => {
       const file = join(dir, `hostile-${Math.random().toString(36).slice(2)}.yaml`);
       if (c.yaml !== undefined) writeFileSync(file, c.yaml);
-      const out = new PassThrough();
-      const err = new PassThrough();
-      let stdout = '';
-      let stderr = '';
-      out.on('data', (d) => (stdout += d));
-      err.on('data', (d) => (stderr += d));
-      const code = await runCommand(c.args(file), {
-        stdout: out,
-        stderr: err,
-        env: {},
-        cwd: dir,
-        stopSignal: new Promise(() => {}),
-      });
+      const run = startCli(c.args(file), { cwd: dir });
+      const code = await run.code;
+      const stdout = run.stdout();
+      const stderr = run.stderr();
       assert.equal(code, c.code, stderr);
       assert.match(stderr, c.stderr);
       if (c.code === 2) assert.equal(stdout, '');
@@ -242,17 +223,9 @@ describe('hostile and malformed input to the command line', () => {
 
 describe('command line', () => {
   test('bad usage exits 2 with a message', async () => {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stderr = '';
-    err.on('data', (c) => (stderr += c));
-    const code = await runCommand(['--data'], {
-      stdout: out,
-      stderr: err,
-      env: {},
-      cwd: dir,
-      stopSignal: new Promise(() => {}),
-    });
+    const run = startCli(['--data'], { cwd: dir });
+    const code = await run.code;
+    const stderr = run.stderr();
     assert.equal(code, 2);
     assert.match(stderr, /--data needs a value/);
   });
