@@ -54,3 +54,15 @@ export function bytes(v: Value | undefined, what: string): Uint8Array {
     raise('TypeError', `${what} must be bytes, got '${typeName(v ?? null)}'`);
   return v as Uint8Array;
 }
+
+/** The code-point index of every UTF-16 offset of `s`. */
+export function codePointIndex(s: string): Uint32Array {
+  const index = new Uint32Array(s.length + 1);
+  let cp = 0;
+  for (let i = 0; i < s.length; i++, cp++) {
+    index[i] = cp;
+    if (s.codePointAt(i)! > 0xffff) index[++i] = cp;
+  }
+  index[s.length] = cp;
+  return index;
+}
