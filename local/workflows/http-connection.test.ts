@@ -3,10 +3,10 @@
 // non-idempotent retry predicate retries.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { tagsOf, WorkflowError } from './errors.ts';
 import { fetchOrRaise, nonIdempotentRetryPredicate } from './http.ts';
+import { loopbackServer } from '../../test/helpers/loopback.ts';
 
 // Closes the socket before answering, or after part of the body.
 const server = createServer((req, res) => {
@@ -17,15 +17,7 @@ const server = createServer((req, res) => {
   res.writeHead(200, { 'content-length': '100' }).write('part of it');
   setTimeout(() => req.socket.destroy(), 20).unref();
 });
-let base = '';
-before(async () => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-after(() => {
-  server.closeAllConnections();
-  server.close();
-});
+const baseUrl = loopbackServer(server);
 
 async function failure(url: () => string) {
   try {
@@ -47,13 +39,13 @@ describe('connection errors', () => {
     },
     {
       name: 'a socket closed before the response headers',
-      url: () => `${base}/close-before-headers`,
+      url: () => `${baseUrl()}/close-before-headers`,
       tags: ['ConnectionError'],
       retried: false,
     },
     {
       name: 'a socket closed in the middle of the body',
-      url: () => `${base}/close-mid-body`,
+      url: () => `${baseUrl()}/close-mid-body`,
       tags: ['ConnectionError'],
       retried: false,
     },

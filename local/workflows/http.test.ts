@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { toJsonText } from './convert.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from './engine.ts';
+import { loopbackServer } from '../../test/helpers/loopback.ts';
 
 let hits = 0;
 const server = createServer((req, res) => {
@@ -31,15 +31,7 @@ const server = createServer((req, res) => {
     } else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"nope"}');
   });
 });
-let base = '';
-before(async () => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-after(() => {
-  server.closeAllConnections();
-  server.close();
-});
+const baseUrl = loopbackServer(server);
 
 async function run(yaml: string) {
   const r = await startExecution(parseWorkflow(yaml), null, { clock: timeScaledClock(1000) }).done;
@@ -55,7 +47,7 @@ async function run(yaml: string) {
 describe('http.*', () => {
   test('get with query and headers decodes a JSON body', async () => {
     const r = await run(
-      `- g:\n    call: http.get\n    args:\n      url: ${base}/echo\n      query: {q: "a b"}\n      headers: {x-h: "1"}\n    result: res\n- r:\n    return: \${res}`,
+      `- g:\n    call: http.get\n    args:\n      url: ${baseUrl()}/echo\n      query: {q: "a b"}\n      headers: {x-h: "1"}\n    result: res\n- r:\n    return: \${res}`,
     );
     assert.equal(r.state, 'SUCCEEDED');
     assert.equal(r.out.code, 200);
@@ -64,12 +56,12 @@ describe('http.*', () => {
   });
   test('post sends a map as JSON', async () => {
     const r = await run(
-      `- p:\n    call: http.post\n    args:\n      url: ${base}/echo\n      body: {a: 1}\n    result: res\n- r:\n    return: \${res.body.body}`,
+      `- p:\n    call: http.post\n    args:\n      url: ${baseUrl()}/echo\n      body: {a: 1}\n    result: res\n- r:\n    return: \${res.body.body}`,
     );
     assert.equal(r.out, '{"a":1}');
   });
   test('404 raises HttpError with code, headers and body', async () => {
-    const r = await run(`- g:\n    call: http.get\n    args:\n      url: ${base}/missing`);
+    const r = await run(`- g:\n    call: http.get\n    args:\n      url: ${baseUrl()}/missing`);
     assert.equal(r.state, 'FAILED');
     assert.deepEqual(r.out.tags, ['HttpError']);
     assert.equal(r.out.code, 404);
@@ -79,19 +71,19 @@ describe('http.*', () => {
   test('http.default_retry retries a 503 until it succeeds', async () => {
     hits = 0;
     const r = await run(
-      `- t:\n    try:\n      call: http.get\n      args:\n        url: ${base}/flaky\n      result: res\n    retry: \${http.default_retry}\n- r:\n    return: \${res.body}`,
+      `- t:\n    try:\n      call: http.get\n      args:\n        url: ${baseUrl()}/flaky\n      result: res\n    retry: \${http.default_retry}\n- r:\n    return: \${res.body}`,
     );
     assert.equal(r.out, 'hit 3');
   });
   test('a timeout raises TimeoutError', async () => {
     const r = await run(
-      `- g:\n    call: http.get\n    args:\n      url: ${base}/slow\n      timeout: 0.2`,
+      `- g:\n    call: http.get\n    args:\n      url: ${baseUrl()}/slow\n      timeout: 0.2`,
     );
     assert.deepEqual(r.out.tags, ['TimeoutError']);
   });
   test('a body that stalls after the headers raises TimeoutError', async () => {
     const r = await run(
-      `- g:\n    call: http.get\n    args:\n      url: ${base}/slow-body\n      timeout: 0.2`,
+      `- g:\n    call: http.get\n    args:\n      url: ${baseUrl()}/slow-body\n      timeout: 0.2`,
     );
     assert.deepEqual(r.out.tags, ['TimeoutError']);
   });
@@ -100,7 +92,7 @@ describe('http.*', () => {
     assert.deepEqual(r.out.tags, ['ConnectionFailedError', 'ConnectionError']);
   });
   test('http calls are refused inside expressions', async () => {
-    const r = await run(`- g:\n    return: \${http.get("${base}/echo")}`);
+    const r = await run(`- g:\n    return: \${http.get("${baseUrl()}/echo")}`);
     assert.deepEqual(r.out.tags, ['TypeError']);
   });
   test('a bad URL is a ValueError', async () => {
