@@ -29,7 +29,7 @@ const CAPITALISED = new Set(['true', 'false', 'null']);
  * The keyword a word spells, if any. Google's "Data types" page allows lower- or upper-case
  * logical operators but not mixed case (`AND`, never `And`), and booleans in three forms.
  */
-export function keywordOf(word: string): string | undefined {
+function keywordOf(word: string): string | undefined {
   const lower = word.toLowerCase();
   if (!KEYWORDS.has(lower)) return undefined;
   if (word === lower || word === word.toUpperCase()) return lower;
@@ -116,6 +116,33 @@ function lex(src: string): Tok[] {
   }
   out.push({ t: 'end' });
   return out;
+}
+
+/**
+ * What an expression names, from its tokens: the variables it reads (names not after a dot and
+ * not called) and the functions it calls (a name or dotted name followed by `(`), for the parser's
+ * deploy-time checks. Keywords and string contents are tokens of their own, never names.
+ */
+export function namesIn(src: string): { variables: string[]; functions: string[] } {
+  const toks = lex(src);
+  const isOp = (i: number, v: string) => toks[i]?.t === 'op' && toks[i]!.v === v;
+  const variables: string[] = [];
+  const functions: string[] = [];
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (t.t !== 'id' || isOp(i - 1, '.')) continue;
+    let end = i + 1;
+    const parts = [t.v];
+    while (isOp(end, '.') && toks[end + 1]?.t === 'id') {
+      parts.push((toks[end + 1] as { v: string }).v);
+      end += 2;
+    }
+    if (isOp(end, '(')) {
+      functions.push(parts.join('.'));
+      i = end - 1;
+    } else variables.push(t.v);
+  }
+  return { variables, functions };
 }
 
 // ---- runtime semantics of the operators ----

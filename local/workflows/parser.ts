@@ -10,12 +10,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
-import {
-  compileExpression,
-  expressionText,
-  keywordOf,
-  MAX_EXPRESSION_LENGTH,
-} from './expression.ts';
+import { compileExpression, expressionText, MAX_EXPRESSION_LENGTH, namesIn } from './expression.ts';
 import type {
   RetryPolicy,
   Routine,
@@ -685,43 +680,6 @@ interface VarRead {
   scope: VarScope;
   step: string;
   line: number;
-}
-
-const EXPRESSION_TOKEN =
-  /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|\S/g;
-
-/** What an expression names: the variables it reads and the functions it calls. */
-function namesIn(src: string): { variables: string[]; functions: string[] } {
-  const toks = src.match(EXPRESSION_TOKEN) ?? [];
-  const variables: string[] = [];
-  const functions: string[] = [];
-  for (let i = 0; i < toks.length; i++) {
-    const t = toks[i]!;
-    // Keywords in any spelling the lexer accepts (`and`, `AND`, `True`) are not names.
-    if (!/^[A-Za-z_]/.test(t) || keywordOf(t) !== undefined || toks[i - 1] === '.') continue;
-    let end = i + 1;
-    while (toks[end] === '.' && /^[A-Za-z_]/.test(toks[end + 1] ?? '')) end += 2;
-    if (toks[end] === '(') {
-      functions.push(toks.slice(i, end).join(''));
-      i = end - 1;
-      continue;
-    }
-    variables.push(t);
-  }
-  return { variables, functions };
-}
-
-/**
- * The variables an expression reads: names that are not keywords, not a key after a dot, and not
- * a function (a name, or a dotted name, followed by an opening parenthesis).
- */
-export function variablesRead(src: string): string[] {
-  return namesIn(src).variables;
-}
-
-/** The functions an expression calls, dotted names whole: `text.split`, `len`, `my_sub`. */
-export function functionsCalled(src: string): string[] {
-  return namesIn(src).functions;
 }
 
 /** The expression texts of a template, nested lists and maps (and dynamic keys) included. */
