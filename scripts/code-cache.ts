@@ -8,17 +8,16 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   deployerEnv,
-  deployerNodeArgs,
+  deployerNodeArgsFor,
   pushBody,
   startStubExecutions,
 } from './deployer-command.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = resolve(process.argv[2] ?? 'dist/deployer');
-const flags = deployerNodeArgs(root).filter((a) => a.startsWith('-'));
 const stub = await startStubExecutions();
 const port = 20_000 + Math.floor(Math.random() * 10_000);
-const child = spawn(process.execPath, [...flags, `${dir}/index.cjs`], {
+const child = spawn(process.execPath, deployerNodeArgsFor(root, dir), {
   cwd: root,
   env: {
     ...deployerEnv(stub.host, 'ERROR'),
@@ -30,8 +29,8 @@ const child = spawn(process.execPath, [...flags, `${dir}/index.cjs`], {
 });
 const exited = new Promise<number | null>((r) => child.once('exit', r));
 
-try {
-  const deadline = Date.now() + 30_000;
+/** Pushes once the deployer listens; the status it answered. */
+async function pushWhenListening(deadline: number): Promise<number> {
   for (;;) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/pubsub/artifact-registry`, {
@@ -39,13 +38,18 @@ try {
         headers: { 'content-type': 'application/json' },
         body: pushBody('c'.repeat(64)),
       });
-      if (res.status !== 204) throw new Error(`the push was answered ${res.status}, not 204`);
-      break;
+      return res.status;
     } catch (err) {
-      if ((err as Error).message.includes('answered') || Date.now() > deadline) throw err;
+      if (Date.now() > deadline)
+        throw new Error('the deployer did not listen within 30 s', { cause: err });
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+try {
+  const status = await pushWhenListening(Date.now() + 30_000);
+  if (status !== 204) throw new Error(`the push was answered ${status}, not 204`);
   child.kill('SIGTERM');
   const code = await exited;
   const cache = `${dir}/deployer.cjs.cache`;

@@ -13,6 +13,12 @@ export function deployerNodeArgs(root: string): string[] {
   return args;
 }
 
+/** The CMD's node arguments with its entry point swapped for the build in `dir`. */
+export function deployerNodeArgsFor(root: string, dir: string): string[] {
+  const flags = deployerNodeArgs(root).filter((a) => a.startsWith('-'));
+  return [...flags, `${dir}/index.cjs`];
+}
+
 /** The deployer's environment in the benchmarks and the code-cache run: emulator mode (no
  * tokens), the repository's runway.yaml, Workflows at `workflowsHost`. */
 export function deployerEnv(workflowsHost: string, logLevel: 'INFO' | 'ERROR') {

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   deployerEnv,
-  deployerNodeArgs,
+  deployerNodeArgsFor,
   pushBody,
   startStubExecutions,
 } from '../../scripts/deployer-command.ts';
@@ -35,9 +35,8 @@ after(() => stub.close());
 
 /** Starts the image's command, acks one push, returns the listening line's codeCache. */
 async function serveOnePush(): Promise<unknown> {
-  const flags = deployerNodeArgs(root).filter((a) => a.startsWith('-'));
   const port = 21_000 + Math.floor(Math.random() * 9_000);
-  const child = spawn(process.execPath, [...flags, join(dir, 'index.cjs')], {
+  const child = spawn(process.execPath, deployerNodeArgsFor(root, dir), {
     cwd: root,
     env: { ...deployerEnv(stub.host, 'INFO'), PATH: process.env.PATH, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
