@@ -84,6 +84,12 @@ async function userEnvVars(
   return vars;
 }
 
+/** Workflow time runs RUNWAY_TIME_SCALE times faster than real time (a bad value: real time). */
+function clockOf(env: NodeJS.ProcessEnv): Clock {
+  const scale = Number(env.RUNWAY_TIME_SCALE ?? '1');
+  return timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1);
+}
+
 function printable(v: Value): string {
   try {
     return toJsonText(v);
@@ -160,8 +166,7 @@ export const runCommand: Command = async (argv, io) => {
     );
     return 2;
   }
-  const scale = Number(io.env.RUNWAY_TIME_SCALE ?? '1');
-  const clock = timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1);
+  const clock = clockOf(io.env);
   const callbacks = cliCallbacks(io, clock);
   const execution = startExecution(workflow, argument, {
     endpoints: createEndpoints(io.env),
@@ -219,7 +224,6 @@ export const serveCommand: Command = async (argv, io) => {
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError('--port must be 0..65535');
     const dir = resolve(io.cwd, String(flags.get('dir') ?? 'workflows'));
-    const scale = Number(io.env.RUNWAY_TIME_SCALE ?? '1');
     server = await startExecutionsServer({
       dir,
       port,
@@ -227,7 +231,7 @@ export const serveCommand: Command = async (argv, io) => {
       location: String(flags.get('location') ?? 'us-central1'),
       engineOptions: {
         endpoints: createEndpoints(io.env),
-        clock: timeScaledClock(Number.isFinite(scale) && scale > 0 ? scale : 1),
+        clock: clockOf(io.env),
         env: { serviceAccountName: io.env.GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME ?? '' },
       },
     });
