@@ -4,14 +4,21 @@
 // so a stalled deployer cannot hide behind a stalled generator. Two paths:
 //   distinct:  every push a new digest: list ACTIVE executions, then create one (2 upstream calls)
 //   duplicate: every push the same digest, already running: the list call only, nothing started
-// Targets: >= 2,000 pushes/s sustained, p99 <= 25 ms, deployer RSS <= 120 MB.
+// Targets: >= 2,000 pushes/s sustained, p99 <= 25 ms, deployer RSS <= 120 MB. The deployer runs
+// under its Cloud Run memory limit (scripts/memory-limit.ts; `memoryLimit` says how).
 // The last line is one JSON object of all figures.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { deployerEnv, deployerNodeArgs, pushBody } from '../scripts/deployer-command.ts';
+import {
+  DEPLOYER_MEMORY_MIB,
+  deployerEnv,
+  deployerNodeArgs,
+  pushBody,
+} from '../scripts/deployer-command.ts';
+import { memoryLimit } from '../scripts/memory-limit.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const RATE = Number(process.env.RATE ?? 2000);
@@ -50,7 +57,10 @@ const stubHost = `127.0.0.1:${(stub.address() as AddressInfo).port}`;
 const port = 19_400 + Math.floor(Math.random() * 500);
 // DEPLOYER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the deployer under load.
 const nodeArgs = (process.env.DEPLOYER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const child = spawn(process.execPath, [...nodeArgs, ...deployerNodeArgs(root)], {
+// Under Cloud Run's memory limit for the deployer, from which Node sizes V8's heap.
+const limit = memoryLimit(DEPLOYER_MEMORY_MIB);
+const [command, ...args] = limit.wrap([process.execPath, ...nodeArgs, ...deployerNodeArgs(root)]);
+const child = spawn(command!, args, {
   cwd: root,
   env: { ...deployerEnv(stubHost, 'INFO'), PATH: process.env.PATH, PORT: String(port) },
   stdio: ['ignore', 'ignore', 'inherit'],
@@ -151,6 +161,7 @@ child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 stub.close();
 agent.destroy();
+limit.close();
 
 console.log(
   `distinct digests: ${d.achievedPerSecond}/s, p50 ${d.p50Ms} ms, p99 ${d.p99Ms} ms, ${startedDistinct} executions started, ${d.failed} failed`,
@@ -165,6 +176,7 @@ console.log(
   JSON.stringify({
     targetRate: RATE,
     seconds: SECONDS,
+    memoryLimit: `${limit.mib} MiB by ${limit.how}`,
     distinctRate: d.achievedPerSecond,
     distinctP50Ms: d.p50Ms,
     distinctP99Ms: d.p99Ms,

@@ -6,6 +6,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseDockerfile } from '../local/registry/dockerfile.ts';
 
+/** The deployer's memory limit on Cloud Run (infra/modules/deployer sets it; the benchmarks run
+ * the deployer under it, scripts/memory-limit.ts). */
+export const DEPLOYER_MEMORY_MIB = 512;
+
 export function deployerNodeArgs(root: string): string[] {
   const file = `${root}/services/deployer/Dockerfile`;
   const [program, ...args] = parseDockerfile(readFileSync(file, 'utf8'), file).cmd;

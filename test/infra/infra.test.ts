@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
+import { DEPLOYER_MEMORY_MIB } from '../../scripts/deployer-command.ts';
 import {
   checkAccountRoles,
   checkCloudBuild,
@@ -104,6 +105,17 @@ describe('infra/ invariants', () => {
       'serviceAccount:${var.accounts.push}',
       'serviceAccount:${var.accounts.scheduler}',
     ]);
+  });
+  test('the deployer runs under the memory limit its benchmarks measure it under', () => {
+    const deployer = rs.find(
+      (r) => r.type === 'google_cloud_run_v2_service' && r.name === 'deployer',
+    );
+    assert.ok(deployer, 'no deployer service');
+    const [template] = deployer.body.template as { containers: { resources: unknown[] }[] }[];
+    assert.deepEqual(template?.containers[0]?.resources[0], {
+      limits: { cpu: '1', memory: `${DEPLOYER_MEMORY_MIB}Mi` },
+      startup_cpu_boost: true,
+    });
   });
   test("the workflow's rights cover exactly the resources it deploys to", () => {
     const grants = grantsOf(rs, 'workflow');

@@ -42,6 +42,16 @@ resource "google_cloud_run_v2_service" "deployer" {
     }
     containers {
       image = var.image
+      # Node sizes V8's heap from this limit (the image passes no heap flags: they would cost every
+      # cold start ~45 ms); bench/ measures the deployer under the same limit (scripts/memory-limit.ts).
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+        # More CPU while an instance starts: a cold start is CPU-bound (loading the bundle).
+        startup_cpu_boost = true
+      }
       env {
         name  = "GOOGLE_CLOUD_PROJECT"
         value = var.project
