@@ -6,7 +6,7 @@
 // build, V8 or flags is not used; the bundle then compiles as usual, only slower.
 // RUNWAY_CODE_CACHE=write makes the cache when the process exits (scripts/code-cache.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire, wrap } from 'node:module';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 
@@ -33,7 +33,8 @@ function readCache(): { data?: Buffer; status: 'none' | 'other-build' } {
 /** Compiles the bundle; the cache's bytes are dropped once V8 has read them. */
 function compile(): { script: Script; codeCache: string } {
   const cache = readCache();
-  const script = new Script(wrap(readFileSync(bundle, 'utf8')), {
+  // The build made the file one ASCII function expression (scripts/build.mjs, wrapAsFunction).
+  const script = new Script(readFileSync(bundle, 'latin1'), {
     filename: bundle,
     ...(cache.data ? { cachedData: cache.data } : {}),
   });

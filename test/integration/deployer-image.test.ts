@@ -87,3 +87,30 @@ describe('the deployer image entry point and its code cache', () => {
     });
   }
 });
+
+describe('the bundle leaves out what the deployer loads but never uses (scripts/build.mjs)', () => {
+  // Each a name only the real package's code contains (identifiers survive the minifier).
+  const cases = [
+    { name: 'gRPC (the clients speak REST)', marker: 'Http2SubchannelConnector' },
+    { name: "debug's terminal probing", marker: 'inspectOpts' },
+    { name: "mime-db's 2,500 types", marker: 'application/vnd.' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const bundle = readFileSync(join(dir, 'deployer.cjs'), 'latin1');
+      assert.equal(bundle.includes(c.marker), false, `${c.marker} is in the bundle`);
+    });
+  }
+  test('the bundle is one ASCII function expression, as boot.ts reads it', () => {
+    const bundle = readFileSync(join(dir, 'deployer.cjs'));
+    assert.equal(
+      bundle.findIndex((byte) => byte > 0x7f),
+      -1,
+    );
+    assert.match(
+      bundle.toString('latin1'),
+      /^\(function \(exports, require, module, __filename, __dirname\) \{\n/,
+    );
+    assert.match(bundle.toString('latin1'), /\n\}\)$/);
+  });
+});
