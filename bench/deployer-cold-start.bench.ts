@@ -5,22 +5,32 @@
 // (scripts/memory-limit.ts; `memoryLimit` in the figures says how).
 // Medians of several runs; the last line is one JSON object of all figures.
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DEPLOYER_MEMORY_MIB,
   deployerEnv,
   deployerNodeArgs,
+  deployerNodeArgsFor,
   pushBody,
   startStubExecutions,
 } from '../scripts/deployer-command.ts';
 import { memoryLimit } from '../scripts/memory-limit.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-// Built as the image is: the bundle and its code cache.
-execFileSync(process.execPath, ['scripts/build.mjs', '--only', 'deployer', '--code-cache'], {
-  cwd: root,
-  stdio: 'ignore',
-});
+// Built as the image is: the bundle and its code cache. The floor (bench/fixtures/deployer-floor.ts:
+// Express and the Workflows client alone, answering a push with the same two calls) the same way.
+const build = (...extra: string[]) =>
+  execFileSync(
+    process.execPath,
+    ['scripts/build.mjs', '--only', 'deployer', '--code-cache', '--no-sourcemap', ...extra],
+    { cwd: root, stdio: 'ignore' },
+  );
+build();
+const floorDir = mkdtempSync(join(tmpdir(), 'runway-floor-'));
+build('--outdir', floorDir, '--deployer-entry', 'bench/fixtures/deployer-floor.ts');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const limit = memoryLimit(DEPLOYER_MEMORY_MIB);
@@ -61,6 +71,10 @@ const bare = [
   `require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)`,
 ];
 const deployer = limit.wrap([process.execPath, ...deployerNodeArgs(root)]);
+const floor = limit.wrap([
+  process.execPath,
+  ...deployerNodeArgsFor(root, join(floorDir, 'deployer')),
+]);
 const deployerVariables = deployerEnv(stub.host, 'ERROR');
 const push = (u: string) =>
   fetch(`${u}/pubsub/artifact-registry`, {
@@ -70,23 +84,32 @@ const push = (u: string) =>
   });
 // The bare server both ways: under the limit as the deployer is (the ratio's baseline; joining a
 // memory cgroup costs a new process some milliseconds here), and as a plain child process.
-const series = { bare: [] as number[], bareUnlimited: [] as number[], deployer: [] as number[] };
-for (let i = 0; i < 7; i++) {
+const series = {
+  bare: [] as number[],
+  bareUnlimited: [] as number[],
+  floor: [] as number[],
+  deployer: [] as number[],
+};
+for (let i = 0; i < 9; i++) {
   series.bare.push(await timeToFirst(limit.wrap(bare), {}, (u) => fetch(u)));
   series.bareUnlimited.push(await timeToFirst(bare, {}, (u) => fetch(u)));
+  series.floor.push(await timeToFirst(floor, deployerVariables, push));
   series.deployer.push(await timeToFirst(deployer, deployerVariables, push));
   console.log(
-    `run ${i}: bare ${series.bare[i]!.toFixed(0)} ms (${series.bareUnlimited[i]!.toFixed(0)} ms unlimited), deployer first push acked ${series.deployer[i]!.toFixed(0)} ms`,
+    `run ${i}: bare ${series.bare[i]!.toFixed(0)} ms (${series.bareUnlimited[i]!.toFixed(0)} ms unlimited), floor ${series.floor[i]!.toFixed(0)} ms, deployer first push acked ${series.deployer[i]!.toFixed(0)} ms`,
   );
 }
 stub.close();
 limit.close();
+rmSync(floorDir, { recursive: true, force: true });
 const figures = {
   memoryLimit: `${limit.mib} MiB by ${limit.how}`,
   bareNodeMsMedian: Math.round(median(series.bare)),
   bareNodeUnlimitedMsMedian: Math.round(median(series.bareUnlimited)),
+  floorFirstPushMsMedian: Math.round(median(series.floor)),
   deployerFirstPushMsMedian: Math.round(median(series.deployer)),
   ratio: Number((median(series.deployer) / median(series.bare)).toFixed(2)),
+  floorRatio: Number((median(series.floor) / median(series.bare)).toFixed(2)),
   ratioToUnlimitedBare: Number((median(series.deployer) / median(series.bareUnlimited)).toFixed(2)),
   targetMs: 400,
   targetRatio: 3,

@@ -2,8 +2,10 @@
 // Bundles the production entry points under dist/, so the container images need no TypeScript
 // toolchain and each service pays for loading one file, not hundreds.
 //   node scripts/build.mjs [--only deployer] [--outdir DIR] [--no-sourcemap] [--code-cache]
+//                         [--deployer-entry FILE]
 // The local stack uses --only and --outdir to build an image's final stage into its own directory.
 // --code-cache also makes the deployer's V8 code cache (scripts/code-cache.ts), as its image does.
+// --deployer-entry builds another program the deployer's way (the cold-start benchmark's floor).
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ const { values: flags } = parseArgs({
     outdir: { type: 'string', default: 'dist' },
     'no-sourcemap': { type: 'boolean', default: false },
     'code-cache': { type: 'boolean', default: false },
+    'deployer-entry': { type: 'string', default: 'services/deployer/main.ts' },
   },
 });
 
@@ -83,7 +86,7 @@ const services = {
   // CommonJS in one file, so boot.ts can run it through V8's code cache (see boot.ts); the clients
   // only /reconcile needs stay behind lazy wrappers that V8 compiles when first called.
   deployer: {
-    entryPoints: { index: 'services/deployer/boot.ts', deployer: 'services/deployer/main.ts' },
+    entryPoints: { index: 'services/deployer/boot.ts', deployer: flags['deployer-entry'] },
     format: 'cjs',
     outExtension: { '.js': '.cjs' },
     // main.ts's "run directly" check; the bundle is started by boot.ts instead.
