@@ -20,6 +20,12 @@ const server = createServer((req, res) => {
           body: body || null,
         }),
       );
+    } else if (u.pathname === '/numbers') {
+      res
+        .writeHead(200, { 'content-type': 'application/json; charset=utf-8' })
+        .end('{"big": 9007199254740993, "one": 1, "onePointZero": 1.0, "exp": 1e3}');
+    } else if (u.pathname === '/not-json') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"cut": ');
     } else if (u.pathname === '/flaky') {
       hits++;
       res.writeHead(hits < 3 ? 503 : 200, { 'content-type': 'text/plain' }).end(`hit ${hits}`);
@@ -53,6 +59,19 @@ describe('http.*', () => {
     assert.equal(r.out.code, 200);
     assert.deepEqual(r.out.body, { method: 'GET', q: 'a b', h: '1', body: null });
     assert.equal(r.steps.external, 1);
+  });
+  test('a JSON body keeps 64-bit integers exact and doubles doubles, as json.decode does', async () => {
+    const r = await run(
+      `- g:\n    call: http.get\n    args:\n      url: ${baseUrl()}/numbers\n    result: res\n- r:\n    return: \${[string(res.body.big), get_type(res.body.big), get_type(res.body.one), get_type(res.body.onePointZero), get_type(res.body.exp)]}`,
+    );
+    assert.equal(r.state, 'SUCCEEDED', JSON.stringify(r.out));
+    assert.deepEqual(r.out, ['9007199254740993', 'integer', 'integer', 'double', 'double']);
+  });
+  test('a body labelled JSON that is not JSON stays text', async () => {
+    const r = await run(
+      `- g:\n    call: http.get\n    args:\n      url: ${baseUrl()}/not-json\n    result: res\n- r:\n    return: \${res.body}`,
+    );
+    assert.equal(r.out, '{"cut": ');
   });
   test('post sends a map as JSON', async () => {
     const r = await run(

@@ -1,6 +1,6 @@
 // http.* for workflows: real HTTP requests with headers, query, JSON bodies, timeout and auth,
 // answering {code, headers, body}; HttpError for >= 400; and Google's default retry predicates.
-import { fromPlain, toJsonText } from './convert.ts';
+import { fromPlain, parseJsonValue, toJsonText } from './convert.ts';
 import { builtinError, raise, tagsOf, type WorkflowError } from './errors.ts';
 import type { CallContext, WfFunction } from './stdlib/types.ts';
 import { isBytes, isMap, type Value } from './values.ts';
@@ -67,7 +67,8 @@ async function send(method: string, args: (Value | undefined)[], ctx: CallContex
   let decoded: Value = new Uint8Array(buf);
   if (/json/i.test(type)) {
     try {
-      decoded = fromPlain(JSON.parse(buf.toString('utf8')));
+      // As json.decode: 64-bit integers exact, `1.0` a double (JSON.parse keeps neither).
+      decoded = parseJsonValue(buf.toString('utf8'));
     } catch {
       decoded = buf.toString('utf8');
     }
