@@ -148,6 +148,21 @@ describe('googleapis connectors', () => {
     assert.equal(r.json, '["1"]');
   });
 
+  test('a body goes out as the workflow wrote it: 64-bit integers exact, doubles doubles', async () => {
+    await run(`
+- p:
+    call: googleapis.pubsub.v1.projects.topics.publish
+    args:
+      topic: projects/p1/topics/events
+      body:
+        messages: [{data: "eA==", attributes: {n: "1"}}]
+        big: 9007199254740993
+        half: 0.5`);
+    const sent = seen.findLast((s) => s.url === '/v1/projects/p1/topics/events:publish');
+    assert.match(sent?.body ?? '', /"big":9007199254740993/);
+    assert.match(sent?.body ?? '', /"half":0\.5/);
+  });
+
   const bad = [
     {
       name: 'unknown connector',

@@ -47,10 +47,6 @@ function expandPath(
   });
 }
 
-function toPlain(v: Value): unknown {
-  return JSON.parse(toJsonText(v));
-}
-
 function sleepSeconds(ctx: CallContext, s: number) {
   return ctx.clock.sleep(s * 1000, ctx.signal);
 }
@@ -59,7 +55,8 @@ async function request(
   ctx: CallContext,
   method: string,
   url: string,
-  body: unknown,
+  /** JSON text, as the workflow value encodes (64-bit integers exact). */
+  body: string | undefined,
   timeoutS: number,
 ): Promise<{ code: number; headers: Record<string, string>; body: unknown }> {
   const { response: res, body: raw } = await fetchOrRaise(
@@ -70,7 +67,7 @@ async function request(
         authorization: `Bearer ${await ctx.endpoints.token('OAuth2', 'https://www.googleapis.com/auth/cloud-platform')}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined ? {} : { body }),
     },
     timeoutS,
     ctx.signal,
@@ -112,7 +109,7 @@ function connector(name: string, m: ApiMethod): WfFunction {
         if (used.has(k)) continue;
         query.set(k, typeof v === 'string' ? v : toJsonText(v));
       }
-      const body = args.has('body') ? toPlain(args.get('body')!) : m.body ? {} : undefined;
+      const body = args.has('body') ? toJsonText(args.get('body')!) : m.body ? '{}' : undefined;
       const base = ctx.endpoints.baseUrl(m.host).replace(/\/$/, '');
       const url = `${base}${path}${query.size ? `?${query}` : ''}`;
       const retryable = m.verb === 'GET' ? RETRYABLE_IDEMPOTENT : RETRYABLE_OTHER;
