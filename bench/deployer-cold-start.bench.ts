@@ -100,7 +100,7 @@ for (let i = 0; i < 9; i++) {
   );
 }
 stub.close();
-limit.close();
+await limit.close();
 rmSync(floorDir, { recursive: true, force: true });
 const figures = {
   memoryLimit: `${limit.mib} MiB by ${limit.how}`,

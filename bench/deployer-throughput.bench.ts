@@ -161,7 +161,7 @@ child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 stub.close();
 agent.destroy();
-limit.close();
+await limit.close();
 
 console.log(
   `distinct digests: ${d.achievedPerSecond}/s, p50 ${d.p50Ms} ms, p99 ${d.p99Ms} ms, ${startedDistinct} executions started, ${d.failed} failed`,

@@ -2,7 +2,7 @@
 // limit: the cgroup where this machine lets us make one, the flags everywhere else.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -51,7 +51,7 @@ const cases: { name: string; limit: () => MemoryLimit; how?: RegExp }[] = [
   },
 ];
 for (const c of cases) {
-  test(`memory limit, ${c.name}: V8's heap is sized for ${MIB} MiB`, () => {
+  test(`memory limit, ${c.name}: V8's heap is sized for ${MIB} MiB`, async () => {
     const limit = c.limit();
     try {
       if (c.how) assert.match(limit.how, c.how);
@@ -61,12 +61,13 @@ for (const c of cases) {
       assert.ok(heap.youngMb <= 4, `young generation ${heap.youngMb} MB under ${limit.how}`);
       if (limit.how !== 'V8 flags') assert.equal(heap.constrained, MIB * 2 ** 20);
     } finally {
-      limit.close();
+      await limit.close();
     }
+    if (limit.dir) assert.equal(existsSync(limit.dir), false, `${limit.dir} is left behind`);
   });
 }
 
-test('the flags are what V8 chooses itself inside the cgroup', (t) => {
+test('the flags are what V8 chooses itself inside the cgroup', async (t) => {
   const limit = memoryLimit(MIB);
   try {
     if (limit.how === 'V8 flags') return t.skip('no cgroup can be made on this machine');
@@ -80,6 +81,6 @@ test('the flags are what V8 chooses itself inside the cgroup', (t) => {
       `${flagged.limitMb} vs ${inside.limitMb}`,
     );
   } finally {
-    limit.close();
+    await limit.close();
   }
 });

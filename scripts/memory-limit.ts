@@ -11,10 +11,13 @@ import { join } from 'node:path';
 export interface MemoryLimit {
   how: 'cgroup v1' | 'cgroup v2' | 'V8 flags';
   mib: number;
+  /** The cgroup's directory, when it is one. */
+  dir?: string;
   /** `[node, ...args]` as a command that runs under the limit; the process keeps node's pid. */
   wrap(command: readonly string[]): string[];
-  /** Removes the cgroup once the processes in it have exited. */
-  close(): void;
+  /** Removes the cgroup once the processes in it have exited (the kernel lets go of an exited
+   * process a little after its parent sees it exit). */
+  close(): Promise<void>;
 }
 
 /** Where the memory controller lives: cgroup v1 mounts it apart, v2 has one hierarchy. */
@@ -54,15 +57,10 @@ export function memoryLimit(
       return {
         how: found.how,
         mib,
+        dir,
         // The shell joins the cgroup, then becomes node: Node reads the limit at its own start.
         wrap: (command) => ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', procs, ...command],
-        close: () => {
-          try {
-            rmdirSync(dir);
-          } catch {
-            // a process still in it; the cgroup stays until the machine's next clean-up
-          }
-        },
+        close: () => removeWhenEmpty(dir),
       };
     } catch {
       try {
@@ -76,6 +74,19 @@ export function memoryLimit(
     how: 'V8 flags',
     mib,
     wrap: ([node, ...args]) => [node!, ...heapFlags(mib), ...args],
-    close: () => {},
+    close: async () => {},
   };
+}
+
+async function removeWhenEmpty(dir: string, deadline = Date.now() + 5_000): Promise<void> {
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || Date.now() > deadline)
+        throw new Error(`cannot remove the memory cgroup ${dir}`, { cause: err });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
