@@ -37,7 +37,7 @@ function controller(root: string): { how: 'cgroup v1' | 'cgroup v2'; dir: string
 }
 
 /** The heap sizes V8 chooses for a `mib` limit, as flags. */
-export function heapFlags(mib: number): string[] {
+function heapFlags(mib: number): string[] {
   return ['--max-semi-space-size=1', `--max-old-space-size=${Math.floor(mib / 2)}`];
 }
 

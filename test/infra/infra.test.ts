@@ -63,6 +63,15 @@ before(async () => {
   rs = resources(await parseTree(infra));
 });
 
+/** The deployer's Cloud Run service. */
+function deployerService(): Resource {
+  const deployer = rs.find(
+    (r) => r.type === 'google_cloud_run_v2_service' && r.name === 'deployer',
+  );
+  assert.ok(deployer, 'infra/ declares no deployer service');
+  return deployer;
+}
+
 describe('infra/ invariants', () => {
   test("the tree parses and declares the flow's resources", () => {
     const types = new Set(rs.map((r) => r.type));
@@ -90,10 +99,7 @@ describe('infra/ invariants', () => {
   test('each account holds only its listed roles', () =>
     assert.deepEqual(checkAccountRoles(rs, ALLOWED), []));
   test('the deployer is internal and only the push and scheduler identities invoke it', () => {
-    const deployer = rs.find(
-      (r) => r.type === 'google_cloud_run_v2_service' && r.name === 'deployer',
-    );
-    assert.equal(deployer?.body.ingress, 'INGRESS_TRAFFIC_INTERNAL_ONLY');
+    assert.equal(deployerService().body.ingress, 'INGRESS_TRAFFIC_INTERNAL_ONLY');
     const invokers = rs
       .filter(
         (r) =>
@@ -107,11 +113,9 @@ describe('infra/ invariants', () => {
     ]);
   });
   test('the deployer runs under the memory limit its benchmarks measure it under', () => {
-    const deployer = rs.find(
-      (r) => r.type === 'google_cloud_run_v2_service' && r.name === 'deployer',
-    );
-    assert.ok(deployer, 'no deployer service');
-    const [template] = deployer.body.template as { containers: { resources: unknown[] }[] }[];
+    const [template] = deployerService().body.template as {
+      containers: { resources: unknown[] }[];
+    }[];
     assert.deepEqual(template?.containers[0]?.resources[0], {
       limits: { cpu: '1', memory: `${DEPLOYER_MEMORY_MIB}Mi` },
       startup_cpu_boost: true,
