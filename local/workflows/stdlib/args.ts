@@ -20,6 +20,16 @@ export function str(v: Value | undefined, what: string): string {
   return v;
 }
 
+/**
+ * A string that must be well-formed Unicode: the text pages raise ValueError for an argument that
+ * is "not UTF-8 encoded", which here is a string holding a lone surrogate (`"\ud800"`).
+ */
+export function utf8(v: Value | undefined, what: string): string {
+  const s = str(v, what);
+  if (/\p{Cs}/u.test(s)) raise('ValueError', `${what} is not UTF-8 encoded (a lone surrogate)`);
+  return s;
+}
+
 export function num(v: Value | undefined, what: string): bigint | number {
   if (typeof v !== 'bigint' && typeof v !== 'number')
     raise('TypeError', `${what} must be a number, got '${typeName(v ?? null)}'`);

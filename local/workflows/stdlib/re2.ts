@@ -4,7 +4,7 @@
 // multiple matches start at the same index, then the longest one is replaced").
 import { raise } from '../errors.ts';
 import type { Value } from '../values.ts';
-import { codePointIndex, str } from './args.ts';
+import { codePointIndex, utf8 } from './args.ts';
 
 interface Re2 {
   /** The pattern as JavaScript source, to be compiled with `flags`. */
@@ -112,7 +112,7 @@ function translate(pattern: string): { source: string; flags: string } {
 }
 
 function re2(pattern: Value | undefined): Re2 {
-  const p = str(pattern, 'regexp');
+  const p = utf8(pattern, 'regexp');
   const { source, flags } = translate(p);
   try {
     new RegExp(source, flags);

@@ -39,13 +39,7 @@ const ok: [string, unknown][] = [
   ['text.substring("héllo", 1, 3)', 'él'],
   ['text.to_upper("abc")', 'ABC'],
   ['text.replace_all("a-b-c", "-", "+")', 'a+b+c'],
-  [
-    'text.find_all("abab", "b")',
-    [
-      { index: 1, match: 'b' },
-      { index: 3, match: 'b' },
-    ],
-  ],
+  ['text.find_all("abab", "b")', [1, 3]],
   [
     'text.find_all_regex("a1b22", "[0-9]+")',
     [
@@ -80,14 +74,26 @@ const ok: [string, unknown][] = [
   ['text.substring("hello", -3, -1)', 'll'],
   ['text.substring("hello", 4, 2)', ''],
   ['text.substring("😀ab", 1, 9)', 'ab'],
-  [
-    'text.find_all("aaaa", "aa")',
-    [
-      { index: 0, match: 'aa' },
-      { index: 2, match: 'aa' },
-    ],
-  ],
-  ['text.url_encode("a!*\'()~")', 'a%21%2A%27%28%29~'],
+  ['text.find_all("aaaa", "aa")', [0, 2]],
+  ['text.find_all("😀a😀a", "a")', [1, 3]],
+  ['text.find_all("abc", "")', []],
+  ['text.replace_all("", "", "-")', '-'],
+  ['text.replace_all("aaaa", "aa", "b")', 'bb'],
+  // text.decode: each byte that is no part of a well-formed sequence becomes one U+FFFD.
+  ['text.decode(base64.decode("/w=="))', '\ufffd'],
+  ['text.decode(base64.decode("wIA="))', '\ufffd\ufffd'], // overlong C0 80
+  ['text.decode(base64.decode("7aCA"))', '\ufffd\ufffd\ufffd'], // ED A0 80, a UTF-16 surrogate
+  ['text.decode(base64.decode("YfCfmA=="))', 'a\ufffd\ufffd\ufffd'], // F0 9F 98, cut short
+  ['text.decode(base64.decode("8J+YgA=="))', '😀'],
+  ['text.decode(base64.decode("/w=="), "US-ASCII")', '\ufffd'],
+  ['text.decode(base64.decode("pQ=="), "ISO-8859-3")', '\ufffd'], // a byte ISO-8859-3 leaves unassigned
+  ['text.decode(base64.decode("AEEA"), "UTF-16BE")', 'A\ufffd'],
+  ['base64.encode(text.encode("€", "ISO-8859-15"))', 'pA=='],
+  ['text.decode(base64.decode("sw=="), "iso_8859-2")', 'ł'],
+  // json.decode reads bytes as text.decode does, so an undecodable byte is U+FFFD there too.
+  ['json.decode(base64.decode("ImH/YiI="))', 'a\ufffdb'],
+  ['text.url_encode("a!*\'()~")', 'a%21%2A%27%28%29%7E'],
+  ['text.url_decode("%2B+%20")', '+  '],
   ['text.url_encode_plus("a+b c")', 'a%2Bb+c'],
   ['text.decode(text.encode("é", "ISO-8859-1"), "iso-8859-1")', 'é'],
   ['base64.encode(text.encode("é", "ISO-8859-1"))', '6Q=='],
@@ -167,9 +173,14 @@ const bad: [string, string][] = [
   ['text.find_all_regex("aa", "(a)\\\\1")', 'ValueError'],
   ['text.match_regex("a", "a(?i)b")', 'ValueError'],
   ['text.decode("abc")', 'TypeError'],
-  ['text.decode(base64.decode("/w=="))', 'ValueError'],
-  ['text.decode(base64.decode("/w=="), "US-ASCII")', 'ValueError'],
   ['text.encode("é", "US-ASCII")', 'ValueError'],
+  ['text.encode("😀", "ISO-8859-1")', 'ValueError'],
+  ['text.encode("ł", "ISO-8859-1")', 'ValueError'],
+  ['text.url_decode("%FF")', 'ValueError'],
+  ['text.url_decode("%")', 'ValueError'],
+  ['text.find_all("a", "\\ud800")', 'ValueError'],
+  ['text.find_all(1, "a")', 'TypeError'],
+  ['text.find_all("a", 1)', 'TypeError'],
   ['text.encode("x", "EBCDIC-XYZ")', 'ValueError'],
   ['text.encode("x", 1)', 'TypeError'],
   ['base64.decode("aGk")', 'ValueError'],

@@ -2,13 +2,19 @@
 // characters (code points); regexps are RE2's dialect (re2.ts).
 import { raise } from '../errors.ts';
 import type { Value } from '../values.ts';
-import { bytes, chars, codePointIndex, fn, integer, str } from './args.ts';
+import { bytes, chars, codePointIndex, fn, integer, str, utf8 } from './args.ts';
 import { findAllRegex, matchRegex, replaceAllRegex } from './re2.ts';
 import type { WfFunction } from './types.ts';
 
 function split(source: string, separator: string): string[] {
   if (separator === '') raise('ValueError', 'text.split: separator must not be an empty string');
   return source.split(separator);
+}
+
+/** An empty substr matches before every character and at the end, as the page says. */
+function replaceAll(source: string, substr: string, repl: string): string {
+  const parts = substr === '' ? ['', ...chars(source), ''] : source.split(substr);
+  return parts.join(repl);
 }
 
 /** Negative indexes count from the end; both are then clamped to the string, as the page says. */
@@ -22,33 +28,32 @@ function substring(source: string, start: bigint, end: bigint): string {
   return c.slice(at(start), at(end)).join('');
 }
 
+/** The page returns the indexes alone: text.find_all("00000", "00") is [0, 2]. */
 function findAll(source: string, substr: string): Value[] {
   const out: Value[] = [];
   // Google's pages say nothing of an empty substr; it is taken to occur nowhere.
   if (substr === '') return out;
   const cps = codePointIndex(source);
-  for (let i = source.indexOf(substr); i >= 0; i = source.indexOf(substr, i + substr.length)) {
-    out.push(
-      new Map<string, Value>([
-        ['index', BigInt(cps[i]!)],
-        ['match', substr],
-      ]),
-    );
-  }
+  for (let i = source.indexOf(substr); i >= 0; i = source.indexOf(substr, i + substr.length))
+    out.push(BigInt(cps[i]!));
   return out;
 }
 
-/** Percent-encodes all but RFC 3986's unreserved characters (JavaScript also spares `!'()*`). */
+/**
+ * Percent-encodes all but letters, digits and `.-_`, the characters the page leaves alone
+ * (encodeURIComponent also spares `!~*'()`).
+ */
 function urlEncode(source: string): string {
   return encodeURIComponent(source).replace(
-    /[!'()*]/g,
+    /[!~'()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
   );
 }
 
+/** `+` is a space, as text.url_decode's page says; `%2B` stays a plus. */
 function urlDecode(source: string): string {
   try {
-    return decodeURIComponent(source);
+    return decodeURIComponent(source.replace(/\+/g, ' '));
   } catch {
     return raise('ValueError', 'text.url_decode: malformed percent-encoding');
   }
@@ -61,49 +66,88 @@ interface Charset {
   encode(text: string): Uint8Array;
 }
 
-function undecodable(charset: string): never {
-  return raise('ValueError', `text.decode: the bytes are not valid ${charset}`);
-}
+const REPLACEMENT = '\uFFFD';
 
 function unencodable(charset: string): never {
   return raise('ValueError', `text.encode: the text has characters ${charset} cannot represent`);
 }
 
-/** US-ASCII and ISO-8859-1: one byte per character, up to `max`. */
-function singleByte(name: string, max: number): Charset {
+/**
+ * A one-byte charset from the character each byte stands for (U+FFFD where it stands for none);
+ * text.decode's page puts U+FFFD for each byte it cannot decode.
+ */
+function singleByte(name: string, table: string[]): Charset {
+  const bytes = new Map(table.map((c, b) => [c, b]));
+  bytes.delete(REPLACEMENT);
   return {
-    decode: (data) => (data.some((b) => b > max) ? undecodable(name) : latin1(data)),
-    encode: (text) => {
-      const out = new Uint8Array(text.length);
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        if (c > max) unencodable(name);
-        out[i] = c;
-      }
-      return out;
-    },
+    decode: (data) => Array.from(data, (b) => table[b]!).join(''),
+    encode: (text) => Uint8Array.from(text, (c) => bytes.get(c) ?? unencodable(name)),
   };
 }
 
-const latin1 = (data: Uint8Array) => Buffer.from(data).toString('latin1');
+const byteTable = (decode: (b: number) => string) =>
+  Array.from({ length: 256 }, (_, b) => decode(b));
+const asciiTable = byteTable((b) => (b < 0x80 ? String.fromCharCode(b) : REPLACEMENT));
+const latin1Table = byteTable((b) => String.fromCharCode(b));
 
-function strictDecoder(label: string, name: string): (data: Uint8Array) => string {
-  const decoder = new TextDecoder(label, { fatal: true, ignoreBOM: true });
-  return (data) => {
-    try {
-      return decoder.decode(data);
-    } catch {
-      return undecodable(name);
+/** ISO-8859-N from the WHATWG tables Node carries; those it lacks (or maps to windows-125x) are left out. */
+function isoTable(label: string): string[] | undefined {
+  try {
+    const decoder = new TextDecoder(label);
+    if (decoder.encoding !== label) return undefined;
+    const text = decoder.decode(Uint8Array.from({ length: 256 }, (_, b) => b));
+    return text.length === 256 ? [...text] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes, each byte that is no part of a well-formed sequence replaced by U+FFFD on its own. */
+function decodeUtf8Lenient(data: Uint8Array): string {
+  const text = new TextDecoder('utf-8', { ignoreBOM: true });
+  let out = '';
+  let run = 0;
+  for (let i = 0; i < data.length; ) {
+    const n = utf8SequenceLength(data, i);
+    if (n > 0) {
+      i += n;
+      continue;
     }
-  };
+    out += text.decode(data.subarray(run, i)) + REPLACEMENT;
+    run = ++i;
+  }
+  return out + text.decode(data.subarray(run));
+}
+
+const inRange = (b: number | undefined, lo = 0x80, hi = 0xbf) =>
+  b !== undefined && b >= lo && b <= hi;
+
+/** The length of the well-formed UTF-8 sequence at `i` (Unicode's table 3-7), or 0. */
+function utf8SequenceLength(d: Uint8Array, i: number): number {
+  const b = d[i]!;
+  if (b < 0x80) return 1;
+  if (b >= 0xc2 && b <= 0xdf) return inRange(d[i + 1]) ? 2 : 0;
+  if (b >= 0xe0 && b <= 0xef) {
+    const ok = inRange(d[i + 1], b === 0xe0 ? 0xa0 : 0x80, b === 0xed ? 0x9f : 0xbf);
+    return ok && inRange(d[i + 2]) ? 3 : 0;
+  }
+  if (b >= 0xf0 && b <= 0xf4) {
+    const ok = inRange(d[i + 1], b === 0xf0 ? 0x90 : 0x80, b === 0xf4 ? 0x8f : 0xbf);
+    return ok && inRange(d[i + 2]) && inRange(d[i + 3]) ? 4 : 0;
+  }
+  return 0;
 }
 
 /** UTF-16 big- or little-endian; plain UTF-16 writes a big-endian byte order mark and reads one. */
 function utf16(order: 'be' | 'le' | 'bom'): Charset {
   const le = (text: string) => new Uint8Array(Buffer.from(text, 'utf16le'));
   const be = (text: string) => le(text).map((_, i, b) => b[i ^ 1]!);
-  const decodeBE = strictDecoder('utf-16be', 'UTF-16BE');
-  const decodeLE = strictDecoder('utf-16le', 'UTF-16LE');
+  const lenient = (label: string) => {
+    const decoder = new TextDecoder(label, { ignoreBOM: true });
+    return (data: Uint8Array) => decoder.decode(data);
+  };
+  const decodeBE = lenient('utf-16be');
+  const decodeLE = lenient('utf-16le');
   if (order === 'be') return { decode: decodeBE, encode: be };
   if (order === 'le') return { decode: decodeLE, encode: le };
   return {
@@ -116,32 +160,44 @@ function utf16(order: 'be' | 'le' | 'bom'): Charset {
 }
 
 const UTF8: Charset = {
-  decode: strictDecoder('utf-8', 'UTF-8'),
+  decode: decodeUtf8Lenient,
   encode: (text) => new Uint8Array(Buffer.from(text, 'utf8')),
 };
 
-/** Strict UTF-8: bytes that are not UTF-8 raise ValueError rather than becoming U+FFFD. */
+/** UTF-8 as text.decode reads it; json.decode reads bytes the same way, as its page says. */
 export const decodeUtf8 = (data: Uint8Array): string => UTF8.decode(data);
 
-const CHARSETS: Record<string, Charset> = {
-  'UTF-8': UTF8,
-  UTF8: UTF8,
-  'US-ASCII': singleByte('US-ASCII', 0x7f),
-  ASCII: singleByte('US-ASCII', 0x7f),
-  'ISO-8859-1': singleByte('ISO-8859-1', 0xff),
-  LATIN1: singleByte('ISO-8859-1', 0xff),
-  'UTF-16': utf16('bom'),
-  'UTF-16BE': utf16('be'),
-  'UTF-16LE': utf16('le'),
-};
+function charsets(): Record<string, Charset> {
+  const ascii = singleByte('US-ASCII', asciiTable);
+  const latin1 = singleByte('ISO-8859-1', latin1Table);
+  const table: Record<string, Charset> = {
+    'UTF-8': UTF8,
+    UTF8: UTF8,
+    'US-ASCII': ascii,
+    ASCII: ascii,
+    'ISO-8859-1': latin1,
+    LATIN1: latin1,
+    'UTF-16': utf16('bom'),
+    'UTF-16BE': utf16('be'),
+    'UTF-16LE': utf16('le'),
+  };
+  for (let n = 2; n <= 16; n++) {
+    const iso = isoTable(`iso-8859-${n}`);
+    if (iso) table[`ISO-8859-${n}`] = singleByte(`ISO-8859-${n}`, iso);
+  }
+  return table;
+}
 
+const CHARSETS = charsets();
+
+/** IANA names, case-insensitive as the pages say (`_` read as `-`, as in ISO_8859-1). */
 function charset(name: Value | undefined): Charset {
   if (name === undefined || name === null) return UTF8;
   const cs = CHARSETS[str(name, 'charset').toUpperCase().replace(/_/g, '-')];
   if (!cs)
     raise(
       'ValueError',
-      `unsupported charset ${JSON.stringify(name)}: use UTF-8, US-ASCII, ISO-8859-1, UTF-16, UTF-16BE or UTF-16LE`,
+      `unsupported charset ${JSON.stringify(name)}: use UTF-8, US-ASCII, ISO-8859-1 (or another ISO-8859 part), UTF-16, UTF-16BE or UTF-16LE`,
     );
   return cs;
 }
@@ -149,14 +205,14 @@ function charset(name: Value | undefined): Charset {
 export const textFunctions: [string, WfFunction][] = [
   [
     'text.split',
-    fn(['source', 'separator'], ([s, sep]) => split(str(s, 'source'), str(sep, 'separator'))),
+    fn(['source', 'separator'], ([s, sep]) => split(str(s, 'source'), utf8(sep, 'separator'))),
   ],
   ['text.to_upper', fn(['source'], ([s]) => str(s, 'source').toUpperCase())],
   ['text.to_lower', fn(['source'], ([s]) => str(s, 'source').toLowerCase())],
   [
     'text.replace_all',
     fn(['source', 'substr', 'repl'], ([s, a, b]) =>
-      str(s, 'source').split(str(a, 'substr')).join(str(b, 'repl')),
+      replaceAll(str(s, 'source'), utf8(a, 'substr'), utf8(b, 'repl')),
     ),
   ],
   [
@@ -167,13 +223,13 @@ export const textFunctions: [string, WfFunction][] = [
   ],
   [
     'text.find_all',
-    fn(['source', 'substr'], ([s, sub]) => findAll(str(s, 'source'), str(sub, 'substr'))),
+    fn(['source', 'substr'], ([s, sub]) => findAll(str(s, 'source'), utf8(sub, 'substr'))),
   ],
   ['text.find_all_regex', fn(['source', 'regexp'], ([s, r]) => findAllRegex(str(s, 'source'), r))],
   [
     'text.replace_all_regex',
     fn(['source', 'regexp', 'repl'], ([s, r, repl]) =>
-      replaceAllRegex(str(s, 'source'), r, str(repl, 'repl')),
+      replaceAllRegex(str(s, 'source'), r, utf8(repl, 'repl')),
     ),
   ],
   ['text.match_regex', fn(['source', 'regexp'], ([s, r]) => matchRegex(str(s, 'source'), r))],
