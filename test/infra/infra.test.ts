@@ -11,17 +11,22 @@ import { before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { DEPLOYER_MEMORY_MIB } from '../../scripts/deployer-command.ts';
 import {
+  type CloudBuildDoc,
+  type CloudBuildStep,
   checkAccountRoles,
   checkCloudBuild,
   checkNoBroadRoles,
   checkNoKeys,
   checkNotPublic,
   checkPushSubscriptions,
+  checkSubstitutions,
+  checkTriggerOnlyGuard,
   grantsOf,
   parseHcl,
   parseTree,
   type Resource,
   resources,
+  substitute,
 } from './checks.ts';
 
 const exec = promisify(execFile);
@@ -204,10 +209,86 @@ describe('each check catches a bad snippet', () => {
   }
 });
 
+/** A Cloud Build step whose entrypoint is bash, run here with Cloud Build's substitutions. */
+async function runStep(step: CloudBuildStep, values: Record<string, string>) {
+  assert.equal(step.entrypoint, 'bash', `step ${step.id} runs bash`);
+  const args = (step.args ?? []).map((a) => substitute(String(a), values));
+  return exec('bash', args).then(
+    () => ({ code: 0, stderr: '' }),
+    (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+  );
+}
+
+/** Every documented `gcloud builds submit --config ...` command, continuation lines joined. */
+function submitCommands(text: string): string[] {
+  return text
+    .replace(/\\\n[\s#]*/g, ' ')
+    .split('\n')
+    .filter((line) => /gcloud builds submit\b.*--config/.test(line));
+}
+
 describe('cloudbuild.yaml', () => {
-  test('tests run before any image is built; images are tagged with the commit; deploys go by digest', async () => {
-    const doc = parseYaml(await readFile(`${root}cloudbuild.yaml`, 'utf8'));
+  let doc: CloudBuildDoc;
+  before(async () => {
+    doc = parseYaml(await readFile(`${root}cloudbuild.yaml`, 'utf8'));
+  });
+  test('tests run before any image is built; images are tagged with the commit; deploys go by digest', () => {
     assert.deepEqual(checkCloudBuild(doc), []);
+  });
+  test('every substitution used has a default, every passed key is accepted, serviceAccount takes none', () => {
+    assert.deepEqual(checkSubstitutions(doc), []);
+  });
+  test('the first step checks COMMIT_SHA, which Cloud Build fills only for trigger builds', () => {
+    assert.deepEqual(checkTriggerOnlyGuard(doc), []);
+  });
+  const commits: { name: string; sha: string; fails: boolean }[] = [
+    { name: 'empty (gcloud builds submit without it)', sha: '', fails: true },
+    { name: 'a short hash', sha: 'abc1234', fails: true },
+    { name: 'a branch name', sha: 'main', fails: true },
+    { name: 'a full SHA-1 commit', sha: 'a'.repeat(40), fails: false },
+    { name: 'a full SHA-256 commit', sha: '0123456789abcdef'.repeat(4), fails: false },
+  ];
+  for (const c of commits) {
+    test(`the first step ${c.fails ? 'stops' : 'passes'} the build on ${c.name}`, async () => {
+      const first = doc.steps?.[0];
+      assert.ok(first);
+      const { code, stderr } = await runStep(first, { PROJECT_ID: 'p', COMMIT_SHA: c.sha });
+      assert.equal(code !== 0, c.fails, stderr);
+      if (c.fails)
+        assert.match(stderr, /COMMIT_SHA.*--substitutions=COMMIT_SHA=\$\(git rev-parse HEAD\)/);
+    });
+  }
+  test('every documented submit passes the commit and the build account', async () => {
+    const defined = Object.keys(doc.substitutions ?? {});
+    const found: string[] = [];
+    for (const file of ['docs/deploy.md', 'README.md', 'infra/README.md', 'cloudbuild.yaml']) {
+      for (const command of submitCommands(await readFile(`${root}${file}`, 'utf8'))) {
+        found.push(file);
+        const subs = /--substitutions=((?:\$\([^)]*\)|\S)+)/.exec(command)?.[1] ?? '';
+        assert.match(subs, /(^|,)COMMIT_SHA=\$\(git rev-parse HEAD\)(,|$)/, `${file}: ${command}`);
+        for (const key of subs.split(',').map((kv) => kv.split('=')[0] ?? '')) {
+          assert.ok(key === 'COMMIT_SHA' || defined.includes(key), `${file} passes ${key}`);
+        }
+        assert.match(
+          command,
+          /--service-account=(projects\/\S+\/serviceAccounts\/runway-ci@|"\$\(terraform .*output -raw ci_build_service_account\)")/,
+          file,
+        );
+      }
+    }
+    assert.ok(found.includes('docs/deploy.md'), 'docs/deploy.md documents gcloud builds submit');
+  });
+  test('terraform outputs the build account in the form --service-account takes', async () => {
+    const outputs = await parseHcl(
+      'outputs.tf',
+      await readFile(`${infra}/envs/example/outputs.tf`, 'utf8'),
+    );
+    const [out] =
+      (outputs.output as Record<string, { value: string }[]>).ci_build_service_account ?? [];
+    assert.equal(
+      out?.value,
+      'projects/${var.project}/serviceAccounts/${module.identities.emails.ci}',
+    );
   });
   const bad: { name: string; doc: unknown; want: RegExp }[] = [
     {
@@ -260,6 +341,69 @@ describe('cloudbuild.yaml', () => {
   for (const c of bad) {
     test(`catches: ${c.name}`, () => {
       assert.ok(checkCloudBuild(c.doc as never).some((v) => c.want.test(v)));
+    });
+  }
+  const badSubstitutions: {
+    name: string;
+    doc: CloudBuildDoc;
+    check: (d: CloudBuildDoc) => string[];
+    want: RegExp;
+  }[] = [
+    {
+      name: 'a key used only inside another substitution, without ALLOW_LOOSE',
+      doc: {
+        substitutions: { _REPO: 'apps', _IMAGE: 'x/${_REPO}/y' },
+        options: { dynamicSubstitutions: true },
+        steps: [{ args: ['push', '${_IMAGE}'] }],
+      },
+      check: checkSubstitutions,
+      want: /_REPO is not used directly.*ALLOW_LOOSE/,
+    },
+    {
+      name: 'a key used without a default',
+      doc: { steps: [{ args: ['${_MISSING}'] }] },
+      check: checkSubstitutions,
+      want: /_MISSING\} is used but has no default/,
+    },
+    {
+      name: 'nested substitutions without dynamicSubstitutions',
+      doc: {
+        substitutions: { _A: 'a', _B: '${_A}' },
+        options: { substitutionOption: 'ALLOW_LOOSE' },
+        steps: [{ args: ['${_B}'] }],
+      },
+      check: checkSubstitutions,
+      want: /without options.dynamicSubstitutions/,
+    },
+    {
+      name: 'serviceAccount built from substitutions',
+      doc: {
+        serviceAccount:
+          'projects/${PROJECT_ID}/serviceAccounts/ci@${PROJECT_ID}.iam.gserviceaccount.com',
+        steps: [],
+      },
+      check: checkSubstitutions,
+      want: /serviceAccount uses substitutions/,
+    },
+    {
+      name: 'COMMIT_SHA used with no first step checking it',
+      doc: {
+        steps: [
+          { id: 'install', entrypoint: 'npm', args: ['ci'] },
+          { id: 'b', args: ['build', '-t', 'i:${COMMIT_SHA}', '.'] },
+        ],
+      },
+      check: checkTriggerOnlyGuard,
+      want: /COMMIT_SHA\} is empty outside trigger builds/,
+    },
+  ];
+  for (const c of badSubstitutions) {
+    test(`catches: ${c.name}`, () => {
+      const found = c.check(c.doc);
+      assert.ok(
+        found.some((v) => c.want.test(v)),
+        JSON.stringify(found),
+      );
     });
   }
 });

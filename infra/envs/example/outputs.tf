@@ -10,6 +10,13 @@ output "service_accounts" {
   value = module.identities.emails
 }
 
+# cloudbuild.yaml names no account (its serviceAccount field takes no substitutions): the command
+# passes this one, gcloud builds submit --service-account=...
+output "ci_build_service_account" {
+  description = "For gcloud builds submit --service-account: the CI account, which the build runs as."
+  value       = "projects/${var.project}/serviceAccounts/${module.identities.emails.ci}"
+}
+
 output "workload_identity_provider" {
   description = "For google-github-actions/auth: workload_identity_provider."
   value       = module.ci.workload_identity_provider
