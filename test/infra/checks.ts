@@ -122,16 +122,32 @@ export function checkAccountRoles(rs: Resource[], allowed: Record<string, string
   return out;
 }
 
-/** The roles granted to `account`, with the resource they are granted on. */
-export function grantsOf(rs: Resource[], account: string): { role: string; on: string }[] {
+/** The roles granted to `account`, with the resource they are granted on and the grant's type. */
+export function grantsOf(
+  rs: Resource[],
+  account: string,
+): { role: string; on: string; type: string }[] {
   return rs
     .filter((r) => IAM.test(r.type) && accountOf(r.body.member) === account)
     .map((r) => ({
       role: String(r.body.role),
       on: JSON.stringify(
-        r.body.for_each ?? r.body.name ?? r.body.service_account_id ?? r.body.project,
+        r.body.for_each ??
+          r.body.name ??
+          r.body.service_account_id ??
+          r.body.bucket ??
+          r.body.project,
       ),
+      type: r.type,
     }));
+}
+
+/** Storage roles are granted on a bucket, never on the project (where they reach every bucket). */
+export function checkStorageOnBuckets(rs: Resource[]): string[] {
+  return rs
+    .filter((r) => IAM.test(r.type) && String(r.body.role).startsWith('roles/storage.'))
+    .filter((r) => r.type !== 'google_storage_bucket_iam_member')
+    .map((r) => `${where(r)} grants ${r.body.role} beyond one bucket`);
 }
 
 export interface CloudBuildStep {

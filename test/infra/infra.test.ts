@@ -19,6 +19,7 @@ import {
   checkNoKeys,
   checkNotPublic,
   checkPushSubscriptions,
+  checkStorageOnBuckets,
   checkSubstitutions,
   checkTriggerOnlyGuard,
   grantsOf,
@@ -55,11 +56,18 @@ const ALLOWED: Record<string, string[]> = {
   ],
   acceptance: ['roles/run.invoker'],
   app: [],
+  // pushes images, updates the deployer and jobs, deploys the workflow; submits the Cloud Build
+  // build, which runs as this account (logs to Cloud Logging) and reads the uploaded source
   ci: [
     'roles/artifactregistry.writer',
     'roles/run.developer',
     'roles/iam.serviceAccountUser',
     'roles/workflows.editor',
+    'roles/cloudbuild.builds.editor',
+    'roles/logging.logWriter',
+    'roles/storage.legacyBucketReader',
+    'roles/storage.objectCreator',
+    'roles/storage.objectViewer',
   ],
 };
 
@@ -103,6 +111,54 @@ describe('infra/ invariants', () => {
   });
   test('each account holds only its listed roles', () =>
     assert.deepEqual(checkAccountRoles(rs, ALLOWED), []));
+  test('storage roles are granted on one bucket, never on the project', () =>
+    assert.deepEqual(checkStorageOnBuckets(rs), []));
+  test('the CI account may submit builds that run as itself, log, and stage their source', () => {
+    const grants = grantsOf(rs, 'ci');
+    const at = (role: string) => grants.filter((g) => g.role === role);
+    // Creating builds is a project-level permission; the narrowest role that has it.
+    assert.deepEqual(
+      at('roles/cloudbuild.builds.editor').map((g) => g.type),
+      ['google_project_iam_member'],
+    );
+    // The build runs as the CI account with CLOUD_LOGGING_ONLY: that account writes the logs.
+    assert.deepEqual(
+      at('roles/logging.logWriter').map((g) => g.type),
+      ['google_project_iam_member'],
+    );
+    // Act-as: on the runtime accounts CI deploys as, and on itself (the build's account) alone.
+    const actAs = at('roles/iam.serviceAccountUser');
+    assert.ok(
+      actAs.some((g) => g.on === '"${var.account_ids.ci}"'),
+      `act-as on the CI account itself: ${JSON.stringify(actAs)}`,
+    );
+    assert.ok(actAs.every((g) => g.type === 'google_service_account_iam_member'));
+    // The source bucket: looked up and written by gcloud, read back by the build; on it alone.
+    const storage = grants.filter((g) => g.role.startsWith('roles/storage.'));
+    assert.deepEqual(storage.map((g) => g.role).sort(), [
+      'roles/storage.legacyBucketReader',
+      'roles/storage.objectCreator',
+      'roles/storage.objectViewer',
+    ]);
+    for (const g of storage) {
+      assert.equal(g.type, 'google_storage_bucket_iam_member');
+      assert.equal(g.on, '"${google_storage_bucket.build_source.name}"');
+    }
+  });
+  test("terraform owns gcloud builds submit's source bucket, private, named as gcloud names it", async () => {
+    const bucket = rs.find((r) => r.type === 'google_storage_bucket' && r.name === 'build_source');
+    assert.ok(bucket, 'infra/ declares the build source bucket');
+    assert.equal(bucket.body.uniform_bucket_level_access, true);
+    assert.equal(bucket.body.public_access_prevention, 'enforced');
+    // gcloud's default: PROJECT_cloudbuild, with ':' and '.' as '_' and 'google' as 'elgoog'.
+    assert.equal(bucket.body.name, '${local.source_bucket}');
+    const ci = await parseHcl('ci.tf', await readFile(`${infra}/modules/ci/main.tf`, 'utf8'));
+    const [locals] = ci.locals as { source_bucket?: string }[];
+    assert.equal(
+      locals?.source_bucket,
+      '${replace(replace(replace(var.project, ":", "_"), ".", "_"), "google", "elgoog")}_cloudbuild',
+    );
+  });
   test('the deployer is internal and only the push and scheduler identities invoke it', () => {
     assert.equal(deployerService().body.ingress, 'INGRESS_TRAFFIC_INTERNAL_ONLY');
     const invokers = rs
@@ -192,6 +248,12 @@ describe('each check catches a bad snippet', () => {
       want: /no dead-letter policy/,
     },
     {
+      name: 'a storage role on the project',
+      hcl: 'resource "google_project_iam_member" "x" {\n role = "roles/storage.objectCreator"\n member = "serviceAccount:${var.accounts.ci}"\n}',
+      check: checkStorageOnBuckets,
+      want: /beyond one bucket/,
+    },
+    {
       name: "a role beyond an account's list",
       hcl: 'resource "google_project_iam_member" "x" {\n role = "roles/run.admin"\n member = "serviceAccount:${var.accounts.deployer}"\n}',
       check: (r) => checkAccountRoles(r, ALLOWED),
@@ -258,7 +320,7 @@ describe('cloudbuild.yaml', () => {
         assert.match(stderr, /COMMIT_SHA.*--substitutions=COMMIT_SHA=\$\(git rev-parse HEAD\)/);
     });
   }
-  test('every documented submit passes the commit and the build account', async () => {
+  test('every documented submit passes the commit, the build account and the source bucket', async () => {
     const defined = Object.keys(doc.substitutions ?? {});
     const found: string[] = [];
     for (const file of ['docs/deploy.md', 'README.md', 'infra/README.md', 'cloudbuild.yaml']) {
@@ -269,11 +331,9 @@ describe('cloudbuild.yaml', () => {
         for (const key of subs.split(',').map((kv) => kv.split('=')[0] ?? '')) {
           assert.ok(key === 'COMMIT_SHA' || defined.includes(key), `${file} passes ${key}`);
         }
-        assert.match(
-          command,
-          /--service-account=(projects\/\S+\/serviceAccounts\/runway-ci@|"\$\(terraform .*output -raw ci_build_service_account\)")/,
-          file,
-        );
+        assert.match(command, /--service-account=projects\/\S+\/serviceAccounts\/runway-ci@/, file);
+        // The bucket Terraform made; named, so gcloud needs no project-wide storage.buckets.list.
+        assert.match(command, /--gcs-source-staging-dir=gs:\/\/\S+_cloudbuild\/source/, file);
       }
     }
     assert.ok(found.includes('docs/deploy.md'), 'docs/deploy.md documents gcloud builds submit');

@@ -17,6 +17,11 @@ output "ci_build_service_account" {
   value       = "projects/${var.project}/serviceAccounts/${module.identities.emails.ci}"
 }
 
+output "source_staging_dir" {
+  description = "For gcloud builds submit --gcs-source-staging-dir: the bucket Terraform made for it."
+  value       = module.ci.source_staging_dir
+}
+
 output "workload_identity_provider" {
   description = "For google-github-actions/auth: workload_identity_provider."
   value       = module.ci.workload_identity_provider

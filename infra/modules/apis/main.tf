@@ -1,7 +1,7 @@
 # The Google APIs runway uses: Cloud Run (deployer, pipeline services, acceptance job), Workflows
 # and its executions, Pub/Sub (events), Artifact Registry (images), Cloud Scheduler (reconcile),
 # IAM credentials (OIDC tokens for pushes and scheduler calls), Monitoring (canary health),
-# Cloud Build (CI).
+# Cloud Build and Cloud Storage (CI and its source bucket).
 variable "project" {
   type = string
 }
@@ -17,6 +17,7 @@ locals {
     "iamcredentials.googleapis.com",
     "monitoring.googleapis.com",
     "cloudbuild.googleapis.com",
+    "storage.googleapis.com",
     "sts.googleapis.com",
   ])
 }
