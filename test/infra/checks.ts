@@ -280,3 +280,17 @@ export function checkTriggerOnlyGuard(doc: CloudBuildDoc): string[] {
       `\${${name}} is empty outside trigger builds and no first step stops the build when it is`,
   );
 }
+
+// Provider 6.x protects these by default: terraform destroy, or removing a pipeline, fails unless
+// the configuration says otherwise. Each says it explicitly.
+export const DELETION_PROTECTED = [
+  'google_cloud_run_v2_service',
+  'google_cloud_run_v2_job',
+  'google_workflows_workflow',
+];
+
+export function checkDeletionProtection(rs: Resource[]): string[] {
+  return rs
+    .filter((r) => DELETION_PROTECTED.includes(r.type) && r.body.deletion_protection === undefined)
+    .map((r) => `${where(r)} leaves deletion_protection to the provider's default (true in 6.x)`);
+}

@@ -15,6 +15,7 @@ import {
   type CloudBuildStep,
   checkAccountRoles,
   checkCloudBuild,
+  checkDeletionProtection,
   checkNoBroadRoles,
   checkNoKeys,
   checkNotPublic,
@@ -159,6 +160,39 @@ describe('infra/ invariants', () => {
       '${replace(replace(replace(var.project, ":", "_"), ".", "_"), "google", "elgoog")}_cloudbuild',
     );
   });
+  test('deletion_protection is set on every service, job and workflow', () =>
+    assert.deepEqual(checkDeletionProtection(rs), []));
+  test('staging and the acceptance jobs may be deleted; live, the workflow and the deployer are protected unless turned off', async () => {
+    const protection = (type: string, name: string) =>
+      rs.find((r) => r.type === type && r.name === name)?.body.deletion_protection;
+    assert.equal(protection('google_cloud_run_v2_service', 'staging'), false);
+    assert.equal(protection('google_cloud_run_v2_job', 'acceptance'), false);
+    assert.equal(
+      protection('google_cloud_run_v2_service', 'live'),
+      '${var.live_deletion_protection}',
+    );
+    assert.equal(protection('google_workflows_workflow', 'release'), '${var.deletion_protection}');
+    assert.equal(
+      protection('google_cloud_run_v2_service', 'deployer'),
+      '${var.deletion_protection}',
+    );
+    const variable = async (file: string, name: string) => {
+      const doc = await parseHcl(file, await readFile(`${infra}/${file}`, 'utf8'));
+      return ((doc.variable as Record<string, { default?: unknown }[]>)[name] ?? [])[0];
+    };
+    for (const [file, name] of [
+      ['modules/pipeline/main.tf', 'live_deletion_protection'],
+      ['modules/workflow/main.tf', 'deletion_protection'],
+      ['modules/deployer/main.tf', 'deletion_protection'],
+      ['envs/example/variables.tf', 'deletion_protection'],
+    ] as const) {
+      assert.equal(
+        (await variable(file, name))?.default,
+        true,
+        `${file}: ${name} defaults to true`,
+      );
+    }
+  });
   test('the deployer is internal and only the push and scheduler identities invoke it', () => {
     assert.equal(deployerService().body.ingress, 'INGRESS_TRAFFIC_INTERNAL_ONLY');
     const invokers = rs
@@ -246,6 +280,12 @@ describe('each check catches a bad snippet', () => {
       hcl: 'resource "google_pubsub_subscription" "s" {\n topic = "t"\n push_config {\n push_endpoint = "https://x"\n oidc_token {\n service_account_email = "a"\n audience = "b"\n }\n }\n retry_policy {\n minimum_backoff = "10s"\n }\n}',
       check: checkPushSubscriptions,
       want: /no dead-letter policy/,
+    },
+    {
+      name: 'a job without deletion_protection',
+      hcl: 'resource "google_cloud_run_v2_job" "j" {\n name = "j"\n}',
+      check: checkDeletionProtection,
+      want: /leaves deletion_protection/,
     },
     {
       name: 'a storage role on the project',
