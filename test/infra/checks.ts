@@ -294,3 +294,27 @@ export function checkDeletionProtection(rs: Resource[]): string[] {
     .filter((r) => DELETION_PROTECTED.includes(r.type) && r.body.deletion_protection === undefined)
     .map((r) => `${where(r)} leaves deletion_protection to the provider's default (true in 6.x)`);
 }
+
+/** Every required_providers block pins google to one major version (`~> 6.0`). */
+export function checkProviderPin(docs: { file: string; doc: Json }[]): string[] {
+  const out: string[] = [];
+  for (const { file, doc } of docs) {
+    for (const block of (doc.terraform ?? []) as Json[]) {
+      for (const providers of (block.required_providers ?? []) as Json[]) {
+        const google = providers.google as Json | undefined;
+        if (google && google.version !== '~> 6.0') {
+          out.push(`${file}: google provider version ${google.version}, not ~> 6.0`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The services the apis module enables, read from its `services` list. */
+export function enabledApis(doc: Json): string[] {
+  const [locals] = (doc.locals ?? []) as Json[];
+  return [...String(locals?.services ?? '').matchAll(/"([a-z0-9.-]+\.googleapis\.com)"/g)].map(
+    (m) => m[1] as string,
+  );
+}

@@ -19,10 +19,12 @@ import {
   checkNoBroadRoles,
   checkNoKeys,
   checkNotPublic,
+  checkProviderPin,
   checkPushSubscriptions,
   checkStorageOnBuckets,
   checkSubstitutions,
   checkTriggerOnlyGuard,
+  enabledApis,
   grantsOf,
   parseHcl,
   parseTree,
@@ -159,6 +161,31 @@ describe('infra/ invariants', () => {
       locals?.source_bucket,
       '${replace(replace(replace(var.project, ":", "_"), ".", "_"), "google", "elgoog")}_cloudbuild',
     );
+  });
+  test('the google provider is pinned to one major version wherever it is required', async () => {
+    const docs = await parseTree(infra);
+    assert.ok(
+      docs.some(({ doc }) => doc.terraform),
+      'some file declares required_providers',
+    );
+    assert.deepEqual(checkProviderPin(docs), []);
+  });
+  test('the APIs the resources need are enabled, IAM among them', async () => {
+    const apis = enabledApis(
+      await parseHcl('apis.tf', await readFile(`${infra}/modules/apis/main.tf`, 'utf8')),
+    );
+    // Service accounts and Workload Identity Federation need the IAM API; the rest, their own.
+    for (const api of [
+      'iam.googleapis.com',
+      'iamcredentials.googleapis.com',
+      'sts.googleapis.com',
+      'run.googleapis.com',
+      'workflows.googleapis.com',
+      'cloudbuild.googleapis.com',
+      'storage.googleapis.com',
+    ]) {
+      assert.ok(apis.includes(api), `${api} in ${apis.join(', ')}`);
+    }
   });
   test('deletion_protection is set on every service, job and workflow', () =>
     assert.deepEqual(checkDeletionProtection(rs), []));
@@ -300,6 +327,13 @@ describe('each check catches a bad snippet', () => {
       want: /may hold only/,
     },
   ];
+  test('an open-ended provider version', async () => {
+    const hcl =
+      'terraform {\n required_providers {\n google = {\n source = "hashicorp/google"\n version = ">= 6.0"\n }\n }\n}';
+    assert.deepEqual(checkProviderPin([{ file: 'bad.tf', doc: await parseHcl('bad.tf', hcl) }]), [
+      'bad.tf: google provider version >= 6.0, not ~> 6.0',
+    ]);
+  });
   for (const c of cases) {
     test(c.name, async () => {
       const found = c.check(resources([{ file: 'bad.tf', doc: await parseHcl('bad.tf', c.hcl) }]));

@@ -4,8 +4,10 @@ terraform {
   required_version = ">= 1.5"
   required_providers {
     google = {
-      source  = "hashicorp/google"
-      version = ">= 6.0"
+      source = "hashicorp/google"
+      # One major version: 6.x defaults (deletion_protection among them) are what this is written
+      # for; a new major version must not change the plan unseen.
+      version = "~> 6.0"
     }
   }
 }

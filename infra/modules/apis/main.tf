@@ -1,6 +1,7 @@
 # The Google APIs runway uses: Cloud Run (deployer, pipeline services, acceptance job), Workflows
 # and its executions, Pub/Sub (events), Artifact Registry (images), Cloud Scheduler (reconcile),
-# IAM credentials (OIDC tokens for pushes and scheduler calls), Monitoring (canary health),
+# IAM (service accounts, Workload Identity Federation), IAM credentials (OIDC tokens for pushes
+# and scheduler calls), STS (federated token exchange), Monitoring (canary health),
 # Cloud Build and Cloud Storage (CI and its source bucket).
 variable "project" {
   type = string
@@ -14,6 +15,7 @@ locals {
     "pubsub.googleapis.com",
     "artifactregistry.googleapis.com",
     "cloudscheduler.googleapis.com",
+    "iam.googleapis.com",
     "iamcredentials.googleapis.com",
     "monitoring.googleapis.com",
     "cloudbuild.googleapis.com",
