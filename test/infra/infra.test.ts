@@ -1,7 +1,10 @@
 // infra/ and cloudbuild.yaml checked in Node, without Google credentials or the Terraform provider:
 // least privilege per account, nothing public but what may be, OIDC and a dead letter on the push,
-// no keys, the workflow's rights exactly on the pipeline's resources, CI tests before it builds
-// and deploys by digest. Each check is also shown to catch a bad snippet.
+// no keys, the workflow's rights exactly on the pipeline's resources, CI's rights to submit and
+// run its build, deletion protection said explicitly, the provider pinned; CI tests before it
+// builds and deploys by digest, its substitutions are ones Cloud Build accepts, its first step
+// stops a build without a commit, and the documented command matches it. Each check is also shown
+// to catch a bad snippet.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
