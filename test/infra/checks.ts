@@ -122,21 +122,52 @@ export function checkAccountRoles(rs: Resource[], allowed: Record<string, string
   return out;
 }
 
-/** The roles granted to `account`, with the resource they are granted on. */
-export function grantsOf(rs: Resource[], account: string): { role: string; on: string }[] {
+/** The roles granted to `account`, with the resource they are granted on and the grant's type. */
+export function grantsOf(
+  rs: Resource[],
+  account: string,
+): { role: string; on: string; type: string }[] {
   return rs
     .filter((r) => IAM.test(r.type) && accountOf(r.body.member) === account)
     .map((r) => ({
       role: String(r.body.role),
       on: JSON.stringify(
-        r.body.for_each ?? r.body.name ?? r.body.service_account_id ?? r.body.project,
+        r.body.for_each ??
+          r.body.name ??
+          r.body.service_account_id ??
+          r.body.bucket ??
+          r.body.project,
       ),
+      type: r.type,
     }));
 }
 
-export function checkCloudBuild(doc: {
-  steps?: { id?: string; name?: string; args?: unknown[]; entrypoint?: string }[];
-}): string[] {
+/** Storage roles are granted on a bucket, never on the project (where they reach every bucket). */
+export function checkStorageOnBuckets(rs: Resource[]): string[] {
+  return rs
+    .filter((r) => IAM.test(r.type) && String(r.body.role).startsWith('roles/storage.'))
+    .filter((r) => r.type !== 'google_storage_bucket_iam_member')
+    .map((r) => `${where(r)} grants ${r.body.role} beyond one bucket`);
+}
+
+export interface CloudBuildStep {
+  id?: string;
+  name?: string;
+  args?: unknown[];
+  entrypoint?: string;
+  env?: string[];
+  script?: string;
+  dir?: string;
+}
+
+export interface CloudBuildDoc {
+  substitutions?: Record<string, string>;
+  options?: { substitutionOption?: string; dynamicSubstitutions?: boolean; logging?: string };
+  serviceAccount?: string;
+  steps?: CloudBuildStep[];
+}
+
+export function checkCloudBuild(doc: CloudBuildDoc): string[] {
   const out: string[] = [];
   const steps = doc.steps ?? [];
   const text = (s: (typeof steps)[number]) => `${s.entrypoint ?? ''} ${(s.args ?? []).join(' ')}`;
@@ -160,4 +191,130 @@ export function checkCloudBuild(doc: {
     }
   }
   return out;
+}
+
+// Cloud Build's default substitutions: for every build, and only for trigger builds (empty
+// otherwise, as with `gcloud builds submit`). cloud.google.com/build/docs/configuring-builds/substitute-variable-values
+const ALWAYS = ['PROJECT_ID', 'BUILD_ID', 'PROJECT_NUMBER', 'LOCATION'];
+export const TRIGGER_ONLY = [
+  'TRIGGER_NAME',
+  'COMMIT_SHA',
+  'REVISION_ID',
+  'SHORT_SHA',
+  'REPO_NAME',
+  'REPO_FULL_NAME',
+  'BRANCH_NAME',
+  'TAG_NAME',
+  'REF_NAME',
+  'TRIGGER_BUILD_CONFIG_PATH',
+  'SERVICE_ACCOUNT_EMAIL',
+  'SERVICE_ACCOUNT',
+];
+
+// `$$` is a literal `$`; `$NAME` and `${NAME}` are substitutions.
+const REF = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+
+/** The substitution names a text refers to. */
+export function substitutionRefs(text: string): string[] {
+  return [...text.matchAll(REF)].flatMap((m) => ((m[1] ?? m[2]) ? [(m[1] ?? m[2]) as string] : []));
+}
+
+/** The text as Cloud Build hands it to the step: `$$` becomes `$`, unknown names become ''. */
+export function substitute(text: string, values: Record<string, string>): string {
+  return text.replace(REF, (all, braced?: string, bare?: string) =>
+    all === '$$' ? '$' : (values[(braced ?? bare) as string] ?? ''),
+  );
+}
+
+const stepText = (s: CloudBuildStep) =>
+  [s.name, s.entrypoint, s.dir, s.script, ...(s.args ?? []), ...(s.env ?? [])]
+    .filter((x) => x !== undefined)
+    .join(' ');
+
+/**
+ * Substitutions Cloud Build accepts: every `_X` used has a default; a passed key the steps do not
+ * use directly (only inside another substitution) needs ALLOW_LOOSE, since Cloud Build's default
+ * MUST_MATCH rejects it; names without `_` are Cloud Build's own; serviceAccount takes none.
+ */
+export function checkSubstitutions(doc: CloudBuildDoc): string[] {
+  const out: string[] = [];
+  const defined = doc.substitutions ?? {};
+  const inSteps = new Set((doc.steps ?? []).flatMap((s) => substitutionRefs(stepText(s))));
+  const inValues = new Set(Object.values(defined).flatMap((v) => substitutionRefs(String(v))));
+  const loose = doc.options?.substitutionOption === 'ALLOW_LOOSE';
+  for (const name of new Set([...inSteps, ...inValues])) {
+    if (name.startsWith('_')) {
+      if (!(name in defined)) out.push(`\${${name}} is used but has no default in substitutions`);
+    } else if (!ALWAYS.includes(name) && !TRIGGER_ONLY.includes(name)) {
+      out.push(`\${${name}} is not a Cloud Build default substitution (user keys start with _)`);
+    }
+  }
+  for (const name of Object.keys(defined)) {
+    if (!name.startsWith('_')) out.push(`substitution ${name} must start with _`);
+    if (!inSteps.has(name) && !loose) {
+      out.push(
+        `${name} is not used directly by any step; Cloud Build rejects it when passed unless options.substitutionOption is ALLOW_LOOSE`,
+      );
+    }
+  }
+  if (Object.values(defined).some((v) => substitutionRefs(String(v)).length > 0)) {
+    if (!doc.options?.dynamicSubstitutions) {
+      out.push('substitutions refer to others without options.dynamicSubstitutions');
+    }
+  }
+  if (doc.serviceAccount !== undefined && substitutionRefs(doc.serviceAccount).length > 0) {
+    out.push(
+      `serviceAccount uses substitutions (${doc.serviceAccount}); Cloud Build substitutes only in steps and images: pass --service-account to gcloud builds submit or write a literal`,
+    );
+  }
+  return out;
+}
+
+/** A trigger-only substitution the steps use is checked by the first step, before any work. */
+export function checkTriggerOnlyGuard(doc: CloudBuildDoc): string[] {
+  const [guard, ...rest] = doc.steps ?? [];
+  const used = new Set(rest.flatMap((s) => substitutionRefs(stepText(s))));
+  const checked = new Set(guard ? substitutionRefs(stepText(guard)) : []);
+  return TRIGGER_ONLY.filter((name) => used.has(name) && !checked.has(name)).map(
+    (name) =>
+      `\${${name}} is empty outside trigger builds and no first step stops the build when it is`,
+  );
+}
+
+// Provider 6.x protects these by default: terraform destroy, or removing a pipeline, fails unless
+// the configuration says otherwise. Each says it explicitly.
+export const DELETION_PROTECTED = [
+  'google_cloud_run_v2_service',
+  'google_cloud_run_v2_job',
+  'google_workflows_workflow',
+];
+
+export function checkDeletionProtection(rs: Resource[]): string[] {
+  return rs
+    .filter((r) => DELETION_PROTECTED.includes(r.type) && r.body.deletion_protection === undefined)
+    .map((r) => `${where(r)} leaves deletion_protection to the provider's default (true in 6.x)`);
+}
+
+/** Every required_providers block pins google to one major version (`~> 6.0`). */
+export function checkProviderPin(docs: { file: string; doc: Json }[]): string[] {
+  const out: string[] = [];
+  for (const { file, doc } of docs) {
+    for (const block of (doc.terraform ?? []) as Json[]) {
+      for (const providers of (block.required_providers ?? []) as Json[]) {
+        const google = providers.google as Json | undefined;
+        if (google && google.version !== '~> 6.0') {
+          out.push(`${file}: google provider version ${google.version}, not ~> 6.0`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The services the apis module enables, read from its `services` list. */
+export function enabledApis(doc: Json): string[] {
+  const [locals] = (doc.locals ?? []) as Json[];
+  return [...String(locals?.services ?? '').matchAll(/"([a-z0-9.-]+\.googleapis\.com)"/g)].map(
+    (m) => m[1] as string,
+  );
 }

@@ -1,7 +1,10 @@
 // infra/ and cloudbuild.yaml checked in Node, without Google credentials or the Terraform provider:
 // least privilege per account, nothing public but what may be, OIDC and a dead letter on the push,
-// no keys, the workflow's rights exactly on the pipeline's resources, CI tests before it builds
-// and deploys by digest. Each check is also shown to catch a bad snippet.
+// no keys, the workflow's rights exactly on the pipeline's resources, CI's rights to submit and
+// run its build, deletion protection said explicitly, the provider pinned; CI tests before it
+// builds and deploys by digest, its substitutions are ones Cloud Build accepts, its first step
+// stops a build without a commit, and the documented command matches it. Each check is also shown
+// to catch a bad snippet.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,17 +14,26 @@ import { before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { DEPLOYER_MEMORY_MIB } from '../../scripts/deployer-command.ts';
 import {
+  type CloudBuildDoc,
+  type CloudBuildStep,
   checkAccountRoles,
   checkCloudBuild,
+  checkDeletionProtection,
   checkNoBroadRoles,
   checkNoKeys,
   checkNotPublic,
+  checkProviderPin,
   checkPushSubscriptions,
+  checkStorageOnBuckets,
+  checkSubstitutions,
+  checkTriggerOnlyGuard,
+  enabledApis,
   grantsOf,
   parseHcl,
   parseTree,
   type Resource,
   resources,
+  substitute,
 } from './checks.ts';
 
 const exec = promisify(execFile);
@@ -50,11 +62,18 @@ const ALLOWED: Record<string, string[]> = {
   ],
   acceptance: ['roles/run.invoker'],
   app: [],
+  // pushes images, updates the deployer and jobs, deploys the workflow; submits the Cloud Build
+  // build, which runs as this account (logs to Cloud Logging) and reads the uploaded source
   ci: [
     'roles/artifactregistry.writer',
     'roles/run.developer',
     'roles/iam.serviceAccountUser',
     'roles/workflows.editor',
+    'roles/cloudbuild.builds.editor',
+    'roles/logging.logWriter',
+    'roles/storage.legacyBucketReader',
+    'roles/storage.objectCreator',
+    'roles/storage.objectViewer',
   ],
 };
 
@@ -98,6 +117,112 @@ describe('infra/ invariants', () => {
   });
   test('each account holds only its listed roles', () =>
     assert.deepEqual(checkAccountRoles(rs, ALLOWED), []));
+  test('storage roles are granted on one bucket, never on the project', () =>
+    assert.deepEqual(checkStorageOnBuckets(rs), []));
+  test('the CI account may submit builds that run as itself, log, and stage their source', () => {
+    const grants = grantsOf(rs, 'ci');
+    const at = (role: string) => grants.filter((g) => g.role === role);
+    // Creating builds is a project-level permission; the narrowest role that has it.
+    assert.deepEqual(
+      at('roles/cloudbuild.builds.editor').map((g) => g.type),
+      ['google_project_iam_member'],
+    );
+    // The build runs as the CI account with CLOUD_LOGGING_ONLY: that account writes the logs.
+    assert.deepEqual(
+      at('roles/logging.logWriter').map((g) => g.type),
+      ['google_project_iam_member'],
+    );
+    // Act-as: on the runtime accounts CI deploys as, and on itself (the build's account) alone.
+    const actAs = at('roles/iam.serviceAccountUser');
+    assert.ok(
+      actAs.some((g) => g.on === '"${var.account_ids.ci}"'),
+      `act-as on the CI account itself: ${JSON.stringify(actAs)}`,
+    );
+    assert.ok(actAs.every((g) => g.type === 'google_service_account_iam_member'));
+    // The source bucket: looked up and written by gcloud, read back by the build; on it alone.
+    const storage = grants.filter((g) => g.role.startsWith('roles/storage.'));
+    assert.deepEqual(storage.map((g) => g.role).sort(), [
+      'roles/storage.legacyBucketReader',
+      'roles/storage.objectCreator',
+      'roles/storage.objectViewer',
+    ]);
+    for (const g of storage) {
+      assert.equal(g.type, 'google_storage_bucket_iam_member');
+      assert.equal(g.on, '"${google_storage_bucket.build_source.name}"');
+    }
+  });
+  test("terraform owns gcloud builds submit's source bucket, private, named as gcloud names it", async () => {
+    const bucket = rs.find((r) => r.type === 'google_storage_bucket' && r.name === 'build_source');
+    assert.ok(bucket, 'infra/ declares the build source bucket');
+    assert.equal(bucket.body.uniform_bucket_level_access, true);
+    assert.equal(bucket.body.public_access_prevention, 'enforced');
+    // gcloud's default: PROJECT_cloudbuild, with ':' and '.' as '_' and 'google' as 'elgoog'.
+    assert.equal(bucket.body.name, '${local.source_bucket}');
+    const ci = await parseHcl('ci.tf', await readFile(`${infra}/modules/ci/main.tf`, 'utf8'));
+    const [locals] = ci.locals as { source_bucket?: string }[];
+    assert.equal(
+      locals?.source_bucket,
+      '${replace(replace(replace(var.project, ":", "_"), ".", "_"), "google", "elgoog")}_cloudbuild',
+    );
+  });
+  test('the google provider is pinned to one major version wherever it is required', async () => {
+    const docs = await parseTree(infra);
+    assert.ok(
+      docs.some(({ doc }) => doc.terraform),
+      'some file declares required_providers',
+    );
+    assert.deepEqual(checkProviderPin(docs), []);
+  });
+  test('the APIs the resources need are enabled, IAM among them', async () => {
+    const apis = enabledApis(
+      await parseHcl('apis.tf', await readFile(`${infra}/modules/apis/main.tf`, 'utf8')),
+    );
+    // Service accounts and Workload Identity Federation need the IAM API; the rest, their own.
+    for (const api of [
+      'iam.googleapis.com',
+      'iamcredentials.googleapis.com',
+      'sts.googleapis.com',
+      'run.googleapis.com',
+      'workflows.googleapis.com',
+      'cloudbuild.googleapis.com',
+      'storage.googleapis.com',
+    ]) {
+      assert.ok(apis.includes(api), `${api} in ${apis.join(', ')}`);
+    }
+  });
+  test('deletion_protection is set on every service, job and workflow', () =>
+    assert.deepEqual(checkDeletionProtection(rs), []));
+  test('staging and the acceptance jobs may be deleted; live, the workflow and the deployer are protected unless turned off', async () => {
+    const protection = (type: string, name: string) =>
+      rs.find((r) => r.type === type && r.name === name)?.body.deletion_protection;
+    assert.equal(protection('google_cloud_run_v2_service', 'staging'), false);
+    assert.equal(protection('google_cloud_run_v2_job', 'acceptance'), false);
+    assert.equal(
+      protection('google_cloud_run_v2_service', 'live'),
+      '${var.live_deletion_protection}',
+    );
+    assert.equal(protection('google_workflows_workflow', 'release'), '${var.deletion_protection}');
+    assert.equal(
+      protection('google_cloud_run_v2_service', 'deployer'),
+      '${var.deletion_protection}',
+    );
+    const variable = async (file: string, name: string) => {
+      const doc = await parseHcl(file, await readFile(`${infra}/${file}`, 'utf8'));
+      return ((doc.variable as Record<string, { default?: unknown }[]>)[name] ?? [])[0];
+    };
+    for (const [file, name] of [
+      ['modules/pipeline/main.tf', 'live_deletion_protection'],
+      ['modules/workflow/main.tf', 'deletion_protection'],
+      ['modules/deployer/main.tf', 'deletion_protection'],
+      ['envs/example/variables.tf', 'deletion_protection'],
+    ] as const) {
+      assert.equal(
+        (await variable(file, name))?.default,
+        true,
+        `${file}: ${name} defaults to true`,
+      );
+    }
+  });
   test('the deployer is internal and only the push and scheduler identities invoke it', () => {
     assert.equal(deployerService().body.ingress, 'INGRESS_TRAFFIC_INTERNAL_ONLY');
     const invokers = rs
@@ -187,12 +312,31 @@ describe('each check catches a bad snippet', () => {
       want: /no dead-letter policy/,
     },
     {
+      name: 'a job without deletion_protection',
+      hcl: 'resource "google_cloud_run_v2_job" "j" {\n name = "j"\n}',
+      check: checkDeletionProtection,
+      want: /leaves deletion_protection/,
+    },
+    {
+      name: 'a storage role on the project',
+      hcl: 'resource "google_project_iam_member" "x" {\n role = "roles/storage.objectCreator"\n member = "serviceAccount:${var.accounts.ci}"\n}',
+      check: checkStorageOnBuckets,
+      want: /beyond one bucket/,
+    },
+    {
       name: "a role beyond an account's list",
       hcl: 'resource "google_project_iam_member" "x" {\n role = "roles/run.admin"\n member = "serviceAccount:${var.accounts.deployer}"\n}',
       check: (r) => checkAccountRoles(r, ALLOWED),
       want: /may hold only/,
     },
   ];
+  test('an open-ended provider version', async () => {
+    const hcl =
+      'terraform {\n required_providers {\n google = {\n source = "hashicorp/google"\n version = ">= 6.0"\n }\n }\n}';
+    assert.deepEqual(checkProviderPin([{ file: 'bad.tf', doc: await parseHcl('bad.tf', hcl) }]), [
+      'bad.tf: google provider version >= 6.0, not ~> 6.0',
+    ]);
+  });
   for (const c of cases) {
     test(c.name, async () => {
       const found = c.check(resources([{ file: 'bad.tf', doc: await parseHcl('bad.tf', c.hcl) }]));
@@ -204,10 +348,84 @@ describe('each check catches a bad snippet', () => {
   }
 });
 
+/** A Cloud Build step whose entrypoint is bash, run here with Cloud Build's substitutions. */
+async function runStep(step: CloudBuildStep, values: Record<string, string>) {
+  assert.equal(step.entrypoint, 'bash', `step ${step.id} runs bash`);
+  const args = (step.args ?? []).map((a) => substitute(String(a), values));
+  return exec('bash', args).then(
+    () => ({ code: 0, stderr: '' }),
+    (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+  );
+}
+
+/** Every documented `gcloud builds submit --config ...` command, continuation lines joined. */
+function submitCommands(text: string): string[] {
+  return text
+    .replace(/\\\n[\s#]*/g, ' ')
+    .split('\n')
+    .filter((line) => /gcloud builds submit\b.*--config/.test(line));
+}
+
 describe('cloudbuild.yaml', () => {
-  test('tests run before any image is built; images are tagged with the commit; deploys go by digest', async () => {
-    const doc = parseYaml(await readFile(`${root}cloudbuild.yaml`, 'utf8'));
+  let doc: CloudBuildDoc;
+  before(async () => {
+    doc = parseYaml(await readFile(`${root}cloudbuild.yaml`, 'utf8'));
+  });
+  test('tests run before any image is built; images are tagged with the commit; deploys go by digest', () => {
     assert.deepEqual(checkCloudBuild(doc), []);
+  });
+  test('every substitution used has a default, every passed key is accepted, serviceAccount takes none', () => {
+    assert.deepEqual(checkSubstitutions(doc), []);
+  });
+  test('the first step checks COMMIT_SHA, which Cloud Build fills only for trigger builds', () => {
+    assert.deepEqual(checkTriggerOnlyGuard(doc), []);
+  });
+  const commits: { name: string; sha: string; fails: boolean }[] = [
+    { name: 'empty (gcloud builds submit without it)', sha: '', fails: true },
+    { name: 'a short hash', sha: 'abc1234', fails: true },
+    { name: 'a branch name', sha: 'main', fails: true },
+    { name: 'a full SHA-1 commit', sha: 'a'.repeat(40), fails: false },
+    { name: 'a full SHA-256 commit', sha: '0123456789abcdef'.repeat(4), fails: false },
+  ];
+  for (const c of commits) {
+    test(`the first step ${c.fails ? 'stops' : 'passes'} the build on ${c.name}`, async () => {
+      const first = doc.steps?.[0];
+      assert.ok(first);
+      const { code, stderr } = await runStep(first, { PROJECT_ID: 'p', COMMIT_SHA: c.sha });
+      assert.equal(code !== 0, c.fails, stderr);
+      if (c.fails)
+        assert.match(stderr, /COMMIT_SHA.*--substitutions=COMMIT_SHA=\$\(git rev-parse HEAD\)/);
+    });
+  }
+  test('every documented submit passes the commit, the build account and the source bucket', async () => {
+    const defined = Object.keys(doc.substitutions ?? {});
+    const found: string[] = [];
+    for (const file of ['docs/deploy.md', 'README.md', 'infra/README.md', 'cloudbuild.yaml']) {
+      for (const command of submitCommands(await readFile(`${root}${file}`, 'utf8'))) {
+        found.push(file);
+        const subs = /--substitutions=((?:\$\([^)]*\)|\S)+)/.exec(command)?.[1] ?? '';
+        assert.match(subs, /(^|,)COMMIT_SHA=\$\(git rev-parse HEAD\)(,|$)/, `${file}: ${command}`);
+        for (const key of subs.split(',').map((kv) => kv.split('=')[0] ?? '')) {
+          assert.ok(key === 'COMMIT_SHA' || defined.includes(key), `${file} passes ${key}`);
+        }
+        assert.match(command, /--service-account=projects\/\S+\/serviceAccounts\/runway-ci@/, file);
+        // The bucket Terraform made; named, so gcloud needs no project-wide storage.buckets.list.
+        assert.match(command, /--gcs-source-staging-dir=gs:\/\/\S+_cloudbuild\/source/, file);
+      }
+    }
+    assert.ok(found.includes('docs/deploy.md'), 'docs/deploy.md documents gcloud builds submit');
+  });
+  test('terraform outputs the build account in the form --service-account takes', async () => {
+    const outputs = await parseHcl(
+      'outputs.tf',
+      await readFile(`${infra}/envs/example/outputs.tf`, 'utf8'),
+    );
+    const [out] =
+      (outputs.output as Record<string, { value: string }[]>).ci_build_service_account ?? [];
+    assert.equal(
+      out?.value,
+      'projects/${var.project}/serviceAccounts/${module.identities.emails.ci}',
+    );
   });
   const bad: { name: string; doc: unknown; want: RegExp }[] = [
     {
@@ -260,6 +478,69 @@ describe('cloudbuild.yaml', () => {
   for (const c of bad) {
     test(`catches: ${c.name}`, () => {
       assert.ok(checkCloudBuild(c.doc as never).some((v) => c.want.test(v)));
+    });
+  }
+  const badSubstitutions: {
+    name: string;
+    doc: CloudBuildDoc;
+    check: (d: CloudBuildDoc) => string[];
+    want: RegExp;
+  }[] = [
+    {
+      name: 'a key used only inside another substitution, without ALLOW_LOOSE',
+      doc: {
+        substitutions: { _REPO: 'apps', _IMAGE: 'x/${_REPO}/y' },
+        options: { dynamicSubstitutions: true },
+        steps: [{ args: ['push', '${_IMAGE}'] }],
+      },
+      check: checkSubstitutions,
+      want: /_REPO is not used directly.*ALLOW_LOOSE/,
+    },
+    {
+      name: 'a key used without a default',
+      doc: { steps: [{ args: ['${_MISSING}'] }] },
+      check: checkSubstitutions,
+      want: /_MISSING\} is used but has no default/,
+    },
+    {
+      name: 'nested substitutions without dynamicSubstitutions',
+      doc: {
+        substitutions: { _A: 'a', _B: '${_A}' },
+        options: { substitutionOption: 'ALLOW_LOOSE' },
+        steps: [{ args: ['${_B}'] }],
+      },
+      check: checkSubstitutions,
+      want: /without options.dynamicSubstitutions/,
+    },
+    {
+      name: 'serviceAccount built from substitutions',
+      doc: {
+        serviceAccount:
+          'projects/${PROJECT_ID}/serviceAccounts/ci@${PROJECT_ID}.iam.gserviceaccount.com',
+        steps: [],
+      },
+      check: checkSubstitutions,
+      want: /serviceAccount uses substitutions/,
+    },
+    {
+      name: 'COMMIT_SHA used with no first step checking it',
+      doc: {
+        steps: [
+          { id: 'install', entrypoint: 'npm', args: ['ci'] },
+          { id: 'b', args: ['build', '-t', 'i:${COMMIT_SHA}', '.'] },
+        ],
+      },
+      check: checkTriggerOnlyGuard,
+      want: /COMMIT_SHA\} is empty outside trigger builds/,
+    },
+  ];
+  for (const c of badSubstitutions) {
+    test(`catches: ${c.name}`, () => {
+      const found = c.check(c.doc);
+      assert.ok(
+        found.some((v) => c.want.test(v)),
+        JSON.stringify(found),
+      );
     });
   }
 });

@@ -4,8 +4,10 @@ terraform {
   required_version = ">= 1.5"
   required_providers {
     google = {
-      source  = "hashicorp/google"
-      version = ">= 6.0"
+      source = "hashicorp/google"
+      # One major version: 6.x defaults (deletion_protection among them) are what this is written
+      # for; a new major version must not change the plan unseen.
+      version = "~> 6.0"
     }
   }
 }
@@ -35,36 +37,39 @@ module "registry" {
 }
 
 module "workflow" {
-  source         = "../../modules/workflow"
-  project        = var.project
-  region         = var.region
-  accounts       = module.identities.emails
-  account_ids    = module.identities.ids
-  source_file    = "${path.root}/../../../workflows/release.yaml"
-  canary_metrics = var.canary_metrics
+  source              = "../../modules/workflow"
+  project             = var.project
+  region              = var.region
+  accounts            = module.identities.emails
+  account_ids         = module.identities.ids
+  source_file         = "${path.root}/../../../workflows/release.yaml"
+  canary_metrics      = var.canary_metrics
+  deletion_protection = var.deletion_protection
 }
 
 module "deployer" {
-  source      = "../../modules/deployer"
-  project     = var.project
-  region      = var.region
-  image       = var.deployer_image
-  accounts    = module.identities.emails
-  config_yaml = file(var.config_file)
-  workflow    = module.workflow.name
+  source              = "../../modules/deployer"
+  project             = var.project
+  region              = var.region
+  image               = var.deployer_image
+  accounts            = module.identities.emails
+  config_yaml         = file(var.config_file)
+  workflow            = module.workflow.name
+  deletion_protection = var.deletion_protection
 }
 
 module "pipeline" {
-  source           = "../../modules/pipeline"
-  for_each         = var.pipelines
-  project          = var.project
-  region           = var.region
-  accounts         = module.identities.emails
-  staging_service  = each.value.staging_service
-  live_service     = each.value.live_service
-  acceptance_job   = each.value.acceptance_job
-  acceptance_image = var.acceptance_image
-  live_public      = each.value.live_public
+  source                   = "../../modules/pipeline"
+  for_each                 = var.pipelines
+  project                  = var.project
+  region                   = var.region
+  accounts                 = module.identities.emails
+  staging_service          = each.value.staging_service
+  live_service             = each.value.live_service
+  acceptance_job           = each.value.acceptance_job
+  acceptance_image         = var.acceptance_image
+  live_public              = each.value.live_public
+  live_deletion_protection = coalesce(each.value.live_deletion_protection, var.deletion_protection)
 }
 
 module "events" {

@@ -47,7 +47,15 @@ variable "pipelines" {
     live_service    = string
     acceptance_job  = string
     live_public     = optional(bool, false)
+    # Overrides deletion_protection for this pipeline's live service (false before removing it).
+    live_deletion_protection = optional(bool)
   }))
+}
+
+variable "deletion_protection" {
+  description = "Keep terraform destroy and apply from deleting the release workflow, the deployer and each live service (provider 6.x protects them by default). Staging services and acceptance jobs are never protected. Set false and apply before destroying."
+  type        = bool
+  default     = true
 }
 
 variable "canary_metrics" {

@@ -1,7 +1,8 @@
 # The Google APIs runway uses: Cloud Run (deployer, pipeline services, acceptance job), Workflows
 # and its executions, Pub/Sub (events), Artifact Registry (images), Cloud Scheduler (reconcile),
-# IAM credentials (OIDC tokens for pushes and scheduler calls), Monitoring (canary health),
-# Cloud Build (CI).
+# IAM (service accounts, Workload Identity Federation), IAM credentials (OIDC tokens for pushes
+# and scheduler calls), STS (federated token exchange), Monitoring (canary health),
+# Cloud Build and Cloud Storage (CI and its source bucket).
 variable "project" {
   type = string
 }
@@ -14,9 +15,11 @@ locals {
     "pubsub.googleapis.com",
     "artifactregistry.googleapis.com",
     "cloudscheduler.googleapis.com",
+    "iam.googleapis.com",
     "iamcredentials.googleapis.com",
     "monitoring.googleapis.com",
     "cloudbuild.googleapis.com",
+    "storage.googleapis.com",
     "sts.googleapis.com",
   ])
 }

@@ -1,7 +1,8 @@
 # CI without keys: GitHub Actions exchanges its OIDC token through Workload Identity Federation
-# for the CI account, restricted to one repository. The CI account pushes images, updates the
-# deployer and the acceptance jobs by digest (acting as their runtime accounts), and deploys the
-# release workflow (as the workflow account).
+# for the CI account, restricted to one repository. The CI account submits the Cloud Build build
+# (cloudbuild.yaml), which runs as the CI account too: it pushes images, updates the deployer and
+# the acceptance jobs by digest (acting as their runtime accounts), and deploys the release
+# workflow (as the workflow account).
 variable "project" {
   type = string
 }
@@ -93,6 +94,81 @@ resource "google_project_iam_member" "ci_deploys_workflow" {
   project = var.project
   role    = "roles/workflows.editor"
   member  = "serviceAccount:${var.accounts.ci}"
+}
+
+# Submitting builds (cloudbuild.builds.create is granted only on the project).
+resource "google_project_iam_member" "ci_submits_builds" {
+  project = var.project
+  role    = "roles/cloudbuild.builds.editor"
+  member  = "serviceAccount:${var.accounts.ci}"
+}
+
+# The build runs as the CI account (gcloud builds submit --service-account) with its logs in Cloud
+# Logging only (CLOUD_LOGGING_ONLY), which a user-specified build account must be able to write.
+resource "google_project_iam_member" "ci_build_logs" {
+  project = var.project
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${var.accounts.ci}"
+}
+
+# Submitting a build that runs as the CI account acts as it: on that account alone.
+resource "google_service_account_iam_member" "ci_builds_as_itself" {
+  service_account_id = var.account_ids.ci
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${var.accounts.ci}"
+}
+
+# The bucket gcloud builds submit uploads the source to, named as gcloud names its default
+# (PROJECT_cloudbuild; ':' and '.' become '_', 'google' becomes 'elgoog'). Terraform owns it so
+# that CI needs no right to create buckets, nobody else can take the name first, and staged
+# sources expire. If a build was submitted before, the bucket exists; import it:
+#   terraform import module.ci.google_storage_bucket.build_source PROJECT_cloudbuild
+locals {
+  source_bucket = "${replace(replace(replace(var.project, ":", "_"), ".", "_"), "google", "elgoog")}_cloudbuild"
+}
+
+resource "google_storage_bucket" "build_source" {
+  project                     = var.project
+  name                        = local.source_bucket
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  # It only holds staged sources.
+  force_destroy = true
+  lifecycle_rule {
+    condition {
+      age = 30
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+# gcloud looks the bucket up (storage.buckets.get) and uploads the source; the build, running as
+# the CI account, reads it back. With --gcs-source-staging-dir given, gcloud skips its ownership
+# check of the default bucket, which would need storage.buckets.list on the whole project.
+resource "google_storage_bucket_iam_member" "ci_finds_source_bucket" {
+  bucket = google_storage_bucket.build_source.name
+  role   = "roles/storage.legacyBucketReader"
+  member = "serviceAccount:${var.accounts.ci}"
+}
+
+resource "google_storage_bucket_iam_member" "ci_uploads_source" {
+  bucket = google_storage_bucket.build_source.name
+  role   = "roles/storage.objectCreator"
+  member = "serviceAccount:${var.accounts.ci}"
+}
+
+resource "google_storage_bucket_iam_member" "ci_build_reads_source" {
+  bucket = google_storage_bucket.build_source.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${var.accounts.ci}"
+}
+
+output "source_staging_dir" {
+  description = "For gcloud builds submit --gcs-source-staging-dir."
+  value       = "gs://${google_storage_bucket.build_source.name}/source"
 }
 
 output "workload_identity_provider" {

@@ -20,6 +20,11 @@ variable "config_yaml" {
 variable "workflow" {
   type = string
 }
+variable "deletion_protection" {
+  description = "Keep Terraform from deleting the deployer service (provider 6.x's default)."
+  type        = bool
+  default     = true
+}
 
 # The audience of push and scheduler tokens: a fixed custom audience, so it is known before the
 # service's URL exists; Cloud Run accepts tokens for it (custom_audiences).
@@ -33,6 +38,8 @@ resource "google_cloud_run_v2_service" "deployer" {
   name             = "runway-deployer"
   ingress          = "INGRESS_TRAFFIC_INTERNAL_ONLY"
   custom_audiences = [local.audience]
+  # Without it pushes go nowhere: protected unless the environment turns it off.
+  deletion_protection = var.deletion_protection
 
   template {
     service_account = var.accounts.deployer

@@ -23,6 +23,11 @@ variable "acceptance_job" {
 variable "acceptance_image" {
   type = string
 }
+variable "live_deletion_protection" {
+  description = "Keep Terraform from deleting the live service (provider 6.x's default). Set false and apply before removing the pipeline."
+  type        = bool
+  default     = true
+}
 variable "live_public" {
   description = "Let anyone call the live service (a public website or API). Staging never is."
   type        = bool
@@ -39,6 +44,8 @@ resource "google_cloud_run_v2_service" "staging" {
   location = var.region
   name     = var.staging_service
   ingress  = "INGRESS_TRAFFIC_ALL"
+  # Staging holds nothing a release cannot redeploy: removing the pipeline may delete it.
+  deletion_protection = false
   template {
     service_account = var.accounts.app
     containers {
@@ -55,6 +62,8 @@ resource "google_cloud_run_v2_service" "live" {
   location = var.region
   name     = var.live_service
   ingress  = "INGRESS_TRAFFIC_ALL"
+  # What users call: protected unless the environment turns it off.
+  deletion_protection = var.live_deletion_protection
   template {
     service_account = var.accounts.app
     containers {
@@ -70,6 +79,8 @@ resource "google_cloud_run_v2_job" "acceptance" {
   project  = var.project
   location = var.region
   name     = var.acceptance_job
+  # A test runner: removing the pipeline may delete it.
+  deletion_protection = false
   template {
     template {
       service_account = var.accounts.acceptance

@@ -17,6 +17,11 @@ variable "source_file" {
   description = "workflows/release.yaml"
   type        = string
 }
+variable "deletion_protection" {
+  description = "Keep Terraform from deleting the release workflow (provider 6.x's default)."
+  type        = bool
+  default     = true
+}
 variable "canary_metrics" {
   description = "Whether a pipeline sets promotion.health (Cloud Monitoring 5xx thresholds)."
   type        = bool
@@ -31,6 +36,8 @@ resource "google_workflows_workflow" "release" {
   service_account = var.accounts.workflow
   source_contents = file(var.source_file)
   call_log_level  = "LOG_ERRORS_ONLY"
+  # Deleting a workflow cancels its running executions, releases halfway included.
+  deletion_protection = var.deletion_protection
 }
 
 # Deploying staging and live revisions runs them as the app account: act-as on it alone.
