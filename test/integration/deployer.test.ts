@@ -337,8 +337,31 @@ describe('deployer', () => {
     assert.equal(args.image, `${IMG}@${D1}`);
     assert.equal(args.tag, 'main');
     assert.equal(args.source, 'pubsub');
-    assert.equal(args.publishTime, '2026-11-22T10:00:00.000Z');
+    assert.equal(args.publishTime, '2026-11-22T10:00:00.000000000Z', 'canonical: UTC, 9 digits');
     assert.deepEqual(args.live, { service: 'web' });
+  });
+
+  describe('the publish time reaches the workflow in its one canonical spelling', () => {
+    const cases = [
+      { name: 'whole second, no fraction', sent: '2026-12-02T01:09:47Z' },
+      { name: 'milliseconds', sent: '2026-12-02T01:09:47.078Z', want: '.078000000Z' },
+      { name: 'offset across midnight', sent: '2026-12-02T03:09:47.5+02:00', want: '.500000000Z' },
+      { name: 'emulator spelling, lowercase', sent: '2026-12-02t01:09:47z', snake: true },
+    ];
+    cases.forEach((c, i) => {
+      test(c.name, async () => {
+        const digest = `sha256:${(0xa0 + i).toString(16).repeat(32)}`;
+        const env = envelope(insert(digest));
+        const message = c.snake
+          ? { data: env.message.data, message_id: env.message.messageId, publish_time: c.sent }
+          : { ...env.message, publishTime: c.sent };
+        assert.equal((await push({ ...env, message })).status, 204);
+        const e = (await executions()).find((x) => x.labels?.digest === digest.slice(7, 19));
+        assert.ok(e, 'a release started');
+        const args = JSON.parse(e.argument ?? '{}');
+        assert.equal(args.publishTime, `2026-12-02T01:09:47${c.want ?? '.000000000Z'}`);
+      });
+    });
   });
 
   test('a duplicate delivery while the release runs starts nothing more', async () => {
@@ -530,6 +553,24 @@ describe('deployer', () => {
       }),
       status: 204,
       log: /relative path/,
+    },
+    {
+      name: 'publish time in month 13 (acknowledged: it can never become valid)',
+      body: {
+        ...envelope(insert()),
+        message: { ...envelope(insert()).message, publishTime: '2026-13-22T10:00:00Z' },
+      },
+      status: 204,
+      log: /not a valid Pub\/Sub push envelope.*month 13/,
+    },
+    {
+      name: 'publish time without an offset',
+      body: {
+        ...envelope(insert()),
+        message: { ...envelope(insert()).message, publishTime: '2026-11-22T10:00:00' },
+      },
+      status: 204,
+      log: /not a valid Pub\/Sub push envelope.*publishTime/,
     },
     {
       name: 'huge attribute map',
