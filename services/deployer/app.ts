@@ -5,11 +5,12 @@ import { z } from 'zod';
 import { registryNotificationSchema } from '../shared/artifact-registry.ts';
 import type { RegistryNotification } from '../shared/artifact-registry.ts';
 import { RunwayError, sendGoogleError, toRunwayError } from '../shared/errors.ts';
-import { parseDigestRef } from '../shared/image-ref.ts';
+import { formatImageRef, parseDigestRef } from '../shared/image-ref.ts';
 import { type Logger, parseTraceHeaders, traceFields } from '../shared/logger.ts';
 import type { PipelineConfig } from '../shared/pipeline-config.ts';
 import { pushEnvelopeSchema } from '../shared/pubsub.ts';
-import { describeZodError } from '../shared/validation.ts';
+import { pipelineName } from '../shared/names.ts';
+import { describeZodError, parseOrThrow } from '../shared/validation.ts';
 import type { TokenVerifier } from './auth.ts';
 import type { SchedulerAuth } from './config.ts';
 import { type CloudRun, type Registry, reconcile } from './reconcile.ts';
@@ -34,6 +35,53 @@ export interface AppDeps {
 }
 
 const reconcileBody = z.strictObject({ verify: z.boolean().optional() });
+
+/** POST /releases: an image by digest, and the one pipeline to release it (absent: every one). */
+const releaseBody = z.strictObject(
+  {
+    pipeline: pipelineName.optional(),
+    image: z
+      .string({
+        error: (issue) =>
+          `${issue.input === undefined ? 'is required' : 'must be a string'}: a reference by digest (IMAGE@sha256:...)`,
+      })
+      .transform((ref, ctx) => {
+        try {
+          return parseDigestRef(ref);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'invalid_type'
+        ? 'the body must be a JSON object {"pipeline"?: string, "image": string}'
+        : undefined,
+  },
+);
+
+/** The media type of a content-type header, lowercased and without parameters. */
+function mediaType(header: string | undefined): string | undefined {
+  return header?.split(';', 1)[0]?.trim().toLowerCase() || undefined;
+}
+
+/**
+ * Bodies are JSON only. Pub/Sub and Cloud Scheduler send application/json; text/plain, a form or
+ * multipart is what any web page can POST cross-origin without a preflight, so it is refused
+ * before the body is read or anything starts. The JSON parser after it need not look again.
+ */
+function requireJson(req: Request, _res: Response, next: NextFunction) {
+  const type = mediaType(req.headers['content-type']);
+  if (type === 'application/json') return next();
+  const sent = type === undefined ? 'none was sent' : `not ${type.slice(0, 100)}`;
+  next(
+    new RunwayError('INVALID_ARGUMENT', `content-type must be application/json, ${sent}`, {
+      httpStatus: 415,
+    }),
+  );
+}
 
 export function createApp(deps: AppDeps) {
   const app = express();
@@ -68,6 +116,7 @@ export function createApp(deps: AppDeps) {
 
   app.post(
     '/pubsub/artifact-registry',
+    requireJson,
     express.json({ limit: MAX_BODY, type: () => true }),
     async (req, res, next) => {
       const log: Logger = res.locals.log;
@@ -133,17 +182,14 @@ export function createApp(deps: AppDeps) {
 
   app.post(
     '/releases',
+    requireJson,
     express.json({ limit: MAX_BODY, type: () => true }),
     async (req, res, next) => {
       try {
         await authenticate(req);
-        const body = req.body as { pipeline?: unknown; image?: unknown } | undefined;
-        if (typeof body?.image !== 'string')
-          throw new RunwayError(
-            'INVALID_ARGUMENT',
-            'image must be a reference by digest (IMAGE@sha256:…)',
-          );
-        const image = parseDigestRef(body.image);
+        const { pipeline, image } = parseOrThrow(releaseBody, req.body, 'invalid release request');
+        if (pipeline !== undefined && !deps.pipelines.pipelines.some((p) => p.name === pipeline))
+          throw new RunwayError('NOT_FOUND', `no pipeline named ${pipeline}`);
         const outcomes = await releaseImage(
           {
             config: deps.pipelines,
@@ -152,18 +198,22 @@ export function createApp(deps: AppDeps) {
             log: res.locals.log,
           },
           image,
-          { ...(image.tag ? { tag: image.tag } : {}), source: 'manual' },
+          {
+            ...(image.tag ? { tag: image.tag } : {}),
+            source: 'manual',
+            ...(pipeline ? { only: pipeline } : {}),
+          },
         );
-        const wanted =
-          typeof body.pipeline === 'string'
-            ? outcomes.filter((o) => o.kind !== 'ignored' && o.pipeline === body.pipeline)
-            : outcomes;
-        if (typeof body.pipeline === 'string' && wanted.length === 0)
+        // Only ever the sole outcome: no pipeline took the image, so nothing started.
+        const ignored = outcomes.find((o) => o.kind === 'ignored');
+        if (ignored)
           throw new RunwayError(
             'NOT_FOUND',
-            `pipeline ${body.pipeline} does not release ${body.image}`,
+            pipeline
+              ? `pipeline ${pipeline} does not release ${formatImageRef(image)}: ${ignored.reason}`
+              : ignored.reason,
           );
-        res.status(202).json({ releases: wanted });
+        res.status(202).json({ releases: outcomes });
       } catch (err) {
         next(err);
       }
@@ -172,11 +222,12 @@ export function createApp(deps: AppDeps) {
 
   app.post(
     '/reconcile',
+    requireJson,
     express.json({ limit: MAX_BODY, type: () => true }),
     async (req, res, next) => {
       try {
         await authenticateScheduler(req);
-        // Cloud Scheduler may send no body at all.
+        // A scheduler job may send no body (with content-type application/json).
         const body = reconcileBody.safeParse(req.body ?? {});
         if (!body.success)
           throw new RunwayError(

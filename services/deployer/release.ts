@@ -80,7 +80,13 @@ export async function releaseImage(
   const pipelines = pipelinesFor(deps.config, ref).filter(
     (p) => !event.only || p.name === event.only,
   );
-  if (pipelines.length === 0) return [{ kind: 'ignored', reason: whyIgnored(deps.config, ref) }];
+  if (pipelines.length === 0) {
+    // With `only`, the reason is about that pipeline, not the others watching the image.
+    const asked = event.only
+      ? { ...deps.config, pipelines: deps.config.pipelines.filter((p) => p.name === event.only) }
+      : deps.config;
+    return [{ kind: 'ignored', reason: whyIgnored(asked, ref) }];
+  }
   const out: ReleaseOutcome[] = [];
   for (const pipeline of pipelines) {
     const labels = releaseLabels(pipeline.name, image.digest);

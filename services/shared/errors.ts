@@ -98,8 +98,10 @@ export function toRunwayError(err: unknown): RunwayError {
         httpStatus: 413,
       });
     }
+    // 415 stays 415: a charset or content-encoding the parser cannot decode.
     return new RunwayError('INVALID_ARGUMENT', `request body is not valid: ${err.message}`, {
       cause: err,
+      ...(err.status === 415 ? { httpStatus: 415 } : {}),
     });
   }
   const message = err instanceof Error ? err.message : String(err);

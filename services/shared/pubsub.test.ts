@@ -20,7 +20,7 @@ describe('push envelope: accepted forms', () => {
     {
       name: 'Google camelCase',
       input: good,
-      want: { messageId: '1', publishTime: '2026-11-22T10:00:00.123Z' },
+      want: { messageId: '1', publishTime: '2026-11-22T10:00:00.123000000Z' },
     },
     {
       name: 'emulator snake_case',
@@ -28,7 +28,12 @@ describe('push envelope: accepted forms', () => {
         message: { data, message_id: '7', publish_time: '2026-11-22T10:00:00Z' },
         subscription: SUB,
       },
-      want: { messageId: '7', publishTime: '2026-11-22T10:00:00Z' },
+      want: { messageId: '7', publishTime: '2026-11-22T10:00:00.000000000Z' },
+    },
+    {
+      name: 'publish time with an offset comes out canonical',
+      input: { ...good, message: { ...good.message, publishTime: '2026-11-22T11:00:00+01:00' } },
+      want: { publishTime: '2026-11-22T10:00:00.000000000Z' },
     },
     {
       name: 'no attributes',
@@ -108,6 +113,22 @@ describe('push envelope: rejected with a message naming the field', () => {
       name: 'bad publish time',
       input: { message: { data, messageId: '1', publishTime: 'yesterday' }, subscription: SUB },
       want: /publishTime: must be an RFC 3339/,
+    },
+    {
+      name: 'publish time in month 13',
+      input: {
+        message: { data, messageId: '1', publishTime: '2026-13-22T10:00:00Z' },
+        subscription: SUB,
+      },
+      want: /message\.publishTime: must be an RFC 3339 timestamp: month 13/,
+    },
+    {
+      name: 'emulator publish time at 24:00',
+      input: {
+        message: { data, message_id: '1', publish_time: '2026-11-22T24:00:00Z' },
+        subscription: SUB,
+      },
+      want: /message\.publish_time: must be an RFC 3339 timestamp: hour 24/,
     },
     { name: 'no subscription', input: { message: { data, messageId: '1' } }, want: /subscription/ },
     {

@@ -37,6 +37,36 @@ test('a canary gets default steps and bake time', () => {
   });
 });
 
+describe('publishTime: any RFC 3339 spelling comes out canonical', () => {
+  const cases = [
+    { name: 'absent', input: undefined, want: null },
+    { name: 'null', input: null, want: null },
+    { name: 'whole second', input: '2026-12-02T01:09:47Z', want: '2026-12-02T01:09:47.000000000Z' },
+    {
+      name: 'milliseconds',
+      input: '2026-12-02T01:09:47.078Z',
+      want: '2026-12-02T01:09:47.078000000Z',
+    },
+    {
+      name: 'nanoseconds',
+      input: '2026-12-02T01:09:47.078123456Z',
+      want: '2026-12-02T01:09:47.078123456Z',
+    },
+    {
+      name: 'offset across midnight',
+      input: '2026-12-01T23:09:47.5-02:00',
+      want: '2026-12-02T01:09:47.500000000Z',
+    },
+    { name: 'lowercase', input: '2026-12-02t01:09:47z', want: '2026-12-02T01:09:47.000000000Z' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const args = workflowArgsSchema.parse({ ...minimal, publishTime: c.input });
+      assert.equal(args.publishTime, c.want);
+    });
+  }
+});
+
 describe('bad arguments name the field', () => {
   const cases: { name: string; input: unknown; want: RegExp }[] = [
     { name: 'not an object', input: 'web', want: /object/ },
@@ -115,6 +145,31 @@ describe('bad arguments name the field', () => {
     {
       name: 'bad publish time',
       input: { ...minimal, publishTime: 'Tuesday' },
+      want: /^publishTime: must be an RFC 3339/,
+    },
+    {
+      name: 'publish time in month 13',
+      input: { ...minimal, publishTime: '2026-13-02T01:09:47Z' },
+      want: /^publishTime: must be an RFC 3339 timestamp: month 13/,
+    },
+    {
+      name: 'publish time at 25:00',
+      input: { ...minimal, publishTime: '2026-12-02T25:00:00Z' },
+      want: /^publishTime: must be an RFC 3339 timestamp: hour 25/,
+    },
+    {
+      name: 'publish time on Feb 29 of a common year',
+      input: { ...minimal, publishTime: '2026-02-29T00:00:00Z' },
+      want: /^publishTime: .*day 29/,
+    },
+    {
+      name: 'publish time without offset',
+      input: { ...minimal, publishTime: '2026-12-02T01:09:47' },
+      want: /^publishTime: must be an RFC 3339 timestamp: expected/,
+    },
+    {
+      name: 'publish time a number',
+      input: { ...minimal, publishTime: 1_700_000_000 },
       want: /^publishTime: must be an RFC 3339/,
     },
     {

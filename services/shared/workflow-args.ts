@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { acceptanceChecksSchema } from './checks.ts';
 import { parseDigestRef } from './image-ref.ts';
 import { jobName, pipelineName, projectId, region, serviceName, topicName } from './names.ts';
+import { timestampSchema } from './timestamp.ts';
 
 const digestReference = z.string().superRefine((s, ctx) => {
   try {
@@ -71,11 +72,11 @@ export const workflowArgsSchema = z.strictObject({
   region,
   image: digestReference,
   tag: z.string().max(128).nullable().default(null),
-  /** When the registry event was published: a newer claim on the live service wins. */
-  publishTime: z.iso
-    .datetime({ offset: true, error: 'must be an RFC 3339 timestamp' })
-    .nullable()
-    .default(null),
+  /**
+   * When the registry event was published: a newer claim on the live service wins. Any RFC 3339
+   * spelling in, the canonical one out (UTC, 9 fractional digits), so the workflow sees one form.
+   */
+  publishTime: timestampSchema.nullable().default(null),
   staging: z.strictObject({ service: serviceName }),
   live: z.strictObject({ service: serviceName }),
   acceptance: acceptanceArgsSchema,

@@ -592,7 +592,7 @@ describe('POST /reconcile through Google clients', () => {
     set({ 'team/api:latest': D('c') }, { api: { digest: D('c'), uri: 'https://api.example' } });
     const res = await fetch(`${url}/reconcile`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token()}` },
+      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
       body: '{"verify":true}',
     });
     const { pipelines } = (await res.json()) as { pipelines: PipelineReport[] };
@@ -616,7 +616,7 @@ describe('POST /reconcile through Google clients', () => {
   test('the scheduler identity cannot push events', async () => {
     const res = await fetch(`${url}/pubsub/artifact-registry`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token()}` },
+      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
       body: '{}',
     });
     assert.equal(res.status, 401);
@@ -645,7 +645,8 @@ describe('reconcile access modes', () => {
       try {
         const res = await fetch(
           `http://127.0.0.1:${(server.address() as AddressInfo).port}/reconcile`,
-          { method: 'POST' },
+          // No body, as a scheduler job may send; JSON all the same.
+          { method: 'POST', headers: { 'content-type': 'application/json' } },
         );
         assert.equal(res.status, c.status);
       } finally {

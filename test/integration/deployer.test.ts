@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createSign, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { workflowsExecutions } from '../../services/deployer/executions.ts';
 import { LocalReleases } from '../../services/deployer/release.ts';
 import { createLogger } from '../../services/shared/logger.ts';
 import { parsePipelineConfig } from '../../services/shared/pipeline-config.ts';
+import { loopbackServer } from '../helpers/loopback.ts';
 
 const PROJECT = 'local-project';
 const REGION = 'us-central1';
@@ -121,11 +122,20 @@ const insert = (digest = D1, tag: string | undefined = 'main') => ({
   ...(tag ? { tag: `${IMG}:${tag}` } : {}),
 });
 
-async function push(body: unknown, auth: string | null = `Bearer ${token()}`, raw?: string) {
+/** `contentType` null sends none (a Buffer body, so fetch adds no text/plain of its own). */
+async function push(
+  body: unknown,
+  auth: string | null = `Bearer ${token()}`,
+  raw?: string,
+  contentType: string | null = 'application/json',
+) {
   return fetch(`${url}/pubsub/artifact-registry`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
-    body: raw ?? JSON.stringify(body),
+    headers: {
+      ...(contentType === null ? {} : { 'content-type': contentType }),
+      ...(auth ? { authorization: auth } : {}),
+    },
+    body: Buffer.from(raw ?? JSON.stringify(body)),
   });
 }
 
@@ -137,15 +147,19 @@ async function executions() {
   return list;
 }
 
-/** More hostile input, each naming the status the README documents. */
-function extraCases(): {
+interface BadInput {
   name: string;
   body?: unknown;
   raw?: string;
   auth?: string | null;
+  /** Absent: application/json; null: no content-type header at all. */
+  contentType?: string | null;
   status: number;
   log?: RegExp;
-}[] {
+}
+
+/** More hostile input, each naming the status the README documents. */
+function extraCases(): BadInput[] {
   const t = token();
   const now = Math.floor(Date.now() / 1000);
   const sub = `projects/${PROJECT}/subscriptions/s`;
@@ -337,8 +351,31 @@ describe('deployer', () => {
     assert.equal(args.image, `${IMG}@${D1}`);
     assert.equal(args.tag, 'main');
     assert.equal(args.source, 'pubsub');
-    assert.equal(args.publishTime, '2026-11-22T10:00:00.000Z');
+    assert.equal(args.publishTime, '2026-11-22T10:00:00.000000000Z', 'canonical: UTC, 9 digits');
     assert.deepEqual(args.live, { service: 'web' });
+  });
+
+  describe('the publish time reaches the workflow in its one canonical spelling', () => {
+    const cases = [
+      { name: 'whole second, no fraction', sent: '2026-12-02T01:09:47Z' },
+      { name: 'milliseconds', sent: '2026-12-02T01:09:47.078Z', want: '.078000000Z' },
+      { name: 'offset across midnight', sent: '2026-12-02T03:09:47.5+02:00', want: '.500000000Z' },
+      { name: 'emulator spelling, lowercase', sent: '2026-12-02t01:09:47z', snake: true },
+    ];
+    cases.forEach((c, i) => {
+      test(c.name, async () => {
+        const digest = `sha256:${(0xa0 + i).toString(16).repeat(32)}`;
+        const env = envelope(insert(digest));
+        const message = c.snake
+          ? { data: env.message.data, message_id: env.message.messageId, publish_time: c.sent }
+          : { ...env.message, publishTime: c.sent };
+        assert.equal((await push({ ...env, message })).status, 204);
+        const e = (await executions()).find((x) => x.labels?.digest === digest.slice(7, 19));
+        assert.ok(e, 'a release started');
+        const args = JSON.parse(e.argument ?? '{}');
+        assert.equal(args.publishTime, `2026-12-02T01:09:47${c.want ?? '.000000000Z'}`);
+      });
+    });
   });
 
   test('a duplicate delivery while the release runs starts nothing more', async () => {
@@ -375,14 +412,7 @@ describe('deployer', () => {
   });
 
   const now = Math.floor(Date.now() / 1000);
-  const cases: {
-    name: string;
-    body?: unknown;
-    raw?: string;
-    auth?: string | null;
-    status: number;
-    log?: RegExp;
-  }[] = [
+  const cases: BadInput[] = [
     { name: 'no token', body: envelope(insert()), auth: null, status: 401 },
     { name: 'not a bearer token', body: envelope(insert()), auth: 'Basic abc', status: 401 },
     { name: 'garbage token', body: envelope(insert()), auth: 'Bearer abc.def.ghi', status: 401 },
@@ -532,6 +562,24 @@ describe('deployer', () => {
       log: /relative path/,
     },
     {
+      name: 'publish time in month 13 (acknowledged: it can never become valid)',
+      body: {
+        ...envelope(insert()),
+        message: { ...envelope(insert()).message, publishTime: '2026-13-22T10:00:00Z' },
+      },
+      status: 204,
+      log: /not a valid Pub\/Sub push envelope.*month 13/,
+    },
+    {
+      name: 'publish time without an offset',
+      body: {
+        ...envelope(insert()),
+        message: { ...envelope(insert()).message, publishTime: '2026-11-22T10:00:00' },
+      },
+      status: 204,
+      log: /not a valid Pub\/Sub push envelope.*publishTime/,
+    },
+    {
       name: 'huge attribute map',
       body: {
         ...envelope(insert()),
@@ -544,6 +592,35 @@ describe('deployer', () => {
       log: /at most 100 attributes/,
     },
     ...extraCases(),
+    // What a web page can send cross-origin without a preflight; Pub/Sub always sends JSON.
+    ...[
+      'text/plain',
+      'text/plain;charset=UTF-8',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/jsonp',
+      'application/json-seq',
+    ].map((contentType) => ({
+      name: `content-type ${contentType}`,
+      body: envelope(insert()),
+      contentType,
+      status: 415,
+      log: /content-type must be application\/json/,
+    })),
+    {
+      name: 'no content-type',
+      body: envelope(insert()),
+      contentType: null,
+      status: 415,
+      log: /content-type must be application\/json/,
+    },
+    {
+      name: 'a JSON charset the parser cannot decode',
+      body: envelope(insert()),
+      contentType: 'application/json; charset=latin1',
+      status: 415,
+      log: /charset/,
+    },
   ];
   for (const c of cases) {
     test(`bad input: ${c.name}`, async () => {
@@ -553,6 +630,7 @@ describe('deployer', () => {
         c.body,
         c.auth === null ? null : (c.auth ?? `Bearer ${token()}`),
         c.raw,
+        c.contentType === undefined ? 'application/json' : c.contentType,
       );
       assert.equal(res.status, c.status);
       if (res.status >= 400) {
@@ -583,11 +661,316 @@ describe('deployer', () => {
   test('manual release of a tag without digest is refused', async () => {
     const res = await fetch(`${url}/releases`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token()}` },
+      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
       body: JSON.stringify({ image: `${IMG}:v2` }),
     });
     assert.equal(res.status, 400);
   });
+});
+
+describe('POST /releases and the content-type rule, with pipelines sharing one image', () => {
+  const shared = parsePipelineConfig(`
+project: ${PROJECT}
+region: ${REGION}
+pipelines:
+  - name: web
+    image: ${IMG}
+    staging: { service: web-staging }
+    live: { service: web }
+    acceptance: { job: web-acceptance }
+  - name: web-eu
+    image: ${IMG}
+    region: europe-west1
+    staging: { service: web-eu-staging }
+    live: { service: web-eu }
+    acceptance: { job: web-eu-acceptance }
+  - name: web-main
+    image: ${IMG}
+    tags: [main]
+    staging: { service: web-main-staging }
+    live: { service: web-main }
+    acceptance: { job: web-main-acceptance }
+`);
+  const started: string[] = [];
+  const lines: Record<string, unknown>[] = [];
+  const base = loopbackServer(
+    createServer(
+      createApp({
+        project: PROJECT,
+        pipelines: shared,
+        push: 'unauthenticated',
+        scheduler: 'unauthenticated',
+        verifier: createVerifier({ certs }),
+        executions: {
+          start: async (args) => {
+            started.push(args.pipeline);
+            return `projects/${PROJECT}/locations/${REGION}/workflows/w/executions/${started.length}`;
+          },
+          isActive: async () => false,
+        },
+        registry: { tagDigest: async () => undefined },
+        run: { getService: async () => undefined, runJob: async () => assert.fail('no verify') },
+        logger: createLogger({ stream: { write: (l: string) => lines.push(JSON.parse(l)) } }),
+      }),
+    ),
+  );
+  let n = 0;
+  /** A digest no earlier case used, so this instance's memory of its releases never answers. */
+  const fresh = () => `sha256:${(++n).toString(16).padStart(64, '0')}`;
+  const post = (path: string, body: string | undefined, contentType: string | null) =>
+    fetch(`${base()}${path}`, {
+      method: 'POST',
+      headers: contentType === null ? {} : { 'content-type': contentType },
+      ...(body === undefined ? {} : { body: Buffer.from(body) }),
+    });
+
+  const cases: {
+    name: string;
+    /** A function gets a fresh digest reference; a string or undefined is sent as it is. */
+    body: ((image: string) => unknown) | Record<string, unknown> | string | undefined;
+    contentType?: string | null;
+    status: number;
+    starts?: string[];
+    message?: RegExp;
+  }[] = [
+    {
+      name: 'the named pipeline only',
+      body: (image) => ({ pipeline: 'web', image }),
+      status: 202,
+      starts: ['web'],
+    },
+    {
+      name: 'the other pipeline only',
+      body: (image) => ({ pipeline: 'web-eu', image }),
+      status: 202,
+      starts: ['web-eu'],
+    },
+    {
+      name: 'no pipeline named: every pipeline that takes the image',
+      body: (image) => ({ image }),
+      status: 202,
+      starts: ['web', 'web-eu'],
+    },
+    {
+      name: 'a tag in the reference reaches the tag filters',
+      body: (image) => ({ pipeline: 'web-main', image: image.replace('@', ':main@') }),
+      status: 202,
+      starts: ['web-main'],
+    },
+    {
+      name: 'unknown pipeline: 404 before starting anything',
+      body: (image) => ({ pipeline: 'nope', image }),
+      status: 404,
+      message: /no pipeline named nope/,
+    },
+    {
+      name: 'a pipeline that does not take the image: 404, nothing started',
+      body: (image) => ({ pipeline: 'web-main', image }),
+      status: 404,
+      message: /web-main does not release .*only release tagged pushes/,
+    },
+    {
+      name: 'no pipeline takes the image: 404',
+      body: (image) => ({ image: image.replace('/web@', '/other@') }),
+      status: 404,
+      message: /no pipeline watches/,
+    },
+    {
+      name: 'image by tag only',
+      body: { image: `${IMG}:v2` },
+      status: 400,
+      message: /request: image: .*by digest/,
+    },
+    {
+      name: 'image missing',
+      body: { pipeline: 'web' },
+      status: 400,
+      message: /request: image: is required: a reference by digest/,
+    },
+    {
+      name: 'image a number',
+      body: (image) => ({ pipeline: 'web', image: image.length }),
+      status: 400,
+      message: /request: image: must be a string/,
+    },
+    {
+      name: 'pipeline a number',
+      body: (image) => ({ pipeline: 1, image }),
+      status: 400,
+      message: /request: pipeline: /,
+    },
+    {
+      name: 'pipeline null',
+      body: (image) => ({ pipeline: null, image }),
+      status: 400,
+      message: /request: pipeline: /,
+    },
+    {
+      name: 'pipeline not a pipeline name',
+      body: (image) => ({ pipeline: 'Web!', image }),
+      status: 400,
+      message: /request: pipeline: a pipeline name/,
+    },
+    {
+      name: 'unknown field',
+      body: (image) => ({ pipeline: 'web', image, force: true }),
+      status: 400,
+      message: /force/,
+    },
+    {
+      name: 'pipelines, a plausible misspelling',
+      body: (image) => ({ pipelines: ['web'], image }),
+      status: 400,
+      message: /pipelines/,
+    },
+    {
+      name: 'oversized pipeline name',
+      body: (image) => ({ pipeline: 'w'.repeat(5000), image }),
+      status: 400,
+      message: /request: pipeline: .*at most 63/,
+    },
+    {
+      name: 'oversized image reference',
+      body: (image) => ({ image: `${IMG}/${'a'.repeat(5000)}@${image.split('@')[1]}` }),
+      status: 400,
+      message: /request: image: .*(long|at most)/,
+    },
+    {
+      name: 'body over the size limit',
+      body: JSON.stringify({ pad: 'x'.repeat(1_100_000) }),
+      status: 413,
+    },
+    { name: 'a JSON array', body: '[]', status: 400, message: /JSON object/ },
+    { name: 'a JSON string', body: '"web"', status: 400 },
+    { name: 'JSON null', body: 'null', status: 400 },
+    { name: 'not JSON', body: 'pipeline=web', status: 400 },
+    { name: 'no body', body: undefined, status: 400, message: /image: is required/ },
+    {
+      name: 'text/plain: what a web page sends without a preflight',
+      body: (image) => ({ pipeline: 'web', image }),
+      contentType: 'text/plain',
+      status: 415,
+      message: /content-type must be application\/json, not text\/plain/,
+    },
+    {
+      name: 'no content-type',
+      body: (image) => ({ pipeline: 'web', image }),
+      contentType: null,
+      status: 415,
+      message: /content-type must be application\/json/,
+    },
+    {
+      name: 'a form',
+      body: (image) => ({ pipeline: 'web', image }),
+      contentType: 'application/x-www-form-urlencoded',
+      status: 415,
+    },
+    {
+      name: 'multipart',
+      body: (image) => ({ pipeline: 'web', image }),
+      contentType: 'multipart/form-data; boundary=x',
+      status: 415,
+    },
+    {
+      name: 'application/json with a charset',
+      body: (image) => ({ pipeline: 'web', image }),
+      contentType: 'application/json; charset=utf-8',
+      status: 202,
+      starts: ['web'],
+    },
+    {
+      name: 'media types are case-insensitive',
+      body: (image) => ({ pipeline: 'web', image }),
+      contentType: 'APPLICATION/JSON',
+      status: 202,
+      starts: ['web'],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      started.length = 0;
+      const mark = lines.length;
+      const image = `${IMG}@${fresh()}`;
+      const body =
+        typeof c.body === 'function'
+          ? JSON.stringify(c.body(image))
+          : typeof c.body === 'object'
+            ? JSON.stringify(c.body)
+            : c.body;
+      const res = await post(
+        '/releases',
+        body,
+        c.contentType === undefined ? 'application/json' : c.contentType,
+      );
+      const answer = (await res.json()) as {
+        releases?: { kind: string; pipeline: string }[];
+        error?: { code: number; status: string; message: string };
+      };
+      assert.equal(res.status, c.status, JSON.stringify(answer));
+      assert.deepEqual(started.sort(), c.starts ?? [], 'the releases started');
+      if (c.status === 202) {
+        assert.deepEqual(
+          answer.releases!.map((r) => `${r.kind} ${r.pipeline}`).sort(),
+          c.starts!.map((p) => `started ${p}`),
+          'the answer reports exactly what started',
+        );
+        return;
+      }
+      assert.equal(answer.error?.code, c.status);
+      if (c.message) assert.match(answer.error!.message, c.message);
+      assert.ok(
+        lines.slice(mark).some((l) => /request refused/.test(String(l.message))),
+        'the refusal is logged',
+      );
+    });
+  }
+
+  // The rule holds on every route that reads a body.
+  const routes = [
+    {
+      path: '/pubsub/artifact-registry',
+      body: () => JSON.stringify(envelope({ action: 'INSERT', digest: `${IMG}@${fresh()}` })),
+      ok: 204,
+      starts: ['web', 'web-eu'],
+    },
+    { path: '/reconcile', body: () => '{}', ok: 200, starts: [] },
+    {
+      path: '/releases',
+      body: () => JSON.stringify({ image: `${IMG}@${fresh()}` }),
+      ok: 202,
+      starts: ['web', 'web-eu'],
+    },
+  ];
+  const types: { contentType: string | null; accepted: boolean }[] = [
+    { contentType: 'application/json', accepted: true },
+    { contentType: 'application/json; charset=utf-8', accepted: true },
+    { contentType: 'Application/JSON; Charset=UTF-8', accepted: true },
+    { contentType: 'text/plain', accepted: false },
+    { contentType: 'text/plain;charset=UTF-8', accepted: false },
+    { contentType: null, accepted: false },
+    { contentType: 'application/x-www-form-urlencoded', accepted: false },
+    { contentType: 'multipart/form-data; boundary=x', accepted: false },
+    { contentType: 'application/json-patch+json', accepted: false },
+  ];
+  for (const r of routes)
+    for (const t of types) {
+      test(`${r.path} ${t.contentType ?? 'without content-type'}: ${t.accepted ? r.ok : 415}`, async () => {
+        started.length = 0;
+        const res = await post(r.path, r.body(), t.contentType);
+        const text = await res.text();
+        assert.equal(res.status, t.accepted ? r.ok : 415, text);
+        assert.deepEqual(started.sort(), t.accepted ? r.starts : [], 'the releases started');
+        if (!t.accepted)
+          assert.deepEqual(JSON.parse(text), {
+            error: {
+              code: 415,
+              status: 'INVALID_ARGUMENT',
+              message: `content-type must be application/json, ${t.contentType === null ? 'none was sent' : `not ${t.contentType.split(';')[0]}`}`,
+              details: [],
+            },
+          });
+      });
+    }
 });
 
 describe("Google's token signing keys unreachable", () => {
