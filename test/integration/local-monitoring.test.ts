@@ -1,5 +1,7 @@
 // The local Cloud Monitoring through Google's own client (@google-cloud/monitoring, REST mode):
-// the router's request counts as run.googleapis.com/request_count, filtered and summed.
+// the router's request counts as run.googleapis.com/request_count, filtered, aligned and summed;
+// refused where Cloud Monitoring refuses (its reference: an alignment period of at least 60 s,
+// a period with every aligner, an aligner with every reducer, an end time); data visible late.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MetricServiceClient } from '@google-cloud/monitoring';
@@ -29,6 +31,7 @@ after(async () => {
   await monitoring.close();
 });
 
+const COUNT = `filter=${encodeURIComponent('metric.type = "run.googleapis.com/request_count"')}&interval.endTime=2026-11-23T10:00:30Z`;
 const interval = (from: string, to: string) => ({
   startTime: { seconds: Date.parse(from) / 1000 },
   endTime: { seconds: Date.parse(to) / 1000 },
@@ -42,9 +45,9 @@ describe('local Cloud Monitoring', () => {
       name: `projects/${PROJECT}`,
       filter:
         'metric.type = "run.googleapis.com/request_count" AND resource.labels.service_name = "web" AND resource.labels.revision_name = "web-b"',
-      interval: interval('2026-11-23T10:00:00Z', '2026-11-23T10:00:30Z'),
+      interval: interval('2026-11-23T09:59:30Z', '2026-11-23T10:00:30Z'),
       aggregation: {
-        alignmentPeriod: { seconds: 30 },
+        alignmentPeriod: { seconds: 60 },
         perSeriesAligner: 'ALIGN_SUM',
         crossSeriesReducer: 'REDUCE_SUM',
         groupByFields: ['metric.labels.response_code_class'],
@@ -106,22 +109,78 @@ describe('local Cloud Monitoring', () => {
       message: /not supported by the local Cloud Monitoring/,
     },
     {
-      name: 'no end time',
+      name: 'no interval',
       query: `filter=${encodeURIComponent('metric.type = "x"')}`,
       status: 400,
-      message: /interval.endTime is required/,
+      message:
+        /^Field interval\.endTime had an invalid value of "": The end time of the interval must be specified\.$/,
     },
     {
       name: 'start after end',
       query: `filter=${encodeURIComponent('metric.type = "x"')}&interval.startTime=2026-11-23T11:00:00Z&interval.endTime=2026-11-23T10:00:00Z`,
       status: 400,
-      message: /must not be after/,
+      message: /^Field interval\.startTime had an invalid value of "2026-11-23T11:00:00Z"/,
     },
     {
-      name: 'an unsupported reducer',
-      query: `filter=${encodeURIComponent('metric.type = "run.googleapis.com/request_count"')}&interval.endTime=2026-11-23T10:00:30Z&aggregation.crossSeriesReducer=REDUCE_MEAN`,
+      name: 'an end time that is not RFC 3339',
+      query: `filter=${encodeURIComponent('metric.type = "x"')}&interval.endTime=${encodeURIComponent('Mon, 23 Nov 2026 10:00:00 GMT')}`,
       status: 400,
-      message: /REDUCE_SUM is/,
+      message:
+        /^Invalid value at 'interval\.end_time' \(type\.googleapis\.com\/google\.protobuf\.Timestamp\)/,
+    },
+    {
+      name: 'an alignment period under a minute (what runway once sent for a 30 s bake)',
+      query: `${COUNT}&aggregation.alignmentPeriod=31s&aggregation.perSeriesAligner=ALIGN_SUM`,
+      status: 400,
+      message:
+        /^Field aggregation\.alignmentPeriod had an invalid value of "31s": The alignment period must be greater than or equal to 1 minute\.$/,
+    },
+    {
+      name: 'an aligner without an alignment period',
+      query: `${COUNT}&aggregation.perSeriesAligner=ALIGN_SUM`,
+      status: 400,
+      message:
+        /^Field aggregation\.alignmentPeriod had an invalid value of "": An alignment period must be specified/,
+    },
+    {
+      name: 'a reducer without an aligner',
+      query: `${COUNT}&aggregation.crossSeriesReducer=REDUCE_SUM`,
+      status: 400,
+      message:
+        /^Field aggregation\.perSeriesAligner had an invalid value of "": A per-series aligner other than ALIGN_NONE/,
+    },
+    {
+      name: 'an unknown aligner',
+      query: `${COUNT}&aggregation.alignmentPeriod=60s&aggregation.perSeriesAligner=ALIGN_TOTAL`,
+      status: 400,
+      message:
+        /^Invalid value at 'aggregation\.per_series_aligner' \(type\.googleapis\.com\/google\.monitoring\.v3\.Aggregation\.Aligner\), "ALIGN_TOTAL"$/,
+    },
+    {
+      name: 'an unknown reducer, by number',
+      query: `${COUNT}&aggregation.alignmentPeriod=60s&aggregation.perSeriesAligner=14&aggregation.crossSeriesReducer=99`,
+      status: 400,
+      message:
+        /^Invalid value at 'aggregation\.cross_series_reducer' \(type\.googleapis\.com\/google\.monitoring\.v3\.Aggregation\.Reducer\), "99"$/,
+    },
+    {
+      name: 'an alignment period that is no duration',
+      query: `${COUNT}&aggregation.alignmentPeriod=1m&aggregation.perSeriesAligner=ALIGN_SUM`,
+      status: 400,
+      message:
+        /^Invalid value at 'aggregation\.alignment_period' \(type\.googleapis\.com\/google\.protobuf\.Duration\), "1m"$/,
+    },
+    {
+      name: 'an aligner that does not apply to an INT64 DELTA metric',
+      query: `${COUNT}&aggregation.alignmentPeriod=60s&aggregation.perSeriesAligner=ALIGN_FRACTION_TRUE`,
+      status: 400,
+      message: /The aligner cannot be applied to metrics with kind DELTA and value type INT64\.$/,
+    },
+    {
+      name: 'a valid reducer the local cloud does not compute',
+      query: `${COUNT}&aggregation.alignmentPeriod=60s&aggregation.perSeriesAligner=ALIGN_SUM&aggregation.crossSeriesReducer=REDUCE_MEAN`,
+      status: 501,
+      message: /REDUCE_MEAN is valid, but the local Cloud Monitoring computes REDUCE_SUM only/,
     },
   ];
   for (const c of bad) {
@@ -133,11 +192,92 @@ describe('local Cloud Monitoring', () => {
     });
   }
 
+  test('aligned sums: one point per alignment period, newest first, each summing the period before it', async () => {
+    const [series] = await client.listTimeSeries({
+      name: `projects/${PROJECT}`,
+      filter:
+        'metric.type = "run.googleapis.com/request_count" AND resource.labels.revision_name = "web-a"',
+      interval: interval('2026-11-23T09:58:15Z', '2026-11-23T10:00:15Z'),
+      aggregation: { alignmentPeriod: { seconds: 60 }, perSeriesAligner: 'ALIGN_SUM' },
+    });
+    // 10:00:00..10:00:14 in the newest period, nothing before 10:00:00; empty periods have no point.
+    assert.equal(series.length, 1);
+    assert.deepEqual(
+      series[0]!.points?.map((p) => Number(p.value?.int64Value)),
+      [15],
+    );
+  });
+
+  test("bad requests are refused the same way through Google's client", async () => {
+    await assert.rejects(
+      client.listTimeSeries({
+        name: `projects/${PROJECT}`,
+        filter: 'metric.type = "run.googleapis.com/request_count"',
+        interval: interval('2026-11-23T10:00:00Z', '2026-11-23T10:00:30Z'),
+        aggregation: { alignmentPeriod: { seconds: 30 }, perSeriesAligner: 'ALIGN_SUM' },
+      }),
+      /The alignment period must be greater than or equal to 1 minute/,
+    );
+  });
+
   test('another project or path is NOT_FOUND', async () => {
     assert.equal((await fetch(`${monitoring.url}/v3/projects/other/timeSeries?x`)).status, 404);
     assert.equal(
       (await fetch(`${monitoring.url}/v3/projects/${PROJECT}/alertPolicies`)).status,
       404,
     );
+  });
+});
+
+describe('local Cloud Monitoring with late data', () => {
+  // Cloud Run's metrics become visible up to 180 s after they are sampled; so do local ones
+  // when a visibility delay is set, on the stack's own clock.
+  test('counts younger than the delay are not there yet, and show up once it has passed', async () => {
+    let clock = Date.parse('2026-11-23T10:00:00Z');
+    const late = new RequestMetrics(() => clock);
+    for (let s = 0; s < 60; s++) {
+      clock = Date.parse('2026-11-23T10:00:00Z') + s * 1000;
+      late.record('web', 'web-a', 200);
+    }
+    const server = await startLocalMonitoring({
+      metrics: late,
+      project: PROJECT,
+      location: 'us-central1',
+      now: () => clock,
+      visibilityDelayMs: 180_000,
+    });
+    const lateClient = new MetricServiceClient(localClientOptions(server.host));
+    const total = async () => {
+      const [series] = await lateClient.listTimeSeries({
+        name: `projects/${PROJECT}`,
+        filter:
+          'metric.type = "run.googleapis.com/request_count" AND resource.labels.revision_name = "web-a"',
+        interval: interval('2026-11-23T10:00:00Z', '2026-11-23T10:01:00Z'),
+        aggregation: {
+          alignmentPeriod: { seconds: 60 },
+          perSeriesAligner: 'ALIGN_SUM',
+          crossSeriesReducer: 'REDUCE_SUM',
+        },
+      });
+      return series.reduce((n, s) => n + count(s), 0);
+    };
+    try {
+      const cases = [
+        { name: 'right after the minute', at: '2026-11-23T10:01:00Z', want: 0 },
+        {
+          name: 'half a minute short of the delay: the first 30 s',
+          at: '2026-11-23T10:03:30Z',
+          want: 30,
+        },
+        { name: 'after the delay', at: '2026-11-23T10:04:00Z', want: 60 },
+      ];
+      for (const c of cases) {
+        clock = Date.parse(c.at);
+        assert.equal(await total(), c.want, c.name);
+      }
+    } finally {
+      await lateClient.close();
+      await server.close();
+    }
   });
 });
