@@ -35,6 +35,7 @@ import {
   renderMeta,
   throwIfViolations,
   touch,
+  withDefaultServiceAccount,
 } from './resources.ts';
 import type { RunSettings } from './services.ts';
 
@@ -162,6 +163,20 @@ export class Jobs {
     return this.render(this.#get(name));
   }
 
+  /** The task template's service account, the default compute account when none is named. */
+  #withDefaults(spec: JsonObject): JsonObject {
+    const exec = spec.template;
+    if (!exec || typeof exec !== 'object' || Array.isArray(exec) || exec.template === undefined)
+      return spec;
+    return {
+      ...spec,
+      template: {
+        ...exec,
+        template: withDefaultServiceAccount(exec.template, this.settings.project) ?? {},
+      },
+    };
+  }
+
   list(parent: string): JsonObject[] {
     this.checkParent(parent);
     return [...this.#jobs.values()].map((j) => this.render(j));
@@ -172,7 +187,9 @@ export class Jobs {
     throwIfViolations(checkId('job id', 'job_id', id, 63));
     const name = `${parent}/jobs/${id}`;
     if (this.#jobs.has(name)) throw alreadyExists(`Resource '${id}' already exists.`);
-    const spec = Object.fromEntries(Object.entries(body).filter(([k]) => JOB_FIELDS.has(k)));
+    const spec = this.#withDefaults(
+      Object.fromEntries(Object.entries(body).filter(([k]) => JOB_FIELDS.has(k))),
+    );
     throwIfViolations(checkJob(spec, true));
     const job: JobRecord = {
       meta: newMeta(name),
@@ -198,9 +215,11 @@ export class Jobs {
       return this.create(parent, short(name), body, options.validateOnly);
     }
     checkEtag(job.meta, body.etag);
-    const spec = options.mask
-      ? applyMask(job.spec, body, options.mask, JOB_FIELDS, 'job')
-      : Object.fromEntries(Object.entries(body).filter(([k]) => JOB_FIELDS.has(k)));
+    const spec = this.#withDefaults(
+      options.mask
+        ? applyMask(job.spec, body, options.mask, JOB_FIELDS, 'job')
+        : Object.fromEntries(Object.entries(body).filter(([k]) => JOB_FIELDS.has(k))),
+    );
     throwIfViolations(checkJob(spec, true));
     if (!options.validateOnly) {
       job.spec = spec;

@@ -1,6 +1,6 @@
 // Pieces every local Cloud Run resource shares: names, conditions, etags, field masks, paging, and
 // the checks of Cloud Run's naming rules.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   aborted,
   type FieldViolation,
@@ -211,4 +211,28 @@ export function randomSuffix(length: number): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   const bytes = randomBytes(length);
   return [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+/** A project's number: twelve digits, the same for the same project id every time. */
+export function projectNumber(project: string): string {
+  const n = BigInt(`0x${createHash('sha256').update(project).digest('hex').slice(0, 15)}`);
+  return String(100_000_000_000n + (n % 900_000_000_000n));
+}
+
+/**
+ * A revision or task template as Cloud Run stores it: with no service account named, it runs as
+ * the project's default compute account, and reads say so. A patch that replaces the template
+ * without one therefore resets it, as on Google.
+ */
+export function withDefaultServiceAccount(
+  template: Json | undefined,
+  project: string,
+): Json | undefined {
+  if (!template || typeof template !== 'object' || Array.isArray(template)) return template;
+  if (typeof template.serviceAccount === 'string' && template.serviceAccount !== '')
+    return template;
+  return {
+    ...template,
+    serviceAccount: `${projectNumber(project)}-compute@developer.gserviceaccount.com`,
+  };
 }

@@ -38,6 +38,7 @@ import {
   renderMeta,
   throwIfViolations,
   touch,
+  withDefaultServiceAccount,
 } from './resources.ts';
 import type { RequestMetrics } from './metrics.ts';
 import { type Backend, type Listener, openListener, type Routing } from './router.ts';
@@ -294,6 +295,9 @@ export class Services {
     spec: JsonObject,
     validateOnly: boolean,
   ): Promise<Operation> {
+    if (spec.template !== undefined) {
+      spec.template = withDefaultServiceAccount(spec.template, this.settings.project) ?? {};
+    }
     const template = asObject(spec.template);
     const newName =
       typeof template.revision === 'string' && template.revision ? template.revision : undefined;

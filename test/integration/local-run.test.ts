@@ -286,6 +286,30 @@ describe("services through Google's client", () => {
     assert.equal((await probe(svc.uri!)).greeting, 'kept');
   });
 
+  test('a template names no service account: it runs as the default compute account, and a patch of template without one resets it', async () => {
+    const DEFAULT = /^\d{12}-compute@developer\.gserviceaccount\.com$/;
+    const plain = await deploy('default-account');
+    assert.match(plain.template?.serviceAccount ?? '', DEFAULT);
+    const own = 'app@demo-project.iam.gserviceaccount.com';
+    const svc = await deploy('own-account', [], { serviceAccount: own });
+    assert.equal(svc.template?.serviceAccount, own);
+    const [rev] = await revisions.getRevision({ name: svc.latestCreatedRevision! });
+    assert.equal(rev.serviceAccount, own);
+    // updateMask "template" replaces the template as a whole: a body without the account, as
+    // runway's workflow once sent, falls back to the default compute account.
+    const [op] = await services.updateService({
+      service: { name: svc.name, template: template([{ name: 'GREETING', value: 'new' }]) },
+      updateMask: { paths: ['template'] },
+    });
+    const [after] = await op.promise();
+    assert.match(after.template?.serviceAccount ?? '', DEFAULT);
+    assert.equal(
+      after.template?.serviceAccount,
+      plain.template?.serviceAccount,
+      'one project number',
+    );
+  });
+
   const failures: { name: string; env: Env; image?: string; message: RegExp }[] = [
     {
       name: 'exits at once',
