@@ -4,23 +4,32 @@ import { shortDigest } from '../services/shared/image-ref.ts';
 import type { WorkflowResult } from '../services/shared/workflow-result.ts';
 import type { StackInfo } from './stack.ts';
 
+// Google's Executions API names only the innermost routine running (status.currentSteps). The
+// stage routines of release.yaml name their stage; its helpers (record, read_service,
+// run_acceptance for the tests and the canary checks alike, ...) run inside whichever stage called
+// them, so they keep the stage seen before, or, seen first, the stage they most often serve.
 const STAGES: Record<string, string> = {
   main: 'starting',
-  validate_args: 'validate',
+  start_release: 'validate',
   claim_live: 'claim',
   deploy_staging: 'staging',
   restore_staging: 'staging',
-  run_acceptance: 'test',
+  test_staging: 'test',
   promote_live: 'promote',
-  candidate_traffic: 'promote',
-  write_live_annotations: 'promote',
-  release_claim: 'cleanup',
+  canary_step: 'promote',
+  judge_requests: 'promote',
+  restore_after_error: 'cleanup',
+  reject: 'cleanup',
   report: 'report',
 };
+const HELPERS: Record<string, string> = {
+  run_acceptance: 'test',
+  release_claim: 'cleanup',
+};
 
-/** The release stage a routine of release.yaml belongs to. */
-export function stageOf(routine: string): string {
-  return STAGES[routine] ?? routine;
+/** The release stage a routine of release.yaml belongs to, given the stage seen before it. */
+export function stageOf(routine: string, previous?: string): string {
+  return STAGES[routine] ?? previous ?? HELPERS[routine] ?? 'running';
 }
 
 interface ApiExecution {
@@ -76,13 +85,15 @@ export async function waitForRelease(
   const started = Date.now();
   let lastStage = '';
   let lastHeard = Date.now();
+  const stages = new Map<string, string>();
   const heartbeat = options.heartbeatMs ?? 5000;
   for (;;) {
     const list = await listFor(info, digest);
     const active = list.filter((e) => e.state === 'ACTIVE');
     for (const e of active) {
       const routine = e.status?.currentSteps?.[0]?.routine ?? 'main';
-      const stage = STAGES[routine] ?? routine;
+      const stage = stageOf(routine, stages.get(e.name));
+      stages.set(e.name, stage);
       if (stage !== lastStage || Date.now() - lastHeard >= heartbeat) {
         options.onStage?.(stage, (Date.now() - started) / 1000, stage === lastStage);
         lastStage = stage;
@@ -118,7 +129,7 @@ export async function waitForStage(
   for (;;) {
     const list = await listFor(info, digest);
     if (list.some((e) => e.state !== 'ACTIVE')) return;
-    const at = list.map((e) => STAGES[e.status?.currentSteps?.[0]?.routine ?? 'main']);
+    const at = list.map((e) => stageOf(e.status?.currentSteps?.[0]?.routine ?? 'main'));
     if (at.includes(stage)) return;
     if (Date.now() > deadline)
       throw new Error(`the release of ${shortDigest(digest)} never reached ${stage}`);
@@ -170,9 +181,11 @@ export async function followReleases(
     for (const e of list) {
       const id = (e.name.split('/').pop() ?? '').slice(0, 8);
       const what = `release ${id} (${e.labels?.pipeline ?? '?'} ${e.labels?.digest ?? ''})`;
-      const state =
-        e.state === 'ACTIVE' ? stageOf(e.status?.currentSteps?.[0]?.routine ?? 'main') : e.state;
       const before = seen.get(e.name);
+      const state =
+        e.state === 'ACTIVE'
+          ? stageOf(e.status?.currentSteps?.[0]?.routine ?? 'main', before)
+          : e.state;
       if (before === state) continue;
       seen.set(e.name, state);
       if (e.state === 'ACTIVE') {

@@ -37,6 +37,19 @@ test('a canary gets default steps and bake time', () => {
   });
 });
 
+test('canary health: no data never passes; late data is waited for; inconclusive rolls back', () => {
+  const args = workflowArgsSchema.parse({
+    ...minimal,
+    promotion: { strategy: 'canary', health: { maxErrorRatio: 0.05 } },
+  });
+  assert.deepEqual(args.promotion.strategy === 'canary' && args.promotion.health, {
+    maxErrorRatio: 0.05,
+    minRequests: 0,
+    dataWaitSeconds: 180,
+    onInconclusive: 'rollback',
+  });
+});
+
 describe('publishTime: any RFC 3339 spelling comes out canonical', () => {
   const cases = [
     { name: 'absent', input: undefined, want: null },
@@ -136,6 +149,30 @@ describe('bad arguments name the field', () => {
       name: 'error ratio over 1',
       input: { ...minimal, promotion: { strategy: 'canary', health: { maxErrorRatio: 2 } } },
       want: /promotion\.health\.maxErrorRatio: must be 0\.\.1/,
+    },
+    {
+      name: 'inconclusive policy unknown',
+      input: {
+        ...minimal,
+        promotion: { strategy: 'canary', health: { maxErrorRatio: 0.1, onInconclusive: 'pass' } },
+      },
+      want: /promotion\.health\.onInconclusive: must be "rollback" or "promote"/,
+    },
+    {
+      name: 'data wait over an hour',
+      input: {
+        ...minimal,
+        promotion: { strategy: 'canary', health: { maxErrorRatio: 0.1, dataWaitSeconds: 3601 } },
+      },
+      want: /promotion\.health\.dataWaitSeconds: must be at most an hour/,
+    },
+    {
+      name: 'data wait fractional',
+      input: {
+        ...minimal,
+        promotion: { strategy: 'canary', health: { maxErrorRatio: 0.1, dataWaitSeconds: 1.5 } },
+      },
+      want: /promotion\.health\.dataWaitSeconds: must be a whole number of seconds/,
     },
     {
       name: 'direct with steps',

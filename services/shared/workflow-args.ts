@@ -23,8 +23,25 @@ const percent = z
 export const healthSchema = z.strictObject({
   /** Highest 5xx share of the candidate's requests during a bake, 0..1. */
   maxErrorRatio: z.number().min(0, { error: 'must be 0..1' }).max(1, { error: 'must be 0..1' }),
-  /** Fewer requests than this during a bake make the ratio inconclusive, which counts as healthy. */
+  /**
+   * Requests the candidate must have served during a bake for its ratio to count (at least 1:
+   * no data never passes a candidate). Fewer, even after waiting for late data, is inconclusive.
+   */
   minRequests: z.number().int().min(0).default(0),
+  /**
+   * How long to keep asking Cloud Monitoring when it has too few requests yet: Cloud Run's metrics
+   * can take up to 180 s to become visible after they are sampled.
+   */
+  dataWaitSeconds: z
+    .number()
+    .int({ error: 'must be a whole number of seconds' })
+    .min(0)
+    .max(3_600, { error: 'must be at most an hour' })
+    .default(180),
+  /** What an inconclusive bake means: roll back (the default) or pass the candidate. */
+  onInconclusive: z
+    .enum(['rollback', 'promote'], { error: 'must be "rollback" or "promote"' })
+    .default('rollback'),
 });
 
 export const canarySteps = z

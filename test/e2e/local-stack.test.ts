@@ -162,7 +162,12 @@ describe('releases on the local cloud', () => {
           strategy: 'canary',
           steps: [50, 100],
           bakeSeconds: 30,
-          health: { maxErrorRatio: 0.05, minRequests: 5 },
+          health: {
+            maxErrorRatio: 0.05,
+            minRequests: 5,
+            dataWaitSeconds: 180,
+            onInconclusive: 'rollback',
+          },
         },
       },
       { image: pushed.digestRef, source: 'manual' },

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
+import { canonicalTimestamp } from '../../services/shared/timestamp.ts';
 import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
 
 const workflow = parseWorkflow(
@@ -96,7 +97,7 @@ describe('release workflow (fake Cloud Run)', () => {
     ).containerOverrides[0]!.env;
     assert.ok(env.some((e) => e.name === 'TARGET_URL' && e.value.includes('web-staging')));
     assert.ok(
-      r.steps.internal + r.steps.external <= 60,
+      r.steps.internal + r.steps.external <= 75,
       `direct release billed ${r.steps.internal + r.steps.external} steps`,
     );
   });
@@ -161,7 +162,7 @@ describe('release workflow (fake Cloud Run)', () => {
     );
     assert.equal(live()?.annotations['runway.dev/digest'], digest('4'));
     const steps = r.steps.internal + r.steps.external;
-    assert.ok(steps <= 60 + 25 * 3, `canary release billed ${steps} steps`);
+    assert.ok(steps <= 75 + 25 * 2, `canary release billed ${steps} steps`);
   });
 
   test('canary failing its checks at a step: ROLLED_BACK to the stable revision', async () => {
@@ -233,11 +234,16 @@ describe('release workflow (fake Cloud Run)', () => {
     assert.equal(live()?.annotations['runway.dev/claim'], undefined);
   });
 
+  const health = { maxErrorRatio: 0.1, minRequests: 10, dataWaitSeconds: 180 };
   const monitored: {
     name: string;
     counts: { codeClass: string; count: number }[];
+    health?: Record<string, unknown>;
+    /** timeSeries.list calls that see no data yet, as right after a bake on Google. */
+    hidden?: number;
     outcome: string;
     reason?: RegExp;
+    queries?: number;
   }[] = [
     {
       name: '5xx ratio above the threshold: ROLLED_BACK',
@@ -247,6 +253,7 @@ describe('release workflow (fake Cloud Run)', () => {
       ],
       outcome: 'ROLLED_BACK',
       reason: /canary at 25% failed: 5xx ratio 5\/25 is above 0\.1/,
+      queries: 2,
     },
     {
       name: '5xx ratio under the threshold: PROMOTED',
@@ -255,19 +262,49 @@ describe('release workflow (fake Cloud Run)', () => {
         { codeClass: '5xx', count: 1 },
       ],
       outcome: 'PROMOTED',
+      queries: 2,
     },
     {
-      name: 'fewer requests than minRequests: inconclusive, PROMOTED',
+      name: 'fewer requests than minRequests after waiting for data: inconclusive, ROLLED_BACK',
       counts: [{ codeClass: '5xx', count: 3 }],
-      outcome: 'PROMOTED',
+      outcome: 'ROLLED_BACK',
+      reason:
+        /canary at 25% failed: inconclusive: 3 requests in Cloud Monitoring after waiting 180 s for data, 10 needed/,
+      queries: 7,
     },
-    { name: 'no requests at all: PROMOTED', counts: [], outcome: 'PROMOTED' },
+    {
+      name: 'no requests at all, even with minRequests 0: inconclusive, ROLLED_BACK',
+      counts: [],
+      health: { minRequests: 0, dataWaitSeconds: 60 },
+      outcome: 'ROLLED_BACK',
+      reason: /inconclusive: 0 requests .* after waiting 60 s for data, 1 needed/,
+      queries: 3,
+    },
+    {
+      name: 'inconclusive with onInconclusive promote: PROMOTED',
+      counts: [{ codeClass: '2xx', count: 3 }],
+      health: { onInconclusive: 'promote', dataWaitSeconds: 30 },
+      outcome: 'PROMOTED',
+      queries: 2,
+    },
+    {
+      name: 'data that shows up late is waited for, then judged: ROLLED_BACK on its ratio',
+      counts: [
+        { codeClass: '2xx', count: 10 },
+        { codeClass: '5xx', count: 10 },
+      ],
+      hidden: 2,
+      outcome: 'ROLLED_BACK',
+      reason: /5xx ratio 10\/20 is above 0\.1/,
+      queries: 4,
+    },
   ];
   for (const [i, c] of monitored.entries()) {
     test(`canary with Cloud Monitoring thresholds, ${c.name}`, async () => {
       run.requestCounts.splice(0, Infinity, ...c.counts);
       run.monitoringQueries.length = 0;
-      const d = digest(String.fromCharCode(98 + i)); // b, c, d, e
+      run.monitoringHidden.value = c.hidden ?? 0;
+      const d = digest('bcdef0'[i]!);
       try {
         const r = await release(
           args(d, {
@@ -275,26 +312,51 @@ describe('release workflow (fake Cloud Run)', () => {
               strategy: 'canary',
               steps: [25, 100],
               bakeSeconds: 30,
-              health: { maxErrorRatio: 0.1, minRequests: 10 },
+              health: { ...health, onInconclusive: 'rollback', ...c.health },
             },
           }),
         );
         assert.equal(r.outcome, c.outcome, JSON.stringify(r));
         if (c.reason) assert.match(r.reason ?? '', c.reason);
-        const q = run.monitoringQueries[1]!;
+        assert.equal(run.monitoringQueries.length, c.queries, 'timeSeries.list calls');
+        const q = run.monitoringQueries[0]!;
         assert.match(
           q.get('filter') ?? '',
           new RegExp(`resource.labels.revision_name = "web-${d.slice(7, 19)}"`),
         );
         assert.equal(q.get('aggregation.crossSeriesReducer'), 'REDUCE_SUM');
+        // A 30 s bake is read as the whole minute ending with it: Monitoring refuses periods
+        // under 60 s.
+        assert.equal(q.get('aggregation.alignmentPeriod'), '60s');
         const window =
           Date.parse(q.get('interval.endTime')!) - Date.parse(q.get('interval.startTime')!);
-        assert.equal(window, 30_000);
+        assert.equal(window, 60_000);
       } finally {
         run.requestCounts.length = 0;
+        run.monitoringHidden.value = 0;
       }
     });
   }
+
+  test('every bake length gives a query Cloud Monitoring accepts (whole minutes, at least one)', async () => {
+    run.requestCounts.splice(0, Infinity, { codeClass: '2xx', count: 50 });
+    const periods: string[] = [];
+    try {
+      for (const [i, bakeSeconds] of [0, 1, 30, 59, 60, 61, 90.5, 3600].entries()) {
+        run.monitoringQueries.length = 0;
+        const r = await release(
+          args(`sha256:${(i + 10).toString(16).padStart(2, '0').repeat(32)}`, {
+            promotion: { strategy: 'canary', steps: [50, 100], bakeSeconds, health },
+          }),
+        );
+        assert.equal(r.outcome, 'PROMOTED', `bake ${bakeSeconds}: ${JSON.stringify(r)}`);
+        periods.push(run.monitoringQueries[0]!.get('aggregation.alignmentPeriod')!);
+      }
+    } finally {
+      run.requestCounts.length = 0;
+    }
+    assert.deepEqual(periods, ['60s', '60s', '60s', '60s', '60s', '120s', '120s', '3600s']);
+  });
 
   test('an older digest never overtakes a newer claim: SUPERSEDED', async () => {
     const s = live()!;
@@ -328,6 +390,118 @@ describe('release workflow (fake Cloud Run)', () => {
       assert.equal(live()?.annotations['runway.dev/digest'], digest('9'));
     } finally {
       delete s.annotations['runway.dev/published'];
+    }
+  });
+
+  // Live's annotation and the push's publishTime in the spellings Pub/Sub, proto3 JSON and older
+  // runway versions wrote: compared as text, each of these decides the wrong way round.
+  const ordering = [
+    {
+      name: 'a push in the same second, later by its fraction, is not superseded',
+      live: '2026-11-22T13:00:00Z',
+      push: '2026-11-22T13:00:00.078Z',
+      outcome: 'PROMOTED',
+    },
+    {
+      name: 'an older push whose fraction sorts after the live whole second is superseded',
+      live: '2026-11-22T14:00:01Z',
+      push: '2026-11-22T14:00:00.999Z',
+      outcome: 'SUPERSEDED',
+    },
+    {
+      name: 'an offset spelling of an earlier instant is superseded',
+      live: '2026-11-22T15:00:00.5Z',
+      push: '2026-11-22T16:00:00+01:00',
+      outcome: 'SUPERSEDED',
+    },
+    {
+      name: 'an offset spelling of a later instant is not superseded',
+      live: '2026-11-22T16:30:00.000000000Z',
+      push: '2026-11-22T15:30:00.000000001-01:00',
+      outcome: 'PROMOTED',
+    },
+  ];
+  for (const [i, c] of ordering.entries()) {
+    test(`publish times compare as instants: ${c.name}`, async () => {
+      live()!.annotations['runway.dev/published'] = c.live;
+      const before = live()!.annotations['runway.dev/digest'];
+      const mine = `sha256:${(0xa0 + i).toString(16).repeat(32)}`;
+      const r = await release(args(mine, { publishTime: c.push }));
+      assert.equal(r.outcome, c.outcome, JSON.stringify(r));
+      if (c.outcome === 'SUPERSEDED') {
+        assert.equal(live()!.annotations['runway.dev/digest'], before);
+      } else {
+        assert.equal(live()!.annotations['runway.dev/digest'], mine);
+        // Written back in the one canonical spelling the deployer also uses.
+        assert.equal(live()!.annotations['runway.dev/published'], canonicalTimestamp(c.push));
+      }
+    });
+  }
+
+  test('manual runs whose argument has no publishTime key release every time, not only the first', async () => {
+    for (const c of ['b1', 'b2']) {
+      const a: Record<string, unknown> = args(`sha256:${c.repeat(32)}`);
+      delete a.publishTime;
+      const r = await release(a);
+      assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+      assert.equal(live()!.annotations['runway.dev/digest'], `sha256:${c.repeat(32)}`);
+      assert.equal(live()!.annotations['runway.dev/published'], '');
+    }
+    // A push after them is compared with nothing and goes ahead.
+    const r = await release(args(`sha256:${'b3'.repeat(32)}`));
+    assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+  });
+
+  test('every template field runway does not own survives a release: the service account, env, limits, sidecars', async () => {
+    const owned = {
+      serviceAccount: 'web-runtime@local-project.iam.gserviceaccount.com',
+      timeout: '30s',
+      maxInstanceRequestConcurrency: 20,
+      scaling: { minInstanceCount: 1, maxInstanceCount: 7 },
+      annotations: { 'team.example.com/owner': 'payments' },
+      labels: { team: 'payments' },
+    };
+    const container = {
+      name: 'web',
+      env: [{ name: 'MODE', value: 'production' }],
+      resources: { limits: { cpu: '2', memory: '1Gi' } },
+      ports: [{ containerPort: 8080 }],
+    };
+    const sidecar = {
+      name: 'proxy',
+      image: 'us-docker.pkg.dev/x/y/proxy@sha256:' + 'c'.repeat(64),
+    };
+    for (const service of ['web', 'web-staging']) {
+      const s = run.services.get(`${base}/services/${service}`)!;
+      s.template = {
+        ...owned,
+        revision: s.template.revision,
+        containers: [{ ...container, image: s.template.containers?.[0]?.image ?? '' }, sidecar],
+      } as typeof s.template;
+    }
+    const d = `sha256:${'c1'.repeat(32)}`;
+    const r = await release(
+      args(d, {
+        promotion: { strategy: 'canary', steps: [50, 100], bakeSeconds: 10, health: null },
+      }),
+    );
+    assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+    for (const service of ['web', 'web-staging']) {
+      const t = run.services.get(`${base}/services/${service}`)!.template as Record<
+        string,
+        unknown
+      > & {
+        containers: Record<string, unknown>[];
+        annotations: Record<string, string>;
+      };
+      assert.equal(t.serviceAccount, owned.serviceAccount, `${service}: service account kept`);
+      assert.deepEqual(
+        { ...t, containers: undefined, revision: undefined, annotations: undefined },
+        { ...owned, containers: undefined, revision: undefined, annotations: undefined },
+      );
+      assert.deepEqual(t.annotations, { ...owned.annotations, 'runway.dev/digest': d });
+      assert.deepEqual(t.containers, [{ ...container, image: `${IMG}@${d}` }, sidecar]);
+      assert.equal(t.revision, `${service}-${d.slice(7, 19)}`);
     }
   });
 

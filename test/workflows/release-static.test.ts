@@ -26,12 +26,40 @@ test('every connector call of the release workflow sets an explicit timeout', ()
   }
 });
 
-test('every patch of a service that carries a template names an update mask', () => {
-  for (const c of calls(parse(source)).filter((x) => x.call.endsWith('services.patch'))) {
-    const body = c.args.body as Record<string, unknown> | undefined;
-    assert.ok(
-      c.args.updateMask,
-      `a services.patch without updateMask would replace the whole service: ${JSON.stringify(body).slice(0, 120)}`,
+const patches = () => calls(parse(source)).filter((c) => c.call.endsWith('services.patch'));
+const body = (c: { args: Record<string, unknown> }) =>
+  (c.args.body ?? {}) as Record<string, unknown>;
+
+test('every patch of a service that carries a template names an update mask with template', () => {
+  const withTemplate = patches().filter((c) => body(c).template !== undefined);
+  // Staging's deploy and live's: a check over nothing would pass whatever the workflow did.
+  assert.ok(withTemplate.length >= 2, `found ${withTemplate.length} template patches`);
+  for (const c of withTemplate) {
+    const mask = String(c.args.updateMask ?? '');
+    assert.match(
+      mask,
+      /template/,
+      `a services.patch without "template" in its updateMask ignores its template: ${JSON.stringify(body(c)).slice(0, 120)}`,
     );
   }
+});
+
+test("every template patch builds on the service's current template, so fields runway does not own survive", () => {
+  // A patch of `template` replaces the whole template: a literal one would drop the service
+  // account (the default compute account then, on which the workflow has no act-as), env, limits.
+  const withTemplate = patches().filter((c) => body(c).template !== undefined);
+  assert.ok(withTemplate.length >= 2);
+  for (const c of withTemplate) {
+    assert.match(
+      String(body(c).template),
+      /^\$\{candidate_template\(/,
+      `template built from scratch: ${JSON.stringify(body(c).template).slice(0, 120)}`,
+    );
+  }
+});
+
+test('every patch names an update mask: without one, Cloud Run replaces the whole service', () => {
+  const all = patches();
+  assert.ok(all.length >= 5, `found ${all.length} patches`);
+  for (const c of all) assert.ok(c.args.updateMask, JSON.stringify(body(c)).slice(0, 120));
 });
