@@ -59,6 +59,8 @@ export interface StackInfo {
   pipelines: { name: string; image: string }[];
   home: string;
   pid: number;
+  /** How many times faster than the wall the workflow's clock runs (absent in older files: 1). */
+  timeScale?: number;
 }
 
 export interface Stack {
@@ -279,6 +281,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       pipelines: config.pipelines.map((p) => ({ name: p.name, image: p.image })),
       home,
       pid: process.pid,
+      timeScale,
     };
     await writeFile(join(home, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
     return { info, config, run, registry, workflows, pubsub, env, close };

@@ -5,10 +5,11 @@ import type { PubSubKind } from '../pubsub/index.ts';
 import { startStack } from '../stack.ts';
 import { followReleases } from '../watch.ts';
 import { stackHome } from './home.ts';
-import { parseArgs, type UsageError } from './args.ts';
+import { parseArgs, timeScaleOption, type UsageError } from './args.ts';
 
 export const upCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;
+  let scale: number;
   try {
     ({ flags } = parseArgs(argv, {
       json: false,
@@ -17,13 +18,9 @@ export const upCommand: Command = async (argv, io) => {
       home: true,
       pubsub: true,
     }));
+    scale = timeScaleOption(flags, io.env, 1);
   } catch (err) {
     io.stderr.write(`runway local up: ${(err as UsageError).message}\n`);
-    return 2;
-  }
-  const scale = Number(flags.get('time-scale') ?? 1);
-  if (!(Number.isFinite(scale) && scale >= 1 && scale <= 1000)) {
-    io.stderr.write('runway local up: --time-scale must be a number from 1 to 1000\n');
     return 2;
   }
   const pubsub = String(flags.get('pubsub') ?? 'auto');

@@ -30,6 +30,9 @@ test('runway demo runs the four releases and ends with a summary and exit 0', as
   ]) {
     assert.match(stdout, new RegExp(`${scenario}.*(PROMOTED|REJECTED)`));
   }
+  // One clock (the wall) for every time; each stage's workflow time is labelled beside it.
+  assert.match(stdout, /✓ promote +\d+\.\ds \(\d+(\.\d)?s in workflow time, x20\)/);
+  assert.doesNotMatch(stdout, /✓ promote +\d+s /);
   assert.match(stdout, /SCENARIO\s+DIGEST\s+OUTCOME\s+EXPECTED\s+LIVE AFTER/);
   assert.match(stdout, /✓ all releases ended as expected/);
 });

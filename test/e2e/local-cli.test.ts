@@ -28,15 +28,19 @@ function runway(args: string[], env: Record<string, string> = {}) {
   });
 }
 
+/** `local up --json`, at time x20 unless `env` sets RUNWAY_TIME_SCALE. */
 async function up(
   home: string,
   extra: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; info: StackInfo }> {
+  const scale = env.RUNWAY_TIME_SCALE === undefined ? ['--time-scale', '20'] : [];
   const child = spawn(
     process.execPath,
-    [bin, 'local', 'up', '--json', '--time-scale', '20', '--home', home, ...extra],
+    [bin, 'local', 'up', '--json', ...scale, '--home', home, ...extra],
     {
       cwd: root,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -125,7 +129,11 @@ describe('runway local', () => {
         env,
       );
       assert.equal(v2.code, 1, v2.stderr);
-      assert.match(v2.stderr, /✗ test acceptance tests failed/);
+      // Stage times on the wall clock, like the rest, with the x20 workflow time labelled.
+      assert.match(
+        v2.stderr,
+        /✗ test +\d+\.\ds \(\d+(\.\d)?s in workflow time, x20\) +acceptance tests failed/,
+      );
       assert.match(v2.stderr, /^REJECTED: acceptance tests failed/m);
       const bad = v2.stdout.trim().split('@')[1]!;
       const deadline = Date.now() + 10_000;
@@ -160,10 +168,11 @@ describe('runway local', () => {
     }
   });
 
-  test('Ctrl-C (SIGINT) stops everything too', async () => {
+  test('Ctrl-C (SIGINT) stops everything too; RUNWAY_TIME_SCALE is the default time scale', async () => {
     const home = await mkdtemp(join(tmpdir(), 'runway-cli-'));
-    const { child } = await up(home, ['--pubsub', 'bridge']);
+    const { child, info } = await up(home, ['--pubsub', 'bridge'], { RUNWAY_TIME_SCALE: '7' });
     try {
+      assert.equal(info.timeScale, 7);
       const pids = await descendants(child.pid!);
       assert.equal(await stop(child, 'SIGINT'), 0);
       for (const pid of pids)
@@ -196,12 +205,25 @@ describe('runway local', () => {
     }
   });
 
-  const bad: { name: string; args: string[]; code: number; stderr: RegExp }[] = [
+  const bad: {
+    name: string;
+    args: string[];
+    env?: Record<string, string>;
+    code: number;
+    stderr: RegExp;
+  }[] = [
     {
       name: 'up with a bad time scale',
       args: ['local', 'up', '--time-scale', '0'],
       code: 2,
       stderr: /--time-scale must be a number from 1 to 1000/,
+    },
+    {
+      name: 'up with a bad RUNWAY_TIME_SCALE',
+      args: ['local', 'up'],
+      env: { RUNWAY_TIME_SCALE: 'fast' },
+      code: 2,
+      stderr: /RUNWAY_TIME_SCALE must be a number from 1 to 1000/,
     },
     {
       name: 'up with an unknown Pub/Sub',
@@ -256,7 +278,7 @@ describe('runway local', () => {
   ];
   for (const c of bad) {
     test(c.name, async () => {
-      const r = await runway(c.args);
+      const r = await runway(c.args, c.env);
       assert.equal(r.code, c.code, r.stderr);
       assert.match(r.stderr, c.stderr);
     });
