@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
-import type { StackInfo } from '../../local/stack.ts';
+import { startTimeOf } from '../../local/process-ledger.ts';
+import { findEmulator } from '../../local/pubsub/emulator.ts';
+import type { StackInfo, StartPhase } from '../../local/stack.ts';
 import { alive, commandOf, descendants } from '../helpers/processes.ts';
 import { waitForRelease } from '../../local/watch.ts';
 
@@ -205,6 +207,75 @@ describe('runway local', () => {
     }
   });
 
+  // RUNWAY_TEST_PAUSE_AT holds `local up` at a phase, so the SIGKILL lands there every time.
+  const noEmulator = findEmulator(process.env)
+    ? false
+    : "gcloud's Pub/Sub emulator is not installed";
+  const killedAt: { phase: StartPhase; pubsub: 'emulator' | 'bridge'; expect?: RegExp }[] = [
+    { phase: 'pubsub', pubsub: 'emulator', expect: /java/ },
+    { phase: 'build', pubsub: 'emulator', expect: /java/ },
+    { phase: 'deployer', pubsub: 'emulator', expect: /java/ },
+    { phase: 'deployer', pubsub: 'bridge' },
+  ];
+  for (const c of killedAt) {
+    test(`killed with SIGKILL at ${c.phase} (Pub/Sub ${c.pubsub}), the next up leaves no orphan`, {
+      skip: c.pubsub === 'emulator' && noEmulator,
+    }, async () => {
+      const home = await mkdtemp(join(tmpdir(), 'runway-cli-'));
+      const first = spawn(
+        process.execPath,
+        [bin, 'local', 'up', '--json', '--home', home, '--pubsub', c.pubsub],
+        {
+          cwd: root,
+          env: { ...process.env, RUNWAY_TEST_PAUSE_AT: c.phase },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let second: ChildProcess | undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let stderr = '';
+          first.stderr!.on('data', (d) => {
+            stderr += d;
+            if (stderr.includes(`paused at ${c.phase}`)) resolve();
+          });
+          first.once('exit', (code) =>
+            reject(new Error(`local up exited with ${code}: ${stderr}`)),
+          );
+        });
+        // Each process with its start time, so a pid the kernel reuses is not taken for it.
+        const left = (await descendants(first.pid!)).map((pid) => ({
+          pid,
+          start: startTimeOf(pid),
+          command: commandOf(pid),
+        }));
+        if (c.expect)
+          assert.ok(
+            left.some((p) => c.expect!.test(p.command)),
+            `running at ${c.phase}: ${left.map((p) => p.command).join('\n')}`,
+          );
+        first.kill('SIGKILL');
+        await new Promise((r) => first.once('exit', r));
+        const running = (p: (typeof left)[number]) =>
+          alive(p.pid) && startTimeOf(p.pid) === p.start;
+        assert.ok(left.some(running), 'a SIGKILLed local up leaves processes running');
+
+        second = (await up(home, ['--pubsub', c.pubsub])).child;
+        const orphans = left.filter(running);
+        assert.deepEqual(
+          orphans.map((p) => `${p.pid} ${p.command}`),
+          [],
+          'the next up stopped every process the killed one left',
+        );
+        assert.equal(await stop(second, 'SIGTERM'), 0);
+      } finally {
+        if (first.exitCode === null) first.kill('SIGKILL');
+        if (second && second.exitCode === null) second.kill('SIGKILL');
+        await rm(home, { recursive: true, force: true });
+      }
+    });
+  }
+
   const bad: {
     name: string;
     args: string[];
@@ -224,6 +295,13 @@ describe('runway local', () => {
       env: { RUNWAY_TIME_SCALE: 'fast' },
       code: 2,
       stderr: /RUNWAY_TIME_SCALE must be a number from 1 to 1000/,
+    },
+    {
+      name: 'up with an unknown test pause phase',
+      args: ['local', 'up'],
+      env: { RUNWAY_TEST_PAUSE_AT: 'never' },
+      code: 2,
+      stderr: /RUNWAY_TEST_PAUSE_AT must be one of pubsub, build, deployer/,
     },
     {
       name: 'up with an unknown Pub/Sub',
