@@ -270,7 +270,13 @@ describe('runway local', () => {
         assert.equal(await stop(second, 'SIGTERM'), 0);
       } finally {
         if (first.exitCode === null) first.kill('SIGKILL');
-        if (second && second.exitCode === null) second.kill('SIGKILL');
+        // SIGTERM, so a failed check does not leave the second stack's emulator running.
+        if (second && second.exitCode === null) {
+          const running = second;
+          const timer = setTimeout(() => running.kill('SIGKILL'), 20_000);
+          await stop(running, 'SIGTERM');
+          clearTimeout(timer);
+        }
         await rm(home, { recursive: true, force: true });
       }
     });
