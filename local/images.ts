@@ -2,34 +2,52 @@
 // multi-stage: a build stage bundles with esbuild, the final stage copies the bundle. Locally the
 // build stage is `scripts/build.mjs`, run into a directory laid out like the final stage, next to
 // the same Dockerfile, so the local registry snapshots what the real image would hold.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import type { ProcessLedger } from './process-ledger.ts';
 
-const run = promisify(execFile);
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 export type RunwayImage = 'deployer' | 'acceptance';
 
-/** Builds `name`'s final stage into `<outRoot>/<name>`; returns that directory. */
-export async function buildRunwayImage(name: RunwayImage, outRoot: string): Promise<string> {
+/**
+ * Builds `name`'s final stage into `<outRoot>/<name>`; returns that directory. The build runs in a
+ * process group of its own, recorded in `ledger` while it runs, and `onStart` hears it started.
+ */
+export async function buildRunwayImage(
+  name: RunwayImage,
+  outRoot: string,
+  options: { ledger?: ProcessLedger; onStart?: () => void } = {},
+): Promise<string> {
   const dir = join(outRoot, name);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  await run(
-    process.execPath,
-    [
-      join(repoRoot, 'scripts', 'build.mjs'),
-      '--only',
-      name,
-      '--outdir',
-      join(dir, 'dist'),
-      '--no-sourcemap',
-    ],
-    { cwd: repoRoot },
-  );
+  const argv = [
+    join(repoRoot, 'scripts', 'build.mjs'),
+    '--only',
+    name,
+    '--outdir',
+    join(dir, 'dist'),
+    '--no-sourcemap',
+  ];
+  const child = spawn(process.execPath, argv, {
+    cwd: repoRoot,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  options.ledger?.add(child.pid, `the ${name} image build`);
+  options.onStart?.();
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  const exit = await new Promise<number | string | null>((resolve) => {
+    child.once('error', (err) => resolve(err.message));
+    child.once('close', (code, signal) => resolve(signal ?? code));
+  });
+  options.ledger?.remove(child.pid);
+  if (exit !== 0)
+    throw new Error(`building the ${name} image failed (${exit}): ${stderr.trim().slice(-2000)}`);
   await copyFile(join(repoRoot, 'services', name, 'Dockerfile'), join(dir, 'Dockerfile'));
   return dir;
 }

@@ -9,6 +9,7 @@ import { ServicesClient, JobsClient } from '@google-cloud/run';
 import { type PipelineConfig, parsePipelineConfig } from '../services/shared/pipeline-config.ts';
 import { localClientOptions } from './clients.ts';
 import { buildRunwayImage, repoRoot } from './images.ts';
+import { ledgerDir, liveOwner, ProcessLedger, stopLeftovers } from './process-ledger.ts';
 import {
   ensureSubscription,
   ensureTopic,
@@ -43,7 +44,16 @@ export interface StackOptions {
   /** Progress lines while starting. */
   onProgress?: (message: string) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Awaited at each start-up phase once its processes run: `pubsub` (Pub/Sub started), `build`
+   * (the image builds running), `deployer` (the deployer's instance running). Tests hold start-up
+   * there to kill it.
+   */
+  atPhase?: (phase: StartPhase) => Promise<void>;
 }
+
+export const startPhases = ['pubsub', 'build', 'deployer'] as const;
+export type StartPhase = (typeof startPhases)[number];
 
 /** What `runway local up --json` prints and stack.json holds. */
 export interface StackInfo {
@@ -59,6 +69,8 @@ export interface StackInfo {
   pipelines: { name: string; image: string }[];
   home: string;
   pid: number;
+  /** How many times faster than the wall the workflow's clock runs (absent in older files: 1). */
+  timeScale?: number;
 }
 
 export interface Stack {
@@ -83,16 +95,25 @@ const isAlive = (pid: number) => {
 };
 
 /**
- * Refuses a second stack in the same home; after a stack that died without cleaning up (SIGKILL),
- * stops the processes it left: they run inside its registry's snapshots, so /proc finds them.
+ * Refuses a second stack in the same home, running or starting; after a stack that died without
+ * cleaning up (SIGKILL), stops the process groups its ledger recorded (Pub/Sub's emulator, image
+ * builds, instances), and any process still running inside its registry's snapshots.
  */
 async function claimHome(home: string, progress: (m: string) => void): Promise<void> {
   const previous = await readStackInfo(home);
-  if (previous && previous.pid !== process.pid && isAlive(previous.pid)) {
+  const owner =
+    previous && previous.pid !== process.pid && isAlive(previous.pid)
+      ? previous.pid
+      : liveOwner(ledgerDir(home));
+  if (owner !== undefined) {
     throw new Error(
-      `a local cloud is already running from ${home} (pid ${previous.pid}); stop it, or pick another --home`,
+      `a local cloud is already running from ${home} (pid ${owner}); stop it, or pick another --home`,
     );
   }
+  const left = await stopLeftovers(ledgerDir(home));
+  if (left.length > 0)
+    progress(`stopped what a local cloud that died left running: ${left.join(', ')}`);
+  // Processes an instance started in a group of its own are in no ledger; its snapshot finds them.
   const blobs = `${join(home, 'registry', 'blobs')}/`;
   const pids = await readdir('/proc').catch(() => [] as string[]);
   let stopped = 0;
@@ -108,13 +129,15 @@ async function claimHome(home: string, progress: (m: string) => void): Promise<v
     }
     stopped++;
   }
-  if (stopped > 0) progress(`stopped ${stopped} process(es) left by a local cloud that died`);
+  if (stopped > 0) progress(`stopped ${stopped} more process(es) left by a local cloud that died`);
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const progress = options.onProgress ?? (() => {});
+  const atPhase = options.atPhase ?? (async () => {});
   const home = resolve(options.home);
   await claimHome(home, progress);
+  const ledger = new ProcessLedger(ledgerDir(home));
   const configText = await readFile(options.config, 'utf8');
   const config = parsePipelineConfig(configText, options.config);
   const project = config.project ?? 'local-project';
@@ -133,9 +156,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       project,
       prefer: options.pubsub ?? 'auto',
       timeScale,
+      ledger,
       ...(options.env ? { env: options.env } : {}),
     });
     closers.push(() => pubsub.close());
+    await atPhase('pubsub');
     const topics = new Set([
       TOPIC,
       ...config.pipelines.flatMap((p) => (p.notify ? [p.notify.topic] : [])),
@@ -159,6 +184,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       now: clock.now,
       images: registry.images,
       logDir: join(home, 'logs'),
+      ledger,
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
     });
     closers.push(() => run.close());
@@ -194,10 +220,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     progress('building the deployer and acceptance images');
     const build = join(home, 'build');
-    const [deployerDir, acceptanceDir] = await Promise.all([
-      buildRunwayImage('deployer', build),
-      buildRunwayImage('acceptance', build),
+    let building = 0;
+    let bothStarted: () => void = () => {};
+    const started = new Promise<void>((r) => (bothStarted = r));
+    const onStart = () => {
+      if (++building === 2) bothStarted();
+    };
+    const builds = Promise.all([
+      buildRunwayImage('deployer', build, { ledger, onStart }),
+      buildRunwayImage('acceptance', build, { ledger, onStart }),
     ]);
+    // Held at this phase, a failed build must not become an unhandled rejection.
+    builds.catch(() => {});
+    await Promise.race([started, builds]);
+    await atPhase('build');
+    const [deployerDir, acceptanceDir] = await builds;
     const runwayRepo = `${region}-docker.pkg.dev/${project}/runway`;
     const deployerImage = (await registry.store.push(deployerDir, `${runwayRepo}/deployer:local`))
       .digestRef;
@@ -235,6 +272,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
     });
     const [deployer] = await deployOp.promise();
+    await atPhase('deployer');
     const jobIds = [...new Set(config.pipelines.map((p) => p.acceptance.job))];
     await Promise.all(
       jobIds.map(async (jobId) => {
@@ -279,6 +317,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       pipelines: config.pipelines.map((p) => ({ name: p.name, image: p.image })),
       home,
       pid: process.pid,
+      timeScale,
     };
     await writeFile(join(home, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
     return { info, config, run, registry, workflows, pubsub, env, close };

@@ -36,3 +36,25 @@ export function parseArgs(argv: string[], spec: Record<string, boolean>): Parsed
   }
   return { positional, flags };
 }
+
+/**
+ * The local cloud's time scale: --time-scale, else RUNWAY_TIME_SCALE, else `fallback`. Throws a
+ * UsageError naming whichever of the two held a value outside 1 to 1000.
+ */
+export function timeScaleOption(
+  flags: Map<string, string | true>,
+  env: NodeJS.ProcessEnv,
+  fallback: number,
+): number {
+  const flag = flags.get('time-scale');
+  const [name, text] =
+    typeof flag === 'string'
+      ? ['--time-scale', flag]
+      : env.RUNWAY_TIME_SCALE !== undefined
+        ? ['RUNWAY_TIME_SCALE', env.RUNWAY_TIME_SCALE]
+        : ['', String(fallback)];
+  const scale = text.trim() === '' ? Number.NaN : Number(text);
+  if (!(Number.isFinite(scale) && scale >= 1 && scale <= 1000))
+    throw new UsageError(`${name} must be a number from 1 to 1000 (got ${JSON.stringify(text)})`);
+  return scale;
+}

@@ -10,26 +10,23 @@ import { prepareScenarios, runScenario, type ScenarioRun } from '../demo.ts';
 import { repoRoot } from '../images.ts';
 import type { PubSubKind } from '../pubsub/index.ts';
 import { type Stack, startStack } from '../stack.ts';
-import { parseArgs, type UsageError } from './args.ts';
-import { seconds, table } from './table.ts';
+import { parseArgs, timeScaleOption, type UsageError } from './args.ts';
+import { seconds, stageLine, table } from './table.ts';
 
 export const demoCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;
+  let scale: number;
   try {
     ({ flags } = parseArgs(argv, { 'time-scale': true, pubsub: true, keep: false }));
+    scale = timeScaleOption(flags, io.env, 10);
   } catch (err) {
     io.stderr.write(`runway demo: ${(err as UsageError).message}\n`);
-    return 2;
-  }
-  const scale = Number(flags.get('time-scale') ?? 10);
-  if (!(Number.isFinite(scale) && scale >= 1 && scale <= 1000)) {
-    io.stderr.write('runway demo: --time-scale must be a number from 1 to 1000\n');
     return 2;
   }
   const out = (line = '') => io.stdout.write(`${line}\n`);
   const t0 = Date.now();
   out(
-    `runway demo: the whole release pipeline on this machine${scale > 1 ? ` (time x${scale}: bakes and polls run ${scale} times faster; stage times below are the times Google would take)` : ''}`,
+    `runway demo: the whole release pipeline on this machine${scale > 1 ? ` (time x${scale}: bakes and polls run ${scale} times faster; times are wall times, with each stage's workflow time, what Google would take, beside it)` : ''}`,
   );
   const home = await mkdtemp(join(tmpdir(), 'runway-demo-home-'));
   const { scenarios, cleanup } = await prepareScenarios();
@@ -65,12 +62,7 @@ export const demoCommand: Command = async (argv, io) => {
         ),
       );
       runs.push(r);
-      for (const stage of r.run.result?.stages ?? []) {
-        const ms = stage.end ? Date.parse(stage.end) - Date.parse(stage.start) : undefined;
-        out(
-          `    ${stage.outcome === 'OK' ? '✓' : stage.outcome === 'SKIPPED' ? '·' : '✗'} ${stage.name.padEnd(10)} ${seconds(ms).padStart(5)}  ${stage.detail ?? ''}`.trimEnd(),
-        );
-      }
+      for (const stage of r.run.result?.stages ?? []) out(`    ${stageLine(stage, scale)}`);
       const outcome = r.run.result?.outcome ?? r.run.error ?? r.run.state;
       out(
         `  ${r.ok ? '✓' : '✗'} ${outcome} (expected ${scenario.expect}) in ${seconds(r.wallMs)}, ${r.run.billedSteps} billed steps; live serves ${r.live ?? 'nothing'}${r.run.result?.reason && !r.run.result.stages.some((s) => s.detail === r.run.result?.reason) ? ` · ${r.run.result.reason}` : ''}`,

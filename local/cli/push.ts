@@ -7,6 +7,7 @@ import type { Command } from '../../cli/io.ts';
 import { stackHome } from './home.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { readStackInfo } from '../stack.ts';
+import { stageLine } from './table.ts';
 import { waitForRelease } from '../watch.ts';
 
 export const pushCommand: Command = async (argv, io) => {
@@ -83,11 +84,8 @@ export const pushCommand: Command = async (argv, io) => {
         ),
     });
     const outcome = run.result?.outcome ?? run.state;
-    for (const stage of run.result?.stages ?? []) {
-      io.stderr.write(
-        `  ${stage.outcome === 'OK' ? '✓' : stage.outcome === 'SKIPPED' ? '·' : '✗'} ${stage.name} ${stage.detail ?? ''}\n`,
-      );
-    }
+    for (const stage of run.result?.stages ?? [])
+      io.stderr.write(`  ${stageLine(stage, info.timeScale ?? 1)}\n`);
     io.stderr.write(
       `${outcome}${run.result?.reason ? `: ${run.result.reason}` : run.error ? `: ${run.error}` : ''}\n`,
     );

@@ -10,13 +10,15 @@ import {
 import { clientOptionsFor } from '../clients.ts';
 import { stageOf } from '../watch.ts';
 import { parseArgs, UsageError } from './args.ts';
-import { seconds, table } from './table.ts';
+import { seconds, stageSeconds, table } from './table.ts';
 
 interface Target {
   project: string;
   region: string;
   workflow: string;
   env: NodeJS.ProcessEnv;
+  /** The local cloud's time scale (stage times are workflow time); 1 on Google. */
+  timeScale?: number;
 }
 
 export interface ServiceStatus {
@@ -65,7 +67,13 @@ async function resolveTarget(
     };
   }
   const dir = env.RUNWAY_HOME ?? join(cwd, '.runway');
-  let stack: { run?: string; workflows?: string; project?: string; region?: string };
+  let stack: {
+    run?: string;
+    workflows?: string;
+    project?: string;
+    region?: string;
+    timeScale?: number;
+  };
   try {
     stack = JSON.parse(await readFile(join(dir, 'stack.json'), 'utf8'));
   } catch {
@@ -80,6 +88,7 @@ async function resolveTarget(
     project: stack.project,
     region: stack.region,
     workflow: 'runway-release',
+    ...(stack.timeScale ? { timeScale: stack.timeScale } : {}),
     env: {
       ...env,
       RUN_EMULATOR_HOST: host(stack.run),
@@ -189,7 +198,11 @@ export async function readReleases(t: Target, limit = 10): Promise<ReleaseStatus
   }
 }
 
-export function renderStatus(services: ServiceStatus[], releases: ReleaseStatus[]): string {
+export function renderStatus(
+  services: ServiceStatus[],
+  releases: ReleaseStatus[],
+  scale = 1,
+): string {
   const serviceRows = services.flatMap((s) =>
     s.revisions
       .sort((a, b) => b.percent - a.percent || a.name.localeCompare(b.name))
@@ -222,7 +235,7 @@ export function renderStatus(services: ServiceStatus[], releases: ReleaseStatus[
     const stages = releases[i]?.result?.stages
       .map(
         (s) =>
-          `${s.name} ${seconds(s.end ? Date.parse(s.end) - Date.parse(s.start) : undefined)} ${s.outcome.toLowerCase()}`,
+          `${s.name} ${stageSeconds(s.end ? Date.parse(s.end) - Date.parse(s.start) : undefined, scale)} ${s.outcome.toLowerCase()}`,
       )
       .join(' · ');
     return stages ? [line, `    ${stages}`] : [line];
@@ -244,7 +257,7 @@ export const statusCommand: Command = async (argv, io) => {
     io.stdout.write(
       flags.has('json')
         ? `${JSON.stringify({ services, releases })}\n`
-        : `${renderStatus(services, releases)}\n`,
+        : `${renderStatus(services, releases, target.timeScale)}\n`,
     );
     return 0;
   } catch (err) {

@@ -2,13 +2,15 @@
 import { resolve } from 'node:path';
 import type { Command } from '../../cli/io.ts';
 import type { PubSubKind } from '../pubsub/index.ts';
-import { startStack } from '../stack.ts';
+import { type StartPhase, startPhases, startStack } from '../stack.ts';
 import { followReleases } from '../watch.ts';
 import { stackHome } from './home.ts';
-import { parseArgs, type UsageError } from './args.ts';
+import { parseArgs, timeScaleOption, UsageError } from './args.ts';
 
 export const upCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;
+  let scale: number;
+  let pauseAt: StartPhase | undefined;
   try {
     ({ flags } = parseArgs(argv, {
       json: false,
@@ -17,13 +19,10 @@ export const upCommand: Command = async (argv, io) => {
       home: true,
       pubsub: true,
     }));
+    scale = timeScaleOption(flags, io.env, 1);
+    pauseAt = testPause(io.env);
   } catch (err) {
     io.stderr.write(`runway local up: ${(err as UsageError).message}\n`);
-    return 2;
-  }
-  const scale = Number(flags.get('time-scale') ?? 1);
-  if (!(Number.isFinite(scale) && scale >= 1 && scale <= 1000)) {
-    io.stderr.write('runway local up: --time-scale must be a number from 1 to 1000\n');
     return 2;
   }
   const pubsub = String(flags.get('pubsub') ?? 'auto');
@@ -44,6 +43,15 @@ export const upCommand: Command = async (argv, io) => {
       pubsub: pubsub as PubSubKind | 'auto',
       env: io.env,
       onProgress: (m) => say(`… ${m}`),
+      ...(pauseAt
+        ? {
+            atPhase: async (phase: StartPhase) => {
+              if (phase !== pauseAt) return;
+              io.stderr.write(`runway local up: paused at ${phase} (RUNWAY_TEST_PAUSE_AT)\n`);
+              await new Promise<never>(() => {});
+            },
+          }
+        : {}),
     });
   } catch (err) {
     io.stderr.write(`runway local up: ${(err as Error).message}\n`);
@@ -76,3 +84,15 @@ export const upCommand: Command = async (argv, io) => {
   await stack.close();
   return 0;
 };
+
+/**
+ * For tests only: RUNWAY_TEST_PAUSE_AT=PHASE holds start-up at that phase for good, after saying
+ * so on stderr, so a test can kill `local up` there (SIGKILL) and check the next one cleans up.
+ */
+function testPause(env: NodeJS.ProcessEnv): StartPhase | undefined {
+  const phase = env.RUNWAY_TEST_PAUSE_AT;
+  if (phase === undefined || phase === '') return undefined;
+  if (!(startPhases as readonly string[]).includes(phase))
+    throw new UsageError(`RUNWAY_TEST_PAUSE_AT must be one of ${startPhases.join(', ')}`);
+  return phase as StartPhase;
+}

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, dirname, join } from 'node:path';
+import type { ProcessLedger } from '../process-ledger.ts';
 
 export interface EmulatorProcess {
   url: string;
@@ -57,26 +58,31 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function stopGroup(child: ChildProcess, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
+function stopGroup(
+  child: ChildProcess,
+  graceMs: number,
+  ledger: ProcessLedger | undefined,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null || !child.pid) return resolve();
     const pid = child.pid;
-    const kill = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // The group is already gone.
-      }
-    };
-    const timer = setTimeout(() => kill('SIGKILL'), graceMs);
+    const timer = setTimeout(() => kill(pid, 'SIGKILL'), graceMs);
     child.once('exit', () => {
       clearTimeout(timer);
       // The JVM may outlive the launcher shell for a moment; make sure the group is gone.
-      kill('SIGKILL');
+      kill(pid, 'SIGKILL');
       resolve();
     });
-    kill('SIGTERM');
-  });
+    kill(pid, 'SIGTERM');
+  }).then(() => ledger?.remove(child.pid));
+}
+
+function kill(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // The group is already gone.
+  }
 }
 
 /** Starts the emulator on a free loopback port and waits until it answers, or fails within `timeoutMs`. */
@@ -87,12 +93,15 @@ export async function startEmulator(
     dataDir?: string;
     timeoutMs?: number;
     onOutput?: (line: string) => void;
+    /** Records the emulator's process group as it starts, for the next `local up` after a kill. */
+    ledger?: ProcessLedger;
   },
 ): Promise<EmulatorProcess> {
   const port = await freePort();
   const args = [`--host=127.0.0.1`, `--port=${port}`];
   if (options.dataDir) args.push(`--dir=${options.dataDir}`);
   const child = spawn(launcher, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  options.ledger?.add(child.pid, "Google's Pub/Sub emulator");
   const output: string[] = [];
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {
@@ -120,13 +129,13 @@ export async function startEmulator(
         url,
         host: `127.0.0.1:${port}`,
         pid: child.pid!,
-        close: () => stopGroup(child, 5_000),
+        close: () => stopGroup(child, 5_000, options.ledger),
       };
     }
     if (state === 'exited') break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  await stopGroup(child, 1_000);
+  await stopGroup(child, 1_000, options.ledger);
   throw new Error(
     `Google's Pub/Sub emulator did not start on port ${port}:\n${output.slice(-10).join('\n')}`,
   );

@@ -1,6 +1,7 @@
 // Pub/Sub for the local cloud: Google's emulator when gcloud has it, else runway's push bridge.
 // Both speak the Pub/Sub REST API, so callers (and PUBSUB_EMULATOR_HOST) do not care which runs.
 import type { Logger } from '../../services/shared/logger.ts';
+import type { ProcessLedger } from '../process-ledger.ts';
 import { startPushBridge } from './bridge.ts';
 import { findEmulator, startEmulator } from './emulator.ts';
 
@@ -20,6 +21,8 @@ export interface PubSubOptions {
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   timeScale?: number;
+  /** Where the emulator's process group is recorded as it starts. */
+  ledger?: ProcessLedger;
 }
 
 export async function startPubSub(options: PubSubOptions): Promise<LocalPubSub> {
@@ -28,7 +31,10 @@ export async function startPubSub(options: PubSubOptions): Promise<LocalPubSub> 
     const launcher = findEmulator(options.env ?? process.env);
     if (launcher) {
       try {
-        const emulator = await startEmulator(launcher, { project: options.project });
+        const emulator = await startEmulator(launcher, {
+          project: options.project,
+          ...(options.ledger ? { ledger: options.ledger } : {}),
+        });
         return { kind: 'emulator', ...emulator };
       } catch (err) {
         if (prefer === 'emulator') throw err;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeServer, serveApi } from '../api-server.ts';
 import { runApiHandler } from './api.ts';
+import type { ProcessLedger } from '../process-ledger.ts';
 import type { ImageSource } from './containers.ts';
 import { Jobs } from './jobs.ts';
 import { RequestMetrics } from './metrics.ts';
@@ -26,6 +27,8 @@ export interface LocalRunOptions {
   settleMs?: number;
   /** The clock request counts are stamped with (a time-scaled stack passes its engine's). */
   now?: () => number;
+  /** Records each process group as it starts, for the next `local up` after a kill. */
+  ledger?: ProcessLedger;
 }
 
 export interface LocalRun {
@@ -55,6 +58,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     idleMs: options.idleMs ?? 300_000,
     graceMs: options.graceMs ?? 10_000,
     metrics: new RequestMetrics(options.now),
+    ...(options.ledger ? { ledger: options.ledger } : {}),
   };
   const operations = new Operations();
   const services = new Services(settings, operations);

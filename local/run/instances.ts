@@ -2,6 +2,7 @@
 // scale out), started on the first request or at deploy, probed until it listens on $PORT,
 // scaled to zero after an idle period unless the revision keeps a minimum instance, restarted on
 // the next request after a crash, and stopped with SIGTERM then SIGKILL when it is retired.
+import type { ProcessLedger } from '../process-ledger.ts';
 import { ContainerProcess, type Exit, freePort, type LogFile, probeStartup } from './process.ts';
 
 export interface InstanceSettings {
@@ -15,6 +16,7 @@ export interface InstanceSettings {
   /** Idle time before scaling to zero; only when minInstances is 0. */
   idleMs: number;
   graceMs: number;
+  ledger?: ProcessLedger;
 }
 
 /** Why an instance could not start, in Cloud Run's words. */
@@ -70,6 +72,7 @@ export class RevisionInstances {
       cwd: this.settings.cwd,
       env: { ...this.settings.env, PORT: String(port) },
       log: this.settings.log,
+      ...(this.settings.ledger ? { ledger: this.settings.ledger } : {}),
     });
     const result = await probeStartup(proc, port, { timeoutMs: this.settings.startupTimeoutMs });
     if (!result.ok) {

@@ -409,6 +409,7 @@ export class Jobs {
         },
         log: execution.log,
         label: `task ${task.index} attempt ${attempt}`,
+        ...(this.settings.ledger ? { ledger: this.settings.ledger } : {}),
       });
       task.proc = proc;
       let timedOut = false;

@@ -8,6 +8,7 @@ import { mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { ProcessLedger } from '../process-ledger.ts';
 
 export interface ProcessSpec {
   argv: string[];
@@ -17,6 +18,8 @@ export interface ProcessSpec {
   log: LogFile;
   /** A prefix for each log line, e.g. `task 0 attempt 1`. */
   label?: string;
+  /** Records the process group while it runs, for the next `local up` after a kill. */
+  ledger?: ProcessLedger;
 }
 
 export interface Exit {
@@ -79,6 +82,7 @@ export class ContainerProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    spec.ledger?.add(this.child.pid, `${spec.argv.join(' ').slice(0, 80)} in ${spec.cwd}`);
     for (const stream of ['stdout', 'stderr'] as const) {
       const readable = this.child[stream];
       if (!readable) continue;
@@ -100,6 +104,7 @@ export class ContainerProcess {
       });
       this.child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
+        spec.ledger?.remove(this.child.pid);
         resolve(this.#exit);
       });
     });

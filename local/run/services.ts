@@ -11,6 +11,7 @@ import {
   notFound,
   RunwayError,
 } from '../../services/shared/errors.ts';
+import type { ProcessLedger } from '../process-ledger.ts';
 import {
   argvFor,
   asList,
@@ -54,6 +55,8 @@ export interface RunSettings {
   graceMs: number;
   /** Request counts for the local Cloud Monitoring. */
   metrics?: RequestMetrics;
+  /** Where each process group is recorded while it runs. */
+  ledger?: ProcessLedger;
 }
 
 type AllocationType =
@@ -408,6 +411,7 @@ export class Services {
           startupTimeoutMs: this.settings.startupTimeoutMs,
           idleMs: this.settings.idleMs,
           graceMs: this.settings.graceMs,
+          ...(this.settings.ledger ? { ledger: this.settings.ledger } : {}),
         },
         // As Knative and Cloud Run do, an instance that dies unasked marks the revision's
         // ContainerHealthy condition, so a canary can see that its candidate crashed.

@@ -399,6 +399,45 @@ describe('call logging', () => {
   }
 });
 
+describe('many parallel branches waiting at once', () => {
+  // Every branch waits on its execution's one abort signal; Node warns past 10 listeners on it.
+  const cases = [
+    {
+      name: '20 branches in retry backoff',
+      steps:
+        '\n          - t:\n              try:\n                steps:\n                  - f:\n                      raise:\n                        code: 503\n                        tags: ["HttpError"]\n              retry:\n                predicate: ${retry.always}\n                max_retries: 2\n                backoff:\n                  initial_delay: 1\n                  max_delay: 2\n                  multiplier: 2\n              except:\n                as: e\n                steps:\n                  - done:\n                      assign:\n                        - x: 1',
+    },
+    {
+      name: '20 branches in sys.sleep',
+      steps:
+        '\n          - s:\n              call: sys.sleep\n              args:\n                seconds: 1',
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.name} add no listener per branch (no MaxListenersExceededWarning)`, async () => {
+      const warnings: Error[] = [];
+      const onWarning = (w: Error) => warnings.push(w);
+      process.on('warning', onWarning);
+      try {
+        // 1000 times faster: a second of backoff is a millisecond here.
+        const r = await run(
+          `- p:\n    parallel:\n      for:\n        value: v\n        range: [1, 20]\n        steps:${c.steps}`,
+          { clock: timeScaledClock(1000) },
+        );
+        assert.equal(r.state, 'SUCCEEDED', JSON.stringify(r.error));
+        // process.emitWarning delivers on the next tick.
+        await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        process.off('warning', onWarning);
+      }
+      assert.deepEqual(
+        warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),
+        [],
+      );
+    });
+  }
+});
+
 describe('parallel concurrency', () => {
   const cases = [
     {

@@ -1,5 +1,6 @@
 // The engine's public face: parse a definition once, start executions of it, watch or cancel them.
 import { randomUUID } from 'node:crypto';
+import { whenAborted } from './abort.ts';
 import { stdlib } from './stdlib/index.ts';
 import { connectorResolver } from './connectors/index.ts';
 import { raise, WorkflowError } from './errors.ts';
@@ -68,14 +69,13 @@ export function timeScaledClock(scale = 1, realNow: () => number = Date.now): Cl
       new Promise<void>((resolve, reject) => {
         if (signal.aborted) return reject(new Cancelled());
         const timer = setTimeout(() => {
-          signal.removeEventListener('abort', onAbort);
+          forget();
           resolve();
         }, ms / scale);
-        const onAbort = () => {
+        const forget = whenAborted(signal, () => {
           clearTimeout(timer);
           reject(new Cancelled());
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
+        });
       }),
   };
 }

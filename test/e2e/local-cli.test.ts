@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
-import type { StackInfo } from '../../local/stack.ts';
+import { startTimeOf } from '../../local/process-ledger.ts';
+import { findEmulator } from '../../local/pubsub/emulator.ts';
+import type { StackInfo, StartPhase } from '../../local/stack.ts';
 import { alive, commandOf, descendants } from '../helpers/processes.ts';
 import { waitForRelease } from '../../local/watch.ts';
 
@@ -28,15 +30,19 @@ function runway(args: string[], env: Record<string, string> = {}) {
   });
 }
 
+/** `local up --json`, at time x20 unless `env` sets RUNWAY_TIME_SCALE. */
 async function up(
   home: string,
   extra: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; info: StackInfo }> {
+  const scale = env.RUNWAY_TIME_SCALE === undefined ? ['--time-scale', '20'] : [];
   const child = spawn(
     process.execPath,
-    [bin, 'local', 'up', '--json', '--time-scale', '20', '--home', home, ...extra],
+    [bin, 'local', 'up', '--json', ...scale, '--home', home, ...extra],
     {
       cwd: root,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -125,7 +131,11 @@ describe('runway local', () => {
         env,
       );
       assert.equal(v2.code, 1, v2.stderr);
-      assert.match(v2.stderr, /✗ test acceptance tests failed/);
+      // Stage times on the wall clock, like the rest, with the x20 workflow time labelled.
+      assert.match(
+        v2.stderr,
+        /✗ test +\d+\.\ds \(\d+(\.\d)?s in workflow time, x20\) +acceptance tests failed/,
+      );
       assert.match(v2.stderr, /^REJECTED: acceptance tests failed/m);
       const bad = v2.stdout.trim().split('@')[1]!;
       const deadline = Date.now() + 10_000;
@@ -160,10 +170,11 @@ describe('runway local', () => {
     }
   });
 
-  test('Ctrl-C (SIGINT) stops everything too', async () => {
+  test('Ctrl-C (SIGINT) stops everything too; RUNWAY_TIME_SCALE is the default time scale', async () => {
     const home = await mkdtemp(join(tmpdir(), 'runway-cli-'));
-    const { child } = await up(home, ['--pubsub', 'bridge']);
+    const { child, info } = await up(home, ['--pubsub', 'bridge'], { RUNWAY_TIME_SCALE: '7' });
     try {
+      assert.equal(info.timeScale, 7);
       const pids = await descendants(child.pid!);
       assert.equal(await stop(child, 'SIGINT'), 0);
       for (const pid of pids)
@@ -196,12 +207,107 @@ describe('runway local', () => {
     }
   });
 
-  const bad: { name: string; args: string[]; code: number; stderr: RegExp }[] = [
+  // RUNWAY_TEST_PAUSE_AT holds `local up` at a phase, so the SIGKILL lands there every time.
+  const noEmulator = findEmulator(process.env)
+    ? false
+    : "gcloud's Pub/Sub emulator is not installed";
+  const killedAt: { phase: StartPhase; pubsub: 'emulator' | 'bridge'; expect?: RegExp }[] = [
+    { phase: 'pubsub', pubsub: 'emulator', expect: /java/ },
+    { phase: 'build', pubsub: 'emulator', expect: /java/ },
+    { phase: 'deployer', pubsub: 'emulator', expect: /java/ },
+    { phase: 'deployer', pubsub: 'bridge' },
+  ];
+  for (const c of killedAt) {
+    test(`killed with SIGKILL at ${c.phase} (Pub/Sub ${c.pubsub}), the next up leaves no orphan`, {
+      skip: c.pubsub === 'emulator' && noEmulator,
+    }, async () => {
+      const home = await mkdtemp(join(tmpdir(), 'runway-cli-'));
+      const first = spawn(
+        process.execPath,
+        [bin, 'local', 'up', '--json', '--home', home, '--pubsub', c.pubsub],
+        {
+          cwd: root,
+          env: { ...process.env, RUNWAY_TEST_PAUSE_AT: c.phase },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let second: ChildProcess | undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let stderr = '';
+          first.stderr!.on('data', (d) => {
+            stderr += d;
+            if (stderr.includes(`paused at ${c.phase}`)) resolve();
+          });
+          first.once('exit', (code) =>
+            reject(new Error(`local up exited with ${code}: ${stderr}`)),
+          );
+        });
+        // Each process with its start time, so a pid the kernel reuses is not taken for it.
+        const left = (await descendants(first.pid!)).map((pid) => ({
+          pid,
+          start: startTimeOf(pid),
+          command: commandOf(pid),
+        }));
+        if (c.expect)
+          assert.ok(
+            left.some((p) => c.expect!.test(p.command)),
+            `running at ${c.phase}: ${left.map((p) => p.command).join('\n')}`,
+          );
+        first.kill('SIGKILL');
+        await new Promise((r) => first.once('exit', r));
+        const running = (p: (typeof left)[number]) =>
+          alive(p.pid) && startTimeOf(p.pid) === p.start;
+        assert.ok(left.some(running), 'a SIGKILLed local up leaves processes running');
+
+        second = (await up(home, ['--pubsub', c.pubsub])).child;
+        const orphans = left.filter(running);
+        assert.deepEqual(
+          orphans.map((p) => `${p.pid} ${p.command}`),
+          [],
+          'the next up stopped every process the killed one left',
+        );
+        assert.equal(await stop(second, 'SIGTERM'), 0);
+      } finally {
+        if (first.exitCode === null) first.kill('SIGKILL');
+        // SIGTERM, so a failed check does not leave the second stack's emulator running.
+        if (second && second.exitCode === null) {
+          const running = second;
+          const timer = setTimeout(() => running.kill('SIGKILL'), 20_000);
+          await stop(running, 'SIGTERM');
+          clearTimeout(timer);
+        }
+        await rm(home, { recursive: true, force: true });
+      }
+    });
+  }
+
+  const bad: {
+    name: string;
+    args: string[];
+    env?: Record<string, string>;
+    code: number;
+    stderr: RegExp;
+  }[] = [
     {
       name: 'up with a bad time scale',
       args: ['local', 'up', '--time-scale', '0'],
       code: 2,
       stderr: /--time-scale must be a number from 1 to 1000/,
+    },
+    {
+      name: 'up with a bad RUNWAY_TIME_SCALE',
+      args: ['local', 'up'],
+      env: { RUNWAY_TIME_SCALE: 'fast' },
+      code: 2,
+      stderr: /RUNWAY_TIME_SCALE must be a number from 1 to 1000/,
+    },
+    {
+      name: 'up with an unknown test pause phase',
+      args: ['local', 'up'],
+      env: { RUNWAY_TEST_PAUSE_AT: 'never' },
+      code: 2,
+      stderr: /RUNWAY_TEST_PAUSE_AT must be one of pubsub, build, deployer/,
     },
     {
       name: 'up with an unknown Pub/Sub',
@@ -256,7 +362,7 @@ describe('runway local', () => {
   ];
   for (const c of bad) {
     test(c.name, async () => {
-      const r = await runway(c.args);
+      const r = await runway(c.args, c.env);
       assert.equal(r.code, c.code, r.stderr);
       assert.match(r.stderr, c.stderr);
     });

@@ -1,6 +1,6 @@
 // Process checks for tests that must leave nothing running.
 import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 
 /** True while `pid` runs; a zombie waiting for a reaper (PID 1 here may never reap) counts as gone. */
 export function alive(pid: number): boolean {
@@ -41,4 +41,36 @@ export async function descendants(pid: number): Promise<number[]> {
     }
   }
   return out;
+}
+
+/** Processes whose working directory, command line or environment mention `root`. */
+export async function processesUnder(root: string): Promise<{ pid: number; command: string }[]> {
+  const found: { pid: number; command: string }[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const pid = Number(entry);
+    const [cwd, cmdline, environ] = await Promise.all([
+      readlink(`/proc/${pid}/cwd`).catch(() => ''),
+      readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''),
+      readFile(`/proc/${pid}/environ`, 'utf8').catch(() => ''),
+    ]);
+    if ([cwd, cmdline, environ].some((text) => text.includes(root)) && alive(pid))
+      found.push({ pid, command: commandOf(pid) });
+  }
+  return found;
+}
+
+/** Which of `ports` some socket on this machine listens on (TCP, IPv4 or IPv6). */
+export async function listeningAmong(ports: Iterable<number>): Promise<number[]> {
+  const wanted = new Set(ports);
+  const listening = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => '');
+    for (const row of text.split('\n').slice(1)) {
+      const cols = row.trim().split(/\s+/);
+      const port = Number.parseInt(cols[1]?.split(':')[1] ?? '', 16);
+      if (cols[3] === '0A' && wanted.has(port)) listening.add(port);
+    }
+  }
+  return [...listening].sort((a, b) => a - b);
 }

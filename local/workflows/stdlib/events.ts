@@ -3,6 +3,7 @@
 // the next HTTP request to it. A CallbackHub keeps the endpoints for whichever server answers
 // their URLs (the Executions API server, or the CLI's loopback listener).
 import { randomUUID } from 'node:crypto';
+import { whenAborted } from '../abort.ts';
 import { parseJsonValue, toJsonText } from '../convert.ts';
 import { raise, WorkflowError } from '../errors.ts';
 import { isBytes, isList, isMap, typeName, type Value, wfMap } from '../values.ts';
@@ -67,9 +68,7 @@ async function awaitCallback(
   const seconds = timeoutSeconds(timeout);
   // One signal ends both the wait and the timer (whichever loses) and follows a cancel.
   const stop = new AbortController();
-  const onCancel = () => stop.abort();
-  if (ctx.signal.aborted) stop.abort();
-  ctx.signal.addEventListener('abort', onCancel, { once: true });
+  const forget = whenAborted(ctx.signal, () => stop.abort());
   try {
     const request = registry(ctx).next(url, ctx.env, stop.signal);
     const timer = ctx.clock
@@ -81,7 +80,7 @@ async function awaitCallback(
     return got;
   } finally {
     stop.abort();
-    ctx.signal.removeEventListener('abort', onCancel);
+    forget();
   }
 }
 
