@@ -22,6 +22,7 @@ import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
 import { type LocalRun, startLocalRun } from './run/index.ts';
 import { LogFile } from './run/process.ts';
 import { startLocalMonitoring } from './monitoring/server.ts';
+import { startUsers } from './users.ts';
 import { createEndpoints } from './workflows/connectors/index.ts';
 import { toJsonText } from './workflows/convert.ts';
 import { timeScaledClock } from './workflows/engine.ts';
@@ -41,6 +42,13 @@ export interface StackOptions {
   pubsub?: PubSubKind | 'auto';
   /** Revisions that do not listen within this fail (default 30 s). */
   startupTimeoutMs?: number;
+  /**
+   * Requests per second of workflow time the local users send to each live service (default 10;
+   * 0 for none), so canary analysis has traffic to judge, as in production.
+   */
+  users?: number;
+  /** Seconds of workflow time before a request shows in Cloud Monitoring (default 0; Google: up to 180). */
+  metricsDelaySeconds?: number;
   /** Progress lines while starting. */
   onProgress?: (message: string) => void;
   env?: NodeJS.ProcessEnv;
@@ -192,6 +200,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       metrics: run.metrics,
       project,
       location: region,
+      now: clock.now,
+      visibilityDelayMs: (options.metricsDelaySeconds ?? 0) * 1000,
     });
     closers.push(() => monitoring.close());
 
@@ -319,6 +329,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       pid: process.pid,
       timeScale,
     };
+    const users = startUsers({
+      config,
+      run: run.url,
+      project,
+      region,
+      perSecond: (options.users ?? 10) * timeScale,
+    });
+    closers.push(() => users.stop());
     await writeFile(join(home, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
     return { info, config, run, registry, workflows, pubsub, env, close };
   } catch (err) {

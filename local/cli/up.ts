@@ -11,6 +11,8 @@ export const upCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;
   let scale: number;
   let pauseAt: StartPhase | undefined;
+  let users: number;
+  let metricsDelay: number;
   try {
     ({ flags } = parseArgs(argv, {
       json: false,
@@ -18,7 +20,11 @@ export const upCommand: Command = async (argv, io) => {
       config: true,
       home: true,
       pubsub: true,
+      users: true,
+      'metrics-delay': true,
     }));
+    users = numberOption(flags, 'users', 10, 10_000);
+    metricsDelay = numberOption(flags, 'metrics-delay', 0, 3_600);
     scale = timeScaleOption(flags, io.env, 1);
     pauseAt = testPause(io.env);
   } catch (err) {
@@ -40,6 +46,8 @@ export const upCommand: Command = async (argv, io) => {
       config: resolve(io.cwd, String(flags.get('config') ?? 'runway.yaml')),
       home: stackHome(io, flags),
       timeScale: scale,
+      users,
+      metricsDelaySeconds: metricsDelay,
       pubsub: pubsub as PubSubKind | 'auto',
       env: io.env,
       onProgress: (m) => say(`… ${m}`),
@@ -68,6 +76,7 @@ export const upCommand: Command = async (argv, io) => {
         `  Pub/Sub            ${info.pubsub} (${info.pubsubKind === 'emulator' ? "Google's emulator" : "runway's push bridge"})`,
         `  Artifact Registry  ${info.registry}`,
         `  deployer           ${info.deployer}`,
+        `  users              ${users === 0 ? 'none (--users 0)' : `${users} requests/s to each live service (--users)`}`,
         ...info.pipelines.map((p) => `  pipeline ${p.name.padEnd(9)} watches ${p.image}`),
         '',
         'Release an image:  runway local push DIR IMAGE_REF   (e.g. runway local push services/sample-app ' +
@@ -84,6 +93,21 @@ export const upCommand: Command = async (argv, io) => {
   await stack.close();
   return 0;
 };
+
+/** A whole number flag from 0 to `max`, or `fallback` when absent. */
+function numberOption(
+  flags: Map<string, string | true>,
+  name: string,
+  fallback: number,
+  max: number,
+) {
+  const raw = flags.get(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw === true || !Number.isInteger(n) || n < 0 || n > max)
+    throw new UsageError(`--${name} must be a whole number from 0 to ${max}`);
+  return n;
+}
 
 /**
  * For tests only: RUNWAY_TEST_PAUSE_AT=PHASE holds start-up at that phase for good, after saying

@@ -296,6 +296,18 @@ describe('runway local', () => {
       stderr: /--time-scale must be a number from 1 to 1000/,
     },
     {
+      name: 'up with negative users',
+      args: ['local', 'up', '--users', '-1'],
+      code: 2,
+      stderr: /--users must be a whole number from 0 to 10000/,
+    },
+    {
+      name: 'up with a metrics delay that is no number',
+      args: ['local', 'up', '--metrics-delay', '3m'],
+      code: 2,
+      stderr: /--metrics-delay must be a whole number from 0 to 3600/,
+    },
+    {
       name: 'up with a bad RUNWAY_TIME_SCALE',
       args: ['local', 'up'],
       env: { RUNWAY_TIME_SCALE: 'fast' },

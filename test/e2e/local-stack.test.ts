@@ -71,6 +71,7 @@ describe('releases on the local cloud', () => {
         ['v3-broken-checks', 'REJECTED', '2.0.0'],
         ['v4-broken-port', 'REJECTED', '2.0.0'],
       ],
+      JSON.stringify(runs.map((r) => r.run.result?.reason ?? r.run.error)),
     );
     const v2 = runs[1]!;
     assert.deepEqual(

@@ -1,0 +1,87 @@
+// The local cloud's users: a steady trickle of requests to every pipeline's live service, so a
+// canary has traffic to be judged on, as it would in production. Cloud Monitoring counts them
+// like any request. Off with a rate of 0.
+import type { PipelineConfig } from '../services/shared/pipeline-config.ts';
+
+export interface Users {
+  /** Requests sent, and how many of them were answered at all. */
+  readonly sent: number;
+  readonly answered: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Calls `GET /` on each pipeline's live service `perSecond` times a second, spread evenly; a
+ * service that does not exist yet is looked up again a second later. Requests never overlap
+ * more than a few deep, so a slow service is not flooded.
+ */
+export function startUsers(options: {
+  config: PipelineConfig;
+  /** The local Cloud Run Admin API's base URL. */
+  run: string;
+  project: string;
+  region: string;
+  perSecond: number;
+}): Users {
+  let sent = 0;
+  let answered = 0;
+  let stopped = false;
+  const loops: Promise<void>[] = [];
+  const services = [...new Set(options.config.pipelines.map((p) => p.live.service))];
+  const interval = options.perSecond > 0 ? 1000 / options.perSecond : 0;
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms).unref?.());
+
+  async function uriOf(service: string): Promise<string | undefined> {
+    const url = `${options.run}/v2/projects/${options.project}/locations/${options.region}/services/${service}`;
+    const res = await fetch(url).catch(() => undefined);
+    if (!res?.ok) return undefined;
+    return ((await res.json()) as { uri?: string }).uri;
+  }
+
+  // Paced by count, not by sleeps: each tick sends what the rate owes since the service was
+  // found, so timers that fire late (a busy machine) do not lower the rate.
+  async function visit(service: string): Promise<void> {
+    let uri: string | undefined;
+    let inFlight = 0;
+    let since = 0;
+    let mine = 0;
+    while (!stopped) {
+      if (!uri) {
+        uri = await uriOf(service);
+        since = Date.now();
+        mine = 0;
+        if (!uri) await pause(1000);
+        continue;
+      }
+      const owed = Math.floor(((Date.now() - since) * options.perSecond) / 1000) - mine;
+      // Never more than 32 at once: what a slow service cannot take is dropped, not queued.
+      mine += owed;
+      for (let i = 0; i < owed && inFlight < 32; i++) {
+        inFlight++;
+        sent++;
+        void fetch(uri, { signal: AbortSignal.timeout(10_000) })
+          .then(async (r) => {
+            await r.arrayBuffer();
+            answered++;
+          })
+          .catch(() => {})
+          .finally(() => inFlight--);
+      }
+      await pause(Math.max(5, interval));
+    }
+  }
+
+  if (interval > 0) for (const s of services) loops.push(visit(s));
+  return {
+    get sent() {
+      return sent;
+    },
+    get answered() {
+      return answered;
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
