@@ -48,7 +48,11 @@ test('users call each live service at their rate, once it exists, and stop when 
   await settle(50);
   // About 100 at 200/s over 0.5 s; a loaded machine's timers fire late, not the count.
   assert.ok(users.sent >= 60 && users.sent <= 110, `sent ${users.sent}`);
-  assert.equal(served, users.answered);
+  // Stopping abandons what is in flight: the service may have counted a request not read back.
+  assert.ok(
+    users.answered <= served && served <= users.sent,
+    `${users.answered} <= ${served} <= ${users.sent}`,
+  );
   const after = served;
   await settle(100);
   assert.equal(served, after, 'nothing after stop');

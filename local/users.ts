@@ -27,9 +27,17 @@ export function startUsers(options: {
   let answered = 0;
   let stopped = false;
   const loops: Promise<void>[] = [];
+  const pending = new Set<Promise<unknown>>();
+  const stopping = new AbortController();
   const services = [...new Set(options.config.pipelines.map((p) => p.live.service))];
   const interval = options.perSecond > 0 ? 1000 / options.perSecond : 0;
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms).unref?.());
+  // Not AbortSignal.timeout inside AbortSignal.any: on Node 20 it can be collected and never fire.
+  const timeout = (ms: number) => {
+    const c = new AbortController();
+    setTimeout(() => c.abort(new DOMException('timed out', 'TimeoutError')), ms).unref?.();
+    return c.signal;
+  };
 
   async function uriOf(service: string): Promise<string | undefined> {
     const url = `${options.run}/v2/projects/${options.project}/locations/${options.region}/services/${service}`;
@@ -59,13 +67,17 @@ export function startUsers(options: {
       for (let i = 0; i < owed && inFlight < 32; i++) {
         inFlight++;
         sent++;
-        void fetch(uri, { signal: AbortSignal.timeout(10_000) })
+        const request = fetch(uri, { signal: AbortSignal.any([stopping.signal, timeout(10_000)]) })
           .then(async (r) => {
             await r.arrayBuffer();
             answered++;
           })
           .catch(() => {})
-          .finally(() => inFlight--);
+          .finally(() => {
+            inFlight--;
+            pending.delete(request);
+          });
+        pending.add(request);
       }
       await pause(Math.max(5, interval));
     }
@@ -79,9 +91,11 @@ export function startUsers(options: {
     get answered() {
       return answered;
     },
+    // Stops sending and abandons what is in flight, so nothing reaches the stack as it closes.
     async stop() {
       stopped = true;
-      await Promise.all(loops);
+      stopping.abort();
+      await Promise.all([...loops, ...pending]);
     },
   };
 }

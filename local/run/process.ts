@@ -30,18 +30,26 @@ export interface Exit {
 /** A log file several processes append to; each line carries the time and the stream. */
 export class LogFile {
   #stream: WriteStream | undefined;
+  /** Lines written before the file is open. */
+  #early: string[] = [];
   #ready: Promise<void>;
+  #closed = false;
   constructor(readonly path: string) {
     this.#ready = mkdir(dirname(path), { recursive: true }).then(() => {
       this.#stream = createWriteStream(path, { flags: 'a' });
+      for (const line of this.#early.splice(0)) this.#stream.write(line);
     });
   }
   write(stream: string, text: string, label?: string): void {
+    // A process still printing while the stack stops writes nothing once the file is closed
+    // (a write after end would throw where no one can catch it).
+    if (this.#closed) return;
     const line = `${new Date().toISOString()} ${label ? `${label} ` : ''}${stream}: ${text}\n`;
     if (this.#stream) this.#stream.write(line);
-    else void this.#ready.then(() => this.#stream?.write(line));
+    else this.#early.push(line);
   }
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#ready;
     await new Promise<void>((resolve) => (this.#stream ? this.#stream.end(resolve) : resolve()));
   }

@@ -2,11 +2,9 @@
 // service) -> the release workflow -> staging, the acceptance job, live. Asserted through Google's
 // clients. Time runs 20 times faster so canary bakes take seconds.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { RevisionsClient, ServicesClient } from '@google-cloud/run';
 import { shortDigest } from '../../services/shared/image-ref.ts';
@@ -22,16 +20,12 @@ import {
 import { repoRoot } from '../../local/images.ts';
 import { findEmulator } from '../../local/pubsub/emulator.ts';
 import { publish } from '../../local/pubsub/index.ts';
-import { DEPLOYER, type Stack, startStack, TOPIC } from '../../local/stack.ts';
+import { DEPLOYER, type Stack, startStack, TOPIC, WORKFLOW } from '../../local/stack.ts';
 import { waitForRelease, waitForStage } from '../../local/watch.ts';
+import { gcloudInstalled, gcloudWorkflowsRun } from '../helpers/gcloud.ts';
 import { alive } from '../helpers/processes.ts';
 
 const CONFIG = join(repoRoot, 'runway.yaml');
-const exec = promisify(execFile);
-const gcloudInstalled = await exec('gcloud', ['--version']).then(
-  () => true,
-  () => false,
-);
 
 describe('releases on the local cloud', () => {
   let stack: Stack;
@@ -107,35 +101,9 @@ describe('releases on the local cloud', () => {
       image: `${pipeline.image}@${rejectedDigest}`,
       source: 'manual',
     });
-    const config = await mkdtemp(join(tmpdir(), 'gcloud-config-'));
-    await writeFile(join(config, 'gce'), 'False');
-    const { stdout } = await exec(
-      'gcloud',
-      [
-        'workflows',
-        'run',
-        'runway-release',
-        `--location=${stack.info.region}`,
-        `--data=${JSON.stringify(args)}`,
-        '--format=json',
-      ],
-      {
-        timeout: 120_000,
-        env: {
-          ...process.env,
-          CLOUDSDK_CONFIG: config,
-          CLOUDSDK_API_ENDPOINT_OVERRIDES_WORKFLOWEXECUTIONS: `${stack.info.workflows}/`,
-          CLOUDSDK_AUTH_ACCESS_TOKEN: 'fake',
-          CLOUDSDK_CORE_CHECK_GCE_METADATA: 'false',
-          CLOUDSDK_CORE_PROJECT: stack.info.project,
-          CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
-        },
-      },
-    );
-    await rm(config, { recursive: true, force: true });
-    const execution = JSON.parse(stdout) as { state: string; result: string };
-    assert.equal(execution.state, 'SUCCEEDED');
-    const result = JSON.parse(execution.result) as { outcome: string; reason: string };
+    const execution = await gcloudWorkflowsRun(stack.info, WORKFLOW, args);
+    assert.equal(execution.state, 'SUCCEEDED', JSON.stringify(execution.error));
+    const result = JSON.parse(execution.result!) as { outcome: string; reason: string };
     assert.equal(result.outcome, 'REJECTED');
     assert.match(result.reason, /acceptance tests failed/);
     assert.equal(await liveVersion(stack), '2.0.0');

@@ -4,11 +4,9 @@
 // canary bake reads Cloud Monitoring with a query Google accepts, and waits for data that shows
 // up late. Time runs 20 times faster.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { ServicesClient } from '@google-cloud/run';
 import { localClientOptions } from '../../local/clients.ts';
@@ -17,12 +15,8 @@ import { type Stack, startStack, WORKFLOW } from '../../local/stack.ts';
 import { waitForRelease } from '../../local/watch.ts';
 import { shortDigest } from '../../services/shared/image-ref.ts';
 import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
+import { type GcloudExecution, gcloudInstalled, gcloudWorkflowsRun } from '../helpers/gcloud.ts';
 
-const exec = promisify(execFile);
-const gcloudInstalled = await exec('gcloud', ['--version']).then(
-  () => true,
-  () => false,
-);
 const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/shop';
 const RUNTIME = 'shop-runtime@local-project.iam.gserviceaccount.com';
 // A 20 s bake, under the minute Cloud Monitoring aligns to; metrics that take 90 s to show.
@@ -163,7 +157,7 @@ describe('Google contracts on the local cloud', () => {
     {
       name: 'gcloud workflows run',
       skip: gcloudInstalled ? false : 'gcloud is not installed here',
-      start: (argument: unknown) => gcloudRun(stack, argument),
+      start: (argument: unknown) => gcloudWorkflowsRun(stack.info, WORKFLOW, argument),
     },
     {
       name: 'the Executions API (what a machine without gcloud uses)',
@@ -177,7 +171,9 @@ describe('Google contracts on the local cloud', () => {
         assert.equal(res.status, 200, await res.clone().text());
         const { name } = (await res.json()) as { name: string };
         for (;;) {
-          const e = (await (await fetch(`${stack.info.workflows}/v1/${name}`)).json()) as Execution;
+          const e = (await (
+            await fetch(`${stack.info.workflows}/v1/${name}`)
+          ).json()) as GcloudExecution;
           if (e.state !== 'ACTIVE') return e;
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -210,44 +206,3 @@ describe('Google contracts on the local cloud', () => {
     });
   }
 });
-
-interface Execution {
-  state: string;
-  result?: string;
-  error?: unknown;
-}
-
-/** `gcloud workflows run` against the stack's Executions API, waiting for the execution. */
-async function gcloudRun(stack: Stack, argument: unknown): Promise<Execution> {
-  const config = await mkdtemp(join(tmpdir(), 'gcloud-config-'));
-  try {
-    await writeFile(join(config, 'gce'), 'False');
-    const { stdout } = await exec(
-      'gcloud',
-      [
-        'workflows',
-        'run',
-        WORKFLOW,
-        `--location=${stack.info.region}`,
-        `--data=${JSON.stringify(argument)}`,
-        '--format=json',
-      ],
-      {
-        timeout: 120_000,
-        env: {
-          ...process.env,
-          CLOUDSDK_CONFIG: config,
-          CLOUDSDK_API_ENDPOINT_OVERRIDES_WORKFLOWEXECUTIONS: `${stack.info.workflows}/`,
-          CLOUDSDK_AUTH_ACCESS_TOKEN: 'fake',
-          CLOUDSDK_CORE_CHECK_GCE_METADATA: 'false',
-          CLOUDSDK_CORE_PROJECT: stack.info.project,
-          CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
-        },
-      },
-    );
-    // gcloud exits 0 even when the execution failed: the state says.
-    return JSON.parse(stdout) as Execution;
-  } finally {
-    await rm(config, { recursive: true, force: true });
-  }
-}

@@ -60,17 +60,33 @@ export async function processesUnder(root: string): Promise<{ pid: number; comma
   return found;
 }
 
-/** Which of `ports` some socket on this machine listens on (TCP, IPv4 or IPv6). */
-export async function listeningAmong(ports: Iterable<number>): Promise<number[]> {
+/**
+ * The listening sockets (TCP, IPv4 or IPv6) on `ports`, each with the process that holds it when /proc says (a
+ * fixed port such as 8000 may be held by another test's process, which is not a leftover).
+ */
+export async function listenersAmong(
+  ports: Iterable<number>,
+): Promise<{ port: number; pid: number | undefined }[]> {
   const wanted = new Set(ports);
-  const listening = new Set<number>();
+  const inodes = new Map<string, number>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     const text = await readFile(table, 'utf8').catch(() => '');
     for (const row of text.split('\n').slice(1)) {
       const cols = row.trim().split(/\s+/);
       const port = Number.parseInt(cols[1]?.split(':')[1] ?? '', 16);
-      if (cols[3] === '0A' && wanted.has(port)) listening.add(port);
+      if (cols[3] === '0A' && wanted.has(port)) inodes.set(cols[9] ?? '', port);
     }
   }
-  return [...listening].sort((a, b) => a - b);
+  const owners = new Map<string, number>();
+  if (inodes.size > 0) {
+    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(entry)) continue;
+      for (const fd of await readdir(`/proc/${entry}/fd`).catch(() => [] as string[])) {
+        const link = await readlink(`/proc/${entry}/fd/${fd}`).catch(() => '');
+        const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+        if (inode && inodes.has(inode)) owners.set(inode, Number(entry));
+      }
+    }
+  }
+  return [...inodes].map(([inode, port]) => ({ port, pid: owners.get(inode) }));
 }
