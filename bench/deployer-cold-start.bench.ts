@@ -2,7 +2,7 @@
 // cache as production runs them (target <= 400 ms and <= 3x a bare Node HTTP server's spawn-to-first-response
 // in the same run). The Executions endpoint is a stub that accepts every create. Both processes run
 // under Cloud Run's memory limit for the deployer, in a memory cgroup where this machine allows one
-// (scripts/memory-limit.ts; `memoryLimit` in the figures says how).
+// (services/deployer/startup/memory-limit.ts; `memoryLimit` in the figures says how).
 // Medians of several runs; the last line is one JSON object of all figures.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,8 +16,8 @@ import {
   deployerNodeArgsFor,
   pushBody,
   startStubExecutions,
-} from '../scripts/deployer-command.ts';
-import { memoryLimit } from '../scripts/memory-limit.ts';
+} from '../services/deployer/startup/command.ts';
+import { memoryLimit } from '../services/deployer/startup/memory-limit.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // Built as the image is: the bundle and its code cache. The floor (bench/fixtures/deployer-floor.ts:

@@ -5,7 +5,7 @@
 //   distinct:  every push a new digest: list ACTIVE executions, then create one (2 upstream calls)
 //   duplicate: every push the same digest, already running: the list call only, nothing started
 // Targets: >= 2,000 pushes/s sustained, p99 <= 25 ms, deployer RSS <= 120 MB. The deployer runs
-// under its Cloud Run memory limit (scripts/memory-limit.ts; `memoryLimit` says how).
+// under its Cloud Run memory limit (services/deployer/startup/memory-limit.ts; `memoryLimit` says how).
 // The last line is one JSON object of all figures.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -17,8 +17,8 @@ import {
   deployerEnv,
   deployerNodeArgs,
   pushBody,
-} from '../scripts/deployer-command.ts';
-import { memoryLimit } from '../scripts/memory-limit.ts';
+} from '../services/deployer/startup/command.ts';
+import { memoryLimit } from '../services/deployer/startup/memory-limit.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const RATE = Number(process.env.RATE ?? 2000);

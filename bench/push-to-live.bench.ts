@@ -14,7 +14,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sampleVersion } from '../local/demo.ts';
+import { sampleVersion } from '../local/demo-scenarios.ts';
 import { ensureSubscription } from '../local/pubsub/index.ts';
 import { startStack, TOPIC } from '../local/stack.ts';
 import { waitForRelease } from '../local/watch.ts';

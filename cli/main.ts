@@ -9,31 +9,31 @@ interface Entry {
 const commands: Record<string, Entry> = {
   'workflows run': {
     summary: 'run one execution of a Workflows definition: FILE [--data JSON | --data-file PATH]',
-    load: async () => (await import('../local/workflows/cli.ts')).runCommand,
+    load: async () => (await import('./commands/workflows.ts')).runCommand,
   },
   'workflows serve': {
     summary: 'serve the Workflows Executions API: [--port N] [--dir DIR]',
-    load: async () => (await import('../local/workflows/cli.ts')).serveCommand,
+    load: async () => (await import('./commands/workflows.ts')).serveCommand,
   },
   'local up': {
     summary: 'start the local cloud: [--json] [--time-scale N]',
-    load: async () => (await import('../local/cli/up.ts')).upCommand,
+    load: async () => (await import('./commands/up.ts')).upCommand,
   },
   'local push': {
     summary: 'push a directory as an image: DIR IMAGE_REF',
-    load: async () => (await import('../local/cli/push.ts')).pushCommand,
+    load: async () => (await import('./commands/push.ts')).pushCommand,
   },
   status: {
     summary: 'services, revisions, traffic and recent releases: [--json]',
-    load: async () => (await import('../local/cli/status.ts')).statusCommand,
+    load: async () => (await import('./commands/status.ts')).statusCommand,
   },
   logs: {
     summary: 'logs of a service, revision or execution: NAME',
-    load: async () => (await import('../local/cli/logs.ts')).logsCommand,
+    load: async () => (await import('./commands/logs.ts')).logsCommand,
   },
   demo: {
     summary: 'run the whole pipeline on this machine with the sample app',
-    load: async () => (await import('../local/cli/demo.ts')).demoCommand,
+    load: async () => (await import('./commands/demo.ts')).demoCommand,
   },
 };
 

@@ -1,37 +1,21 @@
-// The whole local cloud in one process: Pub/Sub (Google's emulator or runway's bridge), the local
-// Artifact Registry announcing pushes on the topic `gcr`, the local Cloud Run, the Workflows
-// Executions API with `workflows/release.yaml` deployed as `runway-release`, and runway's deployer
-// running as a local Cloud Run service behind a push subscription, with each pipeline's acceptance
-// job. Its endpoints are written to `<home>/stack.json` for the other `runway` commands.
+// `runway local up` in one function: the local cloud's emulators (cloud.ts), runway deployed onto
+// them (deploy-runway.ts), users calling live, the home claimed (a second stack refused, what a
+// killed one left stopped) and the endpoints written to `<home>/stack.json` for the other
+// `runway` commands.
 import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ServicesClient, JobsClient } from '@google-cloud/run';
 import { type PipelineConfig, parsePipelineConfig } from '../services/shared/pipeline-config.ts';
-import { localClientOptions } from './clients.ts';
-import { buildRunwayImage, repoRoot } from './images.ts';
+import { startLocalCloud } from './cloud.ts';
+import { deployRunway } from './deploy-runway.ts';
 import { ledgerDir, liveOwner, ProcessLedger, stopLeftovers } from './process-ledger.ts';
-import {
-  ensureSubscription,
-  ensureTopic,
-  type LocalPubSub,
-  type PubSubKind,
-  publish,
-  startPubSub,
-} from './pubsub/index.ts';
-import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
-import { type LocalRun, startLocalRun } from './run/index.ts';
-import { LogFile } from './run/process.ts';
-import { startLocalMonitoring } from './monitoring/server.ts';
+import type { LocalPubSub, PubSubKind } from './pubsub/index.ts';
+import type { LocalRegistry } from './registry/server.ts';
+import type { LocalRun } from './run/index.ts';
 import { startUsers } from './users.ts';
-import { createEndpoints } from './workflows/connectors/index.ts';
-import { toJsonText } from './workflows/convert.ts';
-import { timeScaledClock } from './workflows/engine.ts';
-import { type ExecutionsServer, startExecutionsServer } from './workflows/api/server.ts';
+import type { ExecutionsServer } from './workflows/api/server.ts';
 
-export const WORKFLOW = 'runway-release';
-export const DEPLOYER = 'runway-deployer';
-export const TOPIC = 'gcr';
-export const SUBSCRIPTION = 'runway-deployer-push';
+export { TOPIC } from './cloud.ts';
+export { DEPLOYER, SUBSCRIPTION, WORKFLOW } from './deploy-runway.ts';
 
 export interface StackOptions {
   /** runway.yaml's path. */
@@ -140,6 +124,10 @@ async function claimHome(home: string, progress: (m: string) => void): Promise<v
   if (stopped > 0) progress(`stopped ${stopped} more process(es) left by a local cloud that died`);
 }
 
+/**
+ * The local cloud with runway deployed on it, its users calling live, and its endpoints in
+ * `<home>/stack.json`: what `runway local up`, the demo and the end-to-end tests run.
+ */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const progress = options.onProgress ?? (() => {});
   const atPhase = options.atPhase ?? (async () => {});
@@ -153,175 +141,49 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const timeScale = options.timeScale ?? 1;
   await mkdir(join(home, 'logs'), { recursive: true });
 
-  const closers: (() => Promise<void>)[] = [];
+  progress('starting Pub/Sub');
+  const cloud = await startLocalCloud({
+    project,
+    region,
+    home,
+    timeScale,
+    ledger,
+    pubsub: options.pubsub ?? 'auto',
+    afterPubSub: () => atPhase('pubsub'),
+    ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+    ...(options.metricsDelaySeconds ? { metricsDelaySeconds: options.metricsDelaySeconds } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
+  const closers: (() => Promise<void>)[] = [() => cloud.close()];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch(() => {});
     await rm(join(home, 'stack.json'), { force: true });
   };
   try {
-    progress('starting Pub/Sub');
-    const pubsub = await startPubSub({
-      project,
-      prefer: options.pubsub ?? 'auto',
-      timeScale,
+    const { deployer } = await deployRunway(cloud, {
+      config,
+      configText,
+      buildDir: join(home, 'build'),
       ledger,
-      ...(options.env ? { env: options.env } : {}),
+      progress,
+      atPhase,
     });
-    closers.push(() => pubsub.close());
-    await atPhase('pubsub');
-    const topics = new Set([
-      TOPIC,
-      ...config.pipelines.flatMap((p) => (p.notify ? [p.notify.topic] : [])),
-    ]);
-    for (const topic of topics) await ensureTopic(pubsub.url, project, topic);
-
-    const registry = await startLocalRegistry({
-      root: join(home, 'registry'),
-      publish: async (event) => {
-        await publish(pubsub.url, project, TOPIC, event);
-      },
-    });
-    closers.push(() => registry.close());
-
-    // One clock for the engine and the request counts, so a time-scaled canary reading Cloud
-    // Monitoring over its bake window (sys.now()) finds the requests of that window.
-    const clock = timeScaledClock(timeScale);
-    const run = await startLocalRun({
+    const users = startUsers({
+      config,
+      run: cloud.run.url,
       project,
       region,
-      now: clock.now,
-      images: registry.images,
-      logDir: join(home, 'logs'),
-      ledger,
-      ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+      perSecond: (options.users ?? 10) * timeScale,
     });
-    closers.push(() => run.close());
-    const monitoring = await startLocalMonitoring({
-      metrics: run.metrics,
-      project,
-      location: region,
-      now: clock.now,
-      visibilityDelayMs: (options.metricsDelaySeconds ?? 0) * 1000,
-    });
-    closers.push(() => monitoring.close());
-
-    const env: Record<string, string> = {
-      RUN_EMULATOR_HOST: run.host,
-      PUBSUB_EMULATOR_HOST: pubsub.host,
-      ARTIFACT_REGISTRY_EMULATOR_HOST: registry.host,
-      MONITORING_EMULATOR_HOST: monitoring.host,
-      RUNWAY_HOME: home,
-    };
-    const workflowLog = new LogFile(join(home, 'logs', 'workflows.log'));
-    closers.push(() => workflowLog.close());
-    const workflows = await startExecutionsServer({
-      dir: join(repoRoot, 'workflows'),
-      project,
-      location: region,
-      engineOptions: {
-        endpoints: createEndpoints(env),
-        clock,
-        log: (entry) => workflowLog.write(entry.severity, toJsonText(entry.payload), entry.step),
-      },
-    });
-    closers.push(() => workflows.close());
-    workflows.deploy(WORKFLOW, await readFile(join(repoRoot, 'workflows', 'release.yaml'), 'utf8'));
-    env.WORKFLOWS_EMULATOR_HOST = workflows.host;
-
-    progress('building the deployer and acceptance images');
-    const build = join(home, 'build');
-    let building = 0;
-    let bothStarted: () => void = () => {};
-    const started = new Promise<void>((r) => (bothStarted = r));
-    const onStart = () => {
-      if (++building === 2) bothStarted();
-    };
-    const builds = Promise.all([
-      buildRunwayImage('deployer', build, { ledger, onStart }),
-      buildRunwayImage('acceptance', build, { ledger, onStart }),
-    ]);
-    // Held at this phase, a failed build must not become an unhandled rejection.
-    builds.catch(() => {});
-    await Promise.race([started, builds]);
-    await atPhase('build');
-    const [deployerDir, acceptanceDir] = await builds;
-    const runwayRepo = `${region}-docker.pkg.dev/${project}/runway`;
-    const deployerImage = (await registry.store.push(deployerDir, `${runwayRepo}/deployer:local`))
-      .digestRef;
-    const acceptanceImage = (
-      await registry.store.push(acceptanceDir, `${runwayRepo}/acceptance:local`)
-    ).digestRef;
-
-    progress('deploying the deployer to the local Cloud Run');
-    const options_ = localClientOptions(run.host);
-    const services = new ServicesClient(options_);
-    const jobs = new JobsClient(options_);
-    const parent = `projects/${project}/locations/${region}`;
-    const deployerEnv = {
-      RUNWAY_CONFIG_YAML: configText,
-      GOOGLE_CLOUD_PROJECT: project,
-      RUNWAY_REGION: region,
-      RUNWAY_WORKFLOW: WORKFLOW,
-      RUNWAY_ALLOW_UNAUTHENTICATED_PUSH: 'true',
-      LOG_LEVEL: 'INFO',
-      ...env,
-    };
-    const [deployOp] = await services.createService({
-      parent,
-      serviceId: DEPLOYER,
-      service: {
-        template: {
-          scaling: { minInstanceCount: 1 },
-          containers: [
-            {
-              image: deployerImage,
-              env: Object.entries(deployerEnv).map(([name, value]) => ({ name, value })),
-            },
-          ],
-        },
-      },
-    });
-    const [deployer] = await deployOp.promise();
-    await atPhase('deployer');
-    const jobIds = [...new Set(config.pipelines.map((p) => p.acceptance.job))];
-    await Promise.all(
-      jobIds.map(async (jobId) => {
-        const [op] = await jobs.createJob({
-          parent,
-          jobId,
-          job: {
-            template: {
-              template: {
-                maxRetries: 0,
-                // Local services are reachable without an ID token; on Google the job fetches one.
-                containers: [
-                  { image: acceptanceImage, env: [{ name: 'RUNWAY_LOCAL', value: '1' }] },
-                ],
-              },
-            },
-          },
-        });
-        await op.promise();
-      }),
-    );
-    await Promise.all([services.close(), jobs.close()]);
-
-    await ensureSubscription(pubsub.url, project, SUBSCRIPTION, {
-      topic: TOPIC,
-      pushEndpoint: `${deployer.uri}/pubsub/artifact-registry`,
-      ackDeadlineSeconds: 30,
-      minimumBackoff: '1s',
-      maximumBackoff: '10s',
-    });
-
+    closers.push(() => users.stop());
     const info: StackInfo = {
-      run: run.url,
-      workflows: workflows.url,
-      pubsub: pubsub.url,
-      pubsubKind: pubsub.kind,
-      registry: registry.url,
-      monitoring: monitoring.url,
-      deployer: deployer.uri!,
+      run: cloud.run.url,
+      workflows: cloud.workflows.url,
+      pubsub: cloud.pubsub.url,
+      pubsubKind: cloud.pubsub.kind,
+      registry: cloud.registry.url,
+      monitoring: cloud.monitoring.url,
+      deployer,
       project,
       region,
       pipelines: config.pipelines.map((p) => ({ name: p.name, image: p.image })),
@@ -329,15 +191,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       pid: process.pid,
       timeScale,
     };
-    const users = startUsers({
-      config,
-      run: run.url,
-      project,
-      region,
-      perSecond: (options.users ?? 10) * timeScale,
-    });
-    closers.push(() => users.stop());
     await writeFile(join(home, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
+    const { run, registry, workflows, pubsub } = cloud;
+    const env = { ...cloud.env, RUNWAY_HOME: home };
     return { info, config, run, registry, workflows, pubsub, env, close };
   } catch (err) {
     await close();

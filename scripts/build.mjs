@@ -4,7 +4,7 @@
 //   node scripts/build.mjs [--only deployer] [--outdir DIR] [--no-sourcemap] [--code-cache]
 //                         [--deployer-entry FILE]
 // The local stack uses --only and --outdir to build an image's final stage into its own directory.
-// --code-cache also makes the deployer's V8 code cache (scripts/code-cache.ts), as its image does.
+// --code-cache also makes the deployer's V8 code cache (services/deployer/startup/code-cache.ts), as its image does.
 // --deployer-entry builds another program the deployer's way (the cold-start benchmark's floor).
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -35,7 +35,7 @@ const deployerReplacements = Object.fromEntries(
     'mime-db': 'mime-db-api.cjs',
   })
     .filter(([name]) => !(process.env.RUNWAY_BUNDLE_KEEP ?? '').split(',').includes(name))
-    .map(([name, file]) => [name, `${root}/services/deployer/bundle/${file}`]),
+    .map(([name, file]) => [name, `${root}/services/deployer/startup/bundle/${file}`]),
 );
 
 /** An esbuild plugin: each package named in `files` is that file; its package.json a stub. */
@@ -86,7 +86,7 @@ const services = {
   // CommonJS in one file, so boot.ts can run it through V8's code cache (see boot.ts); the clients
   // only /reconcile needs stay behind lazy wrappers that V8 compiles when first called.
   deployer: {
-    entryPoints: { index: 'services/deployer/boot.ts', deployer: flags['deployer-entry'] },
+    entryPoints: { index: 'services/deployer/startup/boot.ts', deployer: flags['deployer-entry'] },
     format: 'cjs',
     outExtension: { '.js': '.cjs' },
     // main.ts's "run directly" check; the bundle is started by boot.ts instead.
@@ -143,7 +143,7 @@ for (const [service, options] of chosen) {
 if (flags['code-cache'] && chosen.some(([service]) => service === 'deployer')) {
   execFileSync(
     process.execPath,
-    ['--import', 'tsx', 'scripts/code-cache.ts', `${flags.outdir}/deployer`],
+    ['--import', 'tsx', 'services/deployer/startup/code-cache.ts', `${flags.outdir}/deployer`],
     { cwd: root, stdio: 'inherit' },
   );
 }

@@ -24,7 +24,7 @@ import {
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { type ImageRef, imageName, parseImageRef } from '../../services/shared/image-ref.ts';
-import { type ImageConfig, parseDockerfile } from './dockerfile.ts';
+import { type ImageConfig, parseDockerfile } from '../../services/shared/dockerfile.ts';
 
 export const LIMITS = { files: 20_000, bytes: 512 * 1024 * 1024 };
 

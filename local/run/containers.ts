@@ -4,7 +4,7 @@
 // and the variables Cloud Run sets itself.
 import { tmpdir } from 'node:os';
 import type { FieldViolation } from '../../services/shared/errors.ts';
-import { containerArgv, type ImageConfig } from '../registry/dockerfile.ts';
+import { containerArgv, type ImageConfig } from '../../services/shared/dockerfile.ts';
 import type { Json, JsonObject } from './proto-json.ts';
 
 export interface ResolvedImage {

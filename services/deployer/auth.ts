@@ -3,7 +3,7 @@
 // The library is loaded on the first token, not at startup: emulator mode never needs it.
 import type { OAuth2Client, TokenPayload } from 'google-auth-library';
 import { RunwayError } from '../shared/errors.ts';
-import { commonJs } from './common-js.ts';
+import { commonJs } from './startup/common-js.ts';
 
 export interface TokenVerifier {
   /** Resolves with the verified payload, or rejects with UNAUTHENTICATED / PERMISSION_DENIED. */

@@ -7,7 +7,7 @@ import type { WorkflowArgs } from '../shared/workflow-args.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { createApp } from './app.ts';
 import { createVerifier } from './auth.ts';
-import { commonJs } from './common-js.ts';
+import { commonJs } from './startup/common-js.ts';
 import { type DeployerConfig, loadConfig } from './config.ts';
 import type { CloudRun, Registry } from './reconcile.ts';
 import type { Executions } from './release.ts';
@@ -30,7 +30,7 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
 
 async function clientOptions(host: string | undefined) {
   if (!host) return { fallback: true as const };
-  const { localClientOptions } = await import('../../local/clients.ts');
+  const { localClientOptions } = await import('../shared/clients.ts');
   return localClientOptions(host);
 }
 

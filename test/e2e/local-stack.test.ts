@@ -9,14 +9,14 @@ import { after, before, describe, test } from 'node:test';
 import { RevisionsClient, ServicesClient } from '@google-cloud/run';
 import { shortDigest } from '../../services/shared/image-ref.ts';
 import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
-import { localClientOptions } from '../../local/clients.ts';
+import { localClientOptions } from '../../services/shared/clients.ts';
 import {
   liveVersion,
   prepareScenarios,
   runScenario,
   type Scenario,
   sampleVersion,
-} from '../../local/demo.ts';
+} from '../../local/demo-scenarios.ts';
 import { repoRoot } from '../../local/images.ts';
 import { findEmulator } from '../../local/pubsub/emulator.ts';
 import { publish } from '../../local/pubsub/index.ts';

@@ -1,6 +1,6 @@
 // `runway workflows …` in-process, as tests drive it: its stdout and stderr captured as they come.
 import { PassThrough } from 'node:stream';
-import { runCommand } from '../../local/workflows/cli.ts';
+import { runCommand } from '../../cli/commands/workflows.ts';
 
 export interface CliRun {
   /** The exit code, once the command ends. */

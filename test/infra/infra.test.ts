@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { DEPLOYER_MEMORY_MIB } from '../../scripts/deployer-command.ts';
+import { DEPLOYER_MEMORY_MIB } from '../../services/deployer/startup/command.ts';
 import {
   type CloudBuildDoc,
   type CloudBuildStep,

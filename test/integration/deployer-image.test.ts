@@ -13,7 +13,7 @@ import {
   deployerNodeArgsFor,
   pushBody,
   startStubExecutions,
-} from '../../scripts/deployer-command.ts';
+} from '../../services/deployer/startup/command.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'runway-image-'));

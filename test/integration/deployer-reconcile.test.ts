@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ArtifactRegistryClient } from '@google-cloud/artifact-registry';
 import { JobsClient, ServicesClient } from '@google-cloud/run';
-import { localClientOptions } from '../../local/clients.ts';
+import { localClientOptions } from '../../services/shared/clients.ts';
 import { createApp } from '../../services/deployer/app.ts';
 import { createVerifier } from '../../services/deployer/auth.ts';
 import { artifactRegistry, cloudRun, tagName } from '../../services/deployer/cloud.ts';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ExecutionsClient } from '@google-cloud/workflows';
-import { localClientOptions } from '../../local/clients.ts';
+import { localClientOptions } from '../../services/shared/clients.ts';
 import { type ExecutionsServer, startExecutionsServer } from '../../local/workflows/api/server.ts';
 import { createApp } from '../../services/deployer/app.ts';
 import { createVerifier } from '../../services/deployer/auth.ts';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MetricServiceClient } from '@google-cloud/monitoring';
-import { localClientOptions } from '../../local/clients.ts';
+import { localClientOptions } from '../../services/shared/clients.ts';
 import { type LocalMonitoring, startLocalMonitoring } from '../../local/monitoring/server.ts';
 import { RequestMetrics } from '../../local/run/metrics.ts';
 

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ArtifactRegistryClient } from '@google-cloud/artifact-registry';
-import { localClientOptions } from '../../local/clients.ts';
-import { containerArgv, parseDockerfile } from '../../local/registry/dockerfile.ts';
+import { localClientOptions } from '../../services/shared/clients.ts';
+import { containerArgv, parseDockerfile } from '../../services/shared/dockerfile.ts';
 import {
   type LocalRegistry,
   type RegistryEvent,

@@ -14,7 +14,7 @@ import {
   ServicesClient,
   TasksClient,
 } from '@google-cloud/run';
-import { localClientOptions } from '../../local/clients.ts';
+import { localClientOptions } from '../../services/shared/clients.ts';
 import { type LocalRegistry, startLocalRegistry } from '../../local/registry/server.ts';
 import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
 import { alive } from '../helpers/processes.ts';

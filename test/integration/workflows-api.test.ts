@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ExecutionsClient } from '@google-cloud/workflows';
-import { localClientOptions } from '../../local/clients.ts';
+import { localClientOptions } from '../../services/shared/clients.ts';
 import { type ExecutionsServer, startExecutionsServer } from '../../local/workflows/api/server.ts';
 import { timeScaledClock } from '../../local/workflows/engine.ts';
 

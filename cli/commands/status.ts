@@ -2,15 +2,15 @@
 // outcome, billed steps), read through Google's clients from the local cloud or from Google.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from '../../cli/io.ts';
+import type { Command } from '../io.ts';
 import {
   type WorkflowResult,
   workflowResultSchema,
 } from '../../services/shared/workflow-result.ts';
-import { clientOptionsFor } from '../clients.ts';
-import { stageOf } from '../watch.ts';
-import { parseArgs, UsageError } from './args.ts';
-import { seconds, stageSeconds, table } from './table.ts';
+import { clientOptionsFor } from '../../services/shared/clients.ts';
+import { stageOf } from '../../local/watch.ts';
+import { parseArgs, UsageError } from '../args.ts';
+import { seconds, stageSeconds, table } from '../table.ts';
 
 interface Target {
   project: string;

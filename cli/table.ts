@@ -1,6 +1,6 @@
 // Plain-text tables for the command line (columns padded to their widest cell), and the times
 // and release stage lines printed beside them.
-import type { Stage } from '../../services/shared/workflow-result.ts';
+import type { Stage } from '../services/shared/workflow-result.ts';
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -1,6 +1,6 @@
 // Where the local stack keeps its state: --home, else RUNWAY_HOME, else ./.runway.
 import { join, resolve } from 'node:path';
-import type { CliIo } from '../../cli/io.ts';
+import type { CliIo } from './io.ts';
 
 export function stackHome(
   io: Pick<CliIo, 'cwd' | 'env'>,

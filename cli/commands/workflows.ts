@@ -4,16 +4,21 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { CliIo, Command } from '../../cli/io.ts';
-import { parseArgs, UsageError } from '../cli/args.ts';
-import { parseJsonValue, toJsonText } from './convert.ts';
-import { serveCallbacks, startExecutionsServer } from './api/server.ts';
-import { createEndpoints } from './connectors/index.ts';
-import { DeployError, parseWorkflow, startExecution, timeScaledClock } from './engine.ts';
-import { CallbackHub } from './stdlib/events.ts';
-import { userEnvVarsProblem } from './stdlib/sys.ts';
-import type { Clock } from './stdlib/types.ts';
-import type { Value } from './values.ts';
+import type { CliIo, Command } from '../io.ts';
+import { parseArgs, UsageError } from '../args.ts';
+import { parseJsonValue, toJsonText } from '../../local/workflows/convert.ts';
+import { serveCallbacks, startExecutionsServer } from '../../local/workflows/api/server.ts';
+import { createEndpoints } from '../../local/workflows/connectors/index.ts';
+import {
+  DeployError,
+  parseWorkflow,
+  startExecution,
+  timeScaledClock,
+} from '../../local/workflows/engine.ts';
+import { CallbackHub } from '../../local/workflows/stdlib/events.ts';
+import { userEnvVarsProblem } from '../../local/workflows/stdlib/sys.ts';
+import type { Clock } from '../../local/workflows/stdlib/types.ts';
+import type { Value } from '../../local/workflows/values.ts';
 
 const USAGE =
   'usage: runway workflows run FILE [--data JSON | --data-file PATH] [--set-env-vars KEY=VALUE,... | --env-vars-file PATH]';

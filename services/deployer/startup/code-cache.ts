@@ -1,19 +1,14 @@
-// Makes the deployer's V8 code cache (see services/deployer/boot.ts): starts the built bundle with
+// Makes the deployer's V8 code cache (see boot.ts): starts the built bundle with
 // its Dockerfile's node flags (V8 refuses a cache made under other flags), serves one push against a
 // stub Executions endpoint, stops it with SIGTERM, and the bundle writes what V8 compiled.
-//   node --import tsx scripts/code-cache.ts DIR   (DIR holds index.cjs and deployer.cjs)
+//   node --import tsx services/deployer/startup/code-cache.ts DIR   (DIR holds index.cjs and deployer.cjs)
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  deployerEnv,
-  deployerNodeArgsFor,
-  pushBody,
-  startStubExecutions,
-} from './deployer-command.ts';
+import { deployerEnv, deployerNodeArgsFor, pushBody, startStubExecutions } from './command.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 const dir = resolve(process.argv[2] ?? 'dist/deployer');
 const stub = await startStubExecutions();
 const port = 20_000 + Math.floor(Math.random() * 10_000);

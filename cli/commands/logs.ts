@@ -6,9 +6,9 @@
 // Lines carry their time, the stream, and for jobs the task and attempt.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Command } from '../../cli/io.ts';
-import { parseArgs, UsageError } from './args.ts';
-import { stackHome } from './home.ts';
+import type { Command } from '../io.ts';
+import { parseArgs, UsageError } from '../args.ts';
+import { stackHome } from '../home.ts';
 
 async function files(dir: string): Promise<string[]> {
   const entries = await readdir(dir).catch(() => [] as string[]);

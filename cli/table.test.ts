@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Stage } from '../../services/shared/workflow-result.ts';
+import type { Stage } from '../services/shared/workflow-result.ts';
 import { seconds, stageLine, stageSeconds, table } from './table.ts';
 
 describe('stageSeconds: one clock (the wall), the scaled workflow time labelled beside it', () => {

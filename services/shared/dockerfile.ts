@@ -2,7 +2,7 @@
 // ENTRYPOINT, CMD and ENV. Exec form (`CMD ["node", "server.js"]`) runs as written; shell form runs
 // under /bin/sh -c, as Docker does. Everything else (FROM, RUN, COPY...) is the image build, which
 // the local registry replaces by snapshotting the directory.
-import { invalidArgument } from '../../services/shared/errors.ts';
+import { invalidArgument } from './errors.ts';
 
 export interface ImageConfig {
   /** ENTRYPOINT as argv (shell form as /bin/sh -c), empty when there is none. */

@@ -4,14 +4,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from '../../cli/io.ts';
+import type { Command } from '../io.ts';
 import { shortDigest } from '../../services/shared/image-ref.ts';
-import { prepareScenarios, runScenario, type ScenarioRun } from '../demo.ts';
-import { repoRoot } from '../images.ts';
-import type { PubSubKind } from '../pubsub/index.ts';
-import { type Stack, startStack } from '../stack.ts';
-import { parseArgs, timeScaleOption, type UsageError } from './args.ts';
-import { seconds, stageLine, table } from './table.ts';
+import { prepareScenarios, runScenario, type ScenarioRun } from '../../local/demo-scenarios.ts';
+import { repoRoot } from '../../local/images.ts';
+import type { PubSubKind } from '../../local/pubsub/index.ts';
+import { type Stack, startStack } from '../../local/stack.ts';
+import { parseArgs, timeScaleOption, type UsageError } from '../args.ts';
+import { seconds, stageLine, table } from '../table.ts';
 
 export const demoCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;

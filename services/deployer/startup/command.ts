@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseDockerfile } from '../local/registry/dockerfile.ts';
+import { parseDockerfile } from '../../shared/dockerfile.ts';
 
 /** The deployer's memory limit on Cloud Run (infra/modules/deployer sets it; the benchmarks run
- * the deployer under it, scripts/memory-limit.ts). */
+ * the deployer under it, startup/memory-limit.ts). */
 export const DEPLOYER_MEMORY_MIB = 512;
 
 export function deployerNodeArgs(root: string): string[] {

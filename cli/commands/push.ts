@@ -3,12 +3,12 @@
 // With --wait it follows the release the push starts, stage by stage, and exits 0 only when it
 // ends PROMOTED (1 for any other outcome), for scripts and CI.
 import { resolve } from 'node:path';
-import type { Command } from '../../cli/io.ts';
-import { stackHome } from './home.ts';
-import { parseArgs, UsageError } from './args.ts';
-import { readStackInfo } from '../stack.ts';
-import { stageLine } from './table.ts';
-import { waitForRelease } from '../watch.ts';
+import type { Command } from '../io.ts';
+import { stackHome } from '../home.ts';
+import { parseArgs, UsageError } from '../args.ts';
+import { readStackInfo } from '../../local/stack.ts';
+import { stageLine } from '../table.ts';
+import { waitForRelease } from '../../local/watch.ts';
 
 export const pushCommand: Command = async (argv, io) => {
   let positional: string[];

@@ -1,11 +1,11 @@
 // `runway local up`: starts the local cloud and keeps it running until Ctrl-C or SIGTERM.
 import { resolve } from 'node:path';
-import type { Command } from '../../cli/io.ts';
-import type { PubSubKind } from '../pubsub/index.ts';
-import { type StartPhase, startPhases, startStack } from '../stack.ts';
-import { followReleases } from '../watch.ts';
-import { stackHome } from './home.ts';
-import { parseArgs, timeScaleOption, UsageError } from './args.ts';
+import type { Command } from '../io.ts';
+import type { PubSubKind } from '../../local/pubsub/index.ts';
+import { type StartPhase, startPhases, startStack } from '../../local/stack.ts';
+import { followReleases } from '../../local/watch.ts';
+import { stackHome } from '../home.ts';
+import { parseArgs, timeScaleOption, UsageError } from '../args.ts';
 
 export const upCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;

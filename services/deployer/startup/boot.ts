@@ -4,7 +4,7 @@
 // The cache belongs to one build (its first line is the build's id, which esbuild writes into this
 // file): V8 itself checks only its version, its flags and the source's length. A cache of another
 // build, V8 or flags is not used; the bundle then compiles as usual, only slower.
-// RUNWAY_CODE_CACHE=write makes the cache when the process exits (scripts/code-cache.ts).
+// RUNWAY_CODE_CACHE=write makes the cache when the process exits (code-cache.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';

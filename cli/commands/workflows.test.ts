@@ -2,7 +2,7 @@
 // reads `--set-env-vars` and `--env-vars-file`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseEnvVarsFile, parseSetEnvVars } from './cli.ts';
+import { parseEnvVarsFile, parseSetEnvVars } from './workflows.ts';
 
 describe('parseSetEnvVars', () => {
   const cases: { name: string; text: string; vars?: Record<string, string>; error?: RegExp }[] = [

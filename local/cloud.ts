@@ -1,0 +1,137 @@
+// The local cloud's emulators, started together in one process: Pub/Sub (Google's emulator or
+// runway's bridge), Artifact Registry announcing pushes on the topic `gcr`, Cloud Run, Cloud
+// Monitoring over Cloud Run's request counts, and a Workflows Executions API with nothing
+// deployed. `deployRunway()` (deploy-runway.ts) then deploys runway onto it, as infra/ does on
+// Google.
+import { join } from 'node:path';
+import type { ProcessLedger } from './process-ledger.ts';
+import { type LocalMonitoring, startLocalMonitoring } from './monitoring/server.ts';
+import { type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsub/index.ts';
+import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
+import { type LocalRun, startLocalRun } from './run/index.ts';
+import { LogFile } from './run/process.ts';
+import { createEndpoints } from './workflows/connectors/index.ts';
+import { toJsonText } from './workflows/convert.ts';
+import { timeScaledClock } from './workflows/engine.ts';
+import type { Clock } from './workflows/stdlib/types.ts';
+import { type ExecutionsServer, startExecutionsServer } from './workflows/api/server.ts';
+
+/** Artifact Registry's notification topic: every push is announced there. */
+export const TOPIC = 'gcr';
+
+export interface CloudOptions {
+  project: string;
+  region: string;
+  /** Where the registry's blobs and the logs live. */
+  home: string;
+  timeScale?: number;
+  pubsub?: PubSubKind | 'auto';
+  /** Revisions that do not listen within this fail (default 30 s). */
+  startupTimeoutMs?: number;
+  /** Seconds of workflow time before a request shows in Cloud Monitoring (default 0). */
+  metricsDelaySeconds?: number;
+  /** Records every process started, so a later start can stop what a killed one left. */
+  ledger?: ProcessLedger;
+  env?: NodeJS.ProcessEnv;
+  /** Awaited once Pub/Sub runs: tests hold start-up there to kill it. */
+  afterPubSub?: () => Promise<void>;
+}
+
+export interface LocalCloud {
+  project: string;
+  region: string;
+  timeScale: number;
+  /** One clock for the engine and the request counts (a time-scaled stack's workflow time). */
+  clock: Clock;
+  pubsub: LocalPubSub;
+  registry: LocalRegistry;
+  run: LocalRun;
+  monitoring: LocalMonitoring;
+  workflows: ExecutionsServer;
+  /** The emulator host variables that point Google's clients and runway at this cloud. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud> {
+  const { project, region, home } = options;
+  const timeScale = options.timeScale ?? 1;
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+  };
+  try {
+    const pubsub = await startPubSub({
+      project,
+      prefer: options.pubsub ?? 'auto',
+      timeScale,
+      ...(options.ledger ? { ledger: options.ledger } : {}),
+      ...(options.env ? { env: options.env } : {}),
+    });
+    closers.push(() => pubsub.close());
+    await options.afterPubSub?.();
+    const registry = await startLocalRegistry({
+      root: join(home, 'registry'),
+      publish: async (event) => {
+        await publish(pubsub.url, project, TOPIC, event);
+      },
+    });
+    closers.push(() => registry.close());
+    // One clock for the engine and the request counts, so a time-scaled canary reading Cloud
+    // Monitoring over its bake window (sys.now()) finds the requests of that window.
+    const clock = timeScaledClock(timeScale);
+    const run = await startLocalRun({
+      project,
+      region,
+      now: clock.now,
+      images: registry.images,
+      logDir: join(home, 'logs'),
+      ...(options.ledger ? { ledger: options.ledger } : {}),
+      ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+    });
+    closers.push(() => run.close());
+    const monitoring = await startLocalMonitoring({
+      metrics: run.metrics,
+      project,
+      location: region,
+      now: clock.now,
+      visibilityDelayMs: (options.metricsDelaySeconds ?? 0) * 1000,
+    });
+    closers.push(() => monitoring.close());
+    const env: Record<string, string> = {
+      RUN_EMULATOR_HOST: run.host,
+      PUBSUB_EMULATOR_HOST: pubsub.host,
+      ARTIFACT_REGISTRY_EMULATOR_HOST: registry.host,
+      MONITORING_EMULATOR_HOST: monitoring.host,
+    };
+    const workflowLog = new LogFile(join(home, 'logs', 'workflows.log'));
+    closers.push(() => workflowLog.close());
+    const workflows = await startExecutionsServer({
+      project,
+      location: region,
+      engineOptions: {
+        endpoints: createEndpoints(env),
+        clock,
+        log: (entry) => workflowLog.write(entry.severity, toJsonText(entry.payload), entry.step),
+      },
+    });
+    closers.push(() => workflows.close());
+    env.WORKFLOWS_EMULATOR_HOST = workflows.host;
+    return {
+      project,
+      region,
+      timeScale,
+      clock,
+      pubsub,
+      registry,
+      run,
+      monitoring,
+      workflows,
+      env,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,149 @@
+// Deploys runway onto a cloud, as infra/ does on Google: the topics, the release workflow, the
+// deployer (a Cloud Run service built from its Dockerfile's bundle) behind a push subscription on
+// `gcr`, and each pipeline's acceptance job. Everything goes through Google's own clients and
+// APIs, against whatever endpoints `cloud.env` names.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { JobsClient, ServicesClient } from '@google-cloud/run';
+import { localClientOptions } from '../services/shared/clients.ts';
+import type { PipelineConfig } from '../services/shared/pipeline-config.ts';
+import { TOPIC, type LocalCloud } from './cloud.ts';
+import { buildRunwayImage, repoRoot } from './images.ts';
+import type { ProcessLedger } from './process-ledger.ts';
+import { ensureSubscription, ensureTopic } from './pubsub/index.ts';
+
+export const WORKFLOW = 'runway-release';
+export const DEPLOYER = 'runway-deployer';
+export const SUBSCRIPTION = 'runway-deployer-push';
+
+export interface Deployment {
+  /** The deployer's URL. */
+  deployer: string;
+}
+
+export interface DeployOptions {
+  config: PipelineConfig;
+  /** runway.yaml as written: the deployer reads it from its environment. */
+  configText: string;
+  /** Where the images are built. */
+  buildDir: string;
+  ledger?: ProcessLedger;
+  progress?: (message: string) => void;
+  /** Awaited once the image builds run, and once the deployer's instance runs (tests kill there). */
+  atPhase?: (phase: 'build' | 'deployer') => Promise<void>;
+}
+
+export async function deployRunway(cloud: LocalCloud, options: DeployOptions): Promise<Deployment> {
+  const { config } = options;
+  const progress = options.progress ?? (() => {});
+  const topics = new Set([
+    TOPIC,
+    ...config.pipelines.flatMap((p) => (p.notify ? [p.notify.topic] : [])),
+  ]);
+  for (const topic of topics) await ensureTopic(cloud.pubsub.url, cloud.project, topic);
+  cloud.workflows.deploy(
+    WORKFLOW,
+    await readFile(join(repoRoot, 'workflows', 'release.yaml'), 'utf8'),
+  );
+  progress('building the deployer and acceptance images');
+  const images = await buildImages(cloud, options);
+  progress('deploying the deployer to the local Cloud Run');
+  const clientOptions = localClientOptions(cloud.run.host);
+  const services = new ServicesClient(clientOptions);
+  const jobs = new JobsClient(clientOptions);
+  try {
+    const deployer = await createDeployer(cloud, services, images.deployer, options.configText);
+    await options.atPhase?.('deployer');
+    const jobIds = [...new Set(config.pipelines.map((p) => p.acceptance.job))];
+    await Promise.all(jobIds.map((id) => createAcceptanceJob(cloud, jobs, id, images.acceptance)));
+    await ensureSubscription(cloud.pubsub.url, cloud.project, SUBSCRIPTION, {
+      topic: TOPIC,
+      pushEndpoint: `${deployer}/pubsub/artifact-registry`,
+      ackDeadlineSeconds: 30,
+      minimumBackoff: '1s',
+      maximumBackoff: '10s',
+    });
+    return { deployer };
+  } finally {
+    await Promise.all([services.close(), jobs.close()]);
+  }
+}
+
+/** Both images built as their Dockerfiles build them, and pushed to the registry. */
+async function buildImages(cloud: LocalCloud, options: DeployOptions) {
+  let building = 0;
+  let bothStarted: () => void = () => {};
+  const started = new Promise<void>((r) => (bothStarted = r));
+  const onStart = () => {
+    if (++building === 2) bothStarted();
+  };
+  const ledger = options.ledger ? { ledger: options.ledger } : {};
+  const builds = Promise.all([
+    buildRunwayImage('deployer', options.buildDir, { ...ledger, onStart }),
+    buildRunwayImage('acceptance', options.buildDir, { ...ledger, onStart }),
+  ]);
+  // Held at the build phase, a failed build must not become an unhandled rejection.
+  builds.catch(() => {});
+  await Promise.race([started, builds]);
+  await options.atPhase?.('build');
+  const [deployerDir, acceptanceDir] = await builds;
+  const repo = `${cloud.region}-docker.pkg.dev/${cloud.project}/runway`;
+  const push = async (dir: string, ref: string) =>
+    (await cloud.registry.store.push(dir, ref)).digestRef;
+  return {
+    deployer: await push(deployerDir, `${repo}/deployer:local`),
+    acceptance: await push(acceptanceDir, `${repo}/acceptance:local`),
+  };
+}
+
+/** The deployer service, one warm instance, in the emulator mode of its push authentication. */
+async function createDeployer(
+  cloud: LocalCloud,
+  services: ServicesClient,
+  image: string,
+  configText: string,
+): Promise<string> {
+  const env = {
+    RUNWAY_CONFIG_YAML: configText,
+    GOOGLE_CLOUD_PROJECT: cloud.project,
+    RUNWAY_REGION: cloud.region,
+    RUNWAY_WORKFLOW: WORKFLOW,
+    RUNWAY_ALLOW_UNAUTHENTICATED_PUSH: 'true',
+    LOG_LEVEL: 'INFO',
+    ...cloud.env,
+  };
+  const [op] = await services.createService({
+    parent: `projects/${cloud.project}/locations/${cloud.region}`,
+    serviceId: DEPLOYER,
+    service: {
+      template: {
+        scaling: { minInstanceCount: 1 },
+        containers: [{ image, env: Object.entries(env).map(([name, value]) => ({ name, value })) }],
+      },
+    },
+  });
+  const [deployer] = await op.promise();
+  return deployer.uri!;
+}
+
+async function createAcceptanceJob(
+  cloud: LocalCloud,
+  jobs: JobsClient,
+  jobId: string,
+  image: string,
+): Promise<void> {
+  const [op] = await jobs.createJob({
+    parent: `projects/${cloud.project}/locations/${cloud.region}`,
+    jobId,
+    job: {
+      template: {
+        template: {
+          maxRetries: 0,
+          // Local services are reachable without an ID token; on Google the job fetches one.
+          containers: [{ image, env: [{ name: 'RUNWAY_LOCAL', value: '1' }] }],
+        },
+      },
+    },
+  });
+  await op.promise();
+}
