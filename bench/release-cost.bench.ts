@@ -8,11 +8,13 @@ import { fromPlain } from '../local/workflows/convert.ts';
 import { createEndpoints } from '../local/workflows/connectors/index.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../local/workflows/engine.ts';
 import { startFakeRun } from '../test/fixtures/fake-run.ts';
+import { testCallbacks } from '../test/helpers/callbacks.ts';
 
 const workflow = parseWorkflow(
   readFileSync(new URL('../workflows/release.yaml', import.meta.url), 'utf8'),
 );
 const run = await startFakeRun();
+const callbacks = testCallbacks();
 const IMG = 'us-central1-docker.pkg.dev/local-project/apps/web';
 const args = (c: string, promotion: unknown) => ({
   pipeline: 'web',
@@ -31,6 +33,7 @@ const args = (c: string, promotion: unknown) => ({
 async function billed(a: unknown): Promise<number> {
   const r = await startExecution(workflow, fromPlain(a), {
     clock: timeScaledClock(1e6),
+    callbacks: callbacks.hub,
     endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host, MONITORING_EMULATOR_HOST: run.host }),
   }).done;
   if (r.state !== 'SUCCEEDED') throw new Error(`release failed: ${JSON.stringify(r.error)}`);
@@ -59,6 +62,7 @@ const monitored1 = await billed(
   args('6', { strategy: 'canary', steps: [100], bakeSeconds: 60, health }),
 );
 await run.close();
+await callbacks.close();
 const perCanaryStep = (canary3 - canary1) / 2;
 const perMonitoredStep = (monitored3 - monitored1) / 2;
 console.log(

@@ -9,6 +9,7 @@ import { createEndpoints } from '../../local/workflows/connectors/index.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
 import { canonicalTimestamp } from '../../services/shared/timestamp.ts';
 import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
+import { testCallbacks } from '../helpers/callbacks.ts';
 
 const workflow = parseWorkflow(
   readFileSync(new URL('../../workflows/release.yaml', import.meta.url), 'utf8'),
@@ -19,10 +20,14 @@ const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const base = 'projects/local-project/locations/us-central1';
 
 let run: FakeRun;
+const callbacks = testCallbacks();
 before(async () => {
   run = await startFakeRun();
 });
-after(() => run.close());
+after(async () => {
+  await run.close();
+  await callbacks.close();
+});
 
 function args(d: string, extra: Record<string, unknown> = {}) {
   return {
@@ -50,6 +55,7 @@ async function release(a: unknown) {
   const ex = startExecution(workflow, fromPlain(a), {
     log: (entry) => void logged.push(JSON.parse(toJsonText(entry.payload))),
     clock: timeScaledClock(1000),
+    callbacks: callbacks.hub,
     endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host, MONITORING_EMULATOR_HOST: run.host }),
     env: { projectId: 'local-project', location: 'us-central1', workflowId: 'runway-release' },
   });
