@@ -53,10 +53,26 @@ function args(digest: string | null, extra: Record<string, unknown> = {}) {
   };
 }
 
+interface Stage {
+  name: string;
+  outcome: string;
+  by: string | null;
+  reason: string | null;
+}
+/** A release's or an operation's result, as far as these tests read it. */
+interface Result {
+  outcome?: string;
+  action?: string;
+  reason: string;
+  digest: string;
+  delivered?: boolean;
+  live: { revision: string; previousRevision: string };
+  stages: Stage[];
+}
 interface Outcome {
   state: string;
-  result?: Record<string, any>;
-  error?: Record<string, any>;
+  result?: Result;
+  error?: unknown;
 }
 
 /** Starts an execution; `done` resolves with its result or error as plain JSON. */
@@ -140,7 +156,7 @@ describe('operating releases (workflow, fake Cloud Run)', () => {
     );
     const r = await done;
     assert.equal(r.result?.outcome, 'PROMOTED', JSON.stringify(r));
-    const g = r.result!.stages.find((s: { name: string }) => s.name === 'gate');
+    const g = r.result!.stages.find((s) => s.name === 'gate')!;
     assert.deepEqual([g.outcome, g.by, g.reason], ['OK', ANN, 'looks good']);
     assert.equal(live().annotations['runway.dev/gate'], undefined, 'the gate is gone');
     assert.equal(live().annotations['runway.dev/digest'], d);
@@ -215,7 +231,7 @@ describe('operating releases (workflow, fake Cloud Run)', () => {
     const r = await done;
     assert.ok(Date.now() - started < 3000, 'long before the hour-long bake ended');
     assert.equal(r.result?.outcome, 'ROLLED_BACK', JSON.stringify(r));
-    const stage = r.result!.stages.at(-1);
+    const stage = r.result!.stages.at(-1)!;
     assert.deepEqual([stage.name, stage.by, stage.reason], ['abort', ANN, 'pager went off']);
     assert.deepEqual(
       live().traffic.map((t) => [t.revision, t.percent]),
@@ -377,7 +393,7 @@ describe('operating releases (workflow, fake Cloud Run)', () => {
         args(fresh(), { promotion: { strategy: 'direct', watchSeconds: 120, health } }),
       );
       assert.equal(kept.result?.outcome, 'PROMOTED', JSON.stringify(kept));
-      assert.equal(kept.result!.stages.at(-1).name, 'watch');
+      assert.equal(kept.result!.stages.at(-1)?.name, 'watch');
       assert.equal(
         live().annotations['runway.dev/claim'],
         undefined,
