@@ -30,13 +30,19 @@ const args = (c: string, promotion: unknown) => ({
   notify: null,
   source: 'manual',
 });
-async function billed(a: unknown): Promise<number> {
-  const r = await startExecution(workflow, fromPlain(a), {
+/** Billed steps of one execution; `answer` runs once it has started (to approve a gate). */
+async function billed(a: unknown, answer?: () => Promise<void>): Promise<number> {
+  const ex = startExecution(workflow, fromPlain(a), {
     clock: timeScaledClock(1e6),
     callbacks: callbacks.hub,
     endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host, MONITORING_EMULATOR_HOST: run.host }),
-  }).done;
+  });
+  await answer?.();
+  const r = await ex.done;
   if (r.state !== 'SUCCEEDED') throw new Error(`release failed: ${JSON.stringify(r.error)}`);
+  const outcome = (r.result as Map<string, unknown> | undefined)?.get('outcome');
+  if (outcome !== 'PROMOTED' && outcome !== 'ROLLED_BACK')
+    throw new Error(`release ended ${String(outcome)}`);
   return r.steps.internal + r.steps.external;
 }
 const first = await billed(args('1', { strategy: 'direct' }));
@@ -61,6 +67,33 @@ const monitored3 = await billed(
 const monitored1 = await billed(
   args('6', { strategy: 'canary', steps: [100], bakeSeconds: 60, health }),
 );
+// A gate before live, approved as soon as it opens; a watch of 5 minutes after a direct release.
+const approveGate = async () => {
+  for (;;) {
+    const text = run.services.get('projects/local-project/locations/us-central1/services/web')
+      ?.annotations['runway.dev/gate'];
+    if (text) {
+      const gate = JSON.parse(text) as { url: string };
+      await callbacks.send(gate.url, { decision: 'approve', by: 'user:ann@example.com' });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+};
+// Time runs a million times faster here: a long deadline, so the answer comes before it.
+const approval = {
+  before: ['live'],
+  timeoutSeconds: 31_536_000,
+  onTimeout: 'reject',
+  approvers: ['user:ann@example.com'],
+};
+const gated = await billed(args('7', { strategy: 'direct', approval }), approveGate);
+const watched = await billed(args('8', { strategy: 'direct', watchSeconds: 300, health }));
+const rolledBack = await billed({
+  ...args('8', { strategy: 'direct' }),
+  image: null,
+  action: 'rollback',
+});
 await run.close();
 await callbacks.close();
 const perCanaryStep = (canary3 - canary1) / 2;
@@ -69,7 +102,15 @@ console.log(
   `first release ${first}, direct ${direct}, canary [10,50,100] ${canary3}, canary [100] ${canary1}: ${perCanaryStep} per extra step; with Cloud Monitoring thresholds ${perMonitoredStep} per extra step`,
 );
 console.log(
+  `direct with a gate before live ${gated} (${gated - direct} for the gate, budget 10); direct with a 5-minute watch ${watched} (${watched - direct} for the watch); a rollback ${rolledBack}`,
+);
+console.log(
   JSON.stringify({
+    gatedDirectSteps: gated,
+    perGate: gated - direct,
+    perGateTarget: 10,
+    watchedDirectSteps5min: watched,
+    rollbackSteps: rolledBack,
     firstReleaseSteps: first,
     directReleaseSteps: direct,
     directTarget: 75,
