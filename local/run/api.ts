@@ -8,7 +8,7 @@ import {
   RunwayError,
   unavailable,
 } from '../../services/shared/errors.ts';
-import { readJsonBody } from '../api-server.ts';
+import { readJsonBody, sendJson } from '../api-server.ts';
 import type { Jobs } from './jobs.ts';
 import type { Operation, Operations } from './operations.ts';
 import { decodeMessage, type JsonObject } from './proto-json.ts';
@@ -259,13 +259,7 @@ export function runApiHandler(api: RunApi) {
         allowed.push(method);
         continue;
       }
-      const result = await handler(m, url.searchParams, req);
-      const text = JSON.stringify(result);
-      res.writeHead(200, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(text),
-      });
-      res.end(text);
+      sendJson(res, await handler(m, url.searchParams, req));
       return;
     }
     req.resume();
