@@ -4,17 +4,15 @@
 // (even while the first push is still open), exponential backoff from the retry policy.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readJsonBody, serveApi } from '../api-server.ts';
+import { closeServer, readJsonBody, sendJson, serveApi } from '../api-server.ts';
 import { alreadyExists, invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { type Logger, silentLogger } from '../../services/shared/logger.ts';
 import { pushEnvelope } from '../../services/shared/pubsub.ts';
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const NAME = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
-
-interface Topic {
-  name: string;
-}
+const RESOURCE =
+  /^\/v1\/projects\/([^/]+)\/(topics|subscriptions)\/([^/:]+)(?::(publish|pull|acknowledge))?$/;
 
 interface StoredMessage {
   messageId: string;
@@ -71,261 +69,337 @@ function parseDuration(value: unknown, fallbackMs: number, field: string): numbe
   return Number.parseFloat(value) * 1000;
 }
 
-export async function startPushBridge(options: BridgeOptions = {}): Promise<PushBridge> {
-  const log = options.logger ?? silentLogger;
-  const scale = options.timeScale ?? 1;
-  const doFetch = options.fetch ?? fetch;
-  const topics = new Map<string, Topic>();
-  const subs = new Map<string, Subscription>();
-  const counters = { published: 0, pushes: 0, acked: 0 };
-  const open = new Set<AbortController>();
-  const pending = new Set<Delivery>();
-  let closed = false;
-  let nextId = 1;
+/** A resource's full name from its URL id; INVALID_ARGUMENT when the id breaks Pub/Sub's rule. */
+function resourceName(project: string, kind: 'topics' | 'subscriptions', id: string): string {
+  const what = kind === 'topics' ? 'topic' : 'subscription';
+  if (!NAME.test(id))
+    throw invalidArgument(`invalid ${what} name ${JSON.stringify(id)}`, [
+      { field: 'name', description: `bad ${what} id` },
+    ]);
+  return `projects/${project}/${kind}/${id}`;
+}
 
-  const schedule = (sub: Subscription, d: Delivery, delayMs: number) => {
-    if (closed || d.acked) return;
-    clearTimeout(d.timer);
-    d.timer = setTimeout(() => void push(sub, d), delayMs / scale);
+/** A published message as stored: data or attributes, its id (taken once valid) and the time. */
+function storedMessage(raw: unknown, i: number, nextId: () => string): StoredMessage {
+  const msg = (raw ?? {}) as { data?: unknown; attributes?: unknown };
+  if (msg.data !== undefined && typeof msg.data !== 'string')
+    throw invalidArgument(`messages[${i}].data must be base64`);
+  const attributes = (msg.attributes ?? {}) as Record<string, string>;
+  if (msg.data === undefined && Object.keys(attributes).length === 0) {
+    throw invalidArgument(`messages[${i}] needs data or attributes`);
+  }
+  return {
+    messageId: nextId(),
+    data: msg.data ?? '',
+    attributes,
+    publishTime: new Date().toISOString(),
   };
+}
 
-  const backoff = (sub: Subscription, attempt: number) =>
-    Math.min(sub.maximumBackoffMs, sub.minimumBackoffMs * 2 ** Math.max(0, attempt - 1));
+/** A subscription from its PUT body; the topic's existence is the caller's check. */
+function subscriptionFrom(name: string, body: Record<string, unknown>): Subscription {
+  const topic = typeof body.topic === 'string' ? body.topic : '';
+  const push = (body.pushConfig ?? {}) as { pushEndpoint?: unknown };
+  if (
+    push.pushEndpoint !== undefined &&
+    (typeof push.pushEndpoint !== 'string' || !/^https?:\/\//.test(push.pushEndpoint))
+  ) {
+    throw invalidArgument('pushConfig.pushEndpoint must be an http(s) URL');
+  }
+  const ack = body.ackDeadlineSeconds ?? 10;
+  if (typeof ack !== 'number' || ack < 10 || ack > 600)
+    throw invalidArgument('ackDeadlineSeconds must be 10..600');
+  const retry = (body.retryPolicy ?? undefined) as
+    | { minimumBackoff?: unknown; maximumBackoff?: unknown }
+    | undefined;
+  return {
+    name,
+    topic,
+    ...(typeof push.pushEndpoint === 'string' ? { pushEndpoint: push.pushEndpoint } : {}),
+    ackDeadlineSeconds: ack,
+    // Without a retry policy Google redelivers at once; with one, backoff between its bounds.
+    minimumBackoffMs: retry
+      ? parseDuration(retry.minimumBackoff, 10_000, 'retryPolicy.minimumBackoff')
+      : 100,
+    maximumBackoffMs: retry
+      ? parseDuration(retry.maximumBackoff, 600_000, 'retryPolicy.maximumBackoff')
+      : 100,
+    queue: [],
+    inflight: new Map(),
+  };
+}
 
-  async function push(sub: Subscription, d: Delivery): Promise<void> {
-    if (closed || d.acked || !subs.has(sub.name)) return;
+const subscriptionJson = (s: Subscription) => ({
+  name: s.name,
+  topic: s.topic,
+  pushConfig: s.pushEndpoint ? { pushEndpoint: s.pushEndpoint } : {},
+  ackDeadlineSeconds: s.ackDeadlineSeconds,
+  retryPolicy: {
+    minimumBackoff: `${s.minimumBackoffMs / 1000}s`,
+    maximumBackoff: `${s.maximumBackoffMs / 1000}s`,
+  },
+});
+
+/** The bridge's state: topics, subscriptions, deliveries in flight, and the pushes themselves. */
+class Bridge {
+  readonly #topics = new Set<string>();
+  readonly #subs = new Map<string, Subscription>();
+  readonly #counters = { published: 0, pushes: 0, acked: 0 };
+  readonly #open = new Set<AbortController>();
+  readonly #pending = new Set<Delivery>();
+  readonly #log: Logger;
+  readonly #scale: number;
+  readonly #fetch: typeof fetch;
+  #closed = false;
+  #nextId = 1;
+
+  constructor(options: BridgeOptions) {
+    this.#log = options.logger ?? silentLogger;
+    this.#scale = options.timeScale ?? 1;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  // --- topics ---
+
+  createTopic(name: string): { name: string } {
+    if (this.#topics.has(name)) throw alreadyExists('Topic already exists');
+    this.#topics.add(name);
+    return { name };
+  }
+
+  topic(name: string): { name: string } {
+    if (!this.#topics.has(name)) throw notFound('Topic not found');
+    return { name };
+  }
+
+  deleteTopic(name: string): void {
+    this.topic(name);
+    this.#topics.delete(name);
+  }
+
+  publish(topic: string, messages: unknown): { messageIds: string[] } {
+    if (!Array.isArray(messages) || messages.length === 0)
+      throw invalidArgument('messages must be a non-empty list');
+    const stored = messages.map((raw, i) => storedMessage(raw, i, () => String(this.#nextId++)));
+    this.#counters.published += stored.length;
+    for (const sub of this.#subs.values())
+      if (sub.topic === topic) for (const s of stored) this.#deliver(sub, s);
+    return { messageIds: stored.map((s) => s.messageId) };
+  }
+
+  // --- subscriptions ---
+
+  createSubscription(name: string, body: Record<string, unknown>) {
+    if (this.#subs.has(name)) throw alreadyExists('Subscription already exists');
+    const topic = typeof body.topic === 'string' ? body.topic : '';
+    if (!this.#topics.has(topic)) throw notFound('Subscription topic does not exist');
+    const sub = subscriptionFrom(name, body);
+    this.#subs.set(name, sub);
+    return subscriptionJson(sub);
+  }
+
+  subscription(name: string): Subscription {
+    const sub = this.#subs.get(name);
+    if (!sub) throw notFound('Subscription does not exist');
+    return sub;
+  }
+
+  getSubscription(name: string) {
+    return subscriptionJson(this.subscription(name));
+  }
+
+  deleteSubscription(name: string): void {
+    this.subscription(name);
+    this.#subs.delete(name);
+  }
+
+  pull(sub: Subscription, maxMessages: unknown) {
+    const max =
+      typeof maxMessages === 'number' && maxMessages > 0 ? Math.min(maxMessages, 1000) : 100;
+    const out = sub.queue.splice(0, max);
+    for (const d of out) {
+      d.attempt++;
+      sub.inflight.set(d.ackId, d);
+    }
+    return {
+      receivedMessages: out.map((d) => ({
+        ackId: d.ackId,
+        message: d.message,
+        deliveryAttempt: d.attempt,
+      })),
+    };
+  }
+
+  acknowledge(sub: Subscription, ackIds: unknown): void {
+    if (!Array.isArray(ackIds)) throw invalidArgument('ackIds must be a list');
+    for (const id of ackIds) if (typeof id === 'string') sub.inflight.delete(id);
+  }
+
+  // --- push delivery ---
+
+  #deliver(sub: Subscription, message: StoredMessage): void {
+    const d: Delivery = { message, attempt: 0, ackId: randomUUID(), acked: false };
+    if (sub.pushEndpoint) {
+      this.#pending.add(d);
+      this.#schedule(sub, d, 0);
+    } else sub.queue.push(d);
+  }
+
+  #schedule(sub: Subscription, d: Delivery, delayMs: number): void {
+    if (this.#closed || d.acked) return;
+    clearTimeout(d.timer);
+    d.timer = setTimeout(() => void this.#push(sub, d), delayMs / this.#scale);
+  }
+
+  #backoff(sub: Subscription, attempt: number): number {
+    return Math.min(sub.maximumBackoffMs, sub.minimumBackoffMs * 2 ** Math.max(0, attempt - 1));
+  }
+
+  async #push(sub: Subscription, d: Delivery): Promise<void> {
+    if (this.#closed || d.acked || !this.#subs.has(sub.name)) return;
     d.attempt++;
-    counters.pushes++;
+    this.#counters.pushes++;
     // Like Google, an ack deadline that passes while the push is open means another delivery.
     const deadline = setTimeout(
       () => {
-        if (!d.acked) schedule(sub, d, 0);
+        if (!d.acked) this.#schedule(sub, d, 0);
       },
-      (sub.ackDeadlineSeconds * 1000) / scale,
+      (sub.ackDeadlineSeconds * 1000) / this.#scale,
     );
     const ctl = new AbortController();
-    open.add(ctl);
+    this.#open.add(ctl);
     let ok = false;
     try {
-      const res = await doFetch(sub.pushEndpoint!, {
+      ok = await this.#post(sub, d, ctl.signal);
+    } finally {
+      this.#open.delete(ctl);
+      clearTimeout(deadline);
+    }
+    if (d.acked) return;
+    if (!ok) return this.#schedule(sub, d, this.#backoff(sub, d.attempt));
+    d.acked = true;
+    this.#pending.delete(d);
+    clearTimeout(d.timer);
+    this.#counters.acked++;
+  }
+
+  /** One push of the envelope; true when the endpoint answered 2xx. */
+  async #post(sub: Subscription, d: Delivery, signal: AbortSignal): Promise<boolean> {
+    try {
+      const envelope = pushEnvelope(
+        sub.name,
+        { ...d.message, data: Buffer.from(d.message.data, 'base64') },
+        d.attempt,
+      );
+      const res = await this.#fetch(sub.pushEndpoint!, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(
-          pushEnvelope(
-            sub.name,
-            { ...d.message, data: Buffer.from(d.message.data, 'base64') },
-            d.attempt,
-          ),
-        ),
-        signal: ctl.signal,
+        body: JSON.stringify(envelope),
+        signal,
       });
       await res.arrayBuffer().catch(() => undefined);
-      ok = res.status >= 200 && res.status < 300;
+      const ok = res.status >= 200 && res.status < 300;
       if (!ok)
-        log.debug('push answered non-2xx', {
+        this.#log.debug('push answered non-2xx', {
           subscription: sub.name,
           status: res.status,
           attempt: d.attempt,
         });
+      return ok;
     } catch (err) {
-      if (!closed)
-        log.debug('push failed', { subscription: sub.name, error: err, attempt: d.attempt });
-    } finally {
-      open.delete(ctl);
-      clearTimeout(deadline);
+      if (!this.#closed)
+        this.#log.debug('push failed', { subscription: sub.name, error: err, attempt: d.attempt });
+      return false;
     }
-    if (d.acked) return;
-    if (ok) {
-      d.acked = true;
-      pending.delete(d);
-      clearTimeout(d.timer);
-      counters.acked++;
-      return;
-    }
-    schedule(sub, d, backoff(sub, d.attempt));
   }
 
-  function deliver(sub: Subscription, message: StoredMessage) {
-    const d: Delivery = { message, attempt: 0, ackId: randomUUID(), acked: false };
-    if (sub.pushEndpoint) {
-      pending.add(d);
-      schedule(sub, d, 0);
-    } else sub.queue.push(d);
+  stats() {
+    return { ...this.#counters };
   }
 
-  function topicName(project: string, id: string) {
-    if (!NAME.test(id))
-      throw invalidArgument(`invalid topic name ${JSON.stringify(id)}`, [
-        { field: 'name', description: 'bad topic id' },
-      ]);
-    return `projects/${project}/topics/${id}`;
+  /** Stops redelivery and aborts the pushes in flight. */
+  close(): void {
+    this.#closed = true;
+    for (const d of this.#pending) clearTimeout(d.timer);
+    for (const ctl of this.#open) ctl.abort();
   }
+}
 
-  function subName(project: string, id: string) {
-    if (!NAME.test(id))
-      throw invalidArgument(`invalid subscription name ${JSON.stringify(id)}`, [
-        { field: 'name', description: 'bad subscription id' },
-      ]);
-    return `projects/${project}/subscriptions/${id}`;
-  }
+/** A route: the resource's full name and the request; answers the JSON body. */
+type Handler = (bridge: Bridge, name: string, req: IncomingMessage) => Promise<unknown>;
 
-  const subJson = (s: Subscription) => ({
-    name: s.name,
-    topic: s.topic,
-    pushConfig: s.pushEndpoint ? { pushEndpoint: s.pushEndpoint } : {},
-    ackDeadlineSeconds: s.ackDeadlineSeconds,
-    retryPolicy: {
-      minimumBackoff: `${s.minimumBackoffMs / 1000}s`,
-      maximumBackoff: `${s.maximumBackoffMs / 1000}s`,
+const body = (req: IncomingMessage) => readJsonBody(req, MAX_BODY_BYTES);
+
+// Keyed `METHOD` or `METHOD:verb`, per collection. The URL's id is checked before the method, and
+// a method without a route on an existing resource is NOT_FOUND, as before the table.
+const ROUTES: Record<'topics' | 'subscriptions', Record<string, Handler>> = {
+  topics: {
+    PUT: async (b, name, req) => {
+      await body(req);
+      return b.createTopic(name);
     },
-  });
+    GET: async (b, name) => b.topic(name),
+    DELETE: async (b, name) => {
+      b.deleteTopic(name);
+      return {};
+    },
+    'POST:publish': async (b, name, req) => {
+      b.topic(name);
+      return b.publish(name, (await body(req)).messages);
+    },
+  },
+  subscriptions: {
+    PUT: async (b, name, req) => b.createSubscription(name, await body(req)),
+    GET: async (b, name) => b.getSubscription(name),
+    DELETE: async (b, name) => {
+      b.deleteSubscription(name);
+      return {};
+    },
+    'POST:pull': async (b, name, req) => {
+      const sub = b.subscription(name);
+      return b.pull(sub, (await body(req)).maxMessages);
+    },
+    'POST:acknowledge': async (b, name, req) => {
+      const sub = b.subscription(name);
+      b.acknowledge(sub, (await body(req)).ackIds);
+      return {};
+    },
+  },
+};
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://bridge');
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    };
-    if (url.pathname === '/' && req.method === 'GET') return void res.end('Ok\n');
-    const m =
-      /^\/v1\/projects\/([^/]+)\/(topics|subscriptions)\/([^/:]+)(?::(publish|pull|acknowledge))?$/.exec(
-        url.pathname,
-      );
-    if (!m) throw notFound(`no route for ${req.method} ${url.pathname}`);
-    const [, project, kind, id, verb] = m as unknown as [
-      string,
-      string,
-      string,
-      string,
-      string | undefined,
-    ];
-    if (kind === 'topics') {
-      const name = topicName(project, decodeURIComponent(id));
-      if (req.method === 'PUT' && !verb) {
-        await readJsonBody(req, MAX_BODY_BYTES);
-        if (topics.has(name)) throw alreadyExists('Topic already exists');
-        topics.set(name, { name });
-        return send(200, { name });
-      }
-      const topic = topics.get(name);
-      if (!topic) throw notFound('Topic not found');
-      if (req.method === 'GET' && !verb) return send(200, { name });
-      if (req.method === 'DELETE' && !verb) {
-        topics.delete(name);
-        return send(200, {});
-      }
-      if (req.method === 'POST' && verb === 'publish') {
-        const body = await readJsonBody(req, MAX_BODY_BYTES);
-        const messages = body.messages;
-        if (!Array.isArray(messages) || messages.length === 0)
-          throw invalidArgument('messages must be a non-empty list');
-        const ids: string[] = [];
-        const stored: StoredMessage[] = messages.map((raw, i) => {
-          const msg = (raw ?? {}) as { data?: unknown; attributes?: unknown };
-          if (msg.data !== undefined && typeof msg.data !== 'string')
-            throw invalidArgument(`messages[${i}].data must be base64`);
-          const attributes = (msg.attributes ?? {}) as Record<string, string>;
-          if (msg.data === undefined && Object.keys(attributes).length === 0) {
-            throw invalidArgument(`messages[${i}] needs data or attributes`);
-          }
-          const messageId = String(nextId++);
-          ids.push(messageId);
-          return {
-            messageId,
-            data: msg.data ?? '',
-            attributes,
-            publishTime: new Date().toISOString(),
-          };
-        });
-        counters.published += stored.length;
-        for (const sub of subs.values())
-          if (sub.topic === name) for (const s of stored) deliver(sub, s);
-        return send(200, { messageIds: ids });
-      }
-      throw notFound(`no route for ${req.method} ${url.pathname}`);
-    }
-    const name = subName(project, decodeURIComponent(id));
-    if (req.method === 'PUT' && !verb) {
-      const body = await readJsonBody(req, MAX_BODY_BYTES);
-      if (subs.has(name)) throw alreadyExists('Subscription already exists');
-      const topic = typeof body.topic === 'string' ? body.topic : '';
-      if (!topics.has(topic)) throw notFound('Subscription topic does not exist');
-      const push = (body.pushConfig ?? {}) as { pushEndpoint?: unknown };
-      if (
-        push.pushEndpoint !== undefined &&
-        (typeof push.pushEndpoint !== 'string' || !/^https?:\/\//.test(push.pushEndpoint))
-      ) {
-        throw invalidArgument('pushConfig.pushEndpoint must be an http(s) URL');
-      }
-      const ack = body.ackDeadlineSeconds ?? 10;
-      if (typeof ack !== 'number' || ack < 10 || ack > 600)
-        throw invalidArgument('ackDeadlineSeconds must be 10..600');
-      const retry = (body.retryPolicy ?? undefined) as
-        | { minimumBackoff?: unknown; maximumBackoff?: unknown }
-        | undefined;
-      const sub: Subscription = {
-        name,
-        topic,
-        ...(typeof push.pushEndpoint === 'string' ? { pushEndpoint: push.pushEndpoint } : {}),
-        ackDeadlineSeconds: ack,
-        // Without a retry policy Google redelivers at once; with one, backoff between its bounds.
-        minimumBackoffMs: retry
-          ? parseDuration(retry.minimumBackoff, 10_000, 'retryPolicy.minimumBackoff')
-          : 100,
-        maximumBackoffMs: retry
-          ? parseDuration(retry.maximumBackoff, 600_000, 'retryPolicy.maximumBackoff')
-          : 100,
-        queue: [],
-        inflight: new Map(),
-      };
-      subs.set(name, sub);
-      return send(200, subJson(sub));
-    }
-    const sub = subs.get(name);
-    if (!sub) throw notFound('Subscription does not exist');
-    if (req.method === 'GET' && !verb) return send(200, subJson(sub));
-    if (req.method === 'DELETE' && !verb) {
-      subs.delete(name);
-      return send(200, {});
-    }
-    if (req.method === 'POST' && verb === 'pull') {
-      const body = await readJsonBody(req, MAX_BODY_BYTES);
-      const max =
-        typeof body.maxMessages === 'number' && body.maxMessages > 0
-          ? Math.min(body.maxMessages, 1000)
-          : 100;
-      const out = sub.queue.splice(0, max);
-      for (const d of out) {
-        d.attempt++;
-        sub.inflight.set(d.ackId, d);
-      }
-      return send(200, {
-        receivedMessages: out.map((d) => ({
-          ackId: d.ackId,
-          message: d.message,
-          deliveryAttempt: d.attempt,
-        })),
-      });
-    }
-    if (req.method === 'POST' && verb === 'acknowledge') {
-      const body = await readJsonBody(req, MAX_BODY_BYTES);
-      if (!Array.isArray(body.ackIds)) throw invalidArgument('ackIds must be a list');
-      for (const id of body.ackIds) if (typeof id === 'string') sub.inflight.delete(id);
-      return send(200, {});
-    }
-    throw notFound(`no route for ${req.method} ${url.pathname}`);
+async function route(bridge: Bridge, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://bridge');
+  if (url.pathname === '/' && req.method === 'GET') return void res.end('Ok\n');
+  const noRoute = () => notFound(`no route for ${req.method} ${url.pathname}`);
+  const m = RESOURCE.exec(url.pathname);
+  if (!m) throw noRoute();
+  const [, project, kind, id, verb] = m as unknown as [
+    string,
+    string,
+    'topics' | 'subscriptions',
+    string,
+    string | undefined,
+  ];
+  const name = resourceName(project, kind, decodeURIComponent(id));
+  const handler = ROUTES[kind][verb ? `${req.method}:${verb}` : (req.method ?? '')];
+  if (!handler) {
+    if (kind === 'topics') bridge.topic(name);
+    else bridge.subscription(name);
+    throw noRoute();
   }
+  sendJson(res, await handler(bridge, name, req));
+}
 
-  const { server, host, url } = await serveApi(route, options);
+export async function startPushBridge(options: BridgeOptions = {}): Promise<PushBridge> {
+  const bridge = new Bridge(options);
+  const { server, host, url } = await serveApi((req, res) => route(bridge, req, res), options);
   return {
     url,
     host,
-    stats: () => ({ ...counters }),
+    stats: () => bridge.stats(),
     async close() {
-      closed = true;
-      for (const d of pending) clearTimeout(d.timer);
-      for (const ctl of open) ctl.abort();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      bridge.close();
+      await closeServer(server);
     },
   };
 }

@@ -8,12 +8,13 @@ import {
   RunwayError,
   unavailable,
 } from '../../services/shared/errors.ts';
-import { readJsonBody } from '../api-server.ts';
+import { readJsonBody, sendJson } from '../api-server.ts';
 import type { Jobs } from './jobs.ts';
 import type { Operation, Operations } from './operations.ts';
 import { decodeMessage, type JsonObject } from './proto-json.ts';
 import { maskPaths, page } from './resources.ts';
 import type { Services } from './services.ts';
+import type { UpdateOptions } from './table.ts';
 
 const MAX_BODY = 4 * 1024 * 1024;
 const LOC = 'projects/[^/]+/locations/[^/]+';
@@ -39,6 +40,16 @@ const bool = (q: URLSearchParams, key: string) =>
   ['true', '1'].includes(
     q.get(key) ?? q.get(key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)) ?? '',
   );
+
+/** An update's query: its update mask, allowMissing and validateOnly. */
+function updateOptions(q: URLSearchParams): UpdateOptions {
+  const mask = maskPaths(q.get('updateMask') ?? q.get('update_mask') ?? undefined);
+  return {
+    ...(mask ? { mask } : {}),
+    allowMissing: bool(q, 'allowMissing'),
+    validateOnly: bool(q, 'validateOnly'),
+  };
+}
 
 async function body(req: IncomingMessage, type: string, path: string): Promise<JsonObject> {
   return decodeMessage(type, await readJsonBody(req, MAX_BODY), path);
@@ -77,27 +88,19 @@ export function runApiHandler(api: RunApi) {
     [
       'PATCH',
       new RegExp(`^/v2/(${LOC}/services/${ID})$`),
-      async (m, q, req) => {
-        const b = await body(req, 'google.cloud.run.v2.Service', 'service');
-        if (typeof b.name === 'string' && b.name !== '' && b.name !== m[1]) {
-          throw invalidArgument(`service.name ${b.name} does not match the URL's ${m[1]}`, [
-            { field: 'service.name', description: 'must match the resource in the URL' },
-          ]);
-        }
-        const mask = maskPaths(q.get('updateMask') ?? q.get('update_mask') ?? undefined);
-        return settled(
-          await services.update(m[1]!, b, {
-            ...(mask ? { mask } : {}),
-            allowMissing: bool(q, 'allowMissing'),
-            validateOnly: bool(q, 'validateOnly'),
-          }),
-        );
-      },
+      async (m, q, req) =>
+        settled(
+          await services.update(
+            m[1]!,
+            await body(req, 'google.cloud.run.v2.Service', 'service'),
+            updateOptions(q),
+          ),
+        ),
     ],
     [
       'DELETE',
       new RegExp(`^/v2/(${LOC}/services/${ID})$`),
-      async (m, q) => settled(await services.delete(m[1]!, q.get('etag'))),
+      async (m, q) => settled(await services.delete(m[1]!, q.get('etag'), bool(q, 'validateOnly'))),
     ],
     // revisions
     [
@@ -122,7 +125,7 @@ export function runApiHandler(api: RunApi) {
       new RegExp(`^/v2/(${LOC})/jobs$`),
       async (m, q, req) =>
         settled(
-          jobs.create(
+          await jobs.create(
             m[1]!,
             q.get('jobId') ?? q.get('job_id'),
             await body(req, 'google.cloud.run.v2.Job', 'job'),
@@ -134,21 +137,19 @@ export function runApiHandler(api: RunApi) {
     [
       'PATCH',
       new RegExp(`^/v2/(${LOC}/jobs/${ID})$`),
-      async (m, q, req) => {
-        const mask = maskPaths(q.get('updateMask') ?? q.get('update_mask') ?? undefined);
-        return settled(
-          jobs.update(m[1]!, await body(req, 'google.cloud.run.v2.Job', 'job'), {
-            ...(mask ? { mask } : {}),
-            allowMissing: bool(q, 'allowMissing'),
-            validateOnly: bool(q, 'validateOnly'),
-          }),
-        );
-      },
+      async (m, q, req) =>
+        settled(
+          await jobs.update(
+            m[1]!,
+            await body(req, 'google.cloud.run.v2.Job', 'job'),
+            updateOptions(q),
+          ),
+        ),
     ],
     [
       'DELETE',
       new RegExp(`^/v2/(${LOC}/jobs/${ID})$`),
-      async (m, q) => settled(await jobs.delete(m[1]!, q.get('etag'))),
+      async (m, q) => settled(await jobs.delete(m[1]!, q.get('etag'), bool(q, 'validateOnly'))),
     ],
     [
       'POST',
@@ -258,13 +259,7 @@ export function runApiHandler(api: RunApi) {
         allowed.push(method);
         continue;
       }
-      const result = await handler(m, url.searchParams, req);
-      const text = JSON.stringify(result);
-      res.writeHead(200, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(text),
-      });
-      res.end(text);
+      sendJson(res, await handler(m, url.searchParams, req));
       return;
     }
     req.resume();

@@ -9,7 +9,8 @@ import type { ImageSource } from './containers.ts';
 import { Jobs } from './jobs.ts';
 import { RequestMetrics } from './metrics.ts';
 import { Operations } from './operations.ts';
-import { type RunSettings, Services } from './services.ts';
+import type { RunSettings } from './resources.ts';
+import { Services } from './services.ts';
 
 export interface LocalRunOptions {
   project: string;
@@ -62,7 +63,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
   };
   const operations = new Operations();
   const services = new Services(settings, operations);
-  const jobs = new Jobs(settings, operations, (p) => services.checkParent(p));
+  const jobs = new Jobs(settings, operations);
   const faults = { everyNth: 0, count: 0 };
   const { server, host, url } = await serveApi(
     runApiHandler({ services, jobs, operations, settleMs: options.settleMs ?? 2_000, faults }),

@@ -7,7 +7,26 @@ import {
   invalidArgument,
   notFound,
 } from '../../services/shared/errors.ts';
+import type { ProcessLedger } from '../process-ledger.ts';
+import type { ImageSource } from './containers.ts';
+import type { RequestMetrics } from './metrics.ts';
 import type { Json, JsonObject } from './proto-json.ts';
+
+/** How the local Cloud Run runs what it serves; one for services and jobs alike. */
+export interface RunSettings {
+  project: string;
+  region: string;
+  images: ImageSource;
+  /** Where process logs go: `<logDir>/services/<service>/<revision>.log`, `<logDir>/jobs/...`. */
+  logDir: string;
+  startupTimeoutMs: number;
+  idleMs: number;
+  graceMs: number;
+  /** Request counts for the local Cloud Monitoring. */
+  metrics?: RequestMetrics;
+  /** Where each process group is recorded while it runs. */
+  ledger?: ProcessLedger;
+}
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -108,12 +127,12 @@ export function checkId(kind: string, field: string, id: unknown, max: number): 
 
 /** Cloud Run's NOT_FOUND for a missing service or job. */
 export function missingResource(
-  kind: 'SERVICE' | 'JOB',
+  kind: 'Service' | 'Job',
   name: string,
   where: { project: string; region: string },
 ) {
   return notFound(
-    `Resource '${name.split('/').pop()}' of kind '${kind}' in region '${where.region}' in project '${where.project}' does not exist.`,
+    `Resource '${name.split('/').pop()}' of kind '${kind.toUpperCase()}' in region '${where.region}' in project '${where.project}' does not exist.`,
   );
 }
 

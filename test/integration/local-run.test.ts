@@ -963,3 +963,118 @@ describe('bad requests get Google-shaped errors and change nothing', () => {
     assert.match(err.message, /different configuration already exists/);
   });
 });
+
+// Services and jobs are kept by one resource table, so the Admin API's rules for writes hold for
+// both alike: UpdateServiceRequest and UpdateJobRequest bind the resource's name from the URL,
+// Service.template and Job.template are REQUIRED, validate_only (on create, update and delete)
+// persists nothing, and only UpdateServiceRequest has an update_mask.
+describe('services and jobs follow the same write rules', () => {
+  const DEFAULT_ACCOUNT = /^\d{12}-compute@developer\.gserviceaccount\.com$/;
+  type Json = Record<string, unknown>;
+  async function call(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${run.url}/v2/${path}`, {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as Json & { error?: Json } };
+  }
+  const kinds = [
+    {
+      kind: 'services',
+      field: 'service',
+      body: (): Json => ({ template: template() }),
+      account: (r: Json) => (r.template as Json).serviceAccount,
+      make: async (id: string) => (await deploy(id)).name!,
+    },
+    {
+      kind: 'jobs',
+      field: 'job',
+      body: (): Json => ({ template: { template: { containers: [{ image }] } } }),
+      account: (r: Json) => ((r.template as Json).template as Json).serviceAccount,
+      make: async (id: string) => {
+        const [op] = await jobs.createJob({
+          parent: PARENT,
+          jobId: id,
+          job: { template: { template: { containers: [{ image }] } } },
+        });
+        return (await op.promise())[0].name!;
+      },
+    },
+  ];
+
+  for (const k of kinds) {
+    test(`${k.kind}: a PATCH whose body names another resource is INVALID_ARGUMENT and changes nothing`, async () => {
+      const name = await k.make(`${k.field}-rename`);
+      const before = (await call('GET', name)).body;
+      const other = `${PARENT}/${k.kind}/${k.field}-other`;
+      const res = await call('PATCH', name, { ...k.body(), name: other, labels: { a: 'b' } });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.match(String(res.body.error?.message), /does not match the URL/);
+      assert.equal((await call('GET', name)).body.etag, before.etag);
+      assert.equal((await call('GET', other)).status, 404);
+    });
+
+    test(`${k.kind}: a PATCH without a template or a mask is INVALID_ARGUMENT: the template is REQUIRED`, async () => {
+      const name = await k.make(`${k.field}-bare`);
+      const res = await call('PATCH', name, { labels: { a: 'b' } });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.match(String(res.body.error?.message), new RegExp(`${k.field}.template`));
+      assert.match(String(res.body.error?.message), /template is required/);
+    });
+
+    test(`${k.kind}: validateOnly create answers the resource with its defaults and creates nothing`, async () => {
+      const id = `${k.field}-dry-create`;
+      const res = await call(
+        'POST',
+        `${PARENT}/${k.kind}?${k.field}Id=${id}&validateOnly=true`,
+        k.body(),
+      );
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.done, true);
+      const response = res.body.response as Json;
+      assert.equal(response.name, `${PARENT}/${k.kind}/${id}`);
+      assert.match(String(k.account(response)), DEFAULT_ACCOUNT);
+      assert.equal((await call('GET', `${PARENT}/${k.kind}/${id}`)).status, 404);
+    });
+
+    test(`${k.kind}: validateOnly update answers the updated resource and changes nothing`, async () => {
+      const name = await k.make(`${k.field}-dry-update`);
+      const before = (await call('GET', name)).body;
+      const res = await call('PATCH', `${name}?validateOnly=true`, {
+        ...k.body(),
+        labels: { team: 'release' },
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.done, true);
+      assert.deepEqual((res.body.response as Json).labels, { team: 'release' });
+      const after = (await call('GET', name)).body;
+      assert.deepEqual(after.labels, {});
+      assert.equal(after.etag, before.etag);
+    });
+
+    test(`${k.kind}: validateOnly delete deletes nothing`, async () => {
+      const name = await k.make(`${k.field}-dry-delete`);
+      const res = await call('DELETE', `${name}?validateOnly=true`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.done, true);
+      assert.equal((await call('GET', name)).status, 200);
+    });
+
+    test(`${k.kind}: allowMissing with a bad id names the field ${k.field}.name`, async () => {
+      const res = await call('PATCH', `${PARENT}/${k.kind}/Bad_Id?allowMissing=true`, k.body());
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.match(String(res.body.error?.message), new RegExp(`^${k.field}\\.name: `));
+    });
+  }
+
+  test('jobs: a PATCH with an updateMask is INVALID_ARGUMENT, as UpdateJobRequest has no update_mask', async () => {
+    const name = await kinds[1]!.make('job-masked');
+    const res = await call('PATCH', `${name}?updateMask=labels`, {
+      ...kinds[1]!.body(),
+      labels: { a: 'b' },
+    });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.match(String(res.body.error?.message), /Unknown name "updateMask"/);
+    assert.deepEqual((await call('GET', name)).body.labels, {});
+  });
+});

@@ -30,7 +30,7 @@ interface Deployed {
   mtimeMs?: number;
 }
 
-interface Record_ {
+interface ExecutionRecord {
   name: string;
   workflowName: string;
   execution: Execution;
@@ -158,7 +158,7 @@ function ts(d: Date | undefined): string | undefined {
 }
 
 /** `state="ACTIVE" AND labels.pipeline="web"`: the subset of Google's filter syntax runway needs. */
-function parseFilter(filter: string): ((r: Record_) => boolean) | undefined {
+function parseFilter(filter: string): ((r: ExecutionRecord) => boolean) | undefined {
   if (!filter.trim()) return undefined;
   const terms = filter.split(/\s+AND\s+/i).map((term) => {
     const m = /^\s*([A-Za-z_.-]+)\s*=\s*"?([^"]*)"?\s*$/.exec(term);
@@ -176,29 +176,110 @@ function parseFilter(filter: string): ((r: Record_) => boolean) | undefined {
     });
 }
 
-export async function startExecutionsServer(
-  options: ExecutionsServerOptions,
-): Promise<ExecutionsServer> {
-  const deployed = new Map<string, Deployed>();
-  const executions = new Map<string, Record_>();
-  const byWorkflow = new Map<string, string[]>();
-  let revisionCounter = 0;
-  let publicUrl = '';
-  const callbacks = new CallbackHub({
-    baseUrl: () => publicUrl,
-    now: () => (options.engineOptions?.clock ?? { now: Date.now }).now(),
-  });
+/** An execution request's fields, checked: the argument (text and value), labels, log level. */
+function executionSpec(body: Record<string, unknown>) {
+  // The clients wrap the execution in the body directly (REST) or under `execution`.
+  const spec = (
+    typeof body.execution === 'object' && body.execution !== null ? body.execution : body
+  ) as Record<string, unknown>;
+  const argText = spec.argument === undefined || spec.argument === null ? 'null' : spec.argument;
+  if (typeof argText !== 'string')
+    throw invalidArgument('argument must be a JSON-encoded string', [
+      { field: 'argument', description: 'not a string' },
+    ]);
+  if (Buffer.byteLength(argText) > MAX_ARGUMENT_BYTES)
+    throw invalidArgument(`argument is larger than ${MAX_ARGUMENT_BYTES} bytes`);
+  let argument: ReturnType<typeof parseJsonValue>;
+  try {
+    argument = argText.trim() === '' ? null : parseJsonValue(argText);
+  } catch {
+    throw invalidArgument('argument is not valid JSON', [
+      { field: 'argument', description: 'invalid JSON' },
+    ]);
+  }
+  const labels = (spec.labels ?? {}) as Record<string, string>;
+  if (typeof labels !== 'object' || Object.values(labels).some((v) => typeof v !== 'string'))
+    throw invalidArgument('labels must map strings to strings');
+  const callLogLevel =
+    typeof spec.callLogLevel === 'string' ? spec.callLogLevel : 'CALL_LOG_LEVEL_UNSPECIFIED';
+  return { argText, argument, labels, callLogLevel };
+}
 
-  const revisionId = () =>
-    `${String(++revisionCounter).padStart(6, '0')}-${randomUUID().slice(0, 3)}`;
+function toJson(r: ExecutionRecord, full: boolean) {
+  const e = r.execution;
+  const res = r.result;
+  const end = e.endTime;
+  const steps = e.steps.internal + e.steps.external;
+  const labels =
+    e.state === 'ACTIVE' ? r.labels : { ...r.labels, 'runway-billed-steps': String(steps) };
+  return {
+    name: r.name,
+    startTime: ts(e.startTime),
+    ...(end
+      ? {
+          endTime: ts(end),
+          duration: `${((end.getTime() - e.startTime.getTime()) / 1000).toFixed(3)}s`,
+        }
+      : {}),
+    state: e.state,
+    ...(full ? { argument: r.argument } : {}),
+    ...(full && res?.state === 'SUCCEEDED' ? { result: toJsonText(res.result ?? null) } : {}),
+    ...(res?.error
+      ? { error: { payload: safeJson(res.error.payload), context: res.error.context } }
+      : {}),
+    workflowRevisionId: r.revision,
+    callLogLevel: r.callLogLevel,
+    status: e.state === 'ACTIVE' && e.currentStep ? { currentSteps: [e.currentStep] } : {},
+    labels,
+  };
+}
 
-  async function workflowNamed(name: string): Promise<Deployed> {
-    if (options.dir) {
+/** Where a request under `.../workflows/W/executions` points. */
+interface Target {
+  project: string;
+  location: string;
+  workflowId: string;
+  /** `projects/P/locations/L/workflows/W` */
+  parent: string;
+}
+
+/** The Executions API's state: deployed workflows and their executions. */
+class ExecutionsApi {
+  readonly #deployed = new Map<string, Deployed>();
+  readonly #executions = new Map<string, ExecutionRecord>();
+  readonly #byWorkflow = new Map<string, string[]>();
+  #revisionCounter = 0;
+  /** The server's URL, once it listens; callback URLs start with it. */
+  publicUrl = '';
+  readonly callbacks: CallbackHub;
+
+  constructor(readonly options: ExecutionsServerOptions) {
+    this.callbacks = new CallbackHub({
+      baseUrl: () => this.publicUrl,
+      now: () => (options.engineOptions?.clock ?? { now: Date.now }).now(),
+    });
+  }
+
+  #revisionId(): string {
+    return `${String(++this.#revisionCounter).padStart(6, '0')}-${randomUUID().slice(0, 3)}`;
+  }
+
+  deploy(name: string, source: string): void {
+    this.#deployed.set(name, {
+      workflow: parseWorkflow(source, { file: name }),
+      revision: this.#revisionId(),
+    });
+  }
+
+  /** The workflow deployed as `name`: from the directory (re-read when its file changed) or code. */
+  async workflowNamed(name: string): Promise<Deployed> {
+    const dir = this.options.dir;
+    if (dir) {
       for (const ext of ['.yaml', '.yml', '.json']) {
-        const file = join(options.dir, name + ext);
+        const file = join(dir, name + ext);
         const st = await stat(file).catch(() => undefined);
         if (!st) continue;
-        const have = deployed.get(name);
+        const have = this.#deployed.get(name);
         if (have && have.mtimeMs === st.mtimeMs) return have;
         let workflow: Workflow;
         try {
@@ -209,189 +290,188 @@ export async function startExecutionsServer(
             `workflow ${name} does not deploy: ${(err as Error).message}`,
           );
         }
-        const d = { workflow, revision: revisionId(), mtimeMs: st.mtimeMs };
-        deployed.set(name, d);
+        const d = { workflow, revision: this.#revisionId(), mtimeMs: st.mtimeMs };
+        this.#deployed.set(name, d);
         return d;
       }
     }
-    const d = deployed.get(name);
+    const d = this.#deployed.get(name);
     if (!d) throw notFound(`Workflow not found: ${name}`);
     return d;
   }
 
-  function toJson(r: Record_, full: boolean) {
-    const e = r.execution;
-    const res = r.result;
-    const end = e.endTime;
-    const steps = e.steps.internal + e.steps.external;
-    const labels =
-      e.state === 'ACTIVE' ? r.labels : { ...r.labels, 'runway-billed-steps': String(steps) };
+  /** Deploys every workflow file in the directory, so deploy errors show at startup. */
+  async deployDir(): Promise<void> {
+    if (!this.options.dir) return;
+    for (const f of await readdir(this.options.dir).catch(() => [] as string[])) {
+      const m = /^(.+)\.(ya?ml|json)$/.exec(f);
+      if (m) await this.workflowNamed(m[1]!).catch(() => undefined);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.#executions.has(name);
+  }
+
+  execution(name: string): ExecutionRecord | undefined {
+    return this.#executions.get(name);
+  }
+
+  /** Starts an execution of the target's workflow, deployed as `d`. */
+  create(t: Target, d: Deployed, body: Record<string, unknown>): ExecutionRecord {
+    const spec = executionSpec(body);
+    const executionId = randomUUID();
+    const execution = startExecution(d.workflow, spec.argument, {
+      ...this.options.engineOptions,
+      callbacks: this.callbacks,
+      executionId,
+      env: {
+        projectId: t.project,
+        location: t.location,
+        workflowId: t.workflowId,
+        revisionId: d.revision,
+        ...this.options.engineOptions?.env,
+      },
+    });
+    const record: ExecutionRecord = {
+      name: `${t.parent}/executions/${executionId}`,
+      workflowName: t.parent,
+      execution,
+      argument: spec.argText,
+      labels: spec.labels,
+      callLogLevel: spec.callLogLevel,
+      revision: d.revision,
+    };
+    this.#remember(record, executionId);
+    return record;
+  }
+
+  #remember(record: ExecutionRecord, executionId: string): void {
+    this.#executions.set(record.name, record);
+    const list = this.#byWorkflow.get(record.workflowName) ?? [];
+    list.push(record.name);
+    this.#byWorkflow.set(record.workflowName, list);
+    void record.execution.done.then((r) => {
+      record.result = r;
+      this.callbacks.closeExecution(executionId);
+      // Forget the oldest finished executions beyond the retention bound.
+      while (list.length > RETAINED) {
+        const old = this.#executions.get(list[0]!);
+        if (old && old.execution.state === 'ACTIVE') break;
+        this.#executions.delete(list.shift()!);
+      }
+    });
+  }
+
+  /** A page of the workflow's executions, newest first, filtered. */
+  list(parent: string, query: URLSearchParams) {
+    const filter = parseFilter(query.get('filter') ?? '');
+    const pageSize = Math.min(Math.max(Number(query.get('pageSize') ?? 100) || 100, 1), 1000);
+    const start = Number(query.get('pageToken') ?? 0) || 0;
+    const all = (this.#byWorkflow.get(parent) ?? [])
+      .map((n) => this.#executions.get(n))
+      .filter((r): r is ExecutionRecord => r !== undefined)
+      .reverse()
+      .filter((r) => !filter || filter(r));
+    const page = all.slice(start, start + pageSize);
+    const full = query.get('view') === 'FULL' || query.get('view') === '2';
     return {
-      name: r.name,
-      startTime: ts(e.startTime),
-      ...(end
-        ? {
-            endTime: ts(end),
-            duration: `${((end.getTime() - e.startTime.getTime()) / 1000).toFixed(3)}s`,
-          }
-        : {}),
-      state: e.state,
-      ...(full ? { argument: r.argument } : {}),
-      ...(full && res?.state === 'SUCCEEDED' ? { result: toJsonText(res.result ?? null) } : {}),
-      ...(res?.error
-        ? { error: { payload: safeJson(res.error.payload), context: res.error.context } }
-        : {}),
-      workflowRevisionId: r.revision,
-      callLogLevel: r.callLogLevel,
-      status: e.state === 'ACTIVE' && e.currentStep ? { currentSteps: [e.currentStep] } : {},
-      labels,
+      executions: page.map((r) => toJson(r, full)),
+      ...(start + pageSize < all.length ? { nextPageToken: String(start + pageSize) } : {}),
     };
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse) {
-    const url = new URL(req.url ?? '/', 'http://local');
-    if (await routeCallbacks(callbacks, req, res, url, (name) => executions.has(name))) return;
-    const m =
-      /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/workflows\/([^/]+)\/executions(?:\/([^/:]+))?(?::(cancel))?$/.exec(
-        url.pathname,
+  /** Cancels an active execution and waits briefly for it to end. */
+  async cancel(record: ExecutionRecord): Promise<void> {
+    if (record.execution.state !== 'ACTIVE')
+      throw new RunwayError(
+        'FAILED_PRECONDITION',
+        `execution is already ${record.execution.state}`,
       );
-    if (!m) throw notFound(`no route for ${req.method} ${url.pathname}`);
-    const [, project, location, workflowId, id, verb] = m as unknown as [
-      string,
-      string,
-      string,
-      string,
-      string | undefined,
-      string | undefined,
-    ];
-    const parent = `projects/${project}/locations/${location}/workflows/${workflowId}`;
-    const send = (body: unknown) => sendJson(res, body);
-    if (!id && req.method === 'POST') {
-      const d = await workflowNamed(workflowId);
-      const body = await readJsonBody(req, MAX_BODY_BYTES);
-      // The clients wrap the execution in the body directly (REST) or under `execution`.
-      const spec = (
-        typeof body.execution === 'object' && body.execution !== null ? body.execution : body
-      ) as Record<string, unknown>;
-      const argText =
-        spec.argument === undefined || spec.argument === null ? 'null' : spec.argument;
-      if (typeof argText !== 'string')
-        throw invalidArgument('argument must be a JSON-encoded string', [
-          { field: 'argument', description: 'not a string' },
-        ]);
-      if (Buffer.byteLength(argText) > MAX_ARGUMENT_BYTES)
-        throw invalidArgument(`argument is larger than ${MAX_ARGUMENT_BYTES} bytes`);
-      let argument: ReturnType<typeof parseJsonValue>;
-      try {
-        argument = argText.trim() === '' ? null : parseJsonValue(argText);
-      } catch {
-        throw invalidArgument('argument is not valid JSON', [
-          { field: 'argument', description: 'invalid JSON' },
-        ]);
-      }
-      const labels = (spec.labels ?? {}) as Record<string, string>;
-      if (typeof labels !== 'object' || Object.values(labels).some((v) => typeof v !== 'string'))
-        throw invalidArgument('labels must map strings to strings');
-      const executionId = randomUUID();
-      const name = `${parent}/executions/${executionId}`;
-      const execution = startExecution(d.workflow, argument, {
-        ...options.engineOptions,
-        callbacks,
-        executionId,
-        env: {
-          projectId: project,
-          location,
-          workflowId,
-          revisionId: d.revision,
-          ...options.engineOptions?.env,
-        },
-      });
-      const record: Record_ = {
-        name,
-        workflowName: parent,
-        execution,
-        argument: argText,
-        labels,
-        callLogLevel:
-          typeof spec.callLogLevel === 'string' ? spec.callLogLevel : 'CALL_LOG_LEVEL_UNSPECIFIED',
-        revision: d.revision,
-      };
-      executions.set(name, record);
-      const list = byWorkflow.get(parent) ?? [];
-      list.push(name);
-      byWorkflow.set(parent, list);
-      void execution.done.then((r) => {
-        record.result = r;
-        callbacks.closeExecution(executionId);
-        // Forget the oldest finished executions beyond the retention bound.
-        while (list.length > RETAINED) {
-          const old = executions.get(list[0]!);
-          if (old && old.execution.state === 'ACTIVE') break;
-          executions.delete(list.shift()!);
-        }
-      });
-      return send(toJson(record, true));
-    }
-    if (!id && req.method === 'GET') {
-      const filter = parseFilter(url.searchParams.get('filter') ?? '');
-      const pageSize = Math.min(
-        Math.max(Number(url.searchParams.get('pageSize') ?? 100) || 100, 1),
-        1000,
-      );
-      const start = Number(url.searchParams.get('pageToken') ?? 0) || 0;
-      const all = (byWorkflow.get(parent) ?? [])
-        .map((n) => executions.get(n))
-        .filter((r): r is Record_ => r !== undefined)
-        .reverse()
-        .filter((r) => !filter || filter(r));
-      const page = all.slice(start, start + pageSize);
-      const full = url.searchParams.get('view') === 'FULL' || url.searchParams.get('view') === '2';
-      return send({
-        executions: page.map((r) => toJson(r, full)),
-        ...(start + pageSize < all.length ? { nextPageToken: String(start + pageSize) } : {}),
-      });
-    }
-    const record = id ? executions.get(`${parent}/executions/${id}`) : undefined;
-    if (!record) throw notFound(`Execution not found: ${parent}/executions/${id}`);
-    if (req.method === 'GET' && !verb) return send(toJson(record, true));
-    if (req.method === 'POST' && verb === 'cancel') {
-      if (record.execution.state !== 'ACTIVE')
-        throw new RunwayError(
-          'FAILED_PRECONDITION',
-          `execution is already ${record.execution.state}`,
-        );
-      record.execution.cancel();
-      record.result = await Promise.race([
-        record.execution.done,
-        new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
-      ]);
-      return send(toJson(record, true));
-    }
-    throw notFound(`no route for ${req.method} ${url.pathname}`);
+    record.execution.cancel();
+    record.result = await Promise.race([
+      record.execution.done,
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
+    ]);
   }
 
-  const { server, host, url: baseUrl } = await serveApi(route, options);
-  publicUrl = baseUrl;
-  if (options.dir) {
-    // Deploy errors show at startup, not only at the first execution.
-    for (const f of await readdir(options.dir).catch(() => [] as string[])) {
-      const m = /^(.+)\.(ya?ml|json)$/.exec(f);
-      if (m) await workflowNamed(m[1]!).catch(() => undefined);
-    }
+  close(): void {
+    for (const r of this.#executions.values()) r.execution.cancel();
   }
+}
+
+const EXECUTIONS_ROUTE =
+  /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/workflows\/([^/]+)\/executions(?:\/([^/:]+))?(?::(cancel))?$/;
+
+type CollectionHandler = (
+  api: ExecutionsApi,
+  t: Target,
+  req: IncomingMessage,
+  url: URL,
+) => Promise<unknown>;
+type ExecutionHandler = (api: ExecutionsApi, record: ExecutionRecord) => Promise<unknown>;
+
+// The collection's routes by method (a `:cancel` on the collection is ignored, as before the
+// table); an execution's by METHOD or METHOD:verb, once the execution is found.
+const COLLECTION_ROUTES: Record<string, CollectionHandler> = {
+  POST: async (api, t, req) => {
+    const d = await api.workflowNamed(t.workflowId);
+    return toJson(api.create(t, d, await readJsonBody(req, MAX_BODY_BYTES)), true);
+  },
+  GET: async (api, t, _req, url) => api.list(t.parent, url.searchParams),
+};
+const EXECUTION_ROUTES: Record<string, ExecutionHandler> = {
+  GET: async (_api, record) => toJson(record, true),
+  'POST:cancel': async (api, record) => {
+    await api.cancel(record);
+    return toJson(record, true);
+  },
+};
+
+async function route(api: ExecutionsApi, req: IncomingMessage, res: ServerResponse) {
+  const url = new URL(req.url ?? '/', 'http://local');
+  if (await routeCallbacks(api.callbacks, req, res, url, (name) => api.has(name))) return;
+  const noRoute = () => notFound(`no route for ${req.method} ${url.pathname}`);
+  const m = EXECUTIONS_ROUTE.exec(url.pathname);
+  if (!m) throw noRoute();
+  const [, project, location, workflowId, id, verb] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+  ];
+  const t = {
+    project,
+    location,
+    workflowId,
+    parent: `projects/${project}/locations/${location}/workflows/${workflowId}`,
+  };
+  const method = req.method ?? '';
+  const collection = id ? undefined : COLLECTION_ROUTES[method];
+  if (collection) return sendJson(res, await collection(api, t, req, url));
+  const record = id ? api.execution(`${t.parent}/executions/${id}`) : undefined;
+  if (!record) throw notFound(`Execution not found: ${t.parent}/executions/${id}`);
+  const handler = EXECUTION_ROUTES[verb ? `${method}:${verb}` : method];
+  if (!handler) throw noRoute();
+  sendJson(res, await handler(api, record));
+}
+
+export async function startExecutionsServer(
+  options: ExecutionsServerOptions,
+): Promise<ExecutionsServer> {
+  const api = new ExecutionsApi(options);
+  const { server, host, url } = await serveApi((req, res) => route(api, req, res), options);
+  api.publicUrl = url;
+  await api.deployDir();
   return {
-    url: baseUrl,
+    url,
     host,
-    deploy(name, source) {
-      deployed.set(name, {
-        workflow: parseWorkflow(source, { file: name }),
-        revision: revisionId(),
-      });
-    },
+    deploy: (name, source) => api.deploy(name, source),
     async close() {
-      for (const r of executions.values()) r.execution.cancel();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      api.close();
+      await closeServer(server);
     },
   };
 }
