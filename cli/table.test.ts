@@ -53,6 +53,8 @@ describe('stageLine: a finished stage as the demo and `local push --wait` print 
     end: '2026-01-01T00:01:12Z',
     outcome: 'OK',
     detail: 'canary 10% baked 60s',
+    by: null,
+    reason: null,
     ...over,
   });
   const cases: { name: string; stage: Stage; scale: number; want: string }[] = [

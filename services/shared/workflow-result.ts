@@ -7,7 +7,10 @@ export const stageNames = [
   'claim',
   'staging',
   'test',
+  'gate',
   'promote',
+  'watch',
+  'abort',
   'rollback',
   'report',
 ] as const;
@@ -18,10 +21,16 @@ export const stageSchema = z.object({
   end: z.iso.datetime({ offset: true }).nullable(),
   outcome: z.enum(['OK', 'FAILED', 'SKIPPED']),
   detail: z.string().nullable().default(null),
+  /** Who decided (a gate's answer, an abort, a rollback): an IAM member. */
+  by: z.string().nullable().default(null),
+  /** Why, as they said. */
+  reason: z.string().nullable().default(null),
 });
 
 export const workflowResultSchema = z.object({
   outcome: z.enum(outcomes),
+  /** What the execution did: a release (the default), or an operator's rollback. */
+  action: z.enum(['release', 'rollback']).default('release'),
   pipeline: z.string(),
   digest: z.string(),
   reason: z.string().nullable().default(null),
