@@ -3,7 +3,15 @@
 import { z } from 'zod';
 import { acceptanceChecksSchema } from './checks.ts';
 import { parseDigestRef } from './image-ref.ts';
-import { jobName, pipelineName, projectId, region, serviceName, topicName } from './names.ts';
+import {
+  iamMember,
+  jobName,
+  pipelineName,
+  projectId,
+  region,
+  serviceName,
+  topicName,
+} from './names.ts';
 import { timestampSchema } from './timestamp.ts';
 
 const digestReference = z.string().superRefine((s, ctx) => {
@@ -58,15 +66,69 @@ export const canarySteps = z
       ctx.addIssue({ code: 'custom', message: 'the last step must be 100' });
   });
 
+/** Where a human gate can stand: before live traffic first moves, or before a canary's last step. */
+export const gatePoints = ['live', '100'] as const;
+
+export const approvalSchema = z.strictObject({
+  before: z
+    .array(z.enum(gatePoints, { error: 'must be "live" or "100"' }), {
+      error: 'must be a list of "live" and/or "100"',
+    })
+    .min(1, { error: 'name at least one gate: "live" and/or "100"' })
+    .superRefine((points, ctx) => {
+      points.forEach((p, i) => {
+        if (points.indexOf(p) !== i)
+          ctx.addIssue({ code: 'custom', path: [i], message: `"${p}" is listed twice` });
+      });
+    }),
+  /** Workflow time: --time-scale shortens it like any bake. Nothing waits forever. */
+  timeoutSeconds: z
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(60, { error: 'must be 60..31536000 seconds (a minute to a year)' })
+    .max(31_536_000, { error: 'must be 60..31536000 seconds (a minute to a year)' })
+    .default(86_400),
+  onTimeout: z
+    .enum(['reject', 'promote'], { error: 'must be "reject" or "promote"' })
+    .default('reject'),
+  approvers: z
+    .array(iamMember, { error: 'must be a list of IAM members' })
+    .min(1, { error: 'name at least one approver' }),
+});
+
+/** After 100 %, how long health keeps being checked; a failure rolls back. */
+const watchSeconds = z
+  .number({ error: 'must be a number of seconds' })
+  .int({ error: 'must be a whole number of seconds' })
+  .min(60, { error: 'must be 60..86400 seconds' })
+  .max(86_400, { error: 'must be 60..86400 seconds' });
+
 export const promotionSchema = z.discriminatedUnion(
   'strategy',
   [
-    z.strictObject({ strategy: z.literal('direct') }),
+    z
+      .strictObject({
+        strategy: z.literal('direct'),
+        approval: approvalSchema.optional(),
+        watchSeconds: watchSeconds.optional(),
+      })
+      .superRefine((p, ctx) => {
+        const i = p.approval?.before.indexOf('100') ?? -1;
+        if (i >= 0)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['approval', 'before', i],
+            message:
+              '"100" is a gate before a canary\'s last step; a direct promotion has only "live"',
+          });
+      }),
     z.strictObject({
       strategy: z.literal('canary'),
       steps: canarySteps.default([10, 50, 100]),
       bakeSeconds: z.number().min(0).max(86_400, { error: 'must be at most a day' }).default(60),
       health: healthSchema.nullable().default(null),
+      approval: approvalSchema.optional(),
+      watchSeconds: watchSeconds.optional(),
     }),
   ],
   { error: 'strategy must be "direct" or "canary"' },
