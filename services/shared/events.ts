@@ -3,10 +3,10 @@
 // attributes repeat `type` and `pipeline` (and `outcome` on release.ended) for subscription filters.
 import { z } from 'zod';
 import { RunwayError } from './errors.ts';
-import { freezeName, iamMember, pipelineName } from './names.ts';
+import { actor, freezeName, pipelineName } from './names.ts';
 import { timestampSchema } from './timestamp.ts';
 import { parseOrThrow } from './validation.ts';
-import { gatePoints, releaseSources } from './workflow-args.ts';
+import { gatePoints, overrideSchema, releaseSources } from './workflow-args.ts';
 import { outcomes, stageSchema, workflowResultSchema } from './workflow-result.ts';
 
 export const eventTypes = [
@@ -25,13 +25,6 @@ const digest = z.string({ error: 'must be a digest sha256:HEX' }).regex(/^sha256
   error: 'must be a digest sha256: and 64 lowercase hex digits',
 });
 
-/** Who asked: an IAM member, or the automation that did (a push, the scheduled reconcile). */
-export const actorSchema = z
-  .string({ error: 'must be a string' })
-  .refine((s) => s === 'pubsub' || s === 'scheduler' || iamMember.safeParse(s).success, {
-    error: 'must be an IAM member (user:EMAIL, serviceAccount:EMAIL, ...), "pubsub" or "scheduler"',
-  });
-
 const revision = z.string().min(1).max(253);
 const text = z.string().max(4096, { error: 'must be at most 4096 characters' });
 const stageName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'must be a stage name' });
@@ -44,19 +37,12 @@ const common = {
   /** The Workflows execution's name or id; null when nothing runs (a blocked push). */
   execution: z.string().min(1).max(1024).nullable().default(null),
   at: timestampSchema,
-  by: actorSchema.nullable().default(null),
+  by: actor.nullable().default(null),
   reason: text.nullable().default(null),
 };
 
 const event = <T extends EventType, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.strictObject({ type: z.literal(type), ...common, ...shape });
-
-/** An accepted freeze override, as the deployer passed it to the workflow. */
-export const overrideSchema = z.strictObject({
-  freeze: freezeName,
-  by: iamMember,
-  reason: z.string().trim().min(1, { error: 'must say why' }).max(1024),
-});
 
 export const eventSchema = z
   .discriminatedUnion(

@@ -10,7 +10,8 @@
 // - a boundary in a fall-back overlap (01:30 on a night that repeats 01:00-02:00) is its first
 //   occurrence (01:30 old time), so a window covering the repeated hour covers both of them.
 // "24:00" is the next local midnight. A weekly window belongs to the local date it starts on.
-import { type Freeze, type FreezeAction, matchesTag, weekdays } from './pipeline-config.ts';
+import { type Freeze, matchesTag, weekdays } from './pipeline-config.ts';
+import type { FreezeAction } from './workflow-args.ts';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;

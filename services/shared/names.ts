@@ -50,3 +50,10 @@ export const iamMember = z
       error: 'an IAM member is user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:DOMAIN',
     },
   );
+
+/** Who asked: an IAM member, or the automation that did (a push, the scheduled reconcile). */
+export const actor = z
+  .string({ error: 'must be a string' })
+  .refine((s) => s === 'pubsub' || s === 'scheduler' || iamMember.safeParse(s).success, {
+    error: 'must be an IAM member (user:EMAIL, serviceAccount:EMAIL, ...), "pubsub" or "scheduler"',
+  });

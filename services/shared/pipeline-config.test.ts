@@ -5,6 +5,7 @@ import {
   matchesTag,
   parsePipelineConfig,
   pipelinesFor,
+  type ReleaseRequest,
   whyIgnored,
   workflowArgsFor,
 } from './pipeline-config.ts';
@@ -285,7 +286,33 @@ describe('workflowArgsFor validates the pipeline part once and the release part 
     assert.equal(b.staging.service, 'web-staging');
   });
 
-  const bad: { name: string; change: Partial<typeof release>; error: RegExp }[] = [
+  test('what the release adds: who, why, the override and the freezes', () => {
+    const args = workflowArgsFor(config, config.pipelines[0]!, {
+      ...release,
+      source: 'manual',
+      by: 'user:oncall@example.com',
+      reason: 'hotfix',
+      override: { freeze: 'year-end', by: 'user:oncall@example.com', reason: 'hotfix' },
+      freezes: [
+        {
+          name: 'year-end',
+          actions: ['release'],
+          windows: [{ start: '2026-12-23T23:00:00.000Z', end: '2026-12-26T23:00:00.000Z' }],
+        },
+      ],
+    });
+    assert.equal(args.action, 'release');
+    assert.equal(args.by, 'user:oncall@example.com');
+    assert.deepEqual(args.override, {
+      freeze: 'year-end',
+      by: 'user:oncall@example.com',
+      reason: 'hotfix',
+    });
+    assert.equal(args.freezes[0]?.windows[0]?.start, '2026-12-23T23:00:00.000000000Z');
+    assert.deepEqual(args, workflowArgsSchema.parse(args), 'valid as a whole');
+  });
+
+  const bad: { name: string; change: Partial<ReleaseRequest>; error: RegExp }[] = [
     { name: 'tag-only image', change: { image: `${IMG}:main` }, error: /image/ },
     { name: 'short digest', change: { image: `${IMG}@sha256:abc` }, error: /image/ },
     {
@@ -294,6 +321,12 @@ describe('workflowArgsFor validates the pipeline part once and the release part 
       error: /publishTime/,
     },
     { name: 'oversized tag', change: { tag: 'x'.repeat(200) }, error: /tag/ },
+    { name: 'by that is not a member', change: { by: 'alice' }, error: /by/ },
+    {
+      name: 'to on a release',
+      change: { to: `sha256:${'e'.repeat(64)}` },
+      error: /is for action .{0,2}rollback.{0,2} only/,
+    },
   ];
   for (const c of bad) {
     test(`refuses a release with a ${c.name}`, () => {

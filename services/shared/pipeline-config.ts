@@ -16,10 +16,13 @@ import {
 import { describeZodError, violations } from './validation.ts';
 import {
   acceptanceArgsSchema,
+  freezeActions,
   promotionSchema,
+  checkWorkflowArgs,
   type ReleaseSource,
   type WorkflowArgs,
-  workflowArgsSchema,
+  type WorkflowArgsInput,
+  workflowArgsObject,
 } from './workflow-args.ts';
 
 /** A config file larger than this is a mistake, not a pipeline list. */
@@ -58,7 +61,6 @@ export const pipelineSchema = z.strictObject({
 });
 
 export const weekdays = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
-export const freezeActions = ['release', 'rollback'] as const;
 
 const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
 const clock = (what: 'start' | 'end') =>
@@ -185,7 +187,6 @@ export const freezeSchema = z
   });
 
 export type Freeze = z.output<typeof freezeSchema>;
-export type FreezeAction = (typeof freezeActions)[number];
 
 export const pipelineConfigSchema = z
   .strictObject({
@@ -340,9 +341,15 @@ const releaseFields = {
   tag: true,
   publishTime: true,
   source: true,
+  action: true,
+  by: true,
+  reason: true,
+  to: true,
+  override: true,
+  freezes: true,
 } as const;
-const releaseFieldsSchema = workflowArgsSchema.pick(releaseFields);
-const pipelineFieldsSchema = workflowArgsSchema.omit(releaseFields);
+const releaseFieldsSchema = workflowArgsObject.pick(releaseFields).superRefine(checkWorkflowArgs);
+const pipelineFieldsSchema = workflowArgsObject.omit(releaseFields);
 type PipelineFields = z.output<typeof pipelineFieldsSchema>;
 const pipelineFieldsCache = new WeakMap<Pipeline, PipelineFields>();
 
@@ -374,17 +381,20 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * What a release adds to its pipeline's part: the image and how it came, who asked and why, an
+ * accepted freeze override, and the freezes' windows of the next days (services/shared/freezes.ts).
+ */
+export type ReleaseRequest = Pick<
+  WorkflowArgsInput,
+  'tag' | 'publishTime' | 'action' | 'by' | 'reason' | 'to' | 'override' | 'freezes'
+> & { image: string; source: ReleaseSource; project?: string };
+
 /** The release workflow's arguments for a pipeline and an image pinned by digest. */
 export function workflowArgsFor(
   config: PipelineConfig,
   pipeline: Pipeline,
-  release: {
-    image: string;
-    tag?: string | null;
-    publishTime?: string | null;
-    source: ReleaseSource;
-    project?: string;
-  },
+  release: ReleaseRequest,
 ): WorkflowArgs {
   const own = releaseFieldsSchema.parse({
     project: config.project ?? release.project,
@@ -392,6 +402,12 @@ export function workflowArgsFor(
     tag: release.tag ?? null,
     publishTime: release.publishTime ?? null,
     source: release.source,
+    action: release.action,
+    by: release.by,
+    reason: release.reason,
+    to: release.to,
+    override: release.override,
+    freezes: release.freezes,
   });
   const p = pipelineFields(pipeline);
   return {
@@ -407,5 +423,11 @@ export function workflowArgsFor(
     promotion: p.promotion,
     notify: p.notify,
     source: own.source,
+    action: own.action,
+    by: own.by,
+    reason: own.reason,
+    to: own.to,
+    override: own.override,
+    freezes: own.freezes,
   };
 }

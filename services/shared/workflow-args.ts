@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { acceptanceChecksSchema } from './checks.ts';
 import { parseDigestRef } from './image-ref.ts';
 import {
+  actor,
+  freezeName,
   iamMember,
   jobName,
   pipelineName,
@@ -143,9 +145,47 @@ export const acceptanceArgsSchema = z.strictObject({
 });
 
 export const releaseSources = ['pubsub', 'manual', 'reconcile'] as const;
+
+/** What an execution does: a release, a rollback of live, or the abort of a running release. */
+export const workflowActions = ['release', 'rollback', 'abort'] as const;
+export type WorkflowAction = (typeof workflowActions)[number];
+
+/** What a freeze can stop: releases (and their traffic moves), rollbacks. */
+export const freezeActions = ['release', 'rollback'] as const;
+export type FreezeAction = (typeof freezeActions)[number];
+
+/**
+ * An accepted freeze override, recorded on the release and published with release.started. `by`
+ * is the overrider the deployer checked against the freeze's overriders.
+ */
+export const overrideSchema = z.strictObject({
+  freeze: freezeName,
+  by: iamMember,
+  reason: z.string().trim().min(1, { error: 'must say why' }).max(1024),
+});
+
+/**
+ * A freeze as the workflow checks it before every traffic change: its windows as instants for the
+ * next days (the deployer computes them with services/shared/freezes.ts; the workflow does no
+ * time-zone math), in canonical RFC 3339, so comparing text compares instants.
+ */
+export const freezeArgSchema = z.strictObject({
+  name: freezeName,
+  actions: z.array(z.enum(freezeActions, { error: 'must be "release" or "rollback"' })).min(1),
+  overriders: z.array(iamMember).default([]),
+  windows: z
+    .array(
+      z
+        .strictObject({ start: timestampSchema, end: timestampSchema })
+        .refine((w) => w.end > w.start, { error: 'end must be after start', path: ['end'] }),
+    )
+    .max(1000),
+});
+
 export type ReleaseSource = (typeof releaseSources)[number];
 
-export const workflowArgsSchema = z.strictObject({
+/** The arguments' fields, for pick and omit; workflowArgsSchema adds the rules across fields. */
+export const workflowArgsObject = z.strictObject({
   pipeline: pipelineName,
   project: projectId,
   region,
@@ -162,7 +202,34 @@ export const workflowArgsSchema = z.strictObject({
   promotion: promotionSchema.default({ strategy: 'direct' }),
   notify: z.strictObject({ topic: topicName }).nullable().default(null),
   source: z.enum(releaseSources).default('manual'),
+  action: z
+    .enum(workflowActions, { error: 'must be "release", "rollback" or "abort"' })
+    .default('release'),
+  /** Who asked (an IAM member, or "pubsub" / "scheduler"); null when not known. */
+  by: actor.nullable().default(null),
+  reason: z.string().max(1024).nullable().default(null),
+  /** A rollback's target digest (sha256:…); null: the previous promoted revision. */
+  to: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/, {
+      error: 'must be a digest sha256: and 64 lowercase hex digits',
+    })
+    .nullable()
+    .default(null),
+  override: overrideSchema.nullable().default(null),
+  freezes: z.array(freezeArgSchema).max(100).default([]),
 });
+
+/** The rules across fields, shared with whoever validates the arguments in parts. */
+export function checkWorkflowArgs(
+  a: { action: WorkflowAction; to: string | null },
+  ctx: z.RefinementCtx,
+) {
+  if (a.to !== null && a.action !== 'rollback')
+    ctx.addIssue({ code: 'custom', path: ['to'], message: 'is for action "rollback" only' });
+}
+
+export const workflowArgsSchema = workflowArgsObject.superRefine(checkWorkflowArgs);
 
 export type WorkflowArgs = z.output<typeof workflowArgsSchema>;
 export type WorkflowArgsInput = z.input<typeof workflowArgsSchema>;
