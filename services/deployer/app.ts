@@ -9,12 +9,21 @@ import { formatImageRef, parseDigestRef } from '../shared/image-ref.ts';
 import { type Logger, parseTraceHeaders, traceFields } from '../shared/logger.ts';
 import type { PipelineConfig } from '../shared/pipeline-config.ts';
 import { pushEnvelopeSchema } from '../shared/pubsub.ts';
-import { pipelineName } from '../shared/names.ts';
+import { freezeName, iamMember, pipelineName } from '../shared/names.ts';
 import { describeZodError, parseOrThrow } from '../shared/validation.ts';
 import type { TokenVerifier } from './auth.ts';
 import type { SchedulerAuth } from './config.ts';
 import { type CloudRun, type Registry, reconcile } from './reconcile.ts';
-import { type Executions, LocalReleases, notReleasable, releaseImage } from './release.ts';
+import {
+  authorizeOverride,
+  type Executions,
+  LocalReleases,
+  type Notifier,
+  notReleasable,
+  type Override,
+  type ReleaseOutcome,
+  releaseImage,
+} from './release.ts';
 
 export const MAX_BODY = '1mb';
 
@@ -32,14 +41,24 @@ export interface AppDeps {
   logger: Logger;
   /** This instance's memory of releases it started; a fresh one per app by default. */
   local?: LocalReleases;
+  /** The clock freezes are evaluated with; the system's by default. */
+  now?: () => Date;
+  /** Publishes events (release.blocked) on a pipeline's notify topic; absent: logged only. */
+  notifier?: Notifier;
 }
 
 const reconcileBody = z.strictObject({ verify: z.boolean().optional() });
 
-/** POST /releases: an image by digest, and the one pipeline to release it (absent: every one). */
+/**
+ * POST /releases: an image by digest, and the one pipeline to release it (absent: every one);
+ * optionally who asks and why, and the freeze they override.
+ */
 const releaseBody = z.strictObject(
   {
     pipeline: pipelineName.optional(),
+    overrideFreeze: freezeName.optional(),
+    reason: z.string().max(1024).optional(),
+    by: iamMember.optional(),
     image: z
       .string({
         error: (issue) =>
@@ -57,7 +76,7 @@ const releaseBody = z.strictObject(
   {
     error: (issue) =>
       issue.code === 'invalid_type'
-        ? 'the body must be a JSON object {"pipeline"?: string, "image": string}'
+        ? 'the body must be a JSON object {"pipeline"?: string, "image": string, "by"?: string, "reason"?: string, "overrideFreeze"?: string}'
         : undefined,
   },
 );
@@ -83,6 +102,47 @@ function requireJson(req: Request, _res: Response, next: NextFunction) {
   );
 }
 
+/**
+ * The override a release request asks for: a freeze's name needs who overrides and why.
+ * `by` comes from the body: /releases takes the push account's token today, so the CLI is the
+ * trusted caller; on Google it will be the verified caller's identity (issue 17).
+ */
+function overrideOf(body: z.output<typeof releaseBody>): Override | null {
+  if (body.overrideFreeze === undefined) return null;
+  const missing = [
+    ...(body.by === undefined
+      ? [{ field: 'by', description: 'is required with overrideFreeze' }]
+      : []),
+    ...(!body.reason?.trim()
+      ? [{ field: 'reason', description: 'is required with overrideFreeze' }]
+      : []),
+  ];
+  if (missing.length > 0)
+    throw new RunwayError(
+      'INVALID_ARGUMENT',
+      `invalid release request: overriding freeze ${body.overrideFreeze} needs ${missing.map((m) => m.field).join(' and ')}`,
+      { violations: missing },
+    );
+  return { freeze: body.overrideFreeze, by: body.by!, reason: body.reason!.trim() };
+}
+
+/** 409 for a release every pipeline of which is frozen: the freeze ending last, and when. */
+function frozen(outcomes: ReleaseOutcome[]): RunwayError {
+  const blocked = outcomes.filter((o) => o.kind === 'blocked');
+  const last = blocked.reduce((a, b) => (b.until > a.until ? b : a));
+  const each = blocked.map(
+    (b) => `${b.pipeline} by ${b.freezes.map((f) => `${f.name} until ${f.until}`).join(', ')}`,
+  );
+  return new RunwayError(
+    'FAILED_PRECONDITION',
+    `frozen: ${each.join('; ')}; an overrider may release with overrideFreeze, by and reason`,
+    {
+      httpStatus: 409,
+      info: { reason: 'FROZEN', metadata: { freeze: last.freeze, until: last.until } },
+    },
+  );
+}
+
 export function createApp(deps: AppDeps) {
   const app = express();
   const local = deps.local ?? new LocalReleases();
@@ -93,6 +153,17 @@ export function createApp(deps: AppDeps) {
   app.use((req: Request, res: Response, next: NextFunction) => {
     res.locals.log = deps.logger.child(traceFields(parseTraceHeaders(req.headers), deps.project));
     next();
+  });
+
+  const now = deps.now ?? (() => new Date());
+  /** What every domain call shares: the config, Workflows, the clock and the notifier. */
+  const domain = (log: Logger) => ({
+    config: deps.pipelines,
+    project: deps.project,
+    executions: deps.executions,
+    log,
+    now,
+    ...(deps.notifier ? { notifier: deps.notifier } : {}),
   });
 
   const authenticate = async (req: Request) => {
@@ -157,22 +228,15 @@ export function createApp(deps: AppDeps) {
           mlog.info(`push ignored: ${skip}`);
           return void res.status(204).end();
         }
-        const outcomes = await releaseImage(
-          {
-            config: deps.pipelines,
-            project: deps.project,
-            executions: deps.executions,
-            log: mlog,
-            local,
-          },
-          event.digest!,
-          {
-            ...(event.tag ? { tag: event.tag.tag } : {}),
-            ...(msg.publishTime ? { publishTime: msg.publishTime } : {}),
-            source: 'pubsub',
-          },
-        );
+        const outcomes = await releaseImage({ ...domain(mlog), local }, event.digest!, {
+          ...(event.tag ? { tag: event.tag.tag } : {}),
+          ...(msg.publishTime ? { publishTime: msg.publishTime } : {}),
+          source: 'pubsub',
+          by: 'pubsub',
+        });
         for (const o of outcomes) if (o.kind === 'ignored') mlog.info(`push ignored: ${o.reason}`);
+        // A blocked push is answered 204 too: dropped on purpose, never redelivered; the
+        // scheduled reconcile releases the newest digest once the freeze is over.
         res.status(204).end();
       } catch (err) {
         next(err);
@@ -187,23 +251,20 @@ export function createApp(deps: AppDeps) {
     async (req, res, next) => {
       try {
         await authenticate(req);
-        const { pipeline, image } = parseOrThrow(releaseBody, req.body, 'invalid release request');
+        const body = parseOrThrow(releaseBody, req.body, 'invalid release request');
+        const { pipeline, image } = body;
         if (pipeline !== undefined && !deps.pipelines.pipelines.some((p) => p.name === pipeline))
           throw new RunwayError('NOT_FOUND', `no pipeline named ${pipeline}`);
-        const outcomes = await releaseImage(
-          {
-            config: deps.pipelines,
-            project: deps.project,
-            executions: deps.executions,
-            log: res.locals.log,
-          },
-          image,
-          {
-            ...(image.tag ? { tag: image.tag } : {}),
-            source: 'manual',
-            ...(pipeline ? { only: pipeline } : {}),
-          },
-        );
+        const override = overrideOf(body);
+        if (override) authorizeOverride(deps.pipelines, override);
+        const outcomes = await releaseImage(domain(res.locals.log), image, {
+          ...(image.tag ? { tag: image.tag } : {}),
+          source: 'manual',
+          ...(pipeline ? { only: pipeline } : {}),
+          by: body.by ?? null,
+          reason: body.reason ?? null,
+          override,
+        });
         // Only ever the sole outcome: no pipeline took the image, so nothing started.
         const ignored = outcomes.find((o) => o.kind === 'ignored');
         if (ignored)
@@ -213,6 +274,7 @@ export function createApp(deps: AppDeps) {
               ? `pipeline ${pipeline} does not release ${formatImageRef(image)}: ${ignored.reason}`
               : ignored.reason,
           );
+        if (outcomes.every((o) => o.kind === 'blocked')) throw frozen(outcomes);
         res.status(202).json({ releases: outcomes });
       } catch (err) {
         next(err);
@@ -237,14 +299,7 @@ export function createApp(deps: AppDeps) {
         if (!deps.registry || !deps.run)
           throw new RunwayError('UNIMPLEMENTED', 'reconcile has no registry or Cloud Run access');
         const pipelines = await reconcile(
-          {
-            config: deps.pipelines,
-            project: deps.project,
-            executions: deps.executions,
-            registry: deps.registry,
-            run: deps.run,
-            log: res.locals.log,
-          },
+          { ...domain(res.locals.log), registry: deps.registry, run: deps.run },
           { verify: body.data.verify === true },
         );
         res.status(200).json({ pipelines });

@@ -94,6 +94,8 @@ export interface DeployerConfig {
   workflowsEmulatorHost?: string;
   runEmulatorHost?: string;
   artifactRegistryEmulatorHost?: string;
+  /** Where events are published instead of Google's Pub/Sub. */
+  pubsubEmulatorHost?: string;
   port: number;
   logLevel: z.output<typeof envSchema>['LOG_LEVEL'];
 }
@@ -137,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DeployerConfig
     ...(e.ARTIFACT_REGISTRY_EMULATOR_HOST
       ? { artifactRegistryEmulatorHost: e.ARTIFACT_REGISTRY_EMULATOR_HOST }
       : {}),
+    ...(e.PUBSUB_EMULATOR_HOST ? { pubsubEmulatorHost: e.PUBSUB_EMULATOR_HOST } : {}),
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

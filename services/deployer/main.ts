@@ -10,7 +10,7 @@ import { createVerifier } from './auth.ts';
 import { commonJs } from './startup/common-js.ts';
 import { type DeployerConfig, loadConfig } from './config.ts';
 import type { CloudRun, Registry } from './reconcile.ts';
-import type { Executions } from './release.ts';
+import type { Executions, Notifier } from './release.ts';
 
 /** Cloud Run sends SIGKILL 10 s after SIGTERM; leave before that. */
 export const DRAIN_MS = 9_500;
@@ -68,6 +68,13 @@ export function googleAccess(config: DeployerConfig) {
     const { JobsClient } = commonJs(jobsModule);
     return cloudRun(new ServicesClient(options), new JobsClient(options));
   });
+  // Events are published rarely (a blocked release): the publisher loads on the first one.
+  const publisher = once(async () => {
+    const { pubsubPublisher } = await import('./notify.ts');
+    return pubsubPublisher(
+      config.pubsubEmulatorHost ? { emulatorHost: config.pubsubEmulatorHost } : {},
+    );
+  });
   return {
     parent,
     warm: () => executions(),
@@ -83,6 +90,9 @@ export function googleAccess(config: DeployerConfig) {
       getService: async (...a) => (await run()).getService(...a),
       runJob: async (...a) => (await run()).runJob(...a),
     } satisfies CloudRun,
+    notifier: {
+      publish: async (...a) => (await publisher()).publish(...a),
+    } satisfies Notifier,
   };
 }
 
@@ -138,6 +148,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, startup: Start
     executions: google.executions,
     registry: google.registry,
     run: google.run,
+    notifier: google.notifier,
     logger,
   });
   const server = app.listen(config.port, () => {

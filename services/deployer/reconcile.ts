@@ -4,7 +4,7 @@
 import { type ImageRef, parseImageRef } from '../shared/image-ref.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Pipeline, PipelineConfig } from '../shared/pipeline-config.ts';
-import { type Executions, releaseImage } from './release.ts';
+import { type Executions, type Notifier, releaseImage } from './release.ts';
 
 /** Artifact Registry as reconcile needs it. */
 export interface Registry {
@@ -42,7 +42,7 @@ export interface CloudRun {
   ): Promise<AcceptanceRun>;
 }
 
-export type ReconcileAction = 'started' | 'in-sync' | 'running' | 'no-image' | 'error';
+export type ReconcileAction = 'started' | 'in-sync' | 'running' | 'blocked' | 'no-image' | 'error';
 
 export interface VerifyReport {
   outcome: 'passed' | 'failed' | 'skipped' | 'error';
@@ -60,6 +60,8 @@ export interface PipelineReport {
   action: ReconcileAction;
   execution?: string;
   reason?: string;
+  /** With action `blocked`: the freeze ending last, and when; a later reconcile releases. */
+  freeze?: { name: string; until: string };
   verify?: VerifyReport;
   error?: string;
 }
@@ -71,6 +73,8 @@ export interface ReconcileDeps {
   registry: Registry;
   run: CloudRun;
   log: Logger;
+  now?: () => Date;
+  notifier?: Notifier;
 }
 
 /**
@@ -134,15 +138,26 @@ async function reconcileOne(
       report.action = 'in-sync';
     } else {
       const [outcome] = await releaseImage(
-        { config: deps.config, project: deps.project, executions: deps.executions, log },
+        {
+          config: deps.config,
+          project: deps.project,
+          executions: deps.executions,
+          log,
+          ...(deps.now ? { now: deps.now } : {}),
+          ...(deps.notifier ? { notifier: deps.notifier } : {}),
+        },
         { ...image, digest: newest },
-        { tag, source: 'reconcile', only: pipeline.name },
+        { tag, source: 'reconcile', only: pipeline.name, by: 'scheduler' },
       );
       if (outcome?.kind === 'started') {
         report.action = 'started';
         report.execution = outcome.execution;
       } else if (outcome?.kind === 'duplicate') {
         report.action = 'running';
+      } else if (outcome?.kind === 'blocked') {
+        report.action = 'blocked';
+        report.freeze = { name: outcome.freeze, until: outcome.until };
+        report.reason = `frozen by ${outcome.freezes.map((f) => `${f.name} until ${f.until}`).join(', ')}`;
       } else {
         report.action = 'error';
         report.error = outcome?.kind === 'ignored' ? outcome.reason : 'no release outcome';

@@ -80,6 +80,30 @@ for (const c of cases) {
   });
 }
 
+test('an ErrorInfo detail says why for programs', () => {
+  const body = googleErrorBody(
+    new RunwayError('FAILED_PRECONDITION', 'frozen', {
+      httpStatus: 409,
+      info: { reason: 'FROZEN', metadata: { freeze: 'year-end' } },
+    }),
+  );
+  assert.deepEqual(body, {
+    error: {
+      code: 409,
+      message: 'frozen',
+      status: 'FAILED_PRECONDITION',
+      details: [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'FROZEN',
+          domain: 'runway.dev',
+          metadata: { freeze: 'year-end' },
+        },
+      ],
+    },
+  });
+});
+
 test('toRunwayError keeps the original as cause', () => {
   const original = new Error('boom');
   const e = toRunwayError(original);

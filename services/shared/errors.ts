@@ -54,6 +54,11 @@ export interface RunwayErrorOptions {
   violations?: FieldViolation[];
   /** Overrides the HTTP status the code maps to (413 for an oversized body, say). */
   httpStatus?: number;
+  /**
+   * Why, for programs: a google.rpc.ErrorInfo detail with runway.dev as its domain (reason
+   * FROZEN with the freeze and its end, say), so a client need not read the message.
+   */
+  info?: { reason: string; metadata: Record<string, string> };
 }
 
 export class RunwayError extends Error {
@@ -61,12 +66,14 @@ export class RunwayError extends Error {
   readonly code: CanonicalCode;
   readonly violations: FieldViolation[];
   readonly httpStatus: number;
+  readonly info: RunwayErrorOptions['info'];
 
   constructor(code: CanonicalCode, message: string, options: RunwayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.violations = options.violations ?? [];
     this.httpStatus = options.httpStatus ?? canonicalCodes[code];
+    this.info = options.info;
   }
 }
 
@@ -139,6 +146,14 @@ export function googleErrorBody(err: unknown): GoogleErrorBody {
     details.push({
       '@type': 'type.googleapis.com/google.rpc.BadRequest',
       fieldViolations: e.violations,
+    });
+  }
+  if (e.info) {
+    details.push({
+      '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+      reason: e.info.reason,
+      domain: 'runway.dev',
+      metadata: e.info.metadata,
     });
   }
   return { error: { code: e.httpStatus, message: e.message, status: e.code, details } };

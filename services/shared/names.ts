@@ -33,3 +33,27 @@ export const topicName = z
   .refine((t) => !t.toLowerCase().startsWith('goog'), {
     error: 'a topic name must not start with "goog"',
   });
+
+/** A freeze's name: the same rule as a pipeline's, so it reads well in commands and events. */
+export const freezeName = resourceName('a freeze name', 63);
+
+/**
+ * An IAM principal as IAM policies spell it: user:, group:, serviceAccount: with an email, or
+ * domain: with a domain. Emails are compared without case (Google's are case-insensitive).
+ */
+export const iamMember = z
+  .string({ error: 'an IAM member must be a string' })
+  .max(320, { error: 'an IAM member must be at most 320 characters' })
+  .regex(
+    /^(?:(?:user|group|serviceAccount):[^@\s:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|domain:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)$/,
+    {
+      error: 'an IAM member is user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:DOMAIN',
+    },
+  );
+
+/** Who asked: an IAM member, or the automation that did (a push, the scheduled reconcile). */
+export const actor = z
+  .string({ error: 'must be a string' })
+  .refine((s) => s === 'pubsub' || s === 'scheduler' || iamMember.safeParse(s).success, {
+    error: 'must be an IAM member (user:EMAIL, serviceAccount:EMAIL, ...), "pubsub" or "scheduler"',
+  });

@@ -5,6 +5,7 @@ import {
   matchesTag,
   parsePipelineConfig,
   pipelinesFor,
+  type ReleaseRequest,
   whyIgnored,
   workflowArgsFor,
 } from './pipeline-config.ts';
@@ -285,7 +286,33 @@ describe('workflowArgsFor validates the pipeline part once and the release part 
     assert.equal(b.staging.service, 'web-staging');
   });
 
-  const bad: { name: string; change: Partial<typeof release>; error: RegExp }[] = [
+  test('what the release adds: who, why, the override and the freezes', () => {
+    const args = workflowArgsFor(config, config.pipelines[0]!, {
+      ...release,
+      source: 'manual',
+      by: 'user:oncall@example.com',
+      reason: 'hotfix',
+      override: { freeze: 'year-end', by: 'user:oncall@example.com', reason: 'hotfix' },
+      freezes: [
+        {
+          name: 'year-end',
+          actions: ['release'],
+          windows: [{ start: '2026-12-23T23:00:00.000Z', end: '2026-12-26T23:00:00.000Z' }],
+        },
+      ],
+    });
+    assert.equal(args.action, 'release');
+    assert.equal(args.by, 'user:oncall@example.com');
+    assert.deepEqual(args.override, {
+      freeze: 'year-end',
+      by: 'user:oncall@example.com',
+      reason: 'hotfix',
+    });
+    assert.equal(args.freezes[0]?.windows[0]?.start, '2026-12-23T23:00:00.000000000Z');
+    assert.deepEqual(args, workflowArgsSchema.parse(args), 'valid as a whole');
+  });
+
+  const bad: { name: string; change: Partial<ReleaseRequest>; error: RegExp }[] = [
     { name: 'tag-only image', change: { image: `${IMG}:main` }, error: /image/ },
     { name: 'short digest', change: { image: `${IMG}@sha256:abc` }, error: /image/ },
     {
@@ -294,12 +321,441 @@ describe('workflowArgsFor validates the pipeline part once and the release part 
       error: /publishTime/,
     },
     { name: 'oversized tag', change: { tag: 'x'.repeat(200) }, error: /tag/ },
+    { name: 'by that is not a member', change: { by: 'alice' }, error: /by/ },
+    {
+      name: 'to on a release',
+      change: { to: `sha256:${'e'.repeat(64)}` },
+      error: /is for action .{0,2}rollback.{0,2} only/,
+    },
   ];
   for (const c of bad) {
     test(`refuses a release with a ${c.name}`, () => {
       assert.throws(
         () => workflowArgsFor(config, config.pipelines[0]!, { ...release, ...c.change }),
         c.error,
+      );
+    });
+  }
+});
+
+// --- approval gates, the watch, and freezes (issue 16) ---
+
+const operated = `
+project: my-project
+region: us-central1
+pipelines:
+  - name: web
+    image: ${IMG}
+    staging: { service: web-staging }
+    live: { service: web }
+    acceptance: { job: web-acceptance }
+    promotion:
+      strategy: canary
+      steps: [10, 50, 100]
+      approval:
+        before: [live, "100"]
+        approvers: [group:release-managers@example.com]
+      watchSeconds: 1800
+  - name: api
+    image: us-docker.pkg.dev/my-project/apps/api
+    staging: { service: api-staging }
+    live: { service: api }
+    acceptance: { job: api-acceptance }
+    promotion:
+      strategy: direct
+      approval: { before: [live], timeoutSeconds: 3600, onTimeout: promote, approvers: [user:a@example.com, domain:example.com] }
+  - name: api-eu
+    image: us-docker.pkg.dev/my-project/apps/api
+    staging: { service: api-eu-staging }
+    live: { service: api-eu }
+    acceptance: { job: api-eu-acceptance }
+freezes:
+  - name: year-end
+    pipelines: ["*"]
+    timeZone: Europe/Paris
+    weekly: [{ days: [SAT, SUN], start: "00:00", end: "24:00" }, { days: [FRI], start: "18:00", end: "24:00" }]
+    oneTime: [{ start: "2026-12-24T00:00", end: "2026-12-27T00:00" }]
+    actions: [release]
+    overriders: [user:oncall@example.com]
+  - name: api-nights
+    pipelines: [api*]
+    timeZone: America/New_York
+    weekly: [{ days: [MON, TUE, WED, THU, FRI], start: "00:00", end: "06:00" }]
+`;
+
+test('approval, watch and freezes parse with their defaults', () => {
+  const config = parsePipelineConfig(operated);
+  const [web, api, eu] = config.pipelines;
+  assert.deepEqual(web?.promotion, {
+    strategy: 'canary',
+    steps: [10, 50, 100],
+    bakeSeconds: 60,
+    health: null,
+    approval: {
+      before: ['live', '100'],
+      timeoutSeconds: 86_400,
+      onTimeout: 'reject',
+      approvers: ['group:release-managers@example.com'],
+    },
+    watchSeconds: 1800,
+  });
+  assert.deepEqual(api?.promotion, {
+    strategy: 'direct',
+    approval: {
+      before: ['live'],
+      timeoutSeconds: 3600,
+      onTimeout: 'promote',
+      approvers: ['user:a@example.com', 'domain:example.com'],
+    },
+  });
+  assert.deepEqual(eu?.promotion, { strategy: 'direct' }, 'no gate, no watch: absent');
+  assert.deepEqual(config.freezes[1], {
+    name: 'api-nights',
+    pipelines: ['api*'],
+    timeZone: 'America/New_York',
+    weekly: [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], start: '00:00', end: '06:00' }],
+    actions: ['release'],
+    overriders: [],
+  });
+  assert.deepEqual(parsePipelineConfig(base).freezes, [], 'no freezes: an empty list');
+});
+
+describe('good freeze and gate settings', () => {
+  const cases: { name: string; from: string; to: string }[] = [
+    {
+      name: 'a 24:00 end',
+      from: 'end: "24:00" }, { days: [FRI]',
+      to: 'end: "24:00" }, { days: [FRI]',
+    },
+    {
+      name: 'a window to 23:59',
+      from: 'start: "18:00", end: "24:00"',
+      to: 'start: "18:00", end: "23:59"',
+    },
+    { name: 'rollback frozen too', from: 'actions: [release]', to: 'actions: [release, rollback]' },
+    {
+      name: 'a one-time window only',
+      from: '    weekly: [{ days: [MON, TUE, WED, THU, FRI], start: "00:00", end: "06:00" }]',
+      to: '    oneTime: [{ start: "2026-01-01T22:00", end: "2026-01-02T02:00" }]',
+    },
+    { name: 'a ? wildcard', from: 'pipelines: [api*]', to: 'pipelines: ["we?"]' },
+    { name: 'a name and a pattern', from: 'pipelines: [api*]', to: 'pipelines: [web, "api-*"]' },
+    {
+      name: 'a zone with a :30 offset',
+      from: 'timeZone: America/New_York',
+      to: 'timeZone: Asia/Kolkata',
+    },
+    {
+      name: 'a serviceAccount approver',
+      from: 'user:a@example.com',
+      to: 'serviceAccount:ci@my-project.iam.gserviceaccount.com',
+    },
+    { name: 'a leap day', from: '2026-12-27T00:00', to: '2028-02-29T00:00' },
+    {
+      name: 'an unquoted time (YAML 1.2 reads 18:00 as text, not sexagesimal)',
+      from: 'start: "18:00"',
+      to: 'start: 18:00',
+    },
+    { name: 'a year-long timeout', from: 'timeoutSeconds: 3600', to: 'timeoutSeconds: 31536000' },
+    { name: 'a minute-long watch', from: 'watchSeconds: 1800', to: 'watchSeconds: 60' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.ok(operated.includes(c.from), `fixture has ${c.from}`);
+      parsePipelineConfig(operated.replace(c.from, c.to));
+    });
+  }
+});
+
+describe('bad freeze and gate settings are refused naming the path', () => {
+  const cases: { name: string; from: string; to: string; want: RegExp }[] = [
+    {
+      name: 'gate before 100 on a direct promotion',
+      from: 'before: [live], timeoutSeconds',
+      to: 'before: [live, "100"], timeoutSeconds',
+      want: /^runway\.yaml: pipelines\[1\]\.promotion\.approval\.before\[1\]: "100" is a gate before a canary's last step; a direct promotion has only "live"$/,
+    },
+    {
+      name: 'no gate point',
+      from: 'before: [live, "100"]',
+      to: 'before: []',
+      want: /pipelines\[0\]\.promotion\.approval\.before: name at least one gate/,
+    },
+    {
+      name: 'a gate point twice',
+      from: 'before: [live, "100"]',
+      to: 'before: [live, live]',
+      want: /pipelines\[0\]\.promotion\.approval\.before\[1\]: "live" is listed twice/,
+    },
+    {
+      name: 'an unknown gate point',
+      from: 'before: [live, "100"]',
+      to: 'before: [live, "50"]',
+      want: /pipelines\[0\]\.promotion\.approval\.before\[1\]: must be "live" or "100"/,
+    },
+    {
+      name: 'gate point 100 as a number',
+      from: 'before: [live, "100"]',
+      to: 'before: [live, 100]',
+      want: /pipelines\[0\]\.promotion\.approval\.before\[1\]: must be "live" or "100"/,
+    },
+    {
+      name: 'no approvers',
+      from: 'approvers: [group:release-managers@example.com]',
+      to: 'approvers: []',
+      want: /pipelines\[0\]\.promotion\.approval\.approvers: name at least one approver/,
+    },
+    {
+      name: 'approvers missing',
+      from: '\n        approvers: [group:release-managers@example.com]',
+      to: '',
+      want: /pipelines\[0\]\.promotion\.approval\.approvers: /,
+    },
+    {
+      name: 'an approver without a kind',
+      from: 'group:release-managers@example.com',
+      to: 'release-managers@example.com',
+      want: /pipelines\[0\]\.promotion\.approval\.approvers\[0\]: an IAM member is user:EMAIL/,
+    },
+    {
+      name: 'a user approver without an email',
+      from: 'user:a@example.com',
+      to: 'user:alice',
+      want: /pipelines\[1\]\.promotion\.approval\.approvers\[0\]: an IAM member/,
+    },
+    {
+      name: 'allUsers is not an approver',
+      from: 'user:a@example.com',
+      to: 'allUsers',
+      want: /pipelines\[1\]\.promotion\.approval\.approvers\[0\]: an IAM member/,
+    },
+    {
+      name: 'gate timeout under a minute',
+      from: 'timeoutSeconds: 3600',
+      to: 'timeoutSeconds: 59',
+      want: /pipelines\[1\]\.promotion\.approval\.timeoutSeconds: must be 60\.\.31536000/,
+    },
+    {
+      name: 'gate timeout over a year',
+      from: 'timeoutSeconds: 3600',
+      to: 'timeoutSeconds: 31536001',
+      want: /pipelines\[1\]\.promotion\.approval\.timeoutSeconds: must be 60\.\.31536000/,
+    },
+    {
+      name: 'unknown onTimeout',
+      from: 'onTimeout: promote',
+      to: 'onTimeout: wait',
+      want: /pipelines\[1\]\.promotion\.approval\.onTimeout: must be "reject" or "promote"/,
+    },
+    {
+      name: 'unknown approval key',
+      from: 'onTimeout: promote',
+      to: 'onTimeout: promote, timeout: 5',
+      want: /pipelines\[1\]\.promotion\.approval: .*timeout/,
+    },
+    {
+      name: 'watch too short',
+      from: 'watchSeconds: 1800',
+      to: 'watchSeconds: 30',
+      want: /pipelines\[0\]\.promotion\.watchSeconds: must be 60\.\.86400 seconds/,
+    },
+    {
+      name: 'watch over a day',
+      from: 'watchSeconds: 1800',
+      to: 'watchSeconds: 86401',
+      want: /pipelines\[0\]\.promotion\.watchSeconds: must be 60\.\.86400 seconds/,
+    },
+    {
+      name: 'fractional watch',
+      from: 'watchSeconds: 1800',
+      to: 'watchSeconds: 90.5',
+      want: /pipelines\[0\]\.promotion\.watchSeconds: must be a whole number/,
+    },
+    {
+      name: 'duplicate freeze name',
+      from: 'name: api-nights',
+      to: 'name: year-end',
+      want: /freezes\[1\]\.name: freeze year-end is already used by freezes\[0\]/,
+    },
+    {
+      name: 'freeze name not a name',
+      from: 'name: api-nights',
+      to: 'name: API Nights',
+      want: /freezes\[1\]\.name: a freeze name must be lowercase/,
+    },
+    {
+      name: 'a pattern that matches no pipeline',
+      from: 'pipelines: [api*]',
+      to: 'pipelines: [api*, wbe]',
+      want: /^runway\.yaml: freezes\[1\]\.pipelines\[1\]: wbe matches no pipeline$/,
+    },
+    {
+      name: 'a wildcard that matches no pipeline',
+      from: 'pipelines: [api*]',
+      to: 'pipelines: ["worker-*"]',
+      want: /freezes\[1\]\.pipelines\[0\]: worker-\* matches no pipeline/,
+    },
+    {
+      name: 'no pipelines',
+      from: 'pipelines: [api*]',
+      to: 'pipelines: []',
+      want: /freezes\[1\]\.pipelines: name at least one pipeline, or "\*"/,
+    },
+    {
+      name: 'a pattern with a regex',
+      from: 'pipelines: [api*]',
+      to: 'pipelines: ["api.+"]',
+      want: /freezes\[1\]\.pipelines\[0\]: a pipeline pattern/,
+    },
+    {
+      name: 'unknown time zone',
+      from: 'timeZone: America/New_York',
+      to: 'timeZone: America/Springfield',
+      want: /^runway\.yaml: freezes\[1\]\.timeZone: "America\/Springfield" is not an IANA time zone/,
+    },
+    {
+      name: 'an offset is not a zone',
+      from: 'timeZone: America/New_York',
+      to: 'timeZone: "+01:00"',
+      want: /freezes\[1\]\.timeZone: "\+01:00" is not an IANA time zone/,
+    },
+    {
+      name: 'time zone missing',
+      from: '    timeZone: America/New_York\n',
+      to: '',
+      want: /freezes\[1\]\.timeZone: must be an IANA time zone/,
+    },
+    {
+      name: 'no window at all',
+      from: '    weekly: [{ days: [MON, TUE, WED, THU, FRI], start: "00:00", end: "06:00" }]\n',
+      to: '',
+      want: /freezes\[1\]: give at least one weekly or oneTime window/,
+    },
+    {
+      name: 'an empty weekly list',
+      from: 'weekly: [{ days: [MON, TUE, WED, THU, FRI], start: "00:00", end: "06:00" }]',
+      to: 'weekly: []',
+      want: /freezes\[1\]\.weekly: omit weekly, or give a window/,
+    },
+    {
+      name: 'a window across midnight',
+      from: '{ days: [FRI], start: "18:00", end: "24:00" }',
+      to: '{ days: [FRI], start: "22:00", end: "02:00" }',
+      want: /^runway\.yaml: freezes\[0\]\.weekly\[1\]\.end: 02:00 is before start 22:00: a window may not cross midnight; use two windows, 22:00-24:00 and 00:00-02:00/,
+    },
+    {
+      name: 'an empty window',
+      from: '{ days: [FRI], start: "18:00", end: "24:00" }',
+      to: '{ days: [FRI], start: "18:00", end: "18:00" }',
+      want: /freezes\[0\]\.weekly\[1\]\.end: must be after start/,
+    },
+    {
+      name: '24:00 as a start',
+      from: '{ days: [FRI], start: "18:00", end: "24:00" }',
+      to: '{ days: [FRI], start: "24:00", end: "24:00" }',
+      want: /freezes\[0\]\.weekly\[1\]\.start: "24:00" is allowed as an end only/,
+    },
+    {
+      name: 'hour 25',
+      from: '{ days: [FRI], start: "18:00", end: "24:00" }',
+      to: '{ days: [FRI], start: "18:00", end: "25:00" }',
+      want: /freezes\[0\]\.weekly\[1\]\.end: must be a time "HH:MM" \(00:00\.\.23:59, or 24:00\)/,
+    },
+    {
+      name: 'a time without a leading zero',
+      from: '{ days: [FRI], start: "18:00", end: "24:00" }',
+      to: '{ days: [FRI], start: "9:00", end: "24:00" }',
+      want: /freezes\[0\]\.weekly\[1\]\.start: must be a time "HH:MM" \(00:00\.\.23:59\)/,
+    },
+    {
+      name: 'an unknown day',
+      from: 'days: [FRI]',
+      to: 'days: [FRIDAY]',
+      want: /freezes\[0\]\.weekly\[1\]\.days\[0\]: must be one of MON, TUE, WED, THU, FRI, SAT, SUN/,
+    },
+    {
+      name: 'no days',
+      from: 'days: [FRI]',
+      to: 'days: []',
+      want: /freezes\[0\]\.weekly\[1\]\.days: name at least one day/,
+    },
+    {
+      name: 'a day twice',
+      from: 'days: [SAT, SUN]',
+      to: 'days: [SAT, SAT]',
+      want: /freezes\[0\]\.weekly\[0\]\.days\[1\]: SAT is listed twice/,
+    },
+    {
+      name: 'a one-time window ending before it starts',
+      from: 'end: "2026-12-27T00:00"',
+      to: 'end: "2026-12-23T00:00"',
+      want: /^runway\.yaml: freezes\[0\]\.oneTime\[0\]\.end: must be after start$/,
+    },
+    {
+      name: 'a one-time window with an offset',
+      from: 'end: "2026-12-27T00:00"',
+      to: 'end: "2026-12-27T00:00Z"',
+      want: /freezes\[0\]\.oneTime\[0\]\.end: must be a local time "YYYY-MM-DDTHH:MM" \(no seconds, no offset/,
+    },
+    {
+      name: 'a one-time window with seconds',
+      from: 'start: "2026-12-24T00:00"',
+      to: 'start: "2026-12-24T00:00:00"',
+      want: /freezes\[0\]\.oneTime\[0\]\.start: must be a local time/,
+    },
+    {
+      name: 'a day that does not exist',
+      from: 'start: "2026-12-24T00:00"',
+      to: 'start: "2026-02-29T00:00"',
+      want: /freezes\[0\]\.oneTime\[0\]\.start: must be a local time/,
+    },
+    {
+      name: 'a one-time 24:00',
+      from: 'end: "2026-12-27T00:00"',
+      to: 'end: "2026-12-26T24:00"',
+      want: /freezes\[0\]\.oneTime\[0\]\.end: must be a local time/,
+    },
+    {
+      name: 'an unknown action',
+      from: 'actions: [release]',
+      to: 'actions: [deploy]',
+      want: /freezes\[0\]\.actions\[0\]: must be "release" or "rollback"/,
+    },
+    {
+      name: 'no actions',
+      from: 'actions: [release]',
+      to: 'actions: []',
+      want: /freezes\[0\]\.actions: name at least one action/,
+    },
+    {
+      name: 'an overrider that is not an IAM member',
+      from: 'overriders: [user:oncall@example.com]',
+      to: 'overriders: [oncall@example.com]',
+      want: /freezes\[0\]\.overriders\[0\]: an IAM member is/,
+    },
+    {
+      name: 'an unknown freeze key',
+      from: 'actions: [release]',
+      to: 'actions: [release]\n    reason: holidays',
+      want: /freezes\[0\]: .*reason/,
+    },
+    {
+      name: 'freezes not a list',
+      from: 'freezes:\n',
+      to: 'freezes: 3\nx:\n',
+      want: /freezes: /,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.ok(operated.includes(c.from), `fixture has ${c.from}`);
+      assert.throws(
+        () => parsePipelineConfig(operated.replace(c.from, c.to)),
+        (err: Error) => {
+          assert.equal(err.name, 'ConfigError');
+          assert.match(err.message, c.want);
+          return true;
+        },
       );
     });
   }

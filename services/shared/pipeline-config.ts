@@ -4,14 +4,25 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { type ImageRef, imageName, parseImageRef } from './image-ref.ts';
-import { pipelineName, projectId, region, serviceName, topicName } from './names.ts';
+import {
+  freezeName,
+  iamMember,
+  pipelineName,
+  projectId,
+  region,
+  serviceName,
+  topicName,
+} from './names.ts';
 import { describeZodError, violations } from './validation.ts';
 import {
   acceptanceArgsSchema,
+  freezeActions,
   promotionSchema,
+  checkWorkflowArgs,
   type ReleaseSource,
   type WorkflowArgs,
-  workflowArgsSchema,
+  type WorkflowArgsInput,
+  workflowArgsObject,
 } from './workflow-args.ts';
 
 /** A config file larger than this is a mistake, not a pipeline list. */
@@ -49,11 +60,140 @@ export const pipelineSchema = z.strictObject({
   notify: z.strictObject({ topic: topicName }).nullable().default(null),
 });
 
+export const weekdays = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
+
+const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
+const clock = (what: 'start' | 'end') =>
+  z.string({ error: 'must be a time "HH:MM"' }).superRefine((t, ctx) => {
+    if (t === '24:00' && what === 'end') return;
+    if (t === '24:00')
+      ctx.addIssue({ code: 'custom', message: '"24:00" is allowed as an end only' });
+    else if (!HH_MM.test(t))
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a time "HH:MM" (00:00..23:59${what === 'end' ? ', or 24:00' : ''})`,
+      });
+  });
+
+/** A list with no repeats, each repeat reported at its index. */
+const unique = <T>(items: T[], ctx: z.RefinementCtx) =>
+  items.forEach((x, i) => {
+    if (items.indexOf(x) !== i)
+      ctx.addIssue({ code: 'custom', path: [i], message: `${String(x)} is listed twice` });
+  });
+
+/** Weekly, in the policy's local wall-clock time; a window belongs to the day it starts on. */
+const weeklyWindowSchema = z
+  .strictObject({
+    days: z
+      .array(z.enum(weekdays, { error: `must be one of ${weekdays.join(', ')}` }), {
+        error: 'must be a list of days (MON..SUN)',
+      })
+      .min(1, { error: 'name at least one day' })
+      .superRefine(unique),
+    start: clock('start'),
+    end: clock('end'),
+  })
+  .superRefine((w, ctx) => {
+    if (!HH_MM.test(w.start) || !(HH_MM.test(w.end) || w.end === '24:00')) return;
+    if (w.end === w.start)
+      ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
+    else if (w.end < w.start)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['end'],
+        message: `${w.end} is before start ${w.start}: a window may not cross midnight; use two windows, ${w.start}-24:00 and 00:00-${w.end} on the next days`,
+      });
+  });
+
+const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/;
+/** A local wall time "YYYY-MM-DDTHH:MM" that exists on the calendar (its zone is the policy's). */
+const localTime = z
+  .string({ error: 'must be a local time "YYYY-MM-DDTHH:MM"' })
+  .superRefine((t, ctx) => {
+    const m = LOCAL_TIME.exec(t);
+    const [y, mo, d, h, mi] = (m?.slice(1) ?? []).map(Number) as number[];
+    const date = m ? new Date(Date.UTC(y!, mo! - 1, d!)) : undefined;
+    const real =
+      date !== undefined &&
+      y! >= 1 &&
+      date.getUTCMonth() === mo! - 1 &&
+      date.getUTCDate() === d &&
+      h! <= 23 &&
+      mi! <= 59;
+    if (!real)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must be a local time "YYYY-MM-DDTHH:MM" (no seconds, no offset: the zone is timeZone)',
+      });
+  });
+
+const oneTimeWindowSchema = z
+  .strictObject({ start: localTime, end: localTime })
+  .superRefine((w, ctx) => {
+    // Fixed-width local times sort as text in time order (within one zone).
+    if (LOCAL_TIME.test(w.start) && LOCAL_TIME.test(w.end) && w.end <= w.start)
+      ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
+  });
+
+const timeZone = z
+  .string({ error: 'must be an IANA time zone such as Europe/Paris' })
+  .superRefine((zone, ctx) => {
+    try {
+      if (!/^[A-Za-z][A-Za-z0-9_+/-]*$/.test(zone)) throw new RangeError(zone);
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(zone.slice(0, 64))} is not an IANA time zone (such as Europe/Paris or America/New_York)`,
+      });
+    }
+  });
+
+const pipelinePattern = z
+  .string({ error: 'must be a pipeline name or a pattern with * and ?' })
+  .regex(/^[a-z0-9*?-]{1,63}$/, {
+    error: 'a pipeline pattern is lowercase letters, digits, - and the wildcards * ?',
+  });
+
+/** A deploy policy: when the pipelines it names may not release (or roll back). */
+export const freezeSchema = z
+  .strictObject({
+    name: freezeName,
+    pipelines: z
+      .array(pipelinePattern, { error: 'must be a list of pipeline names or patterns' })
+      .min(1, { error: 'name at least one pipeline, or "*"' }),
+    timeZone,
+    weekly: z
+      .array(weeklyWindowSchema)
+      .min(1, { error: 'omit weekly, or give a window' })
+      .optional(),
+    oneTime: z
+      .array(oneTimeWindowSchema)
+      .min(1, { error: 'omit oneTime, or give a window' })
+      .optional(),
+    actions: z
+      .array(z.enum(freezeActions, { error: 'must be "release" or "rollback"' }))
+      .min(1, { error: 'name at least one action' })
+      .superRefine(unique)
+      .default(['release']),
+    /** Who may override: their releases pass with a reason, recorded and published. */
+    overriders: z.array(iamMember).default([]),
+  })
+  .superRefine((f, ctx) => {
+    if (!f.weekly && !f.oneTime)
+      ctx.addIssue({ code: 'custom', message: 'give at least one weekly or oneTime window' });
+  });
+
+export type Freeze = z.output<typeof freezeSchema>;
+
 export const pipelineConfigSchema = z
   .strictObject({
     project: projectId.optional(),
     region: region.optional(),
     pipelines: z.array(pipelineSchema).min(1, { error: 'define at least one pipeline' }).max(100),
+    freezes: z.array(freezeSchema).max(100).default([]),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, string>();
@@ -91,12 +231,41 @@ export const pipelineConfigSchema = z
         }
       }
     });
+    checkFreezes(config, ctx);
   });
+
+/** Freeze names are unique, and every pattern covers a configured pipeline (a typo covers none). */
+function checkFreezes(
+  config: { pipelines: { name: string }[]; freezes: Freeze[] },
+  ctx: z.RefinementCtx,
+) {
+  const names = new Map<string, number>();
+  config.freezes.forEach((f, i) => {
+    const other = names.get(f.name);
+    if (other !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['freezes', i, 'name'],
+        message: `freeze ${f.name} is already used by freezes[${other}]`,
+      });
+    else names.set(f.name, i);
+    f.pipelines.forEach((pattern, j) => {
+      if (!config.pipelines.some((p) => matchesTag(pattern, p.name)))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['freezes', i, 'pipelines', j],
+          message: `${pattern} matches no pipeline`,
+        });
+    });
+  });
+}
 
 export type Pipeline = z.output<typeof pipelineSchema> & { region: string };
 export interface PipelineConfig {
   project?: string;
   pipelines: Pipeline[];
+  /** Deploy policies (freezes), evaluated by services/shared/freezes.ts. */
+  freezes: Freeze[];
 }
 
 /** Parses runway.yaml text; `source` names the file in messages. Throws ConfigError. */
@@ -129,6 +298,7 @@ export function parsePipelineConfig(text: string, source = 'runway.yaml'): Pipel
   return {
     ...(top.project ? { project: top.project } : {}),
     pipelines: top.pipelines.map((p) => ({ ...p, region: (p.region ?? top.region)! })),
+    freezes: top.freezes,
   };
 }
 
@@ -171,9 +341,15 @@ const releaseFields = {
   tag: true,
   publishTime: true,
   source: true,
+  action: true,
+  by: true,
+  reason: true,
+  to: true,
+  override: true,
+  freezes: true,
 } as const;
-const releaseFieldsSchema = workflowArgsSchema.pick(releaseFields);
-const pipelineFieldsSchema = workflowArgsSchema.omit(releaseFields);
+const releaseFieldsSchema = workflowArgsObject.pick(releaseFields).superRefine(checkWorkflowArgs);
+const pipelineFieldsSchema = workflowArgsObject.omit(releaseFields);
 type PipelineFields = z.output<typeof pipelineFieldsSchema>;
 const pipelineFieldsCache = new WeakMap<Pipeline, PipelineFields>();
 
@@ -205,17 +381,20 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * What a release adds to its pipeline's part: the image and how it came, who asked and why, an
+ * accepted freeze override, and the freezes' windows of the next days (services/shared/freezes.ts).
+ */
+export type ReleaseRequest = Pick<
+  WorkflowArgsInput,
+  'tag' | 'publishTime' | 'action' | 'by' | 'reason' | 'to' | 'override' | 'freezes'
+> & { image: string; source: ReleaseSource; project?: string };
+
 /** The release workflow's arguments for a pipeline and an image pinned by digest. */
 export function workflowArgsFor(
   config: PipelineConfig,
   pipeline: Pipeline,
-  release: {
-    image: string;
-    tag?: string | null;
-    publishTime?: string | null;
-    source: ReleaseSource;
-    project?: string;
-  },
+  release: ReleaseRequest,
 ): WorkflowArgs {
   const own = releaseFieldsSchema.parse({
     project: config.project ?? release.project,
@@ -223,6 +402,12 @@ export function workflowArgsFor(
     tag: release.tag ?? null,
     publishTime: release.publishTime ?? null,
     source: release.source,
+    action: release.action,
+    by: release.by,
+    reason: release.reason,
+    to: release.to,
+    override: release.override,
+    freezes: release.freezes,
   });
   const p = pipelineFields(pipeline);
   return {
@@ -238,5 +423,11 @@ export function workflowArgsFor(
     promotion: p.promotion,
     notify: p.notify,
     source: own.source,
+    action: own.action,
+    by: own.by,
+    reason: own.reason,
+    to: own.to,
+    override: own.override,
+    freezes: own.freezes,
   };
 }

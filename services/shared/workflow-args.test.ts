@@ -24,7 +24,52 @@ test('minimal arguments get the documented defaults', () => {
     promotion: { strategy: 'direct' },
     notify: null,
     source: 'manual',
+    action: 'release',
+    by: null,
+    reason: null,
+    to: null,
+    override: null,
+    freezes: [],
   });
+});
+
+test('a rollback by a person, an override, and freeze windows as canonical instants', () => {
+  const args = workflowArgsSchema.parse({
+    ...minimal,
+    action: 'rollback',
+    by: 'user:oncall@example.com',
+    reason: 'checkout is down',
+    to: `sha256:${'d'.repeat(64)}`,
+    override: { freeze: 'year-end', by: 'user:oncall@example.com', reason: 'hotfix' },
+    freezes: [
+      {
+        name: 'year-end',
+        actions: ['release', 'rollback'],
+        windows: [{ start: '2026-12-24T00:00:00+01:00', end: '2026-12-26T23:00:00Z' }],
+      },
+    ],
+    promotion: {
+      strategy: 'canary',
+      approval: { before: ['100'], approvers: ['group:rm@example.com'] },
+      watchSeconds: 600,
+    },
+  });
+  assert.deepEqual(args.freezes, [
+    {
+      name: 'year-end',
+      actions: ['release', 'rollback'],
+      overriders: [],
+      windows: [{ start: '2026-12-23T23:00:00.000000000Z', end: '2026-12-26T23:00:00.000000000Z' }],
+    },
+  ]);
+  assert.deepEqual(args.promotion.approval, {
+    before: ['100'],
+    timeoutSeconds: 86_400,
+    onTimeout: 'reject',
+    approvers: ['group:rm@example.com'],
+  });
+  assert.equal(args.promotion.watchSeconds, 600);
+  assert.equal(args.by, 'user:oncall@example.com');
 });
 
 test('a canary gets default steps and bake time', () => {
@@ -215,6 +260,86 @@ describe('bad arguments name the field', () => {
       want: /notify\.topic/,
     },
     { name: 'unknown source', input: { ...minimal, source: 'cron' }, want: /^source/ },
+    {
+      name: 'unknown action',
+      input: { ...minimal, action: 'pause' },
+      want: /^action: must be "release", "rollback" or "abort"/,
+    },
+    {
+      name: 'by not a member',
+      input: { ...minimal, by: 'bob' },
+      want: /^by: must be an IAM member/,
+    },
+    { name: 'by the scheduler', input: { ...minimal, by: 'cron' }, want: /^by: / },
+    {
+      name: 'to on a release',
+      input: { ...minimal, to: `sha256:${'d'.repeat(64)}` },
+      want: /^to: is for action "rollback" only/,
+    },
+    {
+      name: 'to a tag',
+      input: { ...minimal, action: 'rollback', to: 'v1' },
+      want: /^to: must be a digest/,
+    },
+    {
+      name: 'override without a reason',
+      input: { ...minimal, override: { freeze: 'year-end', by: 'user:a@example.com', reason: '' } },
+      want: /^override\.reason: must say why/,
+    },
+    {
+      name: 'override by someone who is not a member',
+      input: { ...minimal, override: { freeze: 'year-end', by: 'a', reason: 'x' } },
+      want: /^override\.by: an IAM member/,
+    },
+    {
+      name: 'freeze window ending before it starts',
+      input: {
+        ...minimal,
+        freezes: [
+          {
+            name: 'f',
+            actions: ['release'],
+            windows: [{ start: '2026-12-24T00:00:00Z', end: '2026-12-23T00:00:00Z' }],
+          },
+        ],
+      },
+      want: /^freezes\[0\]\.windows\[0\]\.end: end must be after start/,
+    },
+    {
+      name: 'freeze window in local time',
+      input: {
+        ...minimal,
+        freezes: [
+          {
+            name: 'f',
+            actions: ['release'],
+            windows: [{ start: '2026-12-24T00:00', end: '2026-12-25T00:00' }],
+          },
+        ],
+      },
+      want: /^freezes\[0\]\.windows\[0\]\.start: must be an RFC 3339/,
+    },
+    {
+      name: 'freeze of an unknown action',
+      input: { ...minimal, freezes: [{ name: 'f', actions: ['abort'], windows: [] }] },
+      want: /^freezes\[0\]\.actions\[0\]: must be "release" or "rollback"/,
+    },
+    {
+      name: 'a gate before 100 on a direct promotion',
+      input: {
+        ...minimal,
+        promotion: {
+          strategy: 'direct',
+          approval: { before: ['100'], approvers: ['user:a@example.com'] },
+        },
+      },
+      want: /^promotion\.approval\.before\[0\]: "100" is a gate before a canary's last step/,
+    },
+    {
+      name: 'watch of a few seconds',
+      input: { ...minimal, promotion: { strategy: 'direct', watchSeconds: 5 } },
+      want: /^promotion\.watchSeconds: must be 60\.\.86400/,
+    },
     { name: 'unknown field', input: { ...minimal, extra: true }, want: /extra/ },
   ];
   for (const c of cases) {

@@ -3,7 +3,17 @@
 import { z } from 'zod';
 import { acceptanceChecksSchema } from './checks.ts';
 import { parseDigestRef } from './image-ref.ts';
-import { jobName, pipelineName, projectId, region, serviceName, topicName } from './names.ts';
+import {
+  actor,
+  freezeName,
+  iamMember,
+  jobName,
+  pipelineName,
+  projectId,
+  region,
+  serviceName,
+  topicName,
+} from './names.ts';
 import { timestampSchema } from './timestamp.ts';
 
 const digestReference = z.string().superRefine((s, ctx) => {
@@ -58,15 +68,69 @@ export const canarySteps = z
       ctx.addIssue({ code: 'custom', message: 'the last step must be 100' });
   });
 
+/** Where a human gate can stand: before live traffic first moves, or before a canary's last step. */
+export const gatePoints = ['live', '100'] as const;
+
+export const approvalSchema = z.strictObject({
+  before: z
+    .array(z.enum(gatePoints, { error: 'must be "live" or "100"' }), {
+      error: 'must be a list of "live" and/or "100"',
+    })
+    .min(1, { error: 'name at least one gate: "live" and/or "100"' })
+    .superRefine((points, ctx) => {
+      points.forEach((p, i) => {
+        if (points.indexOf(p) !== i)
+          ctx.addIssue({ code: 'custom', path: [i], message: `"${p}" is listed twice` });
+      });
+    }),
+  /** Workflow time: --time-scale shortens it like any bake. Nothing waits forever. */
+  timeoutSeconds: z
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(60, { error: 'must be 60..31536000 seconds (a minute to a year)' })
+    .max(31_536_000, { error: 'must be 60..31536000 seconds (a minute to a year)' })
+    .default(86_400),
+  onTimeout: z
+    .enum(['reject', 'promote'], { error: 'must be "reject" or "promote"' })
+    .default('reject'),
+  approvers: z
+    .array(iamMember, { error: 'must be a list of IAM members' })
+    .min(1, { error: 'name at least one approver' }),
+});
+
+/** After 100 %, how long health keeps being checked; a failure rolls back. */
+const watchSeconds = z
+  .number({ error: 'must be a number of seconds' })
+  .int({ error: 'must be a whole number of seconds' })
+  .min(60, { error: 'must be 60..86400 seconds' })
+  .max(86_400, { error: 'must be 60..86400 seconds' });
+
 export const promotionSchema = z.discriminatedUnion(
   'strategy',
   [
-    z.strictObject({ strategy: z.literal('direct') }),
+    z
+      .strictObject({
+        strategy: z.literal('direct'),
+        approval: approvalSchema.optional(),
+        watchSeconds: watchSeconds.optional(),
+      })
+      .superRefine((p, ctx) => {
+        const i = p.approval?.before.indexOf('100') ?? -1;
+        if (i >= 0)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['approval', 'before', i],
+            message:
+              '"100" is a gate before a canary\'s last step; a direct promotion has only "live"',
+          });
+      }),
     z.strictObject({
       strategy: z.literal('canary'),
       steps: canarySteps.default([10, 50, 100]),
       bakeSeconds: z.number().min(0).max(86_400, { error: 'must be at most a day' }).default(60),
       health: healthSchema.nullable().default(null),
+      approval: approvalSchema.optional(),
+      watchSeconds: watchSeconds.optional(),
     }),
   ],
   { error: 'strategy must be "direct" or "canary"' },
@@ -81,9 +145,47 @@ export const acceptanceArgsSchema = z.strictObject({
 });
 
 export const releaseSources = ['pubsub', 'manual', 'reconcile'] as const;
+
+/** What an execution does: a release, a rollback of live, or the abort of a running release. */
+export const workflowActions = ['release', 'rollback', 'abort'] as const;
+export type WorkflowAction = (typeof workflowActions)[number];
+
+/** What a freeze can stop: releases (and their traffic moves), rollbacks. */
+export const freezeActions = ['release', 'rollback'] as const;
+export type FreezeAction = (typeof freezeActions)[number];
+
+/**
+ * An accepted freeze override, recorded on the release and published with release.started. `by`
+ * is the overrider the deployer checked against the freeze's overriders.
+ */
+export const overrideSchema = z.strictObject({
+  freeze: freezeName,
+  by: iamMember,
+  reason: z.string().trim().min(1, { error: 'must say why' }).max(1024),
+});
+
+/**
+ * A freeze as the workflow checks it before every traffic change: its windows as instants for the
+ * next days (the deployer computes them with services/shared/freezes.ts; the workflow does no
+ * time-zone math), in canonical RFC 3339, so comparing text compares instants.
+ */
+export const freezeArgSchema = z.strictObject({
+  name: freezeName,
+  actions: z.array(z.enum(freezeActions, { error: 'must be "release" or "rollback"' })).min(1),
+  overriders: z.array(iamMember).default([]),
+  windows: z
+    .array(
+      z
+        .strictObject({ start: timestampSchema, end: timestampSchema })
+        .refine((w) => w.end > w.start, { error: 'end must be after start', path: ['end'] }),
+    )
+    .max(1000),
+});
+
 export type ReleaseSource = (typeof releaseSources)[number];
 
-export const workflowArgsSchema = z.strictObject({
+/** The arguments' fields, for pick and omit; workflowArgsSchema adds the rules across fields. */
+export const workflowArgsObject = z.strictObject({
   pipeline: pipelineName,
   project: projectId,
   region,
@@ -100,7 +202,34 @@ export const workflowArgsSchema = z.strictObject({
   promotion: promotionSchema.default({ strategy: 'direct' }),
   notify: z.strictObject({ topic: topicName }).nullable().default(null),
   source: z.enum(releaseSources).default('manual'),
+  action: z
+    .enum(workflowActions, { error: 'must be "release", "rollback" or "abort"' })
+    .default('release'),
+  /** Who asked (an IAM member, or "pubsub" / "scheduler"); null when not known. */
+  by: actor.nullable().default(null),
+  reason: z.string().max(1024).nullable().default(null),
+  /** A rollback's target digest (sha256:…); null: the previous promoted revision. */
+  to: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/, {
+      error: 'must be a digest sha256: and 64 lowercase hex digits',
+    })
+    .nullable()
+    .default(null),
+  override: overrideSchema.nullable().default(null),
+  freezes: z.array(freezeArgSchema).max(100).default([]),
 });
+
+/** The rules across fields, shared with whoever validates the arguments in parts. */
+export function checkWorkflowArgs(
+  a: { action: WorkflowAction; to: string | null },
+  ctx: z.RefinementCtx,
+) {
+  if (a.to !== null && a.action !== 'rollback')
+    ctx.addIssue({ code: 'custom', path: ['to'], message: 'is for action "rollback" only' });
+}
+
+export const workflowArgsSchema = workflowArgsObject.superRefine(checkWorkflowArgs);
 
 export type WorkflowArgs = z.output<typeof workflowArgsSchema>;
 export type WorkflowArgsInput = z.input<typeof workflowArgsSchema>;
