@@ -1,7 +1,7 @@
 // A job's verdict from its operation: the execution failing is a verdict, polling failing is an error.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type JobOperation, jobVerdict } from './cloud.ts';
+import { type JobOperation, jobVerdict, refusedDigests } from './cloud.ts';
 
 const started = 'projects/p/locations/r/jobs/accept/executions/accept-1';
 
@@ -58,4 +58,17 @@ describe('jobVerdict', () => {
       else assert.deepEqual(await jobVerdict(c.op, started), c.expect);
     });
   }
+});
+
+describe('runway.dev/refused as the reconcile reads it', () => {
+  const d = `sha256:${'a'.repeat(64)}`;
+  const cases: { name: string; text: string | undefined; want: string[] }[] = [
+    { name: 'absent', text: undefined, want: [] },
+    { name: 'empty', text: '', want: [] },
+    { name: "the workflow's JSON list", text: JSON.stringify([d]), want: [d] },
+    { name: 'not JSON (a hand edit)', text: `${d},`, want: [] },
+    { name: 'JSON, not a list', text: JSON.stringify({ d }), want: [] },
+    { name: 'a list with other things in it', text: JSON.stringify([d, 7, null]), want: [d] },
+  ];
+  for (const c of cases) test(c.name, () => assert.deepEqual(refusedDigests(c.text), c.want));
 });

@@ -39,6 +39,20 @@ export function artifactRegistry(client: ArtifactRegistryClient, timeoutMs = 10_
   };
 }
 
+/**
+ * runway.dev/refused as the workflow writes it: a JSON list of digests. Anything else (a hand
+ * edit) reads as no list: the reconcile then releases as before, never less safely than a push.
+ */
+export function refusedDigests(text: string | null | undefined): string[] {
+  if (!text) return [];
+  try {
+    const list: unknown = JSON.parse(text);
+    return Array.isArray(list) ? list.filter((d): d is string => typeof d === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 export function cloudRun(services: ServicesClient, jobs: JobsClient, timeoutMs = 30_000): CloudRun {
   return {
     async getService(project, region, service) {
@@ -47,11 +61,13 @@ export function cloudRun(services: ServicesClient, jobs: JobsClient, timeoutMs =
           { name: `projects/${project}/locations/${region}/services/${service}` },
           { timeout: timeoutMs },
         );
+        const refused = refusedDigests(svc.annotations?.['runway.dev/refused']);
         return {
           ...(svc.annotations?.['runway.dev/digest']
             ? { digest: svc.annotations['runway.dev/digest'] }
             : {}),
           ...(svc.uri ? { uri: svc.uri } : {}),
+          ...(refused.length > 0 ? { refused } : {}),
         };
       } catch (err) {
         if (isNotFound(err)) return undefined;

@@ -15,6 +15,11 @@ export interface Registry {
 export interface LiveService {
   /** The `runway.dev/digest` annotation: what runway last promoted. */
   digest?: string;
+  /**
+   * `runway.dev/refused`: digests a release ended REJECTED or ROLLED_BACK with, or an operator
+   * rolled back or aborted. The reconcile does not release them again by itself.
+   */
+  refused?: string[];
   uri?: string;
 }
 
@@ -42,7 +47,14 @@ export interface CloudRun {
   ): Promise<AcceptanceRun>;
 }
 
-export type ReconcileAction = 'started' | 'in-sync' | 'running' | 'blocked' | 'no-image' | 'error';
+export type ReconcileAction =
+  | 'started'
+  | 'in-sync'
+  | 'running'
+  | 'blocked'
+  | 'refused'
+  | 'no-image'
+  | 'error';
 
 export interface VerifyReport {
   outcome: 'passed' | 'failed' | 'skipped' | 'error';
@@ -136,6 +148,10 @@ async function reconcileOne(
       report.reason = `no tag ${tag} in the registry`;
     } else if (newest === report.liveDigest) {
       report.action = 'in-sync';
+    } else if (live?.refused?.includes(newest)) {
+      // Rolled back, aborted or rejected: released again only when someone asks (runway release).
+      report.action = 'refused';
+      report.reason = `${newest} was rolled back, aborted or rejected on live; release it explicitly to try again`;
     } else {
       const [outcome] = await releaseImage(
         {

@@ -236,7 +236,7 @@ describe('malformed events are refused naming the field', () => {
     {
       name: 'gate.decided with an unknown decision',
       event: { ...good['gate.decided'], decision: 'maybe' },
-      want: /^decision: must be "approve", "reject" or "timeout"/,
+      want: /^decision: must be "approve", "reject", "timeout" or "abort"/,
     },
     {
       name: 'release.ended whose result says otherwise',

@@ -64,8 +64,9 @@ export const eventSchema = z
       }),
       event('gate.decided', {
         gate: z.strictObject({ stage: stageName, before: z.enum(gatePoints) }),
-        decision: z.enum(['approve', 'reject', 'timeout'], {
-          error: 'must be "approve", "reject" or "timeout"',
+        /** An abort sent while the gate was open decides it too. */
+        decision: z.enum(['approve', 'reject', 'timeout', 'abort'], {
+          error: 'must be "approve", "reject", "timeout" or "abort"',
         }),
         /** The outcome the decision ends the release with; null when the release goes on. */
         outcome: z.enum(outcomes).nullable().default(null),

@@ -10,6 +10,7 @@ import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
 import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
+import { parseEventMessage } from '../../services/shared/events.ts';
 import { testCallbacks } from '../helpers/callbacks.ts';
 
 const workflow = parseWorkflow(
@@ -449,6 +450,12 @@ describe('operating releases (workflow, fake Cloud Run)', () => {
       attributes: m.attributes,
       event: JSON.parse(Buffer.from(m.data, 'base64').toString()),
     }));
+    // Each one as runway's event schema reads it (services/shared/events.ts).
+    for (const m of run.published)
+      assert.doesNotThrow(
+        () => parseEventMessage({ data: m.data, attributes: m.attributes ?? {} }),
+        m.data,
+      );
     assert.ok(events.every((e) => e.topic === 'projects/local-project/topics/runway-events'));
     assert.ok(
       events.every((e) => e.attributes?.type === e.event.type && e.attributes?.pipeline === 'web'),

@@ -105,7 +105,7 @@ describe('reconcile over fakes', () => {
   type Case = {
     name: string;
     tags?: Record<string, string | Error>;
-    live?: Record<string, { digest?: string; uri?: string } | Error>;
+    live?: Record<string, { digest?: string; uri?: string; refused?: string[] } | Error>;
     active?: string[];
     failStart?: boolean;
     verify?: boolean;
@@ -126,6 +126,20 @@ describe('reconcile over fakes', () => {
       tags: { 'web:main': D('b') },
       live: { web: { digest: D('a') } },
       expect: { web: { action: 'started', newestDigest: D('b'), liveDigest: D('a') } },
+      starts: 1,
+    },
+    {
+      name: 'a digest rolled back, aborted or rejected on live is not released again by itself',
+      tags: { 'web:main': D('b') },
+      live: { web: { digest: D('a'), refused: [D('9'), D('b')] } },
+      expect: { web: { action: 'refused', newestDigest: D('b'), liveDigest: D('a') } },
+      starts: 0,
+    },
+    {
+      name: 'another digest refused before: the newest one still releases',
+      tags: { 'web:main': D('c') },
+      live: { web: { digest: D('a'), refused: [D('b')] } },
+      expect: { web: { action: 'started', newestDigest: D('c') } },
       starts: 1,
     },
     {
