@@ -433,6 +433,28 @@ describe('operating releases (workflow, fake Cloud Run)', () => {
     }
   });
 
+  test('the watch without health thresholds: an instance crashing after 100 % rolls live back', async () => {
+    const stableNow = live().traffic[0]!.revision;
+    const d = fresh();
+    const done = start(args(d, { promotion: { strategy: 'direct', watchSeconds: 600 } }));
+    await until(() => live().annotations['runway.dev/digest'] === d, 'the promotion');
+    run.crashedRevisions.add(`web-${short(d)}`);
+    try {
+      const r = await done;
+      assert.equal(r.result?.outcome, 'ROLLED_BACK', JSON.stringify(r));
+      assert.match(
+        r.result!.reason,
+        /while watched after promotion: the release crashed: Container terminated on signal 9/,
+      );
+      assert.deepEqual(
+        live().traffic.map((t) => [t.revision, t.percent]),
+        [[stableNow, 100]],
+      );
+    } finally {
+      run.crashedRevisions.clear();
+    }
+  });
+
   test('the events on the notify topic: one message per event, its type an attribute', async () => {
     run.published.length = 0;
     const d = fresh();
