@@ -18,7 +18,7 @@ import type {
 import type { Workflow } from './syntax.ts';
 import { isBytes, isList, isMap, type Value, wfMap } from './values.ts';
 
-export { DeployError } from './parser.ts';
+export { DeployError } from './errors.ts';
 export type { Limits } from './runtime.ts';
 export type { Workflow } from './syntax.ts';
 

@@ -123,7 +123,7 @@ function lex(src: string): Tok[] {
  * not called) and the functions it calls (a name or dotted name followed by `(`), for the parser's
  * deploy-time checks. Keywords and string contents are tokens of their own, never names.
  */
-export function namesIn(src: string): { variables: string[]; functions: string[] } {
+export function expressionNames(src: string): { variables: string[]; functions: string[] } {
   const toks = lex(src);
   const isOp = (i: number, v: string) => toks[i]?.t === 'op' && toks[i]!.v === v;
   const variables: string[] = [];
