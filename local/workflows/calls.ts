@@ -3,7 +3,8 @@
 // external calls.
 import { raise, WorkflowError } from './errors.ts';
 import { andThen, type Flow, type Sig } from './flow.ts';
-import { copyValue, type Runtime } from './runtime.ts';
+import type { Runtime } from './runtime.ts';
+import { share } from './sharing.ts';
 import type { WfFunction } from './stdlib/types.ts';
 import type { Routine, StepBody, Template } from './syntax.ts';
 import type { Value } from './values.ts';
@@ -18,8 +19,8 @@ export function runCallStep(rt: Runtime, body: CallBody, vars: Vars): Flow {
 }
 
 function storeResult(v: Value, { rt, body, vars }: { rt: Runtime; body: CallBody; vars: Vars }) {
-  // A function may hand back part of its argument: copy, so no two variables share a value.
-  if (body.result) rt.store(vars, body.result, copyValue(v));
+  // A function may hand back part of its argument: store shares it, so a write copies it.
+  if (body.result) rt.store(vars, body.result, v);
   return undefined;
 }
 
@@ -89,7 +90,7 @@ function callSubworkflow(
 ): Value | Promise<Value> {
   const inner = new Vars(vars.depth + 1, vars.parallelDepth);
   for (const p of sub.params) {
-    if (given.has(p.name)) inner.own.set(p.name, copyValue(given.get(p.name)!));
+    if (given.has(p.name)) inner.own.set(p.name, given.get(p.name)!);
     else if (p.default) inner.own.set(p.name, rt.eval(p.default, inner));
     else raise('TypeError', `subworkflow ${sub.name} is missing the parameter ${p.name}`);
   }
@@ -138,7 +139,7 @@ export function retryPredicate(
   const sub = rt.wf.routines.get(name);
   if (sub) {
     const inner = new Vars(vars.depth + 1, vars.parallelDepth);
-    if (sub.params[0]) inner.own.set(sub.params[0].name, error);
+    if (sub.params[0]) inner.own.set(sub.params[0].name, share(error));
     return rt.runRoutine(sub, inner);
   }
   const fn = rt.host.functions(name);
@@ -157,6 +158,8 @@ export function cannotWait(what: string): never {
 
 /** `${f(a, b)}`: a subworkflow or a function called in an expression, by position. */
 export function callFromExpression(rt: Runtime, name: string, args: Value[], vars: Vars): Value {
+  // A function may keep its arguments in what it returns; a subworkflow holds them as variables.
+  for (const a of args) share(a);
   const sub = rt.wf.routines.get(name);
   if (sub) return callInExpression(rt, sub, args, vars);
   const fn = rt.host.functions(name);
@@ -181,7 +184,7 @@ function callInExpression(rt: Runtime, sub: Routine, args: Value[], vars: Vars):
     );
   const inner = new Vars(vars.depth + 1, vars.parallelDepth);
   sub.params.forEach((p, i) => {
-    if (i < args.length) inner.own.set(p.name, copyValue(args[i]!));
+    if (i < args.length) inner.own.set(p.name, args[i]!);
     else if (p.default) inner.own.set(p.name, rt.eval(p.default, inner));
     else raise('TypeError', `subworkflow ${sub.name} is missing the parameter ${p.name}`);
   });

@@ -3,6 +3,7 @@
 import { builtinError, raise, tagsOf, WorkflowError } from './errors.ts';
 import { type Flow, Return, type Sig } from './flow.ts';
 import type { Runtime } from './runtime.ts';
+import { share } from './sharing.ts';
 import type { StepBody } from './syntax.ts';
 import { typeName, type Value } from './values.ts';
 import { Vars } from './vars.ts';
@@ -66,7 +67,7 @@ function parallelTasks(
   const loop = body.for;
   return rt.iterable(loop, vars).map((item, i) => () => {
     const inner = scope();
-    inner.own.set(loop.value, item);
+    inner.own.set(loop.value, share(item));
     if (loop.index) inner.own.set(loop.index, BigInt(i));
     return rt.runSteps(loop.steps, inner, routine);
   });

@@ -11,7 +11,12 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { DeployError } from './errors.ts';
-import { compileExpression, expressionText, MAX_EXPRESSION_LENGTH } from './expression.ts';
+import {
+  appendForm,
+  compileExpression,
+  expressionText,
+  MAX_EXPRESSION_LENGTH,
+} from './expression.ts';
 import type {
   RetryPolicy,
   Routine,
@@ -97,7 +102,9 @@ function template(ctx: Ctx, node: Node | null | undefined, where: Where): Templa
         );
       }
       try {
-        return { k: 'expr', e: compileExpression(inner), src: inner };
+        const e = compileExpression(inner);
+        const append = appendForm(inner);
+        return append ? { k: 'expr', e, src: inner, append } : { k: 'expr', e, src: inner };
       } catch (err) {
         throw new DeployError(`${(err as Error).message}`, where.step, lineOf(ctx, node));
       }
