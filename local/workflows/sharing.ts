@@ -15,8 +15,9 @@
 // Each container's size (the limits' measure, as sizeOf below) and an upper bound on its longest
 // string are kept beside it in a WeakMap: computed once per container, carried to copies,
 // adjusted along the path of each write, and given by list.concat, map.merge and the like from
-// their parts' sizes. The figure this bought: appending 8,000 maps to a list went from 12.8 s to
-// linear time (see bench/workflows-cli.bench.ts).
+// their parts' sizes. What this bought: building a 1,500-key map over 9,000 iterations went from
+// 2.3 s to 0.09 s in-process, appending 8,000 maps to a list from 12.8 s to 0.05 s
+// (bench/workflows-cli.bench.ts).
 import { isList, isMap, type Value, type WfMap } from './values.ts';
 
 export type Container = Value[] | WfMap;
