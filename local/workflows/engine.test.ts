@@ -11,7 +11,7 @@ import {
 } from './engine.ts';
 import type { Clock, WfFunction } from './stdlib/types.ts';
 import { WorkflowError } from './errors.ts';
-import { namesIn } from './expression.ts';
+import { expressionNames } from './expression.ts';
 import type { Value } from './values.ts';
 
 /** A clock whose sleeps return at once and are recorded, in workflow milliseconds. */
@@ -514,7 +514,7 @@ describe('variables an expression reads (the deploy-time scope check)', () => {
     { name: 'capitalised booleans too', src: 'True or False or x', want: ['x'] },
   ];
   for (const c of cases) {
-    test(c.name, () => assert.deepEqual(namesIn(c.src).variables, c.want));
+    test(c.name, () => assert.deepEqual(expressionNames(c.src).variables, c.want));
   }
 });
 
@@ -526,7 +526,7 @@ describe('functions an expression calls (the deploy-time check of plain names)',
     { name: 'a name inside a string is no call', src: '"f(x)" + g', want: [] },
   ];
   for (const c of cases) {
-    test(c.name, () => assert.deepEqual(namesIn(c.src).functions, c.want));
+    test(c.name, () => assert.deepEqual(expressionNames(c.src).functions, c.want));
   }
 });
 

@@ -5,7 +5,8 @@ import { stdlib } from './stdlib/index.ts';
 import { connectorResolver } from './connectors/index.ts';
 import { raise, WorkflowError } from './errors.ts';
 import { parseWorkflow as parse } from './parser.ts';
-import { Cancelled, defaultLimits, type Limits, Runtime, type RuntimeHost } from './runtime.ts';
+import { Cancelled } from './flow.ts';
+import { defaultLimits, type Limits, Runtime, type RuntimeHost } from './runtime.ts';
 import type {
   CallbackRegistry,
   CallContext,
@@ -18,7 +19,7 @@ import type {
 import type { Workflow } from './syntax.ts';
 import { isBytes, isList, isMap, type Value, wfMap } from './values.ts';
 
-export { DeployError } from './parser.ts';
+export { DeployError } from './errors.ts';
 export type { Limits } from './runtime.ts';
 export type { Workflow } from './syntax.ts';
 
@@ -99,6 +100,48 @@ export function startExecution(
 ): Execution {
   const id = options.executionId ?? randomUUID();
   const abort = new AbortController();
+  const host = runtimeHost(options, id, abort.signal);
+  let state: ExecutionState = 'ACTIVE';
+  let endTime: Date | undefined;
+  const startTime = new Date();
+  const runtime = new Runtime(workflow, host);
+  const done = (async (): Promise<ExecutionResult> => {
+    // Start on the next tick so the caller holds the handle before anything runs.
+    await Promise.resolve();
+    const r = await outcome(runtime, host, argument);
+    state = r.state;
+    endTime = new Date();
+    return { ...r, steps: { ...host.steps } };
+  })();
+
+  return {
+    id,
+    startTime,
+    get endTime() {
+      return endTime;
+    },
+    get state() {
+      return state;
+    },
+    get steps() {
+      return host.steps;
+    },
+    get currentStep() {
+      return host.currentStepName
+        ? { routine: host.currentRoutine ?? '', step: host.currentStepName }
+        : undefined;
+    },
+    done,
+    cancel() {
+      if (state !== 'ACTIVE') return;
+      host.cancelled = true;
+      abort.abort();
+    },
+  };
+}
+
+/** What the runtime of one execution works with: functions, call context, limits, counters. */
+function runtimeHost(options: EngineOptions, id: string, signal: AbortSignal): RuntimeHost {
   const env: ExecutionEnv = {
     projectId: '',
     projectNumber: '',
@@ -109,7 +152,7 @@ export function startExecution(
     executionId: id,
   };
   const ctx: CallContext = {
-    signal: abort.signal,
+    signal,
     clock: options.clock ?? timeScaledClock(1),
     env,
     endpoints: options.endpoints ?? localEndpoints,
@@ -142,68 +185,38 @@ export function startExecution(
         ? { callLog: 'errors' as const }
         : {}),
   };
-  let state: ExecutionState = 'ACTIVE';
-  let endTime: Date | undefined;
-  const startTime = new Date();
-  const runtime = new Runtime(workflow, host);
+  return host;
+}
 
-  const finish = (r: Omit<ExecutionResult, 'steps'>): ExecutionResult => {
-    state = r.state;
-    endTime = new Date();
-    return { ...r, steps: { ...host.steps } };
-  };
-  const done = (async (): Promise<ExecutionResult> => {
-    // Start on the next tick so the caller holds the handle before anything runs.
-    await Promise.resolve();
-    try {
-      const result = await runtime.runMain(argument);
-      // The result leaves as JSON; bytes have no JSON form, so such a result fails the execution.
-      if (containsBytes(result))
-        raise(
-          'TypeError',
-          'the workflow result contains bytes, which JSON cannot hold; use base64.encode',
-        );
-      return finish({ state: 'SUCCEEDED', result });
-    } catch (err) {
-      if (err instanceof Cancelled || host.cancelled) return finish({ state: 'CANCELLED' });
-      const context = host.currentStepName
-        ? `in step "${host.currentStepName}", routine "${host.currentRoutine}", line: ${host.currentLine}`
-        : '';
-      if (err instanceof WorkflowError)
-        return finish({ state: 'FAILED', error: { payload: err.value, context } });
-      // A bug in the engine or a function: the execution fails with a SystemError, the engine lives on.
-      const message = err instanceof Error ? err.message : String(err);
-      return finish({
-        state: 'FAILED',
-        error: { payload: wfMap({ message, tags: ['SystemError'] }), context },
-      });
-    }
-  })();
-
-  return {
-    id,
-    startTime,
-    get endTime() {
-      return endTime;
-    },
-    get state() {
-      return state;
-    },
-    get steps() {
-      return host.steps;
-    },
-    get currentStep() {
-      return host.currentStepName
-        ? { routine: host.currentRoutine ?? '', step: host.currentStepName }
-        : undefined;
-    },
-    done,
-    cancel() {
-      if (state !== 'ACTIVE') return;
-      host.cancelled = true;
-      abort.abort();
-    },
-  };
+/** Runs main to its end: the result, or the error with the step it happened in, or cancelled. */
+async function outcome(
+  runtime: Runtime,
+  host: RuntimeHost,
+  argument: Value | undefined,
+): Promise<Omit<ExecutionResult, 'steps'>> {
+  try {
+    const result = await runtime.runMain(argument);
+    // The result leaves as JSON; bytes have no JSON form, so such a result fails the execution.
+    if (containsBytes(result))
+      raise(
+        'TypeError',
+        'the workflow result contains bytes, which JSON cannot hold; use base64.encode',
+      );
+    return { state: 'SUCCEEDED', result };
+  } catch (err) {
+    if (err instanceof Cancelled || host.cancelled) return { state: 'CANCELLED' };
+    const context = host.currentStepName
+      ? `in step "${host.currentStepName}", routine "${host.currentRoutine}", line: ${host.currentLine}`
+      : '';
+    if (err instanceof WorkflowError)
+      return { state: 'FAILED', error: { payload: err.value, context } };
+    // A bug in the engine or a function: the execution fails with a SystemError, the engine lives on.
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      state: 'FAILED',
+      error: { payload: wfMap({ message, tags: ['SystemError'] }), context },
+    };
+  }
 }
 
 function containsBytes(v: Value): boolean {

@@ -1,5 +1,6 @@
-// Errors raised inside a workflow. What a workflow catches in `except` is the `value`:
-// a map with `message` and `tags` for the built-in errors, or whatever a `raise` step raised.
+// The engine's two error types: DeployError refuses a definition before it runs; WorkflowError is
+// raised inside a workflow, and `except` catches its `value` (a built-in `{message, tags}` map, or
+// whatever a `raise` step raised).
 import { type Value, type WfMap, wfMap } from './values.ts';
 
 /** The built-in error tags Google documents. */
@@ -21,6 +22,19 @@ export type ErrorTag =
   | 'UnhandledBranchError'
   | 'ValueError'
   | 'ZeroDivisionError';
+
+/** A definition Google's deploy would refuse; the message names the step and line. */
+export class DeployError extends Error {
+  override name = 'DeployError';
+  readonly code = 'INVALID_ARGUMENT';
+  constructor(
+    message: string,
+    readonly step?: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
 
 export class WorkflowError extends Error {
   override name = 'WorkflowError';

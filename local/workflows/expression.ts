@@ -3,6 +3,7 @@
 // Precedence, loosest first, as Google documents it: or; and; comparison, equality and `in`;
 // + -; * / // %; unary minus; not; then access (. [] and calls).
 import { raise } from './errors.ts';
+import { joinLists, share } from './sharing.ts';
 import { doubleText, isList, isMap, typeName, type Value } from './values.ts';
 
 export interface Scope {
@@ -123,7 +124,7 @@ function lex(src: string): Tok[] {
  * not called) and the functions it calls (a name or dotted name followed by `(`), for the parser's
  * deploy-time checks. Keywords and string contents are tokens of their own, never names.
  */
-export function namesIn(src: string): { variables: string[]; functions: string[] } {
+export function expressionNames(src: string): { variables: string[]; functions: string[] } {
   const toks = lex(src);
   const isOp = (i: number, v: string) => toks[i]?.t === 'op' && toks[i]!.v === v;
   const variables: string[] = [];
@@ -227,7 +228,8 @@ function arith(op: string, a: Value, b: Value): Value {
     // the other operand and concatenates ("n=" + 1 is "n=1"); booleans with numbers stay errors.
     if ((typeof a === 'string' && concatenable(b)) || (typeof b === 'string' && concatenable(a)))
       return asText(a) + asText(b);
-    if (isList(a) && isList(b)) return [...a, ...b];
+    // Both lists' items are now in a third: shared, so a write through either copies them.
+    if (isList(a) && isList(b)) return joinLists(share(a), share(b));
   }
   if (!isNumber(a) || !isNumber(b)) typeError(op, a, b);
   if (typeof a === 'bigint' && typeof b === 'bigint') {
@@ -338,6 +340,15 @@ class Parser {
   }
   fail(what: string): never {
     raise('ValueError', `invalid expression ${JSON.stringify(this.src)}: ${what}`);
+  }
+
+  /** The expression from token `at` up to a closing `)` that ends the input, if it is that. */
+  lastArgument(at: number): Compiled | undefined {
+    this.pos = at;
+    const e = this.or();
+    if (!this.isOp(')')) return undefined;
+    this.pos++;
+    return this.peek().t === 'end' ? e : undefined;
   }
 
   parse(): Compiled {
@@ -536,7 +547,7 @@ class Parser {
               }
             }
             this.expect(']');
-            return (s) => items.map((x) => x(s));
+            return (s) => items.map((x) => share(x(s)));
           }
           case '{': {
             const entries: [Compiled, Compiled][] = [];
@@ -556,7 +567,7 @@ class Parser {
                 const key = k(s);
                 if (typeof key !== 'string')
                   raise('TypeError', `map keys are strings, got '${typeName(key)}'`);
-                m.set(key, v(s));
+                m.set(key, share(v(s)));
               }
               return m;
             };
@@ -574,6 +585,30 @@ export const MAX_EXPRESSION_LENGTH = 400;
 /** Compiles the text inside `${…}`. Throws WorkflowError (ValueError) on bad syntax. */
 export function compileExpression(src: string): Compiled {
   return new Parser(lex(src), src).parse();
+}
+
+/** `list.concat(name, item)` whose list is a plain variable: that name and the item. */
+export interface AppendForm {
+  list: string;
+  item: Compiled;
+}
+
+/**
+ * The parts of `list.concat(name, item)`, so the runtime can append in place when the result is
+ * assigned back to `name` (runtime.ts, appendTo); undefined for any other expression.
+ */
+export function appendForm(src: string): AppendForm | undefined {
+  const toks = lex(src);
+  const is = (i: number, t: string, v: string) => {
+    const k = toks[i];
+    return k !== undefined && k.t === t && (k as { v: unknown }).v === v;
+  };
+  if (!is(0, 'id', 'list') || !is(1, 'op', '.') || !is(2, 'id', 'concat') || !is(3, 'op', '('))
+    return undefined;
+  const name = toks[4];
+  if (name?.t !== 'id' || !is(5, 'op', ',')) return undefined;
+  const item = new Parser(toks, src).lastArgument(6);
+  return item ? { list: name.v, item } : undefined;
 }
 
 /** Is this YAML string an expression (`${…}` as its whole value)? Returns the inner text. */

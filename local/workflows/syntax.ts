@@ -1,11 +1,11 @@
 // The syntax tree of a workflow after parsing: routines (main and subworkflows) made of steps.
 // Values in steps are "templates": constants, compiled expressions, or lists/maps of templates.
-import type { Compiled } from './expression.ts';
+import type { AppendForm, Compiled } from './expression.ts';
 import type { Value } from './values.ts';
 
 export type Template =
   | { k: 'const'; v: Value }
-  | { k: 'expr'; e: Compiled; src: string }
+  | { k: 'expr'; e: Compiled; src: string; append?: AppendForm }
   | { k: 'list'; items: Template[] }
   | { k: 'map'; entries: [key: string, value: Template, dynamicKey?: Compiled][] };
 

@@ -5,7 +5,7 @@
 // HttpError for statuses >= 400; OperationError for a failed operation; retries by idempotency.
 import { createRequire } from 'node:module';
 import { fromPlain, toJsonText } from '../convert.ts';
-import { fetchOrRaise, httpError } from '../http.ts';
+import { fetchOrRaise, httpError } from '../stdlib/http.ts';
 import { builtinError, raise, WorkflowError } from '../errors.ts';
 import type { CallContext, WfFunction } from '../stdlib/types.ts';
 import { isMap, type Value, type WfMap } from '../values.ts';

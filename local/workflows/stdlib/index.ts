@@ -1,5 +1,5 @@
 // The standard library: every module's functions by their full name (`text.split`, `len`).
-import { httpFunctions } from '../http.ts';
+import { httpFunctions } from './http.ts';
 import { base64Functions } from './base64.ts';
 import { eventsFunctions } from './events.ts';
 import { expressionHelpers } from './expression-helpers.ts';

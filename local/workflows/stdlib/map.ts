@@ -1,6 +1,7 @@
 // map: reading nested keys, merging and deleting; each returns a new map (Google's reference
 // pages stdlib/map/*). Merged maps keep the first map's key order, new keys after it.
 import { raise } from '../errors.ts';
+import { mergeMaps, withoutKey } from '../sharing.ts';
 import { isList, isMap, typeName, type Value, type WfMap } from '../values.ts';
 import { fn, str } from './args.ts';
 import type { WfFunction } from './types.ts';
@@ -46,10 +47,9 @@ export const mapFunctions: [string, WfFunction][] = [
   ['map.get', fn(['map', 'keys'], ([m, keys]) => get(m ?? null, keyPath(keys)))],
   [
     'map.merge',
-    fn(['first', 'second'], ([a, b]) => {
-      const first = aMap(a, 'map.merge', 'first');
-      return new Map([...first, ...aMap(b, 'map.merge', 'second')]);
-    }),
+    fn(['first', 'second'], ([a, b]) =>
+      mergeMaps(aMap(a, 'map.merge', 'first'), aMap(b, 'map.merge', 'second')),
+    ),
   ],
   [
     'map.merge_nested',
@@ -59,10 +59,6 @@ export const mapFunctions: [string, WfFunction][] = [
   ],
   [
     'map.delete',
-    fn(['map', 'key'], ([m, key]) => {
-      const out = new Map(aMap(m, 'map.delete', 'map'));
-      out.delete(str(key, 'key'));
-      return out;
-    }),
+    fn(['map', 'key'], ([m, key]) => withoutKey(aMap(m, 'map.delete', 'map'), str(key, 'key'))),
   ],
 ];

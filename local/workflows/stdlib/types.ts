@@ -85,6 +85,11 @@ export interface WfFunction {
   external?: boolean;
   /** Takes a call step's whole `args` map as its one argument (connectors, whose arguments vary). */
   rawArgs?: boolean;
+  /**
+   * Returns a new list, its first argument's items then its second argument (list.concat): the
+   * runtime may then append in place to a list that one variable alone holds.
+   */
+  appends?: boolean;
   impl(args: (Value | undefined)[], ctx: CallContext): Value | Promise<Value>;
 }
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { describe, test } from 'node:test';
-import { toJsonText } from './convert.ts';
-import { parseWorkflow, startExecution, timeScaledClock } from './engine.ts';
-import { loopbackServer } from '../../test/helpers/loopback.ts';
+import { toJsonText } from '../convert.ts';
+import { parseWorkflow, startExecution, timeScaledClock } from '../engine.ts';
+import { loopbackServer } from '../../../test/helpers/loopback.ts';
 
 let hits = 0;
 const server = createServer((req, res) => {

@@ -1,9 +1,9 @@
 // http.* for workflows: real HTTP requests with headers, query, JSON bodies, timeout and auth,
 // answering {code, headers, body}; HttpError for >= 400; and Google's default retry predicates.
-import { fromPlain, parseJsonValue, toJsonText } from './convert.ts';
-import { builtinError, raise, tagsOf, type WorkflowError } from './errors.ts';
-import type { CallContext, WfFunction } from './stdlib/types.ts';
-import { isBytes, isMap, type Value } from './values.ts';
+import { fromPlain, parseJsonValue, toJsonText } from '../convert.ts';
+import { builtinError, raise, tagsOf, type WorkflowError } from '../errors.ts';
+import type { CallContext, WfFunction } from './types.ts';
+import { isBytes, isMap, type Value } from '../values.ts';
 
 const DEFAULT_TIMEOUT_S = 300;
 const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;

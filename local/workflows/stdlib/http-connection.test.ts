@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { describe, test } from 'node:test';
-import { tagsOf, WorkflowError } from './errors.ts';
+import { tagsOf, WorkflowError } from '../errors.ts';
 import { fetchOrRaise, nonIdempotentRetryPredicate } from './http.ts';
-import { loopbackServer } from '../../test/helpers/loopback.ts';
+import { loopbackServer } from '../../../test/helpers/loopback.ts';
 
 // Closes the socket before answering, or after part of the body.
 const server = createServer((req, res) => {
