@@ -59,24 +59,6 @@ const externalPackages = {
   },
 };
 
-/**
- * Node's built-in modules through require(): an ESM import of one builds a facade that reads every
- * export, and some load more modules (node:fs its streams, node:crypto its webcrypto): ~15 ms of
- * `runway workflows run`. esbuild reads the properties a module uses when it uses them.
- */
-const requiredBuiltins = {
-  name: 'required-builtins',
-  setup(b) {
-    b.onResolve({ filter: /^node:/ }, ({ path, kind }) =>
-      kind === 'require-call' ? { path, external: true } : { path, namespace: 'builtin' },
-    );
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => ({
-      contents: `module.exports = require(${JSON.stringify(path)});`,
-      loader: 'js',
-    }));
-  },
-};
-
 /** Builds the bundle; returns its directory. Throws when esbuild is missing or the build fails. */
 export async function buildCli() {
   const { build } = await import('esbuild');
@@ -84,6 +66,7 @@ export async function buildCli() {
   const id = `${Date.now().toString(36)}-${process.pid.toString(36)}`;
   const outdir = join(cliDir, id);
   mkdirSync(cliDir, { recursive: true });
+  const started = Date.now();
   const result = await build({
     absWorkingDir: root,
     entryPoints: { main: 'cli/main.ts' },
@@ -95,6 +78,7 @@ export async function buildCli() {
     target: 'node20',
     chunkNames: '[name]-[hash]',
     sourcemap: 'linked',
+    // Less text to parse: the engine's chunk loads in ~41 ms instead of ~50.
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
@@ -104,15 +88,16 @@ export async function buildCli() {
     banner: {
       js: "import { createRequire as __runwayRequire } from 'node:module'; const require = __runwayRequire(import.meta.url);",
     },
-    plugins: [sourceUrls(outdir), requiredBuiltins, externalPackages],
+    plugins: [sourceUrls(outdir), externalPackages],
   });
   const inputs = {};
   const packageFiles = bundled.map((name) => `node_modules/${name}/package.json`);
   for (const file of [...Object.keys(result.metafile.inputs), ...buildFiles, ...packageFiles]) {
     if (file.includes('node_modules/') && !packageFiles.includes(file)) continue;
-    if (file.startsWith('builtin:')) continue;
     const s = statSync(join(root, file));
-    inputs[file] = [s.mtimeMs, s.size];
+    // Changed while esbuild ran, so perhaps read before the change: the next command rebuilds.
+    // (The margin: Linux stamps files from a clock that may lag by a tick.)
+    inputs[file] = s.mtimeMs < started - 50 ? [s.mtimeMs, s.size] : [-1, -1];
   }
   const manifest = join(cliDir, 'manifest.json');
   writeFileSync(`${manifest}.${id}`, JSON.stringify({ id, inputs }));

@@ -189,6 +189,19 @@ describe('bin/runway.js and its bundle', () => {
       assert.equal(await buildId(), id);
     });
 
+  test('a source changed while the bundle was built is rebuilt by the next command', async () => {
+    // As a write during the build leaves it: stamped after the build started.
+    const file = join(repo, 'cli', 'args.ts');
+    const later = new Date(Date.now() + 60_000);
+    await utimes(file, later, later);
+    await build();
+    const first = await markBundle();
+    assert.match((await runway(['--help'])).stderr, /^usage \(edited\):/);
+    assert.notEqual(await buildId(), first);
+    const earlier = new Date(Date.now() - 60_000);
+    await utimes(file, earlier, earlier);
+  });
+
   test('a changed source that cannot be rebuilt runs from the sources, not the stale bundle', async () => {
     const stale = await markBundle();
     const file = join(repo, 'cli', 'main.ts');
