@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -49,6 +49,11 @@ function modulesLoaded(chunkPrefix?: string): number {
   visit('main.js');
   if (chunkPrefix) visit(readdirSync(buildDir).find((f) => f.startsWith(chunkPrefix))!);
   return seen.size + 1;
+}
+
+function chunkUrl(prefix: string): string {
+  return pathToFileURL(join(buildDir, readdirSync(buildDir).find((f) => f.startsWith(prefix))!))
+    .href;
 }
 
 /** `n` empty ESM modules, each importing the next: Node's own cost of loading n modules. */
@@ -104,6 +109,10 @@ const commands = time({
   helpFloor: { argv: [emptyModules(modules.help)] },
   workflowsRun: { argv: [bin, 'workflows', 'run', workflow] },
   workflowsRunFloor: { argv: [emptyModules(modules.workflowsRun)] },
+  // What the engine's own modules cost to load, with nothing run: the CLI cannot start below it.
+  workflowsRunEngineLoad: {
+    argv: ['--input-type=module', '-e', `await import(${JSON.stringify(chunkUrl('workflows-'))});`],
+  },
   helpSources: { argv: [bin, '--help'], env: sources },
   workflowsRunSources: { argv: [bin, 'workflows', 'run', workflow], env: sources },
 });
@@ -156,7 +165,7 @@ const ratioOf = (name: string) => {
 for (const { label, ms } of phases) {
   console.log(`-- ${label}`);
   for (const [name, t] of Object.entries(ms))
-    console.log(`${name.padEnd(20)} ${t.toFixed(1).padStart(7)} ms  ${ratioOf(name)}x node -e 0`);
+    console.log(`${name.padEnd(24)} ${t.toFixed(1).padStart(7)} ms  ${ratioOf(name)}x node -e 0`);
 }
 
 const floors: Record<string, string> = {
@@ -173,6 +182,9 @@ for (const t of targets)
   console.log(
     `${t.label}: ${ratioOf(t.name)}x node -e 0 (target <= ${t.target}x: ${t.ratio <= t.target ? 'met' : 'NOT met'}); floor ${t.floor}x (${floors[t.name]}); from the sources ${t.name === 'status' ? 'not timed' : `${ratioOf(`${t.name}Sources`)}x`}`,
   );
+console.log(
+  `runway workflows run: the engine's modules alone (loaded, nothing run) ${ratioOf('workflowsRunEngineLoad')}x`,
+);
 const files = Object.keys(manifest.inputs).length;
 console.log(`staleness check: ${files} files stat-ed in ${checkUs.toFixed(0)} us`);
 
@@ -191,6 +203,7 @@ const figures = {
     help: ratioOf('helpSources'),
     workflowsRun: ratioOf('workflowsRunSources'),
   },
+  workflows_engine_load_ratio: ratioOf('workflowsRunEngineLoad'),
   staleness_check_us: round(checkUs, 0),
   staleness_check_files: files,
 };
