@@ -2,8 +2,9 @@
 // against `node -e 0` timed in the same rounds (medians of 9, ratios printed). Targets:
 // `runway workflows run` of a one-step workflow <= 1.5x, `runway --help` <= 1.3x, and
 // `runway status --json` against a running local stack <= 2x. Floors timed alongside: as many
-// empty ESM modules as each command loads, and Google's clients made as `status` makes them; also
-// the TypeScript sources through tsx (RUNWAY_DEV=1), what every command paid before the bundle.
+// empty ESM modules as each command loads, the engine's modules loaded with nothing run, and
+// Google's clients made as `status` makes them; also the TypeScript sources through tsx
+// (RUNWAY_DEV=1), what every command paid before the bundle.
 // Two phases, each with its own `node -e 0`: the stack runs only while `status` is timed, so its
 // own work does not slow the other commands. The last line is one JSON object of all figures.
 //   node --import tsx bench/cli-startup.bench.ts [--rounds N]
