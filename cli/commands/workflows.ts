@@ -7,7 +7,6 @@ import { parse as parseYaml } from 'yaml';
 import type { CliIo, Command } from '../io.ts';
 import { parseArgs, UsageError } from '../args.ts';
 import { parseJsonValue, toJsonText } from '../../local/workflows/convert.ts';
-import { serveCallbacks, startExecutionsServer } from '../../local/workflows/api/server.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
 import {
   DeployError,
@@ -109,10 +108,13 @@ function printable(v: Value): string {
  * printed to stderr, so `curl` can resume the run as it would resume it on Google.
  */
 function cliCallbacks(io: CliIo, clock: Clock) {
-  let listener: ReturnType<typeof serveCallbacks> | undefined;
+  // The HTTP server loads with the first callback endpoint: most runs never need it.
+  let listener: Promise<{ url: string; close(): Promise<void> }> | undefined;
   const hub: CallbackHub = new CallbackHub({
     baseUrl: async () => {
-      listener ??= serveCallbacks(hub, { host: '127.0.0.1' });
+      listener ??= import('../../local/workflows/api/server.ts').then((m) =>
+        m.serveCallbacks(hub, { host: '127.0.0.1' }),
+      );
       return (await listener).url;
     },
     now: () => clock.now(),
@@ -215,6 +217,7 @@ export const runCommand: Command = async (argv, io) => {
 };
 
 export const serveCommand: Command = async (argv, io) => {
+  const { startExecutionsServer } = await import('../../local/workflows/api/server.ts');
   let server: Awaited<ReturnType<typeof startExecutionsServer>>;
   try {
     const { positional, flags } = parseArgs(argv, {

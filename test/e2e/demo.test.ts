@@ -105,7 +105,7 @@ test('runway demo runs the four releases and ends with a summary and exit 0, lea
       assert.match(stdout, new RegExp(`${scenario}.*(PROMOTED|REJECTED)`));
     }
     // One clock (the wall) for every time; each stage's workflow time is labelled beside it.
-    assert.match(stdout, /✓ promote +\d+\.\ds \(\d+(\.\d)?s in workflow time, x20\)/);
+    assert.match(stdout, /✓ promote +\d+(\.\d)?s \(\d+(\.\d)?s in workflow time, x20\)/);
     // Wall time first (13s or 3.6s); workflow time only in its labelled bracket.
     assert.doesNotMatch(stdout, /✓ promote +\d+(\.\d)?s(?! \(\d)/);
     assert.match(stdout, /SCENARIO\s+DIGEST\s+OUTCOME\s+EXPECTED\s+LIVE AFTER/);
