@@ -32,7 +32,7 @@ const args = [
   '--test',
   '--test-reporter=spec',
   `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
-  '--test-timeout=180000',
+  '--test-timeout=600000',
   ...files,
 ];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
