@@ -8,6 +8,9 @@ export const stageNames = [
   'staging',
   'test',
   'promote',
+  'gate',
+  'abort',
+  'watch',
   'rollback',
   'report',
 ] as const;
@@ -18,10 +21,15 @@ export const stageSchema = z.object({
   end: z.iso.datetime({ offset: true }).nullable(),
   outcome: z.enum(['OK', 'FAILED', 'SKIPPED']),
   detail: z.string().nullable().default(null),
+  /** A decision (a gate's answer, an abort, a rollback): who made it and why. */
+  by: z.string().nullable().optional(),
+  reason: z.string().nullable().optional(),
 });
 
 export const workflowResultSchema = z.object({
   outcome: z.enum(outcomes),
+  /** "rollback" for an operator's rollback (action rollback); absent for a release. */
+  action: z.enum(['release', 'rollback']).optional(),
   pipeline: z.string(),
   digest: z.string(),
   reason: z.string().nullable().default(null),
