@@ -81,7 +81,10 @@ export async function resolveTarget(
   };
 }
 
-/** runway.yaml of the target, or null when there is none to read (`required`: a UsageError). */
+/**
+ * runway.yaml of the target; when it is missing or does not parse, null, or with `required` the
+ * error (a UsageError when there is none to read).
+ */
 export async function readConfig(
   target: Target,
   required: boolean,
@@ -97,7 +100,12 @@ export async function readConfig(
       `cannot read the pipelines' configuration ${path ?? ''}: ${(err as Error).message}; pass --config runway.yaml`,
     );
   }
-  return parsePipelineConfig(text, path ?? 'runway.yaml');
+  try {
+    return parsePipelineConfig(text, path ?? 'runway.yaml');
+  } catch (err) {
+    if (required) throw err;
+    return null;
+  }
 }
 
 /** A pipeline of the target's runway.yaml; an unknown name is refused, naming the known ones. */
