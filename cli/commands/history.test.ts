@@ -138,6 +138,20 @@ describe('historyRow: one execution, one row', () => {
       },
     },
     {
+      name: 'a rollback without a reason: none, though the result explains itself',
+      execution: execution({
+        labels: { pipeline: 'web', action: 'rollback' },
+        argument: { action: 'rollback', to: D2, by: 'user:alice@example.com', reason: null },
+        result: {
+          outcome: 'ROLLED_BACK',
+          digest: D2,
+          reason: `rolled back from ${D1} by user:alice@example.com: no reason given`,
+          stages: [stage('rollback', { by: 'user:alice@example.com', reason: null })],
+        },
+      }),
+      want: { by: 'user:alice@example.com', reason: null },
+    },
+    {
       name: 'a refused rollback',
       execution: execution({
         labels: { pipeline: 'web', action: 'rollback' },

@@ -84,7 +84,8 @@ export function historyRow(e: ExecutionView): HistoryRow | null {
   // A decision recorded in the stages (a gate's answer, an abort) says who ended it and why.
   const decision = [...(result.stages ?? [])].reverse().find((s) => s?.by);
   const imageDigest = args.image?.includes('@') ? args.image.split('@').pop()! : null;
-  const error = e.error?.replace(/^(rollback|abort) refused: /, '') ?? null;
+  const error =
+    e.state === 'SUCCEEDED' ? null : (e.error?.replace(/^(rollback|abort) refused: /, '') ?? null);
   return {
     kind,
     execution: e.id,
@@ -92,7 +93,10 @@ export function historyRow(e: ExecutionView): HistoryRow | null {
     outcome: outcomeOf(e, result),
     by: decision?.by ?? args.by ?? null,
     at: e.startTime,
-    reason: decision?.reason ?? args.reason ?? result.reason ?? error,
+    // A failure says why it failed; a decision, why its maker made it (or nothing, if they did
+    // not say); else why the release was started (an override) or ended as it did.
+    reason:
+      error ?? (decision ? (decision.reason ?? null) : (args.reason ?? result.reason ?? null)),
   };
 }
 
