@@ -2,7 +2,6 @@
 // ones it needs. Workflows and Cloud Run are read through Google's clients against Google or the
 // local stack alike (google.ts); who is calling, how a gate is answered and how the deployer is
 // asked differ: locally, the local user and plain HTTP; on Google, the credentials and their tokens.
-import { shortDigest } from '../services/shared/image-ref.ts';
 import { localClientOptions } from '../services/shared/clients.ts';
 import { UsageError } from './args.ts';
 import { Refused } from './exit.ts';
@@ -203,9 +202,4 @@ export async function openCloud(target: Target, member: string | null): Promise<
     };
   }
   return google.googleCloud(target);
-}
-
-/** The label the deployer gives a release of `digest` (its short form). */
-export function digestLabel(digest: string): string {
-  return shortDigest(digest);
 }

@@ -70,8 +70,8 @@ export async function abortRelease(
   const r = (done.result ?? {}) as AbortResult;
   const digest = r.digest ? ` (${shortDigest(r.digest)})` : '';
   return r.delivered
-    ? `aborted: release ${r.execution}${digest} of ${pipeline.name} was told at once, by ${by}`
-    : `aborted: release ${r.execution}${digest} of ${pipeline.name} stops at its next traffic change, by ${by}`;
+    ? `aborted: release ${r.execution} of ${pipeline.name}${digest} was told at once, by ${by}`
+    : `aborted: release ${r.execution} of ${pipeline.name}${digest} stops at its next traffic change, by ${by}`;
 }
 
 export const abortCommand: Command = (argv, io) =>

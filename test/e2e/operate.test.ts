@@ -244,7 +244,10 @@ describe('operating releases on the local cloud', () => {
     await gateOpen(name);
     const aborted = await runway(['abort', 'shop', '--reason', 'wrong build']);
     assert.equal(aborted.code, 0, aborted.stderr);
-    assert.match(aborted.stdout, /^aborted: release .* of shop was told at once/);
+    assert.match(
+      aborted.stdout,
+      /^aborted: release [0-9a-f-]+ of shop \([0-9a-f]{12}\) was told at once, by user:developer@local$/m,
+    );
     const r = await outcome(name);
     assert.equal(r.outcome, 'REJECTED', JSON.stringify(r));
     assert.equal(await liveDigest(), digests['3.0.0']!.digest);
