@@ -35,6 +35,31 @@ const cases = [
     code: 2,
     want: /usage: runway workflows run FILE/,
   },
+  { name: 'approve without a pipeline', argv: ['approve'], code: 2, want: /usage: runway approve/ },
+  {
+    name: 'rollback to a short digest',
+    argv: ['rollback', 'web', '--to', 'abc123'],
+    code: 2,
+    want: /--to must be a digest/,
+  },
+  {
+    name: 'release by tag',
+    argv: ['release', 'web', 'us-central1-docker.pkg.dev/my-project/apps/web:v1'],
+    code: 2,
+    want: /must name the image by digest/,
+  },
+  {
+    name: 'history, a bad limit',
+    argv: ['history', 'web', '--limit', 'x'],
+    code: 2,
+    want: /--limit/,
+  },
+  {
+    name: 'abort with no local stack running',
+    argv: ['abort', 'web', '--home', '/nonexistent-runway-home'],
+    code: 2,
+    want: /runway abort: no local stack is running/,
+  },
 ];
 for (const c of cases) {
   test(c.name, async () => {

@@ -27,6 +27,31 @@ const commands: Record<string, Entry> = {
     summary: 'services, revisions, traffic and recent releases: [--json]',
     load: async () => (await import('./commands/status.ts')).statusCommand,
   },
+  approve: {
+    summary: "answer the open gate of a pipeline's release: PIPELINE [--reason TEXT]",
+    load: async () => (await import('./commands/approve.ts')).approveCommand,
+  },
+  reject: {
+    summary: "reject the release waiting at a pipeline's gate: PIPELINE [--reason TEXT]",
+    load: async () => (await import('./commands/reject.ts')).rejectCommand,
+  },
+  abort: {
+    summary: "stop a pipeline's running release: PIPELINE [--reason TEXT]",
+    load: async () => (await import('./commands/abort.ts')).abortCommand,
+  },
+  rollback: {
+    summary: 'live back to its previous digest: PIPELINE [--to DIGEST] [--reason TEXT] [--wait]',
+    load: async () => (await import('./commands/rollback.ts')).rollbackCommand,
+  },
+  release: {
+    summary:
+      'release an image: PIPELINE IMAGE@DIGEST [--override-freeze NAME --reason TEXT] [--wait]',
+    load: async () => (await import('./commands/release.ts')).releaseCommand,
+  },
+  history: {
+    summary: "a pipeline's releases and rollbacks: PIPELINE [--json] [--limit N]",
+    load: async () => (await import('./commands/history.ts')).historyCommand,
+  },
   logs: {
     summary: 'logs of a service, revision or execution: NAME',
     load: async () => (await import('./commands/logs.ts')).logsCommand,

@@ -60,6 +60,8 @@ export interface StackInfo {
   region: string;
   pipelines: { name: string; image: string }[];
   home: string;
+  /** The runway.yaml the stack runs (absent in older files), for the commands that need a pipeline's settings. */
+  config?: string;
   pid: number;
   /** How many times faster than the wall the workflow's clock runs (absent in older files: 1). */
   timeScale?: number;
@@ -188,6 +190,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       region,
       pipelines: config.pipelines.map((p) => ({ name: p.name, image: p.image })),
       home,
+      config: resolve(options.config),
       pid: process.pid,
       timeScale,
     };

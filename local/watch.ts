@@ -18,13 +18,20 @@ const STAGES: Record<string, string> = {
   promote_live: 'promote',
   canary_step: 'promote',
   judge_requests: 'promote',
+  gate: 'gate',
+  hold_while_frozen: 'held',
+  watch_live: 'watch',
+  canary_failed: 'cleanup',
   restore_after_error: 'cleanup',
   reject: 'cleanup',
+  roll_back: 'rollback',
+  send_abort: 'abort',
   report: 'report',
 };
 const HELPERS: Record<string, string> = {
   run_acceptance: 'test',
   release_claim: 'cleanup',
+  abort_running: 'abort',
 };
 
 /** The release stage a routine of release.yaml belongs to, given the stage seen before it. */

@@ -1,25 +1,17 @@
 // `runway status`: services (revisions, traffic, tags, digests) and recent releases (stages,
 // outcome, billed steps), read through Google's clients from the local cloud or from Google.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from '../io.ts';
 import {
   type WorkflowResult,
   workflowResultSchema,
 } from '../../services/shared/workflow-result.ts';
-import { clientOptionsFor } from '../../services/shared/clients.ts';
+import { clientOptionsFor, localClientOptions } from '../../services/shared/clients.ts';
 import { stageOf } from '../../local/watch.ts';
-import { parseArgs, UsageError } from '../args.ts';
+import { parseArgs } from '../args.ts';
+import { fail } from '../exit.ts';
+import { describeBefore, liveState } from '../live-state.ts';
+import { readConfig, resolveTarget, type Target, targetFlags } from '../target.ts';
 import { seconds, stageSeconds, table } from '../table.ts';
-
-interface Target {
-  project: string;
-  region: string;
-  workflow: string;
-  env: NodeJS.ProcessEnv;
-  /** The local cloud's time scale (stage times are workflow time); 1 on Google. */
-  timeScale?: number;
-}
 
 export interface ServiceStatus {
   name: string;
@@ -32,6 +24,41 @@ export interface ServiceStatus {
     digest: string | null;
     ready: boolean;
   }[];
+  /** Its runway.dev/* annotations: on a live service, the release state the workflow keeps. */
+  annotations: Record<string, string>;
+}
+
+/** A release waiting at an approval gate (runway.dev/gate). */
+export interface GateStatus {
+  stage: string;
+  /** "live" (before live traffic moves) or "100" (before the last canary step). */
+  before: string;
+  deadline: string;
+  url: string;
+  approvers: string[];
+}
+
+/** A release holding for a freeze (runway.dev/held): at its current split until `until`. */
+export interface HeldStatus {
+  freeze: string;
+  until: string;
+  before: string;
+}
+
+export interface PipelineStatus {
+  name: string;
+  live: string;
+  digest: string | null;
+  /** What `runway rollback` goes back to by default. */
+  previous: string | null;
+  /** Digests the reconcile does not release again by itself. */
+  refused: string[];
+  /** The execution holding live's claim: the release running now. */
+  running: string | null;
+  gate: (GateStatus & { execution: string }) | null;
+  held: (HeldStatus & { execution: string }) | null;
+  /** The freezes in force now. */
+  freezes: { name: string; until: string }[];
 }
 
 export interface ReleaseStatus {
@@ -46,60 +73,21 @@ export interface ReleaseStatus {
   stage: string | null;
   /** While ACTIVE: labels the deployer set (pipeline, short digest). */
   labels: Record<string, string>;
+  /** Waiting for an approver's answer. */
+  gate?: GateStatus | null;
+  /** Holding for a freeze. */
+  held?: HeldStatus | null;
 }
 
-/** Where the local stack wrote its endpoints, or flags and env for Google. */
-async function resolveTarget(
-  flags: Map<string, string | true>,
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-): Promise<Target> {
-  const project = flags.get('project');
-  if (typeof project === 'string') {
-    const region = flags.get('region');
-    if (typeof region !== 'string') throw new UsageError('--project needs --region');
-    const workflow = flags.get('workflow');
-    return {
-      project,
-      region,
-      workflow: typeof workflow === 'string' ? workflow : 'runway-release',
-      env,
-    };
-  }
-  const dir = env.RUNWAY_HOME ?? join(cwd, '.runway');
-  let stack: {
-    run?: string;
-    workflows?: string;
-    project?: string;
-    region?: string;
-    timeScale?: number;
-  };
-  try {
-    stack = JSON.parse(await readFile(join(dir, 'stack.json'), 'utf8'));
-  } catch {
-    throw new UsageError(
-      `no local stack is running (no ${join(dir, 'stack.json')}); start one with \`runway local up\`, or pass --project and --region for Google`,
-    );
-  }
-  if (!stack.run || !stack.project || !stack.region)
-    throw new UsageError(`${join(dir, 'stack.json')} is incomplete`);
-  const host = (url: string) => new URL(url).host;
-  return {
-    project: stack.project,
-    region: stack.region,
-    workflow: 'runway-release',
-    ...(stack.timeScale ? { timeScale: stack.timeScale } : {}),
-    env: {
-      ...env,
-      RUN_EMULATOR_HOST: host(stack.run),
-      ...(stack.workflows ? { WORKFLOWS_EMULATOR_HOST: host(stack.workflows) } : {}),
-    },
-  };
+/** Options for Google's clients of `api` on the target: the stack's endpoint, or Google's. */
+function optionsFor(t: Target, api: 'run' | 'workflows') {
+  if (t.kind === 'local') return localClientOptions(api === 'run' ? t.info.run : t.info.workflows);
+  return clientOptionsFor(t.env, api === 'run' ? 'RUN_EMULATOR_HOST' : 'WORKFLOWS_EMULATOR_HOST');
 }
 
 export async function readServices(t: Target): Promise<ServiceStatus[]> {
   const { ServicesClient, RevisionsClient } = await import('@google-cloud/run');
-  const options = clientOptionsFor(t.env, 'RUN_EMULATOR_HOST');
+  const options = optionsFor(t, 'run');
   const services = new ServicesClient(options);
   const revisions = new RevisionsClient(options);
   try {
@@ -114,6 +102,9 @@ export async function readServices(t: Target): Promise<ServiceStatus[]> {
       out.push({
         name: short(s.name),
         uri: s.uri ?? '',
+        annotations: Object.fromEntries(
+          Object.entries(s.annotations ?? {}).filter(([k]) => k.startsWith('runway.dev/')),
+        ),
         ready:
           String(s.terminalCondition?.state) === 'CONDITION_SUCCEEDED' ||
           s.terminalCondition?.state === 2,
@@ -148,7 +139,7 @@ export async function readServices(t: Target): Promise<ServiceStatus[]> {
 
 export async function readReleases(t: Target, limit = 10): Promise<ReleaseStatus[]> {
   const { ExecutionsClient } = await import('@google-cloud/workflows');
-  const client = new ExecutionsClient(clientOptionsFor(t.env, 'WORKFLOWS_EMULATOR_HOST'));
+  const client = new ExecutionsClient(optionsFor(t, 'workflows'));
   try {
     const [list] = await client.listExecutions(
       {
@@ -218,7 +209,16 @@ export function renderStatus(
   const releaseRows = releases.map((r) => [
     r.execution.slice(0, 12),
     r.state,
-    r.result?.outcome ?? (r.stage ? `running: ${r.stage}` : r.error ? 'ERROR' : '-'),
+    r.result?.outcome ??
+      (r.gate
+        ? 'awaiting approval'
+        : r.held
+          ? `held: ${r.held.freeze}`
+          : r.stage
+            ? `running: ${r.stage}`
+            : r.error
+              ? 'ERROR'
+              : '-'),
     r.result?.pipeline ?? r.labels.pipeline ?? '-',
     r.result ? r.result.digest.replace('sha256:', '').slice(0, 12) : (r.labels.digest ?? '-'),
     seconds(r.durationMs ?? undefined),
@@ -249,19 +249,125 @@ export function renderStatus(
   ].join('\n');
 }
 
+/**
+ * The freezes in force for a pipeline now: for the moment the one its release holds for
+ * (runway.dev/held), while it lasts.
+ * HOOK(i16-policy): add `activeFreezes(config.freezes, pipeline, 'release', now)` from
+ * services/shared/freezes.ts here (each {name, until: until.toISOString()}, one entry per name), so
+ * a freeze shows before any release meets it.
+ */
+export function activeFreezesOf(
+  held: HeldStatus | null,
+  now: Date,
+): { name: string; until: string }[] {
+  return held && Date.parse(held.until) > now.getTime()
+    ? [{ name: held.freeze, until: held.until }]
+    : [];
+}
+
+/**
+ * Each pipeline's release state, from its live service's annotations. The pipelines come from
+ * runway.yaml; without one, every service carrying runway's state is a pipeline of its name.
+ */
+export function pipelineStatuses(
+  pipelines: { name: string; live: { service: string } }[] | null,
+  services: ServiceStatus[],
+  now: Date,
+): PipelineStatus[] {
+  const list =
+    pipelines ??
+    services
+      .filter((s) => s.annotations['runway.dev/digest'] || s.annotations['runway.dev/claim'])
+      .map((s) => ({ name: s.name, live: { service: s.name } }));
+  return list.map((p) => {
+    const annotations = services.find((s) => s.name === p.live.service)?.annotations ?? {};
+    const state = liveState(annotations);
+    const gate = state.gate;
+    const held = state.held;
+    return {
+      name: p.name,
+      live: p.live.service,
+      digest: state.digest,
+      previous: state.previous,
+      refused: state.refused,
+      running: state.claim?.execution ?? gate?.execution ?? held?.execution ?? null,
+      gate: gate
+        ? {
+            execution: gate.execution,
+            stage: gate.stage,
+            before: gate.before,
+            deadline: gate.deadline,
+            url: gate.url,
+            approvers: gate.approvers,
+          }
+        : null,
+      held: held
+        ? { execution: held.execution, freeze: held.freeze, until: held.until, before: held.before }
+        : null,
+      freezes: activeFreezesOf(held, now),
+    };
+  });
+}
+
+/** Releases with the gate they wait at or the freeze they hold for, matched by execution. */
+export function withWaits(releases: ReleaseStatus[], pipelines: PipelineStatus[]): ReleaseStatus[] {
+  return releases.map((r) => {
+    const gate = pipelines.find((p) => p.gate?.execution === r.execution)?.gate;
+    const held = pipelines.find((p) => p.held?.execution === r.execution)?.held;
+    return {
+      ...r,
+      gate: gate
+        ? {
+            stage: gate.stage,
+            before: gate.before,
+            deadline: gate.deadline,
+            url: gate.url,
+            approvers: gate.approvers,
+          }
+        : null,
+      held: held ? { freeze: held.freeze, until: held.until, before: held.before } : null,
+    };
+  });
+}
+
+/** One line per pipeline that waits for someone or something: a gate, a hold, a freeze. */
+export function renderWaits(pipelines: PipelineStatus[]): string[] {
+  const lines: string[] = [];
+  for (const p of pipelines) {
+    if (p.gate)
+      lines.push(
+        `${p.name}: release ${p.gate.execution.slice(0, 12)} awaits approval ${describeBefore(p.gate.before)} (stage ${p.gate.stage}) until ${p.gate.deadline}; approvers: ${p.gate.approvers.join(', ') || 'none'}; answer with \`runway approve ${p.name}\` or \`runway reject ${p.name}\``,
+      );
+    if (p.held)
+      lines.push(
+        `${p.name}: release ${p.held.execution.slice(0, 12)} is held by the freeze ${p.held.freeze} until ${p.held.until}, ${describeBefore(p.held.before)}; live keeps its traffic split until then`,
+      );
+    for (const f of p.freezes)
+      if (f.name !== p.held?.freeze) lines.push(`${p.name}: frozen by ${f.name} until ${f.until}`);
+  }
+  return lines;
+}
+
 export const statusCommand: Command = async (argv, io) => {
   try {
-    const { flags } = parseArgs(argv, { json: false, project: true, region: true, workflow: true });
-    const target = await resolveTarget(flags, io.env, io.cwd);
-    const [services, releases] = await Promise.all([readServices(target), readReleases(target)]);
+    const { flags } = parseArgs(argv, { ...targetFlags, json: false });
+    const target = await resolveTarget(flags, io);
+    const [services, releases, config] = await Promise.all([
+      readServices(target),
+      readReleases(target),
+      readConfig(target, flags.has('config')),
+    ]);
+    const pipelines = pipelineStatuses(config?.pipelines ?? null, services, new Date());
+    const waiting = withWaits(releases, pipelines);
+    const scale = target.kind === 'local' ? target.timeScale : 1;
+    const waits = renderWaits(pipelines);
     io.stdout.write(
       flags.has('json')
-        ? `${JSON.stringify({ services, releases })}\n`
-        : `${renderStatus(services, releases, target.timeScale)}\n`,
+        ? `${JSON.stringify({ services, releases: waiting, pipelines })}\n`
+        : `${renderStatus(services, waiting, scale)}\n${waits.length ? `\n${waits.join('\n')}\n` : ''}`,
     );
     return 0;
   } catch (err) {
-    io.stderr.write(`runway status: ${(err as Error).message}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return fail(io, 'status', err);
   }
 };

@@ -368,6 +368,27 @@ describe('workflow result', () => {
     assert.equal(r.live.previousRevision, null);
     assert.equal(r.stages[0]?.detail, null);
   });
+  test('a rollback, and decisions recorded with who and why', () => {
+    const r = workflowResultSchema.parse({
+      ...good,
+      outcome: 'ROLLED_BACK',
+      action: 'rollback',
+      stages: [
+        { ...good.stages[0], name: 'gate', by: 'user:alice@example.com', reason: 'looks good' },
+        { ...good.stages[0], name: 'abort', outcome: 'FAILED', by: null, reason: null },
+        { ...good.stages[0], name: 'watch' },
+      ],
+    });
+    assert.equal(r.action, 'rollback');
+    assert.deepEqual(
+      r.stages.map((s) => [s.name, s.by, s.reason]),
+      [
+        ['gate', 'user:alice@example.com', 'looks good'],
+        ['abort', null, null],
+        ['watch', undefined, undefined],
+      ],
+    );
+  });
   const bad: { name: string; input: unknown; want: RegExp }[] = [
     { name: 'unknown outcome', input: { ...good, outcome: 'DONE' }, want: /outcome/ },
     {

@@ -1,0 +1,126 @@
+// `runway release`: the command line, and the deployer's answers turned into what started or why
+// nothing did.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseRelease, releaseAnswer } from './release.ts';
+
+const D1 = `sha256:${'1'.repeat(64)}`;
+const REF = `us-central1-docker.pkg.dev/my-project/apps/web@${D1}`;
+
+describe('parseRelease', () => {
+  const cases: {
+    name: string;
+    argv: string[];
+    want:
+      | { digest: string; overrideFreeze: string | null; reason: string | null; wait: boolean }
+      | RegExp;
+  }[] = [
+    {
+      name: 'an image by digest',
+      argv: ['web', REF],
+      want: { digest: D1, overrideFreeze: null, reason: null, wait: false },
+    },
+    {
+      name: 'an override with its reason, waiting',
+      argv: ['web', REF, '--override-freeze', 'year-end', '--reason', 'hotfix', '--wait'],
+      want: { digest: D1, overrideFreeze: 'year-end', reason: 'hotfix', wait: true },
+    },
+    {
+      name: 'a tag only',
+      argv: ['web', 'us-central1-docker.pkg.dev/my-project/apps/web:v1'],
+      want: /must name the image by digest/,
+    },
+    {
+      name: 'an override without a reason',
+      argv: ['web', REF, '--override-freeze', 'year-end'],
+      want: /--override-freeze needs --reason/,
+    },
+    {
+      name: 'an override with a blank reason',
+      argv: ['web', REF, '--override-freeze', 'year-end', '--reason', ' '],
+      want: /--override-freeze needs --reason/,
+    },
+    {
+      name: 'a reason without an override',
+      argv: ['web', REF, '--reason', 'x'],
+      want: /--reason goes with --override-freeze/,
+    },
+    { name: 'no image', argv: ['web'], want: /^usage: runway release PIPELINE IMAGE@DIGEST/ },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      if (c.want instanceof RegExp)
+        assert.throws(() => parseRelease(c.argv, {}), { name: 'UsageError', message: c.want });
+      else {
+        const o = parseRelease(c.argv, {});
+        assert.deepEqual(
+          { digest: o.digest, overrideFreeze: o.overrideFreeze, reason: o.reason, wait: o.wait },
+          c.want,
+        );
+      }
+    });
+  }
+});
+
+describe("releaseAnswer: the deployer's status and body", () => {
+  const error = (code: number, message: string) => ({ error: { code, message } });
+  const cases: {
+    name: string;
+    status: number;
+    body: unknown;
+    want: unknown;
+    refused?: RegExp;
+    error?: RegExp;
+  }[] = [
+    {
+      name: 'started',
+      status: 202,
+      body: { releases: [{ kind: 'started', pipeline: 'web', execution: 'projects/p/e-1' }] },
+      want: { kind: 'started', pipeline: 'web', execution: 'projects/p/e-1' },
+    },
+    {
+      name: 'already running',
+      status: 202,
+      body: { releases: [{ kind: 'duplicate', pipeline: 'web' }] },
+      want: { kind: 'duplicate', pipeline: 'web' },
+    },
+    {
+      name: 'frozen',
+      status: 409,
+      body: error(409, 'the freeze year-end blocks releases of web until 2026-12-27T00:00:00Z'),
+      want: null,
+      refused: /^frozen: the freeze year-end blocks/,
+    },
+    {
+      name: 'an override from a non-overrider',
+      status: 403,
+      body: error(403, 'user:bob@example.com may not override year-end'),
+      want: null,
+      refused: /^not allowed: user:bob@example.com may not override/,
+    },
+    {
+      name: 'an unknown pipeline',
+      status: 404,
+      body: error(404, 'no pipeline named api'),
+      want: null,
+      refused: /^no pipeline named api$/,
+    },
+    {
+      name: 'the deployer is down',
+      status: 503,
+      body: 'upstream connect error',
+      want: null,
+      error: /the deployer answered 503: upstream connect error/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const answer = { status: c.status, body: c.body };
+      if (c.refused)
+        assert.throws(() => releaseAnswer(answer), { name: 'Refused', message: c.refused });
+      else if (c.error)
+        assert.throws(() => releaseAnswer(answer), { name: 'Error', message: c.error });
+      else assert.deepEqual(releaseAnswer(answer), c.want);
+    });
+  }
+});

@@ -1,0 +1,154 @@
+// `runway rollback PIPELINE [--to DIGEST] [--reason TEXT] [--wait]`: live back to the digest it
+// served before (runway.dev/previous) or to a named one whose revision still exists, in one
+// etag-guarded traffic change. It runs as an execution of the release workflow (action
+// "rollback"), so it takes its turn with releases; a release running when it starts is aborted
+// first. Obvious refusals are answered here at once; the workflow checks them all again.
+import { shortDigest } from '../../services/shared/image-ref.ts';
+import type { Pipeline } from '../../services/shared/pipeline-config.ts';
+import { UsageError } from '../args.ts';
+import { actionArguments, actionLabels } from '../action-args.ts';
+import type { Caller, ExecutionView, Executions, Services } from '../cloud.ts';
+import { Refused } from '../exit.ts';
+import type { Command } from '../io.ts';
+import { liveState } from '../live-state.ts';
+import {
+  type Parsed,
+  parseOperator,
+  runOperator,
+  text,
+  type WaitOptions,
+  waitForExecution,
+} from '../operate.ts';
+import { pipelineOf } from '../target.ts';
+
+export interface RollbackOptions {
+  parsed: Parsed;
+  pipeline: string;
+  /** A digest (sha256:…), or null for live's previous one. */
+  to: string | null;
+  reason: string | null;
+  wait: boolean;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** `sha256:…`, or an image reference by digest (`IMAGE@sha256:…`): the digest. */
+export function digestOf(value: string, flag: string): string {
+  const digest = value.includes('@') ? value.slice(value.lastIndexOf('@') + 1) : value;
+  if (!DIGEST.test(digest))
+    throw new UsageError(
+      `${flag} must be a digest, sha256: and 64 hex digits, or IMAGE@sha256:… (got ${JSON.stringify(value)})`,
+    );
+  return digest;
+}
+
+export function parseRollback(argv: string[], env: NodeJS.ProcessEnv): RollbackOptions {
+  const parsed = parseOperator(
+    argv,
+    env,
+    { to: true, reason: true, wait: false },
+    1,
+    'usage: runway rollback PIPELINE [--to DIGEST] [--reason TEXT] [--wait] [--as MEMBER] [--home DIR | --project P --region R]',
+  );
+  const to = text(parsed.flags, 'to');
+  return {
+    parsed,
+    pipeline: parsed.positional[0]!,
+    to: to === undefined ? null : digestOf(to, '--to'),
+    reason: text(parsed.flags, 'reason') ?? null,
+    wait: parsed.flags.has('wait'),
+  };
+}
+
+export interface RollbackDeps {
+  executions: Pick<Executions, 'start' | 'get'>;
+  services: Pick<Services, 'service' | 'revisionExists'>;
+  caller: Caller;
+}
+
+/** The digest a rollback goes to, or why it cannot (what the workflow's roll_back refuses). */
+export async function rollbackTarget(
+  services: RollbackDeps['services'],
+  pipeline: Pick<Pipeline, 'name' | 'live'>,
+  to: string | null,
+): Promise<{ target: string; from: string | null }> {
+  const live = await services.service(pipeline.live.service);
+  if (!live) throw new Refused(`${pipeline.name} has no live service to roll back`);
+  const state = liveState(live.annotations);
+  const target = to ?? state.previous;
+  if (!target)
+    throw new Refused(
+      `${pipeline.name}'s live service records no previous digest (runway.dev/previous); name one with --to`,
+    );
+  if (target === state.digest) throw new Refused(`${target} is already live`);
+  // HOOK(i16-policy): refuse here when activeFreezes(config.freezes, pipeline.name, 'rollback',
+  // now) names a freeze (services/shared/freezes.ts); until then the workflow's check answers.
+  const revision = `${pipeline.live.service}-${shortDigest(target)}`;
+  if (!(await services.revisionExists(pipeline.live.service, revision)))
+    throw new Refused(
+      `unknown digest: ${pipeline.live.service} has no revision ${revision} for ${target}`,
+    );
+  return { target, from: state.digest };
+}
+
+interface RollbackResult {
+  outcome?: string;
+  digest?: string;
+  live?: { revision?: string | null; previousRevision?: string | null };
+}
+
+/** What a finished rollback execution says: the line to print, or Refused. */
+export function rollbackOutcome(done: ExecutionView, pipeline: string): string {
+  if (done.state !== 'SUCCEEDED') {
+    const message = done.error ?? `the rollback ended ${done.state}`;
+    throw new Refused(
+      message.startsWith('rollback refused: ')
+        ? message.slice('rollback refused: '.length)
+        : message,
+    );
+  }
+  const r = (done.result ?? {}) as RollbackResult;
+  return `${r.outcome ?? 'ROLLED_BACK'}: ${pipeline} live on ${r.live?.revision ?? '?'} (${r.digest ? shortDigest(r.digest) : '?'}), from ${r.live?.previousRevision ?? 'nothing'}`;
+}
+
+export async function rollBack(
+  deps: RollbackDeps,
+  pipeline: Pipeline,
+  project: string,
+  options: Pick<RollbackOptions, 'to' | 'reason' | 'wait'>,
+  say: (line: string) => void,
+  wait: WaitOptions = {},
+): Promise<void> {
+  const { target, from } = await rollbackTarget(deps.services, pipeline, options.to);
+  const by = await deps.caller.member();
+  const started = await deps.executions.start(
+    actionArguments(pipeline, project, {
+      action: 'rollback',
+      by,
+      reason: options.reason,
+      to: target,
+    }),
+    actionLabels(pipeline.name, 'rollback'),
+  );
+  say(
+    `rollback ${started.id}: ${pipeline.name} from ${from ? shortDigest(from) : 'nothing'} to ${shortDigest(target)}, by ${by}`,
+  );
+  if (!options.wait) return;
+  const done = await waitForExecution(deps.executions, started.name, wait);
+  if (!done) throw new Error(`stopped waiting; rollback ${started.id} goes on`);
+  say(rollbackOutcome(done, pipeline.name));
+}
+
+export const rollbackCommand: Command = (argv, io) =>
+  runOperator('rollback', argv, io, parseRollback, async ({ options, target, cloud }) => {
+    const { pipeline } = await pipelineOf(target, options.pipeline);
+    await rollBack(
+      cloud,
+      pipeline,
+      target.project,
+      options,
+      (line) => io.stdout.write(`${line}\n`),
+      { stop: io.stopSignal },
+    );
+    return 0;
+  });

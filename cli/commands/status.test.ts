@@ -1,0 +1,198 @@
+// `runway status`: live's annotations turned into each pipeline's release state (a gate, a hold,
+// the freezes in force), the waiting release marked, and the lines that say who or what it waits for.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  activeFreezesOf,
+  type PipelineStatus,
+  pipelineStatuses,
+  type ReleaseStatus,
+  renderWaits,
+  type ServiceStatus,
+  withWaits,
+} from './status.ts';
+
+const D1 = `sha256:${'1'.repeat(64)}`;
+const D2 = `sha256:${'2'.repeat(64)}`;
+const NOW = new Date('2026-12-02T10:00:00Z');
+const GATE = {
+  execution: 'e-gate',
+  url: 'http://127.0.0.1:1/v1/projects/p/locations/r/workflows/w/executions/e-gate/callbacks/c',
+  stage: 'promote',
+  before: 'live',
+  digest: D2,
+  deadline: '2026-12-03T10:00:00Z',
+  approvers: ['user:alice@example.com'],
+};
+const HELD = {
+  execution: 'e-held',
+  freeze: 'year-end',
+  until: '2026-12-27T00:00:00Z',
+  before: '50',
+};
+
+const service = (name: string, annotations: Record<string, string>): ServiceStatus => ({
+  name,
+  uri: '',
+  ready: true,
+  revisions: [],
+  annotations,
+});
+
+describe('pipelineStatuses: live annotations as release state', () => {
+  const config = [{ name: 'web', live: { service: 'web' } }];
+  const cases: {
+    name: string;
+    pipelines: typeof config | null;
+    services: ServiceStatus[];
+    want: Partial<PipelineStatus>[];
+  }[] = [
+    {
+      name: 'nothing running: digests, no waits, no freezes',
+      pipelines: config,
+      services: [
+        service('web', {
+          'runway.dev/digest': D2,
+          'runway.dev/previous': D1,
+          'runway.dev/refused': JSON.stringify([D1]),
+        }),
+      ],
+      want: [
+        {
+          name: 'web',
+          live: 'web',
+          digest: D2,
+          previous: D1,
+          refused: [D1],
+          running: null,
+          gate: null,
+          held: null,
+          freezes: [],
+        },
+      ],
+    },
+    {
+      name: 'a release waiting at a gate',
+      pipelines: config,
+      services: [
+        service('web', {
+          'runway.dev/digest': D1,
+          'runway.dev/claim': JSON.stringify({ digest: D2, execution: 'e-gate', at: 1 }),
+          'runway.dev/gate': JSON.stringify(GATE),
+        }),
+      ],
+      want: [
+        {
+          running: 'e-gate',
+          gate: {
+            execution: 'e-gate',
+            stage: 'promote',
+            before: 'live',
+            deadline: GATE.deadline,
+            url: GATE.url,
+            approvers: GATE.approvers,
+          },
+          held: null,
+          freezes: [],
+        },
+      ],
+    },
+    {
+      name: 'a release held by a freeze: the freeze is in force',
+      pipelines: config,
+      services: [service('web', { 'runway.dev/held': JSON.stringify(HELD) })],
+      want: [
+        {
+          running: 'e-held',
+          held: HELD,
+          freezes: [{ name: 'year-end', until: '2026-12-27T00:00:00Z' }],
+        },
+      ],
+    },
+    {
+      name: 'an annotation that does not parse reads as absent',
+      pipelines: config,
+      services: [service('web', { 'runway.dev/gate': '{not json', 'runway.dev/refused': '"x"' })],
+      want: [{ gate: null, refused: [] }],
+    },
+    {
+      name: 'no live service yet',
+      pipelines: config,
+      services: [],
+      want: [{ name: 'web', digest: null, gate: null }],
+    },
+    {
+      name: 'without runway.yaml: each service with runway state, by its name',
+      pipelines: null,
+      services: [service('web', { 'runway.dev/digest': D1 }), service('web-staging', {})],
+      want: [{ name: 'web', live: 'web', digest: D1 }],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const got = pipelineStatuses(c.pipelines, c.services, NOW);
+      assert.equal(got.length, c.want.length);
+      c.want.forEach((w, i) => {
+        for (const [k, v] of Object.entries(w))
+          assert.deepEqual(got[i]![k as keyof PipelineStatus], v, k);
+      });
+    });
+  }
+});
+
+describe('activeFreezesOf: a hold is a freeze in force until it ends', () => {
+  const cases = [
+    { name: 'no hold', held: null, want: [] },
+    { name: 'a hold', held: HELD, want: [{ name: 'year-end', until: HELD.until }] },
+    { name: 'a hold past its end', held: { ...HELD, until: '2026-12-01T00:00:00Z' }, want: [] },
+  ];
+  for (const c of cases) test(c.name, () => assert.deepEqual(activeFreezesOf(c.held, NOW), c.want));
+});
+
+test('withWaits: the release at the gate carries it, the held one its freeze, others neither', () => {
+  const release = (execution: string): ReleaseStatus => ({
+    execution,
+    state: 'ACTIVE',
+    startTime: null,
+    durationMs: null,
+    billedSteps: null,
+    result: null,
+    error: null,
+    stage: 'gate',
+    labels: {},
+  });
+  const pipelines = pipelineStatuses(
+    [
+      { name: 'web', live: { service: 'web' } },
+      { name: 'api', live: { service: 'api' } },
+    ],
+    [
+      service('web', { 'runway.dev/gate': JSON.stringify(GATE) }),
+      service('api', { 'runway.dev/held': JSON.stringify(HELD) }),
+    ],
+    NOW,
+  );
+  const got = withWaits([release('e-gate'), release('e-held'), release('e-other')], pipelines);
+  assert.deepEqual(
+    got.map((r) => [r.execution, r.gate, r.held]),
+    [
+      [
+        'e-gate',
+        {
+          stage: 'promote',
+          before: 'live',
+          deadline: GATE.deadline,
+          url: GATE.url,
+          approvers: GATE.approvers,
+        },
+        null,
+      ],
+      ['e-held', null, { freeze: 'year-end', until: HELD.until, before: '50' }],
+      ['e-other', null, null],
+    ],
+  );
+  assert.deepEqual(renderWaits(pipelines), [
+    'web: release e-gate awaits approval before live traffic moves (stage promote) until 2026-12-03T10:00:00Z; approvers: user:alice@example.com; answer with `runway approve web` or `runway reject web`',
+    'api: release e-held is held by the freeze year-end until 2026-12-27T00:00:00Z, before 50%; live keeps its traffic split until then',
+  ]);
+});
