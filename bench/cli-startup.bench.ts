@@ -89,7 +89,8 @@ function time(commands: Commands): Record<string, number> {
     for (const [name, { argv, env: e }] of Object.entries(commands)) {
       const t = performance.now();
       const r = spawnSync(process.execPath, argv, { cwd: root, stdio: 'ignore', env: e ?? env });
-      (times[name] ??= []).push(performance.now() - t);
+      times[name] ??= [];
+      times[name].push(performance.now() - t);
       if (r.status !== 0) throw new Error(`${name} exited with ${r.status}`);
     }
   }

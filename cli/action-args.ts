@@ -1,11 +1,9 @@
 // The release workflow's arguments for an operator's action (abort, rollback): the pipeline's usual
-// arguments with no image, and who asks, why, and (rollback) where to. Started with labels
+// arguments with no image, who asks, why, (rollback) where to, and the freezes' windows as the
+// deployer passes them, so the workflow refuses a rollback a freeze covers. Started with labels
 // {pipeline, action} so `runway history` finds them.
-//
-// REPLACE(i16-policy): once services/shared/pipeline-config.ts `workflowArgsFor` takes an action
-// (image null, by, reason, to) and fills in the freezes' windows, call it here instead of copying
-// the pipeline's fields; until then the workflow sees no freezes (`freezes` defaults to []).
-import type { Pipeline } from '../services/shared/pipeline-config.ts';
+import { freezeArguments } from '../services/shared/freezes.ts';
+import type { PipelineConfig, Pipeline } from '../services/shared/pipeline-config.ts';
 
 export type Action = 'abort' | 'rollback';
 
@@ -18,9 +16,11 @@ export interface ActionRequest {
 }
 
 export function actionArguments(
+  config: Pick<PipelineConfig, 'freezes'>,
   pipeline: Pipeline,
   project: string,
   request: ActionRequest,
+  now = new Date(),
 ): Record<string, unknown> {
   return {
     pipeline: pipeline.name,
@@ -39,6 +39,7 @@ export function actionArguments(
     by: request.by,
     reason: request.reason,
     ...(request.action === 'rollback' ? { to: request.to ?? null } : {}),
+    freezes: freezeArguments(config.freezes, pipeline.name, now),
   };
 }
 

@@ -86,6 +86,7 @@ describe('abortRelease', () => {
       };
       const run = abortRelease(
         { executions, caller: localCaller('user:bob@example.com') },
+        { freezes: [] },
         pipeline,
         'my-project',
         'stop',

@@ -4,7 +4,7 @@
 // traffic change. A release that moved live traffic ends ROLLED_BACK, one that had not REJECTED.
 // The abort itself takes a moment; this waits for it and prints what it reached.
 import { shortDigest } from '../../services/shared/image-ref.ts';
-import type { Pipeline } from '../../services/shared/pipeline-config.ts';
+import type { Pipeline, PipelineConfig } from '../../services/shared/pipeline-config.ts';
 import { actionArguments, actionLabels } from '../action-args.ts';
 import type { Caller, Executions } from '../cloud.ts';
 import { Refused } from '../exit.ts';
@@ -51,6 +51,7 @@ interface AbortResult {
 /** Starts the abort and waits for it; returns the line to print, or throws Refused. */
 export async function abortRelease(
   deps: AbortDeps,
+  config: Pick<PipelineConfig, 'freezes'>,
   pipeline: Pipeline,
   project: string,
   reason: string | null,
@@ -58,7 +59,7 @@ export async function abortRelease(
 ): Promise<string> {
   const by = await deps.caller.member();
   const started = await deps.executions.start(
-    actionArguments(pipeline, project, { action: 'abort', by, reason }),
+    actionArguments(config, pipeline, project, { action: 'abort', by, reason }),
     actionLabels(pipeline.name, 'abort'),
   );
   const done = await waitForExecution(deps.executions, started.name, wait);
@@ -76,9 +77,9 @@ export async function abortRelease(
 
 export const abortCommand: Command = (argv, io) =>
   runOperator('abort', argv, io, parseAbort, async ({ options, target, cloud }) => {
-    const { pipeline } = await pipelineOf(target, options.pipeline);
+    const { config, pipeline } = await pipelineOf(target, options.pipeline);
     io.stdout.write(
-      `${await abortRelease(cloud, pipeline, target.project, options.reason, { stop: io.stopSignal })}\n`,
+      `${await abortRelease(cloud, config, pipeline, target.project, options.reason, { stop: io.stopSignal })}\n`,
     );
     return 0;
   });

@@ -112,15 +112,16 @@ export async function release(
   io: { out: (line: string) => void; err: (line: string) => void; timeScale: number },
   wait: WaitOptions = {},
 ): Promise<number> {
-  // REPLACE(i16-policy): send `by` (and a reason) with every release once the deployer takes
-  // them; today's deployer refuses fields it does not know, so they go only with an override.
-  const by = options.overrideFreeze ? await deps.caller.member() : undefined;
+  // Who asks, and why, go with every release: history and the events say so.
+  const by = await deps.caller.member();
   const started = releaseAnswer(
     await deps.deployer.release({
       pipeline: options.pipeline,
       image: options.image,
+      by,
+      ...(options.reason ? { reason: options.reason } : {}),
       ...(options.overrideFreeze
-        ? { overrideFreeze: options.overrideFreeze, reason: options.reason ?? '', by: by! }
+        ? { overrideFreeze: options.overrideFreeze, reason: options.reason ?? '' }
         : {}),
     }),
   );

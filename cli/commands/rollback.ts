@@ -4,7 +4,8 @@
 // "rollback"), so it takes its turn with releases; a release running when it starts is aborted
 // first. Obvious refusals are answered here at once; the workflow checks them all again.
 import { shortDigest } from '../../services/shared/image-ref.ts';
-import type { Pipeline } from '../../services/shared/pipeline-config.ts';
+import { activeFreezes } from '../../services/shared/freezes.ts';
+import type { Pipeline, PipelineConfig } from '../../services/shared/pipeline-config.ts';
 import { UsageError } from '../args.ts';
 import { actionArguments, actionLabels } from '../action-args.ts';
 import type { Caller, ExecutionView, Executions, Services } from '../cloud.ts';
@@ -81,8 +82,6 @@ export async function rollbackTarget(
       `${pipeline.name}'s live service records no previous digest (runway.dev/previous); name one with --to`,
     );
   if (target === state.digest) throw new Refused(`${target} is already live`);
-  // HOOK(i16-policy): refuse here when activeFreezes(config.freezes, pipeline.name, 'rollback',
-  // now) names a freeze (services/shared/freezes.ts); until then the workflow's check answers.
   const revision = `${pipeline.live.service}-${shortDigest(target)}`;
   if (!(await services.revisionExists(pipeline.live.service, revision)))
     throw new Refused(
@@ -113,16 +112,22 @@ export function rollbackOutcome(done: ExecutionView, pipeline: string): string {
 
 export async function rollBack(
   deps: RollbackDeps,
+  config: Pick<PipelineConfig, 'freezes'>,
   pipeline: Pipeline,
   project: string,
   options: Pick<RollbackOptions, 'to' | 'reason' | 'wait'>,
   say: (line: string) => void,
   wait: WaitOptions = {},
 ): Promise<void> {
+  const frozen = activeFreezes(config.freezes, pipeline.name, 'rollback', new Date())[0];
+  if (frozen)
+    throw new Refused(
+      `the freeze ${frozen.name} covers rollbacks of ${pipeline.name} until ${frozen.until.toISOString()}`,
+    );
   const { target, from } = await rollbackTarget(deps.services, pipeline, options.to);
   const by = await deps.caller.member();
   const started = await deps.executions.start(
-    actionArguments(pipeline, project, {
+    actionArguments(config, pipeline, project, {
       action: 'rollback',
       by,
       reason: options.reason,
@@ -141,9 +146,10 @@ export async function rollBack(
 
 export const rollbackCommand: Command = (argv, io) =>
   runOperator('rollback', argv, io, parseRollback, async ({ options, target, cloud }) => {
-    const { pipeline } = await pipelineOf(target, options.pipeline);
+    const { config, pipeline } = await pipelineOf(target, options.pipeline);
     await rollBack(
       cloud,
+      config,
       pipeline,
       target.project,
       options,

@@ -7,6 +7,8 @@ import {
 } from '../../services/shared/workflow-result.ts';
 import { clientOptionsFor, localClientOptions } from '../../services/shared/clients.ts';
 import { stageOf } from '../../local/watch.ts';
+import { activeFreezes } from '../../services/shared/freezes.ts';
+import type { Freeze } from '../../services/shared/pipeline-config.ts';
 import { parseArgs } from '../args.ts';
 import { fail } from '../exit.ts';
 import { describeBefore, liveState } from '../live-state.ts';
@@ -250,19 +252,24 @@ export function renderStatus(
 }
 
 /**
- * The freezes in force for a pipeline now: for the moment the one its release holds for
- * (runway.dev/held), while it lasts.
- * HOOK(i16-policy): add `activeFreezes(config.freezes, pipeline, 'release', now)` from
- * services/shared/freezes.ts here (each {name, until: until.toISOString()}, one entry per name), so
- * a freeze shows before any release meets it.
+ * The freezes in force for a pipeline now: those runway.yaml's policies cover it with (so a freeze
+ * shows before any release meets it), and the one its release holds for (runway.dev/held), each
+ * name once with the latest end.
  */
 export function activeFreezesOf(
   held: HeldStatus | null,
   now: Date,
+  policies: { freezes: Freeze[]; pipeline: string } | null = null,
 ): { name: string; until: string }[] {
-  return held && Date.parse(held.until) > now.getTime()
-    ? [{ name: held.freeze, until: held.until }]
-    : [];
+  const found = new Map<string, string>();
+  if (policies)
+    for (const f of activeFreezes(policies.freezes, policies.pipeline, 'release', now))
+      found.set(f.name, f.until.toISOString());
+  if (held && Date.parse(held.until) > now.getTime()) {
+    const known = found.get(held.freeze);
+    if (!known || Date.parse(known) < Date.parse(held.until)) found.set(held.freeze, held.until);
+  }
+  return [...found].map(([name, until]) => ({ name, until }));
 }
 
 /**
@@ -273,6 +280,7 @@ export function pipelineStatuses(
   pipelines: { name: string; live: { service: string } }[] | null,
   services: ServiceStatus[],
   now: Date,
+  freezes: Freeze[] = [],
 ): PipelineStatus[] {
   const list =
     pipelines ??
@@ -304,7 +312,7 @@ export function pipelineStatuses(
       held: held
         ? { execution: held.execution, freeze: held.freeze, until: held.until, before: held.before }
         : null,
-      freezes: activeFreezesOf(held, now),
+      freezes: activeFreezesOf(held, now, { freezes, pipeline: p.name }),
     };
   });
 }
@@ -357,7 +365,12 @@ export const statusCommand: Command = async (argv, io) => {
       readReleases(target),
       readConfig(target, flags.has('config')),
     ]);
-    const pipelines = pipelineStatuses(config?.pipelines ?? null, services, new Date());
+    const pipelines = pipelineStatuses(
+      config?.pipelines ?? null,
+      services,
+      new Date(),
+      config?.freezes ?? [],
+    );
     const waiting = withWaits(releases, pipelines);
     const scale = target.kind === 'local' ? target.timeScale : 1;
     const waits = renderWaits(pipelines);

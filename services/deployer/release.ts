@@ -14,9 +14,6 @@ import type { EventMessage } from '../shared/events.ts';
 import { canonicalTimestamp } from '../shared/timestamp.ts';
 import type { ReleaseSource, WorkflowArgs } from '../shared/workflow-args.ts';
 
-/** How far ahead the workflow is handed freeze windows: longer than any release may run. */
-export const FREEZE_WINDOW_DAYS = 14;
-
 /** The Workflows Executions API as the deployer needs it; the real client and fakes implement it. */
 export interface Executions {
   /** Starts the release workflow; returns the execution name. */
@@ -200,7 +197,7 @@ async function freezesFor(
   override: Override | null,
 ): Promise<{ blocked?: Blocked; windows: WorkflowArgs['freezes'] }> {
   if (config.freezes.length === 0) return { windows: [] };
-  const { activeFreezes, policyWindows } = await import('../shared/freezes.ts');
+  const { activeFreezes, freezeArguments } = await import('../shared/freezes.ts');
   const active = activeFreezes(config.freezes, pipeline.name, 'release', now)
     .filter((f) => f.name !== override?.freeze)
     .map((f) => ({ name: f.name, until: canonicalTimestamp(f.until.toISOString()) }))
@@ -218,15 +215,7 @@ async function freezesFor(
       },
       windows: [],
     };
-  const to = new Date(now.getTime() + FREEZE_WINDOW_DAYS * 86_400_000);
-  const windows = policyWindows(config.freezes, pipeline.name, now, to).map((p) => ({
-    ...p,
-    windows: p.windows.map((w) => ({
-      start: canonicalTimestamp(w.start.toISOString()),
-      end: canonicalTimestamp(w.end.toISOString()),
-    })),
-  }));
-  return { windows };
+  return { windows: freezeArguments(config.freezes, pipeline.name, now) };
 }
 
 /**

@@ -11,6 +11,7 @@
 //   occurrence (01:30 old time), so a window covering the repeated hour covers both of them.
 // "24:00" is the next local midnight. A weekly window belongs to the local date it starts on.
 import { type Freeze, matchesTag, weekdays } from './pipeline-config.ts';
+import { canonicalTimestamp } from './timestamp.ts';
 import type { FreezeAction } from './workflow-args.ts';
 
 const MINUTE = 60_000;
@@ -259,4 +260,32 @@ function instantOf(zone: string, local: number): number {
     else lo = mid;
   }
   return hi;
+}
+
+/** How far ahead the workflow is handed freeze windows: longer than any release may run. */
+export const FREEZE_WINDOW_DAYS = 14;
+
+/**
+ * The `freezes` argument of the release workflow: each policy covering the pipeline, its windows
+ * for [now, now + FREEZE_WINDOW_DAYS] as canonical instants (the workflow only compares instants:
+ * time-zone arithmetic in Workflows would cost steps at every traffic change).
+ */
+export function freezeArguments(
+  freezes: readonly Freeze[],
+  pipeline: string,
+  now: Date,
+): {
+  name: string;
+  actions: FreezeAction[];
+  overriders: string[];
+  windows: { start: string; end: string }[];
+}[] {
+  const to = new Date(now.getTime() + FREEZE_WINDOW_DAYS * 86_400_000);
+  return policyWindows(freezes, pipeline, now, to).map((p) => ({
+    ...p,
+    windows: p.windows.map((w) => ({
+      start: canonicalTimestamp(w.start.toISOString()),
+      end: canonicalTimestamp(w.end.toISOString()),
+    })),
+  }));
 }

@@ -45,7 +45,9 @@ export const iamMember = z
   .string({ error: 'an IAM member must be a string' })
   .max(320, { error: 'an IAM member must be at most 320 characters' })
   .regex(
-    /^(?:(?:user|group|serviceAccount):[^@\s:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|domain:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)$/,
+    // A single-label domain (user:developer@local) is the local cloud's user; runway only compares
+    // these, it never hands them to IAM.
+    /^(?:(?:user|group|serviceAccount):[^@\s:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|domain:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)$/,
     {
       error: 'an IAM member is user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:DOMAIN',
     },

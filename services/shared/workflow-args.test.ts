@@ -385,7 +385,7 @@ describe('workflow result', () => {
       [
         ['gate', 'user:alice@example.com', 'looks good'],
         ['abort', null, null],
-        ['watch', undefined, undefined],
+        ['watch', null, null],
       ],
     );
   });
