@@ -351,7 +351,7 @@ describe('operating releases on the local cloud', () => {
         ['release', d('4.0.0'), 'REJECTED', 'user:developer@local', 'wrong build'],
         ['release', d('3.0.0'), 'PROMOTED', ALICE, 'looks good'],
         ['release', d('2.0.0'), 'REJECTED', ALICE, 'not today'],
-        ['release', d('1.0.0'), 'PROMOTED', null, null],
+        ['release', d('1.0.0'), 'PROMOTED', 'user:developer@local', null],
       ],
     );
     assert.ok(rows.every((x) => !Number.isNaN(Date.parse(x.at))));
