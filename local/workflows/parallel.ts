@@ -65,7 +65,8 @@ function parallelTasks(
   }
   if (body.for?.kind !== 'for') return [];
   const loop = body.for;
-  return rt.iterable(loop, vars).map((item, i) => () => {
+  const items = rt.iterable(loop, vars);
+  return Array.from({ length: items.length }, (_, i) => items.at(i)).map((item, i) => () => {
     const inner = scope();
     inner.own.set(loop.value, share(item));
     if (loop.index) inner.own.set(loop.index, BigInt(i));

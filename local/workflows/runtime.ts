@@ -111,6 +111,12 @@ function loopSignal(sig: Sig): Sig | 'next' {
 }
 
 /** Executes one workflow; the members without `private` serve calls.ts and parallel.ts too. */
+/** A `for`'s values, by position: a list's items, a map's keys, or a range counted on demand. */
+export interface Items {
+  readonly length: number;
+  at(i: number): Value;
+}
+
 export class Runtime {
   private yieldCounter = 0;
   /** > 0 while a subworkflow runs inside an expression: it must finish without waiting. */
@@ -262,17 +268,24 @@ export class Runtime {
     return undefined;
   }
 
-  /** What a `for` (or a parallel `for`) iterates: its `range` as integers, a list, a map's keys. */
-  iterable(body: ForBody, vars: Vars): Value[] {
+  /**
+   * What a `for` (or a parallel `for`) iterates: its `range` as integers, a list, a map's keys. A
+   * range is counted, not built: a 90k-step loop held 90k integers, and their collection was a
+   * third of its time.
+   */
+  iterable(body: ForBody, vars: Vars): Items {
     if (body.range) return this.range(this.eval(body.range, vars));
     const v = this.eval(body.in!, vars);
-    if (isList(v)) return v;
-    if (isMap(v)) return [...v.keys()];
+    if (isList(v)) return { length: v.length, at: (i) => v[i]! };
+    if (isMap(v)) {
+      const keys = [...v.keys()];
+      return { length: keys.length, at: (i) => keys[i]! };
+    }
     return raise('TypeError', `for loops iterate over lists and maps, got '${typeName(v)}'`);
   }
 
   /** `range: [a, b]`, inclusive at both ends; integers stay integers, else doubles. */
-  private range(bounds: Value): Value[] {
+  private range(bounds: Value): Items {
     if (!isList(bounds) || bounds.length !== 2)
       raise('TypeError', `range must be a list of two numbers, got '${typeName(bounds)}'`);
     const [a, b] = bounds as [Value, Value];
@@ -282,19 +295,16 @@ export class Runtime {
     ) {
       raise('TypeError', 'range bounds must be numbers');
     }
-    // A range longer than the step limit could never finish; refuse it before allocating it.
+    // A range longer than the step limit could never finish; refuse it before counting it.
     if (Number(b) - Number(a) > this.host.limits.maxSteps)
       raise(
         'ResourceLimitError',
         `exceeded the limit of ${this.host.limits.maxSteps} steps in one execution`,
       );
-    const out: Value[] = [];
-    if (typeof a === 'bigint' && typeof b === 'bigint') {
-      for (let i = a; i <= b; i++) out.push(i);
-    } else {
-      for (let i = Number(a); i <= Number(b); i++) out.push(i);
-    }
-    return out;
+    if (typeof a === 'bigint' && typeof b === 'bigint')
+      return { length: Math.max(0, Number(b - a) + 1), at: (i) => a + BigInt(i) };
+    const from = Number(a);
+    return { length: Math.max(0, Math.floor(Number(b) - from) + 1), at: (i) => from + i };
   }
 
   private runFor(body: ForBody, vars: Vars, routine: string): Flow {
@@ -304,7 +314,7 @@ export class Runtime {
     const loop = (from: number): Flow => {
       for (let i = from; i < items.length; i++) {
         inner.own.clear();
-        inner.own.set(body.value, share(items[i]!));
+        inner.own.set(body.value, share(items.at(i)));
         if (body.index) inner.own.set(body.index, BigInt(i));
         const sig = this.runSteps(body.steps, inner, routine);
         if (sig instanceof Promise) {
