@@ -104,6 +104,49 @@ const modules = {
   workflowsRun: modulesLoaded('workflows-'),
   status: modulesLoaded('status-'),
 };
+// A floor for `workflows run` below which no CLI could start: the engine bundled as the CLI's
+// bundle is (ESM, yaml bundled in, minified the same way), loading and parsing the one-step
+// definition, and nothing else: no command line, no execution, no output.
+const parseFloor = join(tmp, 'parse-floor.mjs');
+await (await import('esbuild')).build({
+  stdin: {
+    contents: `import { readFileSync } from 'node:fs';
+import { parseWorkflow } from ${JSON.stringify(join(root, 'local/workflows/engine.ts'))};
+parseWorkflow(readFileSync(process.argv[2], 'utf8'));`,
+    resolveDir: root,
+    loader: 'ts',
+  },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'silent',
+  outfile: parseFloor,
+  banner: {
+    js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
+  },
+  plugins: [
+    {
+      name: 'as-the-cli-bundle',
+      setup(b) {
+        // As scripts/build-cli.mjs does: yaml and zod inside, the rest from node_modules, and each
+        // source's import.meta.url its own file's (the connectors read a JSON file beside them).
+        b.onResolve({ filter: /^[^./]/ }, ({ path }) =>
+          /^(yaml|zod)(\/|$)/.test(path) ? undefined : { path, external: true },
+        );
+        b.onLoad({ filter: /\.ts$/ }, ({ path }) => ({
+          contents: readFileSync(path, 'utf8').replaceAll(
+            'import.meta.url',
+            JSON.stringify(pathToFileURL(path).href),
+          ),
+          loader: 'ts',
+        }));
+      },
+    },
+  ],
+});
 const sources = { ...process.env, RUNWAY_DEV: '1' };
 const commands = time({
   node: { argv: ['-e', '0'] },
@@ -115,6 +158,7 @@ const commands = time({
   workflowsRunEngineLoad: {
     argv: ['--input-type=module', '-e', `await import(${JSON.stringify(chunkUrl('workflows-'))});`],
   },
+  workflowsRunParse: { argv: [parseFloor, workflow] },
   helpSources: { argv: [bin, '--help'], env: sources },
   workflowsRunSources: { argv: [bin, 'workflows', 'run', workflow], env: sources },
 });
@@ -185,7 +229,7 @@ for (const t of targets)
     `${t.label}: ${ratioOf(t.name)}x node -e 0 (target <= ${t.target}x: ${t.ratio <= t.target ? 'met' : 'NOT met'}); floor ${t.floor}x (${floors[t.name]}); from the sources ${t.name === 'status' ? 'not timed' : `${ratioOf(`${t.name}Sources`)}x`}`,
   );
 console.log(
-  `runway workflows run: the engine's modules alone (loaded, nothing run) ${ratioOf('workflowsRunEngineLoad')}x`,
+  `runway workflows run: the engine's modules alone (loaded, nothing run) ${ratioOf('workflowsRunEngineLoad')}x; the engine bundled alone, parsing the definition and nothing else ${ratioOf('workflowsRunParse')}x`,
 );
 const files = Object.keys(manifest.inputs).length;
 console.log(`staleness check: ${files} files stat-ed in ${checkUs.toFixed(0)} us`);
@@ -206,6 +250,7 @@ const figures = {
     workflowsRun: ratioOf('workflowsRunSources'),
   },
   workflows_engine_load_ratio: ratioOf('workflowsRunEngineLoad'),
+  workflows_parse_floor_ratio: ratioOf('workflowsRunParse'),
   staleness_check_us: round(checkUs, 0),
   staleness_check_files: files,
 };
