@@ -122,8 +122,11 @@ function cliCallbacks(io: CliIo, clock: Clock) {
   });
   return {
     hub,
-    close: async () => {
-      if (listener) await (await listener).close();
+    /** Ends the execution's callbacks, if it made any, and stops the listener. */
+    close: async (executionId: () => string) => {
+      if (!listener) return;
+      hub.closeExecution(executionId());
+      await (await listener).close();
     },
   };
 }
@@ -196,8 +199,7 @@ export const runCommand: Command = async (argv, io) => {
   const onStop = () => execution.cancel();
   void io.stopSignal.then(onStop);
   const r = await execution.done;
-  callbacks.hub.closeExecution(execution.id);
-  await callbacks.close();
+  await callbacks.close(() => execution.id);
   io.stderr.write(
     `steps: ${r.steps.internal} internal, ${r.steps.external} external, ${r.steps.internal + r.steps.external} billed\n`,
   );

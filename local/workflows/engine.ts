@@ -1,6 +1,6 @@
 // The engine's public face: parse a definition once, start executions of it, watch or cancel them.
-import { randomUUID } from 'node:crypto';
 import { whenAborted } from './abort.ts';
+import { randomUUID } from './node-crypto.ts';
 import { stdlib } from './stdlib/index.ts';
 import { connectorResolver } from './connectors/index.ts';
 import { raise, WorkflowError } from './errors.ts';
@@ -98,9 +98,14 @@ export function startExecution(
   argument: Value | undefined,
   options: EngineOptions & { executionId?: string } = {},
 ): Execution {
-  const id = options.executionId ?? randomUUID();
+  // Made at first use: most executions never ask for their id, and a UUID loads node:crypto.
+  let id = options.executionId;
+  const idOf = () => {
+    id ??= randomUUID();
+    return id;
+  };
   const abort = new AbortController();
-  const host = runtimeHost(options, id, abort.signal);
+  const host = runtimeHost(options, idOf, abort.signal);
   let state: ExecutionState = 'ACTIVE';
   let endTime: Date | undefined;
   const startTime = new Date();
@@ -115,7 +120,9 @@ export function startExecution(
   })();
 
   return {
-    id,
+    get id() {
+      return idOf();
+    },
     startTime,
     get endTime() {
       return endTime;
@@ -141,7 +148,7 @@ export function startExecution(
 }
 
 /** What the runtime of one execution works with: functions, call context, limits, counters. */
-function runtimeHost(options: EngineOptions, id: string, signal: AbortSignal): RuntimeHost {
+function runtimeHost(options: EngineOptions, id: () => string, signal: AbortSignal): RuntimeHost {
   const env: ExecutionEnv = {
     projectId: '',
     projectNumber: '',
@@ -149,7 +156,9 @@ function runtimeHost(options: EngineOptions, id: string, signal: AbortSignal): R
     workflowId: '',
     revisionId: '',
     ...options.env,
-    executionId: id,
+    get executionId() {
+      return id();
+    },
   };
   const ctx: CallContext = {
     signal,

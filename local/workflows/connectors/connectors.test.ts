@@ -75,6 +75,19 @@ async function run(yaml: string) {
 }
 
 describe('googleapis connectors', () => {
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty'])
+    test(`googleapis.${name} is no connector (the table's own entries only)`, async () => {
+      const r = await run(`
+- c:
+    call: googleapis.${name}
+    result: x`);
+      assert.equal(r.state, 'FAILED', r.json);
+      assert.deepEqual(JSON.parse(r.json), {
+        message: `unknown function or subworkflow: googleapis.${name}`,
+        tags: ['KeyError'],
+      });
+    });
+
   test('a long-running patch is polled to its response, each poll a billed step', async () => {
     polls = 0;
     const r = await run(`

@@ -18,7 +18,12 @@ interface ApiMethod {
   lro?: boolean;
 }
 
-const table = createRequire(import.meta.url)('./apis.generated.json') as Record<string, ApiMethod>;
+// Read at the first connector call: 57 KB of JSON most executions never need.
+let loaded: Record<string, ApiMethod> | undefined;
+function table(): Record<string, ApiMethod> {
+  loaded ??= createRequire(import.meta.url)('./apis.generated.json') as Record<string, ApiMethod>;
+  return loaded;
+}
 
 const DEFAULT_TIMEOUT_S = 1800;
 const RETRYABLE_IDEMPOTENT = new Set([429, 502, 503, 504]);
@@ -178,7 +183,8 @@ export function connectorResolver(name: string): WfFunction | undefined {
   if (!name.startsWith('googleapis.')) return undefined;
   const have = cache.get(name);
   if (have) return have;
-  const m = table[name.slice('googleapis.'.length)];
+  const key = name.slice('googleapis.'.length);
+  const m = Object.hasOwn(table(), key) ? table()[key] : undefined;
   if (!m) return undefined;
   const fn = connector(name, m);
   cache.set(name, fn);

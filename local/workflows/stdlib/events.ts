@@ -2,7 +2,7 @@
 // `create_callback_endpoint` makes a URL belonging to this execution; `await_callback` waits for
 // the next HTTP request to it. A CallbackHub keeps the endpoints for whichever server answers
 // their URLs (the Executions API server, or the CLI's loopback listener).
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../node-crypto.ts';
 import { whenAborted } from '../abort.ts';
 import { parseJsonValue, toJsonText } from '../convert.ts';
 import { raise, WorkflowError } from '../errors.ts';

@@ -1,5 +1,5 @@
 // hash: checksums and HMACs of bytes or strings, as bytes.
-import { createHash, createHmac } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.ts';
 import { raise } from '../errors.ts';
 import type { Value } from '../values.ts';
 import { bytesOf, fn, str } from './args.ts';
@@ -30,14 +30,16 @@ export const hashFunctions: [string, WfFunction][] = [
     'hash.compute_checksum',
     fn(['data', 'algorithm'], ([d, a]) => {
       const alg = algorithm(a, ['MD5', 'SHA1', 'SHA256', 'SHA384', 'SHA512']);
-      return new Uint8Array(createHash(alg).update(bytesOf(d, 'data')).digest());
+      return new Uint8Array(nodeCrypto().createHash(alg).update(bytesOf(d, 'data')).digest());
     }),
   ],
   [
     'hash.compute_hmac',
     fn(['key', 'data', 'algorithm'], ([k, d, a]) => {
       const alg = algorithm(a, ['SHA1', 'SHA256', 'SHA384', 'SHA512']);
-      return new Uint8Array(createHmac(alg, bytesOf(k, 'key')).update(bytesOf(d, 'data')).digest());
+      return new Uint8Array(
+        nodeCrypto().createHmac(alg, bytesOf(k, 'key')).update(bytesOf(d, 'data')).digest(),
+      );
     }),
   ],
 ];

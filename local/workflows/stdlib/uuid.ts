@@ -1,5 +1,5 @@
 // uuid: random identifiers.
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../node-crypto.ts';
 import { fn } from './args.ts';
 import type { WfFunction } from './types.ts';
 
