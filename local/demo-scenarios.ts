@@ -1,7 +1,7 @@
 // The demo's scenarios, shared by `runway demo`, the end-to-end tests and the benchmark: sample
 // builds pushed through the local registry, each followed until its release ends, and what live
 // serves afterwards.
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './images.ts';
@@ -59,14 +59,23 @@ export async function prepareScenarios(): Promise<{
 }
 
 /** A copy of the sample app (without its broken builds) whose VERSION is `version`: a new image. */
-export async function sampleVersion(version: string): Promise<string> {
+export async function sampleVersion(version: string, knobs: SampleKnobs = {}): Promise<string> {
   const out = await mkdtemp(join(tmpdir(), `runway-sample-${version}-`));
   await cp(join(repoRoot, 'services', 'sample-app'), out, {
     recursive: true,
     filter: (src) => !/broken-|\.test\.ts$/.test(src),
   });
   await writeFile(join(out, 'VERSION'), `${version}\n`);
+  const env = Object.entries(knobs).map(([k, v]) => `ENV ${k}=${v}\n`);
+  if (env.length > 0) await appendFile(join(out, 'Dockerfile'), env.join(''));
   return out;
+}
+
+/** The sample app's knobs (services/sample-app/server.js), baked into the image as ENV. */
+export interface SampleKnobs {
+  ERROR_RATE?: number;
+  LATENCY_MS?: number;
+  ERRORS_AFTER_SECONDS?: number;
 }
 
 /** What the pipeline's live service answers on /version, or null when it does not. */

@@ -13,11 +13,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function start(dir: string) {
+async function start(dir: string, knobs: Record<string, string> = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, ['server.js'], {
     cwd: fileURLToPath(new URL(dir, import.meta.url)),
-    env: { PATH: process.env.PATH, PORT: String(port), K_REVISION: 'sample-00001' },
+    env: { PATH: process.env.PATH, PORT: String(port), K_REVISION: 'sample-00001', ...knobs },
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
@@ -62,4 +62,68 @@ describe('sample app', () => {
       await app.stop();
     }
   });
+
+  const knobCases = [
+    { name: 'no knobs: every answer 200', knobs: {}, statuses: '2222' },
+    {
+      name: 'ERROR_RATE=0.5: every other answer 500',
+      knobs: { ERROR_RATE: '0.5' },
+      statuses: '2525',
+    },
+    { name: 'ERROR_RATE=1: every answer 500', knobs: { ERROR_RATE: '1' }, statuses: '5555' },
+    {
+      name: 'ERROR_RATE with ERRORS_AFTER_SECONDS still ahead: no errors yet',
+      knobs: { ERROR_RATE: '1', ERRORS_AFTER_SECONDS: '3600' },
+      statuses: '2222',
+    },
+  ];
+  for (const c of knobCases) {
+    test(`knobs: ${c.name}`, async () => {
+      const app = await start('./', c.knobs);
+      try {
+        let seen = '';
+        for (let i = 0; i < c.statuses.length; i++) {
+          seen += String((await fetch(`${app.url}/`)).status)[0];
+        }
+        assert.equal(seen, c.statuses);
+        assert.equal((await fetch(`${app.url}/healthz`)).status, 200, 'health never fails');
+      } finally {
+        await app.stop();
+      }
+    });
+  }
+
+  test('knobs: LATENCY_MS delays the home page, not the health check', async () => {
+    const app = await start('./', { LATENCY_MS: '300' });
+    try {
+      let t = performance.now();
+      await fetch(`${app.url}/`);
+      assert.ok(performance.now() - t >= 290, 'the home page waits');
+      t = performance.now();
+      await fetch(`${app.url}/healthz`);
+      assert.ok(performance.now() - t < 290, 'the health check does not');
+    } finally {
+      await app.stop();
+    }
+  });
+
+  for (const [name, value] of [
+    ['ERROR_RATE', '2'],
+    ['ERROR_RATE', 'half'],
+    ['LATENCY_MS', '-1'],
+    ['ERRORS_AFTER_SECONDS', 'Infinity'],
+  ] as const) {
+    test(`knobs: ${name}=${value} stops the app with a message naming the knob`, async () => {
+      const child = spawn(process.execPath, ['server.js'], {
+        cwd: fileURLToPath(new URL('./', import.meta.url)),
+        env: { PATH: process.env.PATH, PORT: '0', [name]: value },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c) => (stderr += c));
+      const code = await new Promise((r) => child.once('exit', r));
+      assert.notEqual(code, 0);
+      assert.match(stderr, new RegExp(`${name}=.*must be a number in`));
+    });
+  }
 });

@@ -410,6 +410,7 @@ describe('operating releases (workflow, fake Cloud Run)', () => {
         'the claim ends with the watch',
       );
       const stableNow = live().traffic[0]!.revision;
+      const stableDigest = live().annotations['runway.dev/digest'];
       const d = fresh();
       const done = start(args(d, { promotion: { strategy: 'direct', watchSeconds: 600, health } }));
       await until(() => live().annotations['runway.dev/digest'] === d, 'the promotion');
@@ -427,6 +428,14 @@ describe('operating releases (workflow, fake Cloud Run)', () => {
         live().traffic.map((t) => [t.revision, t.percent]),
         [[stableNow, 100]],
       );
+      const recorded = live().annotations;
+      assert.equal(
+        recorded['runway.dev/digest'],
+        stableDigest,
+        'live records the digest it serves',
+      );
+      assert.equal(recorded['runway.dev/previous'], d, 'and the one rolled back as previous');
+      assert.match(recorded['runway.dev/refused'] ?? '', new RegExp(d));
       void stable;
     } finally {
       run.requestCounts.length = 0;
