@@ -63,7 +63,7 @@ describe('sample app', () => {
     }
   });
 
-  const knobCases = [
+  const knobCases: { name: string; knobs: Record<string, string>; statuses: string }[] = [
     { name: 'no knobs: every answer 200', knobs: {}, statuses: '2222' },
     {
       name: 'ERROR_RATE=0.5: every other answer 500',
