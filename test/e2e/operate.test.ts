@@ -2,10 +2,10 @@
 // them (issue 16): `runway release` through the deployer; a gate answered by `approve` and
 // `reject`, a non-approver refused; `abort` at a gate and mid-bake; `rollback` to the previous
 // digest, to a named one, and while a release runs; the refusals (exit 1); `status` showing the
-// gate; `history` listing it all with who and why. Canary releases with an approval gate cannot be
-// configured in runway.yaml yet (the config branch), so those are started here through the
-// Executions API with `promotion.approval` in their arguments and the deployer's labels. Time
-// runs 20 times faster.
+// gate; `history` listing it all with who and why; a gate nobody answers decided by its deadline.
+// Releases with different gates in one stack are started here through the Executions API, with
+// `promotion.approval` in their arguments and the deployer's labels. Time runs 20 times faster.
+// (Freezes, overrides, the watch and events: operate-policies.test.ts.)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -375,4 +375,29 @@ describe('operating releases on the local cloud', () => {
     assert.equal((await outcome(name)).outcome, 'ROLLED_BACK');
     assert.equal(await liveDigest(), digests['1.0.0']!.digest);
   });
+
+  // A minute of workflow time is 3 s of wall time here: nobody answers, the deadline decides.
+  const timeouts = [
+    { onTimeout: 'reject', outcome: 'REJECTED', live: () => digests['1.0.0']!.digest },
+    { onTimeout: 'promote', outcome: 'PROMOTED', live: () => digests['9.0.0']!.digest },
+  ] as const;
+  for (const c of timeouts) {
+    test(`a gate nobody answers: onTimeout ${c.onTimeout} → ${c.outcome}, the gate removed`, async () => {
+      const v = await version(c.onTimeout === 'reject' ? '8.0.0' : '9.0.0');
+      const name = await startRelease(v.digestRef, {
+        approval: {
+          before: ['live'],
+          timeoutSeconds: 60,
+          onTimeout: c.onTimeout,
+          approvers: [ALICE],
+        },
+      });
+      await gateOpen(name);
+      const r = await outcome(name);
+      assert.equal(r.outcome, c.outcome, JSON.stringify(r));
+      assert.match(r.stages.find((x) => x.name === 'gate')?.reason ?? '', /timed out|no answer/);
+      assert.equal(await liveDigest(), c.live());
+      assert.equal((await status()).pipelines[0]?.gate, null, 'runway.dev/gate is removed');
+    });
+  }
 });
