@@ -213,8 +213,18 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
     assert.equal((await eventOf('release.blocked', 'cart', blocked.cart)).freeze, 'brief');
     assert.deepEqual(await executionsOf('shop'), []);
     assert.deepEqual(await executionsOf('cart'), []);
-    const status = await runway(['status']);
-    assert.match(status.stdout, /launch/);
+    const status = await runway(['status', '--json']);
+    const pipelines = (
+      JSON.parse(status.stdout) as { pipelines: { name: string; freezes: { name: string }[] }[] }
+    ).pipelines;
+    assert.deepEqual(
+      pipelines.map((p) => [p.name, p.freezes.map((f) => f.name)]),
+      [
+        ['shop', ['launch']],
+        ['cart', ['brief']],
+      ],
+    );
+    assert.match((await runway(['status'])).stdout, /shop: frozen by launch until /);
   });
 
   test('an override: refused for someone not listed, released for an overrider, and recorded', async () => {
