@@ -66,6 +66,7 @@ const ROLES = [
   'storage.legacyBucketOwner',
   'storage.legacyBucketReader',
   'storage.legacyBucketWriter',
+  'storage.legacyObjectOwner',
   'storage.legacyObjectReader',
 ];
 

@@ -44,7 +44,32 @@ export interface UnusedGrant {
 export type RequestResources = Partial<Record<Target, string>> & { resource: string };
 
 const PRINCIPAL =
-  /^(user|serviceAccount|group|domain|deleted:user|deleted:serviceAccount|deleted:group):[^\s]+$|^(allUsers|allAuthenticatedUsers)$|^principal(Set)?:\/\/[^\s]+$/;
+  /^(user|serviceAccount|group|domain|deleted:user|deleted:serviceAccount|deleted:group|projectOwner|projectEditor|projectViewer):[^\s]+$|^(allUsers|allAuthenticatedUsers)$|^principal(Set)?:\/\/[^\s]+$/;
+
+/** Cloud Storage's convenience principals: whoever holds the basic role on the project. */
+const CONVENIENCE = [
+  ['projectOwner', 'roles/owner'],
+  ['projectEditor', 'roles/editor'],
+  ['projectViewer', 'roles/viewer'],
+] as const;
+
+/**
+ * The policy Cloud Storage gives a new bucket with uniform bucket-level access: the project's
+ * owners and editors own it and its objects, its viewers read them. The basic roles themselves
+ * grant no object access; this is how a project owner reads a bucket on Google.
+ */
+export function defaultBucketBindings(bucket: string, project: string): Binding[] {
+  const resource = `projects/_/buckets/${bucket}`;
+  const source = `Cloud Storage's default policy of ${bucket}`;
+  return [
+    ['projectOwner', 'roles/storage.legacyBucketOwner'],
+    ['projectEditor', 'roles/storage.legacyBucketOwner'],
+    ['projectViewer', 'roles/storage.legacyBucketReader'],
+    ['projectOwner', 'roles/storage.legacyObjectOwner'],
+    ['projectEditor', 'roles/storage.legacyObjectOwner'],
+    ['projectViewer', 'roles/storage.legacyObjectReader'],
+  ].map(([who, role]) => ({ principal: `${who}:${project}`, role: role!, resource, source }));
+}
 
 /** Google's denial: 403 PERMISSION_DENIED naming the permission and the resource. */
 export function permissionDenied(
@@ -79,6 +104,8 @@ export class Policy {
   /** binding -> the permissions it granted to some call. */
   readonly #used = new Map<Binding, Set<string>>();
   readonly #ancestors = new Map<string, readonly string[]>();
+  /** Whether any binding names a convenience principal (projectOwner:P…). */
+  #convenience = false;
 
   constructor(bindings: readonly Binding[], options: PolicyOptions) {
     this.#options = options;
@@ -103,6 +130,7 @@ export class Policy {
     if (there.some((b) => b.role === binding.role)) return;
     there.push(binding);
     this.#bindings.push(binding);
+    if (/^project(Owner|Editor|Viewer):/.test(binding.principal)) this.#convenience = true;
   }
 
   bindings(): readonly Binding[] {
@@ -189,6 +217,7 @@ export class Policy {
   #find(principal: string | undefined, permission: string, resource: string): Binding | undefined {
     const who = principal ? [principal, 'allAuthenticatedUsers', 'allUsers'] : ['allUsers'];
     const chain = this.#chain(resource);
+    if (principal && this.#convenience) who.push(...this.#conveniences(principal, chain.at(-1)!));
     for (const at of chain) {
       for (const p of who) {
         const there = this.#index.get(p)?.get(at);
@@ -197,6 +226,16 @@ export class Policy {
       }
     }
     return undefined;
+  }
+
+  /** The convenience principals `principal` counts as: projectOwner:P if it owns P, and so on. */
+  #conveniences(principal: string, project: string): string[] {
+    const there = this.#index.get(principal)?.get(project);
+    if (!there) return [];
+    const id = project.slice('projects/'.length);
+    return CONVENIENCE.filter(([, role]) => there.some((b) => b.role === role)).map(
+      ([who]) => `${who}:${id}`,
+    );
   }
 
   #target(target: Target, r: RequestResources): string | undefined {
