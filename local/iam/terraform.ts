@@ -329,8 +329,10 @@ class ModuleInstance {
     try {
       return f();
     } catch (err) {
-      if (err instanceof TerraformError) throw err;
-      if (err instanceof ExprError) throw new TerraformError(`${what}: ${err.message}`, err);
+      // Each level names itself: the grant, then the attribute, then the variable it came from.
+      if (err instanceof TerraformError || err instanceof ExprError) {
+        throw new TerraformError(`${what}: ${err.message}`, err);
+      }
       throw err;
     }
   }
@@ -801,8 +803,9 @@ function grantsOf(
         'an IAM condition is set, and the local cloud does not evaluate conditions',
       );
     }
-    const self = m.resourceInstance(type, body, inst, at);
-    const arg: Arg = (name) => (Object.hasOwn(body, name) ? self.get(name) : undefined);
+    const scope = m.scope(inst);
+    const arg: Arg = (name) =>
+      Object.hasOwn(body, name) ? m.guarded(name, () => evalJson(body[name], scope)) : undefined;
     const role = text(arg('role'), 'role');
     const resource = on(arg, m.context());
     const principals =
