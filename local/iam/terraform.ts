@@ -98,10 +98,9 @@ const META_MODULE_ARGS = new Set([
 export async function readTerraformGrants(options: TerraformOptions): Promise<TerraformGrants> {
   const loader = new Loader(options);
   const root = await loader.root();
-  const grants = await loader.collect(root);
+  const bindings = await loader.collect(root);
   const project = root.provider('project');
   const projectNumber = loader.projectNumber(root);
-  const bindings = grants;
   const localUser = options.localUser ?? DEFAULT_LOCAL_USER;
   if (localUser !== false) {
     bindings.push({
@@ -157,9 +156,8 @@ class Loader {
       );
     if (!path) return {};
     const text = await readFile(path, 'utf8');
-    const doc = (await parseFile(path, text)) as Record<string, Json>;
-    // Values in a tfvars file are literals; a string that looks like an interpolation stays text.
-    return doc;
+    // A tfvars file holds literals: its values are inputs, never evaluated as templates.
+    return (await parseFile(path, text)) as Record<string, Json>;
   }
 
   projectNumber(root: ModuleInstance): string | undefined {
