@@ -104,6 +104,15 @@ test('an ErrorInfo detail says why for programs', () => {
   });
 });
 
+test("an ErrorInfo may name Google's domain, as an IAM denial does", () => {
+  const body = googleErrorBody(
+    new RunwayError('PERMISSION_DENIED', 'no', {
+      info: { reason: 'IAM_PERMISSION_DENIED', domain: 'iam.googleapis.com', metadata: {} },
+    }),
+  );
+  assert.equal(body.error.details[0]?.domain, 'iam.googleapis.com');
+});
+
 test('toRunwayError keeps the original as cause', () => {
   const original = new Error('boom');
   const e = toRunwayError(original);

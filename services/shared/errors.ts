@@ -56,9 +56,10 @@ export interface RunwayErrorOptions {
   httpStatus?: number;
   /**
    * Why, for programs: a google.rpc.ErrorInfo detail with runway.dev as its domain (reason
-   * FROZEN with the freeze and its end, say), so a client need not read the message.
+   * FROZEN with the freeze and its end, say), so a client need not read the message. `domain`
+   * replaces runway.dev where runway answers as Google would (iam.googleapis.com for an IAM denial).
    */
-  info?: { reason: string; metadata: Record<string, string> };
+  info?: { reason: string; metadata: Record<string, string>; domain?: string };
 }
 
 export class RunwayError extends Error {
@@ -152,7 +153,7 @@ export function googleErrorBody(err: unknown): GoogleErrorBody {
     details.push({
       '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
       reason: e.info.reason,
-      domain: 'runway.dev',
+      domain: e.info.domain ?? 'runway.dev',
       metadata: e.info.metadata,
     });
   }
