@@ -257,9 +257,12 @@ export class Scheduler {
     for (let n = 0; !signal.aborted; n++) {
       const status = await this.#attempt(record, scheduledFor, signal);
       if (signal.aborted || status.code === 0) return;
-      // retry_count 0 means no retries at all; max_retry_duration (0: unlimited) limits them too.
-      if (n >= policy.retryCount) return;
-      if (policy.maxRetryMs > 0 && clock.now() - first >= policy.maxRetryMs) return;
+      // retry_count 0: no retries at all. Otherwise retries go on until both retry_count and
+      // max_retry_duration (0: none) are reached, as `gcloud scheduler jobs create` describes.
+      if (policy.retryCount === 0) return;
+      const countLeft = n < policy.retryCount;
+      const timeLeft = policy.maxRetryMs > 0 && clock.now() - first < policy.maxRetryMs;
+      if (!countLeft && !timeLeft) return;
       const wait = backoffMs(policy, n);
       if (nextRun !== undefined && clock.now() + wait >= nextRun) return;
       record.scheduleTime = clock.now() + wait;
