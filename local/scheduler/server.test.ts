@@ -8,6 +8,7 @@ import { CloudSchedulerClient } from '@google-cloud/scheduler';
 import { localClientOptions } from '../../services/shared/clients.ts';
 import { loopbackServer } from '../../test/helpers/loopback.ts';
 import { type ManualClock, manualClock } from '../../test/helpers/manual-clock.ts';
+import { timeScaledClock } from '../workflows/engine.ts';
 import type { AttemptLog } from './scheduler.ts';
 import { type LocalScheduler, startLocalScheduler } from './server.ts';
 
@@ -670,5 +671,30 @@ describe('running jobs on the clock', () => {
     const name = `${PARENT}/jobs/gone`;
     await client.runJob({ name });
     await until('UNAVAILABLE', async () => (await client.getJob({ name }))[0].status?.code === 14);
+  });
+});
+
+describe('time scale', () => {
+  test("on the cloud's time-scaled clock a job fires that many times faster than the wall", async () => {
+    received.length = 0;
+    // x600: a workflow minute is 100 ms of wall time.
+    const scaled = await startLocalScheduler({ project: PROJECT, clock: timeScaledClock(600) });
+    const scaledClient = new CloudSchedulerClient(localClientOptions(scaled.host));
+    try {
+      await scaledClient.createJob({
+        parent: PARENT,
+        job: httpJob('fast', { schedule: '* * * * *', httpTarget: { uri: `${targetUrl()}/f` } }),
+      });
+      const wallStart = Date.now();
+      await until('two runs', () => received.length >= 2);
+      assert.ok(Date.now() - wallStart < 2_000, 'two workflow minutes took under 2 s of wall time');
+      const [a, b] = received.map((r) =>
+        Date.parse(String(r.headers['x-cloudscheduler-scheduletime'])),
+      );
+      assert.equal(b! - a!, 60_000);
+    } finally {
+      await scaledClient.close();
+      await scaled.close();
+    }
   });
 });
