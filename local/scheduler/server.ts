@@ -8,6 +8,7 @@ import { closeServer, readJsonBody, sendJson, serveApi } from '../api-server.ts'
 import type { JsonObject } from '../run/proto-json.ts';
 import { maskPaths, page } from '../run/resources.ts';
 import { timeScaledClock } from '../workflows/engine.ts';
+import type { Clock } from '../workflows/stdlib/types.ts';
 import type { TokenSource } from './dispatch.ts';
 import { decode } from './jobs.ts';
 import { type AttemptLog, Scheduler } from './scheduler.ts';
@@ -126,7 +127,7 @@ export interface LocalScheduler {
 export async function startLocalScheduler(options: {
   project: string;
   /** The cloud's clock (workflow time); default: the wall. */
-  clock?: import('../workflows/stdlib/types.ts').Clock;
+  clock?: Clock;
   tokens?: TokenSource;
   log?: (entry: AttemptLog) => void;
   port?: number;
