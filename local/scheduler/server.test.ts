@@ -572,15 +572,18 @@ describe('running jobs on the clock', () => {
     let [job] = await client.getJob({ name });
     // 500 is UNKNOWN (2); the retry is the next scheduleTime.
     assert.equal(Number(job.scheduleTime?.seconds) * 1000, at + 10_000);
+    await until('the retry to be set', () => clock.pending().includes(at + 10_000));
     await clock.advanceTo(at + 10_000);
     await until('the second attempt', () => received.length === 2);
     await until('UNAVAILABLE', async () => (await client.getJob({ name }))[0].status?.code === 14);
+    await until('the retry to be set', () => clock.pending().includes(at + 30_000));
     await clock.advanceTo(at + 30_000);
     await until('the third attempt', () => received.length === 3);
     await until('NOT_FOUND', async () => (await client.getJob({ name }))[0].status?.code === 5);
     // Doubled once, then linear: 10s, 20s, 40s.
     [job] = await client.getJob({ name });
     assert.equal(Number(job.scheduleTime?.seconds) * 1000, at + 70_000);
+    await until('the retry to be set', () => clock.pending().includes(at + 70_000));
     await clock.advanceTo(at + 70_000);
     await until('the fourth attempt', () => received.length === 4);
     await until('OK', async () => {
@@ -607,10 +610,13 @@ describe('running jobs on the clock', () => {
       }),
     });
     await clock.advanceTo(Date.parse('2026-05-01T10:01:00Z'));
-    await until('the first attempt', () => received.length === 1);
+    const at = Date.parse('2026-05-01T10:01:00Z');
+    await until('the retry to be set for +20s', () => clock.pending().includes(at + 20_000));
+    assert.equal(received.length, 1);
     await clock.advance(20_000);
     await until('the retry at +20s', () => received.length === 2);
     // The next retry would be at +60s: the 10:02 run comes first, and is its own execution.
+    await until('the 10:02 run to be set', () => clock.pending().includes(at + 60_000));
     await clock.advance(39_999);
     assert.equal(received.length, 2);
     await clock.advance(1);
