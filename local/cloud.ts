@@ -1,7 +1,7 @@
 // The local cloud's emulators, started together in one process: Pub/Sub (Google's emulator or
 // runway's bridge), Artifact Registry announcing pushes on the topic `gcr`, Cloud Run, Cloud
-// Monitoring over Cloud Run's request counts, and a Workflows Executions API with nothing
-// deployed. `deployRunway()` (deploy-runway.ts) then deploys runway onto it, as infra/ does on
+// Monitoring over Cloud Run's request counts, a Workflows Executions API with nothing deployed,
+// and Cloud Scheduler running HTTP jobs on the same clock. `deployRunway()` (deploy-runway.ts) then deploys runway onto it, as infra/ does on
 // Google.
 import { join } from 'node:path';
 import type { ProcessLedger } from './process-ledger.ts';
@@ -10,6 +10,7 @@ import { type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsu
 import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
 import { type LocalRun, startLocalRun } from './run/index.ts';
 import { LogFile } from './run/process.ts';
+import { type LocalScheduler, startLocalScheduler } from './scheduler/server.ts';
 import { createEndpoints } from './workflows/connectors/index.ts';
 import { toJsonText } from './workflows/convert.ts';
 import { timeScaledClock } from './workflows/engine.ts';
@@ -48,6 +49,7 @@ export interface LocalCloud {
   run: LocalRun;
   monitoring: LocalMonitoring;
   workflows: ExecutionsServer;
+  scheduler: LocalScheduler;
   /** The emulator host variables that point Google's clients and runway at this cloud. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -117,6 +119,21 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     });
     closers.push(() => workflows.close());
     env.WORKFLOWS_EMULATOR_HOST = workflows.host;
+    // Jobs fire on workflow time: with --time-scale 60 a 15-minute schedule fires every 15 s.
+    const schedulerLog = new LogFile(join(home, 'logs', 'scheduler.log'));
+    closers.push(() => schedulerLog.close());
+    const scheduler = await startLocalScheduler({
+      project,
+      clock,
+      log: (e) =>
+        schedulerLog.write(
+          e.status && e.status.code !== 0 ? 'ERROR' : 'INFO',
+          JSON.stringify(e),
+          e.type,
+        ),
+    });
+    closers.push(() => scheduler.close());
+    env.SCHEDULER_EMULATOR_HOST = scheduler.host;
     return {
       project,
       region,
@@ -127,6 +144,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       run,
       monitoring,
       workflows,
+      scheduler,
       env,
       close,
     };

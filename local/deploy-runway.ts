@@ -1,10 +1,11 @@
 // Deploys runway onto a cloud, as infra/ does on Google: the topics, the release workflow, the
 // deployer (a Cloud Run service built from its Dockerfile's bundle) behind a push subscription on
-// `gcr`, and each pipeline's acceptance job. Everything goes through Google's own clients and
+// `gcr`, each pipeline's acceptance job, and the Cloud Scheduler job that calls /reconcile. Everything goes through Google's own clients and
 // APIs, against whatever endpoints `cloud.env` names.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobsClient, ServicesClient } from '@google-cloud/run';
+import { CloudSchedulerClient } from '@google-cloud/scheduler';
 import { localClientOptions } from '../services/shared/clients.ts';
 import type { PipelineConfig } from '../services/shared/pipeline-config.ts';
 import { TOPIC, type LocalCloud } from './cloud.ts';
@@ -15,6 +16,7 @@ import { ensureSubscription, ensureTopic } from './pubsub/index.ts';
 export const WORKFLOW = 'runway-release';
 export const DEPLOYER = 'runway-deployer';
 export const SUBSCRIPTION = 'runway-deployer-push';
+export const RECONCILE_JOB = 'runway-reconcile';
 
 export interface Deployment {
   /** The deployer's URL. */
@@ -63,6 +65,7 @@ export async function deployRunway(cloud: LocalCloud, options: DeployOptions): P
       minimumBackoff: '1s',
       maximumBackoff: '10s',
     });
+    await createReconcileJob(cloud, deployer);
     return { deployer };
   } finally {
     await Promise.all([services.close(), jobs.close()]);
@@ -146,4 +149,37 @@ async function createAcceptanceJob(
     },
   });
   await op.promise();
+}
+
+/**
+ * The reconcile job as infra/modules/scheduler declares it: every 15 minutes in Etc/UTC, POST
+ * {"verify":false} to the deployer's /reconcile with the scheduler identity's OIDC token (sent
+ * once the local cloud issues tokens), 3 retries from 10 s.
+ */
+async function createReconcileJob(cloud: LocalCloud, deployer: string): Promise<void> {
+  const client = new CloudSchedulerClient(localClientOptions(cloud.scheduler.host));
+  const parent = `projects/${cloud.project}/locations/${cloud.region}`;
+  try {
+    await client.createJob({
+      parent,
+      job: {
+        name: `${parent}/jobs/${RECONCILE_JOB}`,
+        schedule: '*/15 * * * *',
+        timeZone: 'Etc/UTC',
+        httpTarget: {
+          httpMethod: 'POST',
+          uri: `${deployer}/reconcile`,
+          headers: { 'Content-Type': 'application/json' },
+          body: Buffer.from(JSON.stringify({ verify: false })),
+          oidcToken: {
+            serviceAccountEmail: `runway-scheduler@${cloud.project}.iam.gserviceaccount.com`,
+            audience: `https://runway-deployer.${cloud.project}.invalid`,
+          },
+        },
+        retryConfig: { retryCount: 3, minBackoffDuration: { seconds: 10 } },
+      },
+    });
+  } finally {
+    await client.close();
+  }
 }

@@ -15,7 +15,7 @@ import { startUsers } from './users.ts';
 import type { ExecutionsServer } from './workflows/api/server.ts';
 
 export { TOPIC } from './cloud.ts';
-export { DEPLOYER, SUBSCRIPTION, WORKFLOW } from './deploy-runway.ts';
+export { DEPLOYER, RECONCILE_JOB, SUBSCRIPTION, WORKFLOW } from './deploy-runway.ts';
 
 export interface StackOptions {
   /** runway.yaml's path. */
@@ -55,6 +55,8 @@ export interface StackInfo {
   pubsubKind: PubSubKind;
   registry: string;
   monitoring: string;
+  /** The local Cloud Scheduler (absent in older files). */
+  scheduler?: string;
   deployer: string;
   project: string;
   region: string;
@@ -185,6 +187,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       pubsubKind: cloud.pubsub.kind,
       registry: cloud.registry.url,
       monitoring: cloud.monitoring.url,
+      scheduler: cloud.scheduler.url,
       deployer,
       project,
       region,

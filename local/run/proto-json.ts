@@ -37,10 +37,16 @@ function invalidValue(path: string, kind: string, value: unknown): Error {
 
 /**
  * Decodes `value` as the proto3 JSON of message `typeName` (e.g. `google.cloud.run.v2.Service`).
- * `path` names the value in errors the way Google does (`service.template`).
+ * `path` names the value in errors the way Google does (`service.template`). `root` holds the
+ * message (default: the Cloud Run protos; other local APIs pass their client package's).
  */
-export function decodeMessage(typeName: string, value: unknown, path: string): JsonObject {
-  return decodeType(protos().lookupType(typeName), value, path);
+export function decodeMessage(
+  typeName: string,
+  value: unknown,
+  path: string,
+  root?: protobuf.Root,
+): JsonObject {
+  return decodeType((root ?? protos()).lookupType(typeName), value, path);
 }
 
 function decodeType(type: protobuf.Type, value: unknown, path: string): JsonObject {

@@ -77,6 +77,7 @@ test('runway demo runs the four releases and ends with a summary and exit 0, lea
       info.registry,
       info.monitoring,
       info.deployer,
+      ...(info.scheduler ? [info.scheduler] : []),
     ])
       ports.add(Number(new URL(url).port));
   const left = [...seen]
