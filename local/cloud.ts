@@ -4,6 +4,7 @@
 // deployed. `deployRunway()` (deploy-runway.ts) then deploys runway onto it, as infra/ does on
 // Google.
 import { join } from 'node:path';
+import { type GcloudProxy, startGcloudProxy } from './gcloud-proxy.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { type LocalMonitoring, startLocalMonitoring } from './monitoring/server.ts';
 import { type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsub/index.ts';
@@ -48,6 +49,8 @@ export interface LocalCloud {
   run: LocalRun;
   monitoring: LocalMonitoring;
   workflows: ExecutionsServer;
+  /** gcloud's proxy to every endpoint here: `gcloud run`'s region-prefixed hosts resolve through it. */
+  gcloudProxy: GcloudProxy;
   /** The emulator host variables that point Google's clients and runway at this cloud. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -117,6 +120,8 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     });
     closers.push(() => workflows.close());
     env.WORKFLOWS_EMULATOR_HOST = workflows.host;
+    const gcloudProxy = await startGcloudProxy();
+    closers.push(() => gcloudProxy.close());
     return {
       project,
       region,
@@ -127,6 +132,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       run,
       monitoring,
       workflows,
+      gcloudProxy,
       env,
       close,
     };
