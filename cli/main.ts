@@ -19,6 +19,10 @@ const commands: Record<string, Entry> = {
     summary: 'start the local cloud: [--json] [--time-scale N]',
     load: async () => (await import('./commands/up.ts')).upCommand,
   },
+  'local env': {
+    summary: "point gcloud and Google's clients at the local cloud: [--shell bash|fish|powershell]",
+    load: async () => (await import('./commands/env.ts')).envCommand,
+  },
   'local push': {
     summary: 'push a directory as an image: DIR IMAGE_REF',
     load: async () => (await import('./commands/push.ts')).pushCommand,
