@@ -59,7 +59,7 @@ const HOSTILE = [
 describe('envVars: what a stack points gcloud and the clients at', () => {
   const cases: {
     name: string;
-    info: StackInfo & Record<string, unknown>;
+    info: StackInfo & { build?: string; scheduler?: string; storage?: string };
     want: Record<string, string>;
     absent?: string[];
   }[] = [
