@@ -53,7 +53,7 @@ const commands: Record<string, Entry> = {
     load: async () => (await import('./commands/release.ts')).releaseCommand,
   },
   history: {
-    summary: "a pipeline's releases and rollbacks: PIPELINE [--json] [--limit N]",
+    summary: "a pipeline's releases and rollbacks: PIPELINE [--json] [--limit N] [--check]",
     load: async () => (await import('./commands/history.ts')).historyCommand,
   },
   logs: {
