@@ -460,7 +460,7 @@ export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
   return [
     [
       'GET',
-      new RegExp(`^/v1/projects/([^/]+)/locations/([^/]+)/services$`),
+      /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/services$/,
       async (m, q) =>
         listOf(
           'Service',
