@@ -55,6 +55,12 @@ const cases = [
     want: /--limit/,
   },
   {
+    name: 'local env with no local stack running',
+    argv: ['local', 'env', '--home', '/nonexistent-runway-home'],
+    code: 2,
+    want: /runway local env: no local stack is running/,
+  },
+  {
     name: 'abort with no local stack running',
     argv: ['abort', 'web', '--home', '/nonexistent-runway-home'],
     code: 2,

@@ -19,6 +19,10 @@ const commands: Record<string, Entry> = {
     summary: 'start the local cloud: [--json] [--time-scale N]',
     load: async () => (await import('./commands/up.ts')).upCommand,
   },
+  'local env': {
+    summary: "point gcloud and Google's clients at the local cloud: [--shell bash|fish|powershell]",
+    load: async () => (await import('./commands/env.ts')).envCommand,
+  },
   'local push': {
     summary: 'push a directory as an image: DIR IMAGE_REF',
     load: async () => (await import('./commands/push.ts')).pushCommand,
@@ -49,7 +53,7 @@ const commands: Record<string, Entry> = {
     load: async () => (await import('./commands/release.ts')).releaseCommand,
   },
   history: {
-    summary: "a pipeline's releases and rollbacks: PIPELINE [--json] [--limit N]",
+    summary: "a pipeline's releases and rollbacks: PIPELINE [--json] [--limit N] [--check]",
     load: async () => (await import('./commands/history.ts')).historyCommand,
   },
   logs: {

@@ -4,6 +4,7 @@
 // and Cloud Scheduler running HTTP jobs on the same clock. `deployRunway()` (deploy-runway.ts) then deploys runway onto it, as infra/ does on
 // Google.
 import { join } from 'node:path';
+import { type GcloudProxy, startGcloudProxy } from './gcloud-proxy.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { type LocalMonitoring, startLocalMonitoring } from './monitoring/server.ts';
 import { type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsub/index.ts';
@@ -50,6 +51,8 @@ export interface LocalCloud {
   monitoring: LocalMonitoring;
   workflows: ExecutionsServer;
   scheduler: LocalScheduler;
+  /** gcloud's proxy to every endpoint here: `gcloud run`'s region-prefixed hosts resolve through it. */
+  gcloudProxy: GcloudProxy;
   /** The emulator host variables that point Google's clients and runway at this cloud. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -134,6 +137,8 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     });
     closers.push(() => scheduler.close());
     env.SCHEDULER_EMULATOR_HOST = scheduler.host;
+    const gcloudProxy = await startGcloudProxy();
+    closers.push(() => gcloudProxy.close());
     return {
       project,
       region,
@@ -145,6 +150,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       monitoring,
       workflows,
       scheduler,
+      gcloudProxy,
       env,
       close,
     };

@@ -67,6 +67,10 @@ export interface StackInfo {
   pid: number;
   /** How many times faster than the wall the workflow's clock runs (absent in older files: 1). */
   timeScale?: number;
+  /** The `*_EMULATOR_HOST` variables of the cloud's emulators (absent in older files). */
+  env?: Record<string, string>;
+  /** `http://127.0.0.1:PORT`, the proxy `runway local env` points gcloud at (absent in older files). */
+  gcloudProxy?: string;
 }
 
 export interface Stack {
@@ -196,6 +200,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       config: resolve(options.config),
       pid: process.pid,
       timeScale,
+      env: cloud.env,
+      gcloudProxy: cloud.gcloudProxy.url,
     };
     await writeFile(join(home, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
     const { run, registry, workflows, pubsub } = cloud;

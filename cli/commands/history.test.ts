@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ExecutionView } from '../cloud.ts';
-import { type HistoryRow, historyRow, parseHistory, renderHistory } from './history.ts';
+import { checkExit, type HistoryRow, historyRow, parseHistory, renderHistory } from './history.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
@@ -236,6 +236,7 @@ describe('parseHistory', () => {
       { name: 'a fraction', argv: ['web', '--limit', '2.5'], want: /--limit must be/ },
       { name: 'too many', argv: ['web', '--limit', '5000'], want: /from 1 to 1000/ },
       { name: '--json takes no value', argv: ['web', '--json=yes'], want: /takes no value/ },
+      { name: '--check takes no value', argv: ['web', '--check=1'], want: /takes no value/ },
     ];
   for (const c of cases) {
     test(c.name, () => {
@@ -247,4 +248,35 @@ describe('parseHistory', () => {
       }
     });
   }
+});
+
+describe('checkExit: --check exits 0 only when the newest release or rollback ended well', () => {
+  const row = (kind: HistoryRow['kind'], outcome: string): HistoryRow => ({
+    kind,
+    execution: 'e',
+    digest: null,
+    outcome,
+    by: null,
+    at: null,
+    reason: null,
+  });
+  const cases: { name: string; rows: HistoryRow[]; want: number }[] = [
+    { name: 'a promoted release', rows: [row('release', 'PROMOTED')], want: 0 },
+    { name: 'a duplicate: already live', rows: [row('release', 'DUPLICATE')], want: 0 },
+    { name: 'a rollback that rolled back', rows: [row('rollback', 'ROLLED_BACK')], want: 0 },
+    { name: 'a rejected release', rows: [row('release', 'REJECTED')], want: 1 },
+    { name: 'a release rolled back', rows: [row('release', 'ROLLED_BACK')], want: 1 },
+    { name: 'a failed execution', rows: [row('release', 'FAILED')], want: 1 },
+    { name: 'a cancelled execution', rows: [row('release', 'CANCELLED')], want: 1 },
+    { name: 'a superseded release', rows: [row('release', 'SUPERSEDED')], want: 1 },
+    { name: 'a release still running', rows: [row('release', 'RUNNING')], want: 1 },
+    { name: 'a refused rollback', rows: [row('rollback', 'REFUSED')], want: 1 },
+    { name: 'nothing released', rows: [], want: 1 },
+    {
+      name: 'only the newest counts',
+      rows: [row('release', 'REJECTED'), row('release', 'PROMOTED')],
+      want: 1,
+    },
+  ];
+  for (const c of cases) test(c.name, () => assert.equal(checkExit(c.rows), c.want));
 });

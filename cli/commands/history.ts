@@ -1,5 +1,6 @@
-// `runway history PIPELINE [--json] [--limit N]`: the pipeline's releases and rollbacks, newest
-// first: outcome, digest, who, when and why. Read from the Executions API (executions labelled
+// `runway history PIPELINE [--json] [--limit N] [--check]`: the pipeline's releases and rollbacks,
+// newest first: outcome, digest, who, when and why; with --check, the exit code says whether the
+// newest one ended well, for scripts. Read from the Executions API (executions labelled
 // with the pipeline, FULL view for arguments and results): the deployer labels releases
 // {pipeline, digest}, runway labels its actions {pipeline, action}. Aborts are not listed: the
 // release they stopped is, with who aborted it and why.
@@ -25,21 +26,29 @@ export interface HistoryOptions {
   pipeline: string;
   json: boolean;
   limit: number;
+  /** Exit 1 unless the newest release or rollback ended well. */
+  check: boolean;
 }
 
 export function parseHistory(argv: string[], env: NodeJS.ProcessEnv): HistoryOptions {
   const parsed = parseOperator(
     argv,
     env,
-    { json: false, limit: true },
+    { json: false, limit: true, check: false },
     1,
-    'usage: runway history PIPELINE [--json] [--limit N] [--home DIR | --project P --region R]',
+    'usage: runway history PIPELINE [--json] [--limit N] [--check] [--home DIR | --project P --region R]',
   );
   const limitText = text(parsed.flags, 'limit') ?? '20';
   const limit = Number(limitText);
   if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000))
     throw new UsageError(`--limit must be a whole number from 1 to 1000 (got ${limitText})`);
-  return { parsed, pipeline: parsed.positional[0]!, json: parsed.flags.has('json'), limit };
+  return {
+    parsed,
+    pipeline: parsed.positional[0]!,
+    json: parsed.flags.has('json'),
+    limit,
+    check: parsed.flags.has('check'),
+  };
 }
 
 interface Args {
@@ -120,6 +129,20 @@ export function renderHistory(rows: HistoryRow[]): string {
   );
 }
 
+/**
+ * What --check exits with: 0 when the newest row ended well (a release PROMOTED, or DUPLICATE:
+ * its digest was already live; a rollback ROLLED_BACK), else 1: it failed, was rejected, rolled
+ * back, refused, cancelled or superseded, is still running, or there is none. gcloud's `workflows
+ * run` exits 0 whatever the execution's state; this is the check a script makes instead.
+ */
+export function checkExit(rows: HistoryRow[]): number {
+  const newest = rows[0];
+  if (!newest) return 1;
+  const good =
+    newest.kind === 'rollback' ? ['ROLLED_BACK', 'SUCCEEDED'] : ['PROMOTED', 'DUPLICATE'];
+  return good.includes(newest.outcome) ? 0 : 1;
+}
+
 /** The newest `limit` releases and rollbacks of a pipeline (aborts skipped, so read more). */
 export async function readHistory(
   executions: Pick<Executions, 'list'>,
@@ -134,5 +157,5 @@ export const historyCommand: Command = (argv, io) =>
   runOperator('history', argv, io, parseHistory, async ({ options, cloud }) => {
     const rows = await readHistory(cloud.executions, options.pipeline, options.limit);
     io.stdout.write(options.json ? `${JSON.stringify(rows)}\n` : `${renderHistory(rows)}\n`);
-    return 0;
+    return options.check ? checkExit(rows) : 0;
   });

@@ -2,7 +2,8 @@
 // nothing did.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseRelease, releaseAnswer } from './release.ts';
+import type { ExecutionView } from '../cloud.ts';
+import { parseRelease, release, releaseAnswer } from './release.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const REF = `us-central1-docker.pkg.dev/my-project/apps/web@${D1}`;
@@ -121,6 +122,107 @@ describe("releaseAnswer: the deployer's status and body", () => {
       else if (c.error)
         assert.throws(() => releaseAnswer(answer), { name: 'Error', message: c.error });
       else assert.deepEqual(releaseAnswer(answer), c.want);
+    });
+  }
+});
+
+describe('release --wait: the exit code says whether the release was promoted', () => {
+  const NAME = 'projects/p/locations/r/workflows/runway-release/executions/e1';
+  const result = (outcome: string) => ({
+    outcome,
+    pipeline: 'web',
+    digest: D1,
+    staging: { service: 'web-staging', revision: null },
+    live: { service: 'web', revision: null },
+    stages: [],
+  });
+  const view = (state: string, extra: Partial<ExecutionView> = {}): ExecutionView => ({
+    name: NAME,
+    id: 'e1',
+    state,
+    startTime: null,
+    endTime: null,
+    argument: {},
+    result: null,
+    error: null,
+    labels: {},
+    routine: null,
+    ...extra,
+  });
+  const cases: { name: string; done: ExecutionView; wait?: boolean; code: number; out: RegExp }[] =
+    [
+      {
+        name: 'PROMOTED',
+        done: view('SUCCEEDED', { result: result('PROMOTED') }),
+        code: 0,
+        out: /^PROMOTED$/m,
+      },
+      {
+        name: 'REJECTED by the tests',
+        done: view('SUCCEEDED', { result: result('REJECTED') }),
+        code: 1,
+        out: /^REJECTED$/m,
+      },
+      {
+        name: 'ROLLED_BACK in the canary',
+        done: view('SUCCEEDED', { result: result('ROLLED_BACK') }),
+        code: 1,
+        out: /^ROLLED_BACK$/m,
+      },
+      {
+        name: 'DUPLICATE',
+        done: view('SUCCEEDED', { result: result('DUPLICATE') }),
+        code: 1,
+        out: /^DUPLICATE$/m,
+      },
+      {
+        name: 'the execution FAILED',
+        done: view('FAILED', { error: 'boom' }),
+        code: 1,
+        out: /^FAILED: boom$/m,
+      },
+      {
+        name: 'the execution was CANCELLED',
+        done: view('CANCELLED'),
+        code: 1,
+        out: /^CANCELLED: no result$/m,
+      },
+      {
+        name: 'without --wait: 0 once started',
+        done: view('FAILED'),
+        wait: false,
+        code: 0,
+        out: /started$/m,
+      },
+    ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const states = [view('ACTIVE', { routine: 'test' }), c.done];
+      const out: string[] = [];
+      const code = await release(
+        {
+          deployer: {
+            release: async () => ({
+              status: 202,
+              body: { releases: [{ kind: 'started', pipeline: 'web', execution: NAME }] },
+            }),
+          },
+          executions: { get: async () => states.shift() ?? c.done, list: async () => [] },
+          caller: { member: async () => 'user:alice@example.com' },
+        },
+        {
+          pipeline: 'web',
+          image: REF,
+          digest: D1,
+          overrideFreeze: null,
+          reason: null,
+          wait: c.wait ?? true,
+        },
+        { out: (l) => out.push(l), err: () => {}, timeScale: 1 },
+        { sleep: async () => {} },
+      );
+      assert.equal(code, c.code);
+      assert.match(out.join('\n'), c.out);
     });
   }
 });

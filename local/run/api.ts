@@ -11,6 +11,7 @@ import {
 import { readJsonBody, sendJson } from '../api-server.ts';
 import type { Jobs } from './jobs.ts';
 import type { Operation, Operations } from './operations.ts';
+import { KnativeView, knativeRoutes } from './knative.ts';
 import { decodeMessage, type JsonObject } from './proto-json.ts';
 import { maskPaths, page } from './resources.ts';
 import type { Services } from './services.ts';
@@ -237,6 +238,8 @@ export function runApiHandler(api: RunApi) {
         return operations.render(await operations.wait(m[1]!, ms));
       },
     ],
+    // the v1 (Knative) API that gcloud run speaks
+    ...knativeRoutes(new KnativeView(services, services.settings)),
   ];
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -271,7 +274,7 @@ export function runApiHandler(api: RunApi) {
       );
     }
     throw notFound(
-      `The requested URL ${path} was not found on this server (the local Cloud Run Admin API v2).`,
+      `The requested URL ${path} was not found on this server (the local Cloud Run Admin API v2, and v1's serving.knative.dev/v1 namespaces API).`,
     );
   };
 }
