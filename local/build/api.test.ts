@@ -293,7 +293,7 @@ describe('REST edges', () => {
     await cb.builds.wait(op.metadata.build.id);
     const got = (await (
       await fetch(`${cb.url}/v1/projects/${PROJECT}/builds/${op.metadata.build.id}`)
-    ).json()) as Record<string, any>;
+    ).json()) as { status: string; failureInfo: { type: string } };
     assert.equal(named(got.status), 'FAILURE');
     assert.equal(got.failureInfo.type, 'FETCH_SOURCE_FAILED');
   });

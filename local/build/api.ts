@@ -268,6 +268,32 @@ export class CloudBuilds {
     return r.log.map((l) => `${l}\n`).join('');
   }
 
+  /**
+   * Cloud Logging's entries.list for build logs only (`resource.labels.build_id="ID"`), so
+   * `gcloud builds log ID` reads a CLOUD_LOGGING_ONLY build's log from the local cloud
+   * (CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING pointed here).
+   */
+  logEntries(body: Record<string, unknown>): Record<string, unknown> {
+    const filter = typeof body.filter === 'string' ? body.filter : '';
+    const id = /resource\.labels\.build_id="([^"]+)"/.exec(filter)?.[1];
+    if (!id)
+      throw invalidArgument(
+        'the local Cloud Logging answers build log queries only: resource.labels.build_id="ID"',
+      );
+    const r = this.#builds.get(id);
+    if (!r) return { entries: [] };
+    const desc = typeof body.orderBy === 'string' && /desc/i.test(body.orderBy);
+    const start = r.run.startMs ?? r.createMs;
+    const entries = r.log.map((textPayload, i) => ({
+      logName: `projects/${r.project}/logs/cloudbuild`,
+      resource: { type: 'build', labels: { build_id: r.id, project_id: r.project } },
+      textPayload,
+      timestamp: new Date(start + i).toISOString(),
+      insertId: String(i).padStart(8, '0'),
+    }));
+    return { entries: desc ? entries.reverse() : entries };
+  }
+
   render(r: BuildRecord): Record<string, unknown> {
     const { build, given, run } = r;
     const fetch = (run as BuildRun & { fetch?: TimeSpan }).fetch;
@@ -471,6 +497,10 @@ export function cloudBuildHandler(builds: CloudBuilds, defaultLocation: string) 
         'content-length': Buffer.byteLength(text),
       });
       res.end(text);
+      return;
+    }
+    if (path === '/v2/entries:list' && req.method === 'POST') {
+      sendJson(res, builds.logEntries(await readJsonBody(req, MAX_BODY)));
       return;
     }
     const allowed: string[] = [];
