@@ -170,7 +170,7 @@ describe('local Cloud Monitoring', () => {
   });
 
   test('p50 of one revision, and the mean of its latencies', async () => {
-    const ask = async (crossSeriesReducer: string) => {
+    const ask = async (crossSeriesReducer: 'REDUCE_PERCENTILE_50' | 'REDUCE_MEAN') => {
       const [series] = await client.listTimeSeries({
         name: `projects/${PROJECT}`,
         filter: `${LATENCIES} AND resource.labels.revision_name = "web-b"`,
