@@ -1,229 +1,36 @@
-// A local Cloud Monitoring with the one metric runway's canaries read: Cloud Run's
-// `run.googleapis.com/request_count`, counted by the local Cloud Run's router. It answers
-// `GET /v3/projects/P/timeSeries` (projects.timeSeries.list) in Google's JSON, with the filter
-// terms, interval and the sum aggregation runway uses; other metrics have no data.
+// A local Cloud Monitoring with the metrics runway's canaries read: Cloud Run's
+// `run.googleapis.com/request_count` (DELTA, INT64) and `run.googleapis.com/request_latencies`
+// (DELTA, DISTRIBUTION, in ms), recorded by the local Cloud Run's router. It answers
+// `GET /v3/projects/P/timeSeries` (projects.timeSeries.list) in Google's JSON, with Monitoring's
+// filter language, interval, aligners and reducers (aggregation.ts); other metrics have no data.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { invalidArgument, notFound, RunwayError } from '../../services/shared/errors.ts';
+import { invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { closeServer, serveApi } from '../api-server.ts';
-import type { RequestCount, RequestMetrics } from '../run/metrics.ts';
+import type { RequestMetrics } from '../run/metrics.ts';
+import {
+  type Aggregation,
+  align,
+  checkAggregation,
+  groupLabels,
+  invalidField,
+  parseAggregation,
+  reduce,
+  type Value,
+} from './aggregation.ts';
+import { distributionJson } from './distribution.ts';
+import { type Labels, parseFilter } from './filter.ts';
+
+export { parseAggregation } from './aggregation.ts';
+export { parseFilter } from './filter.ts';
 
 export const REQUEST_COUNT = 'run.googleapis.com/request_count';
+export const REQUEST_LATENCIES = 'run.googleapis.com/request_latencies';
+const RESOURCE_TYPE = 'cloud_run_revision';
 
 export interface LocalMonitoring {
   url: string;
   host: string;
   close(): Promise<void>;
-}
-
-type Labels = Record<string, string>;
-
-/** `a = "x" AND b = "y"`: the equality terms of Monitoring's filter language runway needs. */
-export function parseFilter(filter: string): Map<string, string> {
-  const terms = new Map<string, string>();
-  for (const term of filter.split(/\s+AND\s+/)) {
-    const m = /^\s*([a-z_.]+)\s*=\s*"([^"]*)"\s*$/.exec(term);
-    if (!m) {
-      throw invalidArgument(
-        `filter term ${JSON.stringify(term.trim().slice(0, 100))} is not supported by the local Cloud Monitoring: use field = "value" terms joined by AND`,
-        [{ field: 'filter', description: 'unsupported filter' }],
-      );
-    }
-    terms.set(m[1]!, m[2]!);
-  }
-  if (!terms.has('metric.type')) {
-    throw invalidArgument('filter must name a metric.type', [
-      { field: 'filter', description: 'metric.type is required' },
-    ]);
-  }
-  return terms;
-}
-
-function labelsOf(c: RequestCount, project: string, location: string) {
-  return {
-    metric: { response_code_class: c.codeClass } as Labels,
-    resource: {
-      project_id: project,
-      location,
-      service_name: c.service,
-      configuration_name: c.service,
-      revision_name: c.revision,
-    } as Labels,
-  };
-}
-
-// Aggregation's enums, names and numbers (google/monitoring/v3/common.proto): Google's REST
-// gateway takes either, and its Node client sends numbers.
-const ALIGNERS: Record<string, number> = {
-  ALIGN_NONE: 0,
-  ALIGN_DELTA: 1,
-  ALIGN_RATE: 2,
-  ALIGN_INTERPOLATE: 3,
-  ALIGN_NEXT_OLDER: 4,
-  ALIGN_MIN: 10,
-  ALIGN_MAX: 11,
-  ALIGN_MEAN: 12,
-  ALIGN_COUNT: 13,
-  ALIGN_SUM: 14,
-  ALIGN_STDDEV: 15,
-  ALIGN_COUNT_TRUE: 16,
-  ALIGN_COUNT_FALSE: 24,
-  ALIGN_FRACTION_TRUE: 17,
-  ALIGN_PERCENTILE_99: 18,
-  ALIGN_PERCENTILE_95: 19,
-  ALIGN_PERCENTILE_50: 20,
-  ALIGN_PERCENTILE_05: 21,
-  ALIGN_PERCENT_CHANGE: 23,
-};
-const REDUCERS: Record<string, number> = {
-  REDUCE_NONE: 0,
-  REDUCE_MEAN: 1,
-  REDUCE_MIN: 2,
-  REDUCE_MAX: 3,
-  REDUCE_SUM: 4,
-  REDUCE_STDDEV: 5,
-  REDUCE_COUNT: 6,
-  REDUCE_COUNT_TRUE: 7,
-  REDUCE_COUNT_FALSE: 15,
-  REDUCE_FRACTION_TRUE: 8,
-  REDUCE_PERCENTILE_99: 9,
-  REDUCE_PERCENTILE_95: 10,
-  REDUCE_PERCENTILE_50: 11,
-  REDUCE_PERCENTILE_05: 12,
-};
-// What request_count (DELTA, INT64) can be aligned with, as Monitoring's aligner table says; the
-// boolean and distribution aligners are refused for it.
-const INT64_DELTA_ALIGNERS = new Set([
-  'ALIGN_NONE',
-  'ALIGN_DELTA',
-  'ALIGN_RATE',
-  'ALIGN_NEXT_OLDER',
-  'ALIGN_MIN',
-  'ALIGN_MAX',
-  'ALIGN_MEAN',
-  'ALIGN_COUNT',
-  'ALIGN_SUM',
-  'ALIGN_STDDEV',
-  'ALIGN_PERCENT_CHANGE',
-]);
-
-/** An enum query parameter by name or number; Google's REST gateway wording when it is neither. */
-function enumParam(
-  query: URLSearchParams,
-  field: string,
-  proto: string,
-  type: string,
-  values: Record<string, number>,
-): string | undefined {
-  const raw = query.get(`aggregation.${field}`) ?? query.get(`aggregation.${proto}`);
-  if (raw === null || raw === '') return undefined;
-  const byNumber = Object.entries(values).find(([, n]) => String(n) === raw)?.[0];
-  const name = raw in values ? raw : byNumber;
-  if (!name) {
-    const message = `Invalid value at 'aggregation.${proto}' (type.googleapis.com/google.monitoring.v3.Aggregation.${type}), ${JSON.stringify(raw)}`;
-    throw invalidArgument(message, [{ field: `aggregation.${proto}`, description: message }]);
-  }
-  return name;
-}
-
-/** Monitoring's own refusal: `Field F had an invalid value of "V": why.` */
-function invalidField(field: string, value: string, why: string) {
-  return invalidArgument(
-    `Field ${field} had an invalid value of ${JSON.stringify(value)}: ${why}`,
-    [{ field, description: why }],
-  );
-}
-
-/** A google.protobuf.Duration in JSON (`"90s"`, `"1.5s"`), in seconds; NaN when malformed. */
-function durationSeconds(text: string): number {
-  const m = /^(-?\d+)(?:\.(\d{1,9}))?s$/.exec(text);
-  return m ? Number(`${m[1]}.${m[2] ?? '0'}`) : Number.NaN;
-}
-
-interface Aggregation {
-  /** Alignment period in ms, when an aligner other than ALIGN_NONE is in use. */
-  periodMs?: number;
-  reducer?: string;
-  groupBy: string[];
-}
-
-/**
- * The aggregation of a request, refused where Cloud Monitoring refuses it: an alignment period
- * under 60 s ("The alignment period must be greater than or equal to 1 minute."), an aligner
- * without a period, a reducer without an aligner, unknown enum values, and aligners that do not
- * apply to an INT64 DELTA metric. Valid aggregations the local cloud cannot compute are 501.
- */
-export function parseAggregation(query: URLSearchParams): Aggregation {
-  const aligner = enumParam(query, 'perSeriesAligner', 'per_series_aligner', 'Aligner', ALIGNERS);
-  const reducer = enumParam(
-    query,
-    'crossSeriesReducer',
-    'cross_series_reducer',
-    'Reducer',
-    REDUCERS,
-  );
-  const periodText =
-    query.get('aggregation.alignmentPeriod') ?? query.get('aggregation.alignment_period') ?? '';
-  const groupBy = [
-    ...query.getAll('aggregation.groupByFields'),
-    ...query.getAll('aggregation.group_by_fields'),
-  ];
-  let periodMs: number | undefined;
-  if (periodText !== '') {
-    const seconds = durationSeconds(periodText);
-    if (Number.isNaN(seconds)) {
-      const message = `Invalid value at 'aggregation.alignment_period' (type.googleapis.com/google.protobuf.Duration), ${JSON.stringify(periodText)}`;
-      throw invalidArgument(message, [
-        { field: 'aggregation.alignment_period', description: message },
-      ]);
-    }
-    if (seconds < 60) {
-      throw invalidField(
-        'aggregation.alignmentPeriod',
-        periodText,
-        'The alignment period must be greater than or equal to 1 minute.',
-      );
-    }
-    periodMs = seconds * 1000;
-  }
-  const aligning = aligner !== undefined && aligner !== 'ALIGN_NONE';
-  if (aligning && periodMs === undefined) {
-    throw invalidField(
-      'aggregation.alignmentPeriod',
-      periodText,
-      'An alignment period must be specified when a per-series aligner other than ALIGN_NONE is used.',
-    );
-  }
-  if (reducer !== undefined && reducer !== 'REDUCE_NONE' && !aligning) {
-    throw invalidField(
-      'aggregation.perSeriesAligner',
-      aligner ?? '',
-      'A per-series aligner other than ALIGN_NONE must be specified when a cross-series reducer is used.',
-    );
-  }
-  if (aligning && !INT64_DELTA_ALIGNERS.has(aligner)) {
-    throw invalidField(
-      'aggregation.perSeriesAligner',
-      aligner,
-      'The aligner cannot be applied to metrics with kind DELTA and value type INT64.',
-    );
-  }
-  if (aligning && aligner !== 'ALIGN_SUM') {
-    throw new RunwayError(
-      'UNIMPLEMENTED',
-      `aggregation.perSeriesAligner ${aligner} is valid, but the local Cloud Monitoring computes ALIGN_SUM only`,
-    );
-  }
-  if (reducer !== undefined && reducer !== 'REDUCE_NONE' && reducer !== 'REDUCE_SUM') {
-    throw new RunwayError(
-      'UNIMPLEMENTED',
-      `aggregation.crossSeriesReducer ${reducer} is valid, but the local Cloud Monitoring computes REDUCE_SUM only`,
-    );
-  }
-  return {
-    ...(aligning ? { periodMs } : {}),
-    ...(reducer && reducer !== 'REDUCE_NONE' ? { reducer } : {}),
-    groupBy,
-  };
 }
 
 /** interval.endTime is required; startTime defaults to it and must not be after it. */
@@ -262,50 +69,69 @@ function parseRfc3339(text: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-type Series = { metric: Labels; resource: Labels; count: number };
-
-function matcher(filter: Map<string, string>) {
-  return (labels: { metric: Labels; resource: Labels }) =>
-    [...filter].every(([field, value]) => {
-      if (field === 'metric.type' || field === 'resource.type') return true;
-      const m = /^(metric|resource)\.labels?\.([a-z_]+)$/.exec(field);
-      if (!m) throw invalidArgument(`filter field ${field} is not supported`);
-      return labels[m[1] as 'metric' | 'resource'][m[2]!] === value;
-    });
-}
-
-/** REDUCE_SUM across series, grouped by the named label fields. */
-function reduceSum(series: Series[], fields: string[]): Series[] {
-  const groups = new Map<string, Series>();
-  for (const s of series) {
-    const kept = { metric: {} as Labels, resource: {} as Labels };
-    for (const f of fields) {
-      const m = /^(metric|resource)\.labels?\.([a-z_]+)$/.exec(f);
-      if (!m) throw invalidArgument(`aggregation.groupByFields ${f} is not supported`);
-      const kind = m[1] as 'metric' | 'resource';
-      const value = s[kind][m[2]!];
-      if (value !== undefined) kept[kind][m[2]!] = value;
-    }
-    const key = JSON.stringify(kept);
-    const group = groups.get(key);
-    if (group) group.count += s.count;
-    else groups.set(key, { ...kept, count: s.count });
-  }
-  return [...groups.values()];
-}
+type Series = { metric: Labels; resource: Labels; values: (Value | undefined)[] };
 
 export interface ListOptions {
-  /** The clock the counts were stamped with (a time-scaled stack's engine clock). */
+  /** The clock the requests were stamped with (a time-scaled stack's engine clock). */
   now?: () => number;
-  /** How long a count takes to become visible, as Cloud Run's metrics do (up to 180 s). */
+  /** How long a data point takes to become visible, as Cloud Run's metrics do (up to 180 s). */
   visibilityDelayMs?: number;
 }
 
+/** The raw series of one window: each revision and code class with requests in it. */
+function rawSeries(
+  metrics: RequestMetrics,
+  metricType: string,
+  from: number,
+  to: number,
+): { labels: { service: string; revision: string; codeClass: string }; value: Value }[] {
+  if (metricType === REQUEST_COUNT) {
+    return metrics
+      .counts(from, to)
+      .map((c) => ({ labels: c, value: { type: 'INT64' as const, n: c.count } }));
+  }
+  return metrics
+    .latencies(from, to)
+    .map((c) => ({ labels: c, value: { type: 'DISTRIBUTION' as const, h: c.latencies } }));
+}
+
+/** Aligns each series' window values, then reduces each window across the series of a group. */
+function aggregate(series: Series[], agg: Aggregation, windows: number): Series[] {
+  if (agg.aligner === undefined) return series;
+  const alignedSeries = series.map((s) => ({
+    ...s,
+    values: s.values.map((v) => (v ? align(agg.aligner!, v, agg.periodMs!) : undefined)),
+  }));
+  if (agg.reducer === undefined) return alignedSeries;
+  const groups = new Map<string, { labels: Omit<Series, 'values'>; members: Series[] }>();
+  for (const s of alignedSeries) {
+    const labels = groupLabels(s, agg.groupBy);
+    const key = JSON.stringify(labels);
+    const group = groups.get(key) ?? { labels, members: [] };
+    group.members.push(s);
+    groups.set(key, group);
+  }
+  return [...groups.values()].map(({ labels, members }) => ({
+    ...labels,
+    values: Array.from({ length: windows }, (_, i) => {
+      const present = members.flatMap((m) => (m.values[i] ? [m.values[i]!] : []));
+      return present.length ? reduce(agg.reducer!, present) : undefined;
+    }),
+  }));
+}
+
+function valueJson(v: Value) {
+  if (v.type === 'DISTRIBUTION') return { distributionValue: distributionJson(v.h) };
+  if (v.type === 'INT64') return { int64Value: String(Math.round(v.n)) };
+  return { doubleValue: v.n };
+}
+
 /**
- * projects.timeSeries.list over the router's counts. Without an aligner, one point per series
- * over the interval. With ALIGN_SUM, Monitoring's alignment: points every alignment period,
- * ending at the interval's end, each summing the period before it (newest first). Counts
- * younger than the visibility delay are not there yet.
+ * projects.timeSeries.list over the router's records. Without an aligner, one point per series
+ * over the interval. With an aligner, Monitoring's alignment: points every alignment period,
+ * ending at the interval's end, each over the period before it (newest first), periods without
+ * data left out; then the reducer across the series of each group-by group. Data younger than the
+ * visibility delay is not there yet.
  */
 export function listTimeSeries(
   metrics: RequestMetrics,
@@ -316,45 +142,70 @@ export function listTimeSeries(
 ) {
   const filter = parseFilter(query.get('filter') ?? '');
   const { start, end } = parseInterval(query);
-  const aggregation = parseAggregation(query);
-  if (filter.get('metric.type') !== REQUEST_COUNT) return { timeSeries: [] };
-  const rtype = filter.get('resource.type');
-  if (rtype !== undefined && rtype !== 'cloud_run_revision') return { timeSeries: [] };
+  const agg = parseAggregation(query);
+  const input = { [REQUEST_COUNT]: 'INT64', [REQUEST_LATENCIES]: 'DISTRIBUTION' } as const;
+  const valueType = input[filter.metricType as keyof typeof input];
+  if (valueType === undefined) return { timeSeries: [] };
+  const out = checkAggregation(agg, valueType);
   const visible = (options.now ?? Date.now)() - (options.visibilityDelayMs ?? 0);
-  const matches = matcher(filter);
   const windows =
-    aggregation.periodMs === undefined
+    agg.periodMs === undefined
       ? [{ from: start, to: end }]
-      : periodsEnding(end, start, aggregation.periodMs);
-  const points = new Map<string, { series: Series; counts: number[] }>();
+      : periodsEnding(end, start, agg.periodMs);
+  const byLabels = new Map<string, Series>();
   windows.forEach((w, i) => {
-    let series = metrics
-      .counts(w.from, Math.min(w.to, visible))
-      .map((c) => ({ ...labelsOf(c, project, location), count: c.count }))
-      .filter(matches);
-    if (aggregation.reducer === 'REDUCE_SUM') series = reduceSum(series, aggregation.groupBy);
-    for (const s of series) {
-      const key = JSON.stringify([s.metric, s.resource]);
-      const entry = points.get(key) ?? { series: s, counts: windows.map(() => 0) };
-      entry.counts[i] = s.count;
-      points.set(key, entry);
+    for (const { labels: l, value } of rawSeries(
+      metrics,
+      filter.metricType,
+      w.from,
+      Math.min(w.to, visible),
+    )) {
+      const metric: Labels = { response_code_class: l.codeClass };
+      const resource: Labels = {
+        project_id: project,
+        location,
+        service_name: l.service,
+        configuration_name: l.service,
+        revision_name: l.revision,
+      };
+      const subject = {
+        project,
+        metricType: filter.metricType,
+        resourceType: RESOURCE_TYPE,
+        metric,
+        resource,
+      };
+      if (!filter.matches(subject)) continue;
+      const key = JSON.stringify([metric, resource]);
+      const series = byLabels.get(key) ?? {
+        metric,
+        resource,
+        values: windows.map(() => undefined),
+      };
+      series.values[i] = value;
+      byLabels.set(key, series);
     }
   });
   const iso = (ms: number) => new Date(ms).toISOString();
-  return {
-    timeSeries: [...points.values()].map(({ series, counts }) => ({
-      metric: { type: REQUEST_COUNT, labels: series.metric },
-      resource: { type: 'cloud_run_revision', labels: series.resource },
-      metricKind: 'DELTA',
-      valueType: 'INT64',
-      points: windows
-        .map((w, i) => ({
-          interval: { startTime: iso(w.from), endTime: iso(w.to) },
-          value: { int64Value: String(counts[i]) },
-        }))
-        .filter((_, i) => aggregation.periodMs === undefined || counts[i]! > 0),
-    })),
-  };
+  const timeSeries = aggregate([...byLabels.values()], agg, windows.length).flatMap((s) => {
+    const points = windows.flatMap((w, i) => {
+      const v = s.values[i];
+      if (!v) return [];
+      const from = out.kind === 'GAUGE' ? w.to : w.from;
+      return [{ interval: { startTime: iso(from), endTime: iso(w.to) }, value: valueJson(v) }];
+    });
+    if (points.length === 0) return [];
+    return [
+      {
+        metric: { type: filter.metricType, labels: s.metric },
+        resource: { type: RESOURCE_TYPE, labels: s.resource },
+        metricKind: out.kind,
+        valueType: out.type,
+        points,
+      },
+    ];
+  });
+  return { timeSeries };
 }
 
 /** Alignment periods ending at `end`, newest first, while they end after `start`. */

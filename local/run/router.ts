@@ -17,8 +17,11 @@ import type { RevisionInstances } from './instances.ts';
 export interface Backend {
   revision: string;
   instances: RevisionInstances;
-  /** Hears the status of every answer this backend gave (or the router gave for it). */
-  record?: (status: number) => void;
+  /**
+   * Called as a request to this backend begins; the function it returns hears the request's
+   * status (the backend's, or the router's own 502/503/504) once its response has ended.
+   */
+  begin?: () => (status: number) => void;
   /** The revision's request timeout (its template's `timeout`, 300 s by default). */
   timeoutMs?: number;
 }
@@ -64,17 +67,43 @@ function refuse(res: ServerResponse, status: number, message: string): void {
 const bodiless = (req: IncomingMessage) =>
   !req.headers['transfer-encoding'] && (req.headers['content-length'] ?? '0') === '0';
 
+/**
+ * A request's record: its status as soon as the router knows it, reported with its latency once
+ * the response has ended (or the caller went away), whichever comes last; once per request.
+ */
+function meter(backend: Backend, res: ServerResponse): (status: number) => void {
+  const done = backend.begin?.();
+  if (!done) return () => {};
+  let status: number | undefined;
+  let closed = false;
+  let recorded = false;
+  const settle = () => {
+    if (status === undefined || !closed || recorded) return;
+    recorded = true;
+    done(status);
+  };
+  res.once('close', () => {
+    closed = true;
+    settle();
+  });
+  return (s) => {
+    status ??= s;
+    settle();
+  };
+}
+
 async function forward(
   req: IncomingMessage,
   res: ServerResponse,
   backend: Backend,
+  answered: (status: number) => void,
   retried = false,
 ): Promise<void> {
   let lease = backend.instances.tryAcquire();
   try {
     lease ??= await backend.instances.acquire();
   } catch (err) {
-    backend.record?.(503);
+    answered(503);
     refuse(
       res,
       503,
@@ -95,7 +124,7 @@ async function forward(
     agent,
   });
   upstream.on('response', (answer) => {
-    backend.record?.(answer.statusCode ?? 502);
+    answered(answer.statusCode ?? 502);
     res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
     answer.pipe(res);
     answer.once('error', () => res.destroy());
@@ -112,10 +141,12 @@ async function forward(
         ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? ''));
     if (neverReached && !retried && !res.headersSent && bodiless(req)) {
       lease.release();
-      void backend.instances.refused(lease.port).then(() => forward(req, res, backend, true));
+      void backend.instances
+        .refused(lease.port)
+        .then(() => forward(req, res, backend, answered, true));
       return;
     }
-    backend.record?.(502);
+    answered(502);
     refuse(res, 502, `Bad Gateway: revision ${backend.revision} did not answer: ${err.message}`);
   });
   req.pipe(upstream);
@@ -123,7 +154,7 @@ async function forward(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    backend.record?.(504);
+    answered(504);
     refuse(
       res,
       504,
@@ -154,7 +185,7 @@ export async function openListener(route: () => Routing): Promise<Listener> {
       refuse(res, 503, 'Service Unavailable: no revision serves traffic');
       return;
     }
-    void forward(req, res, backend);
+    void forward(req, res, backend, meter(backend, res));
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {

@@ -197,7 +197,7 @@ export class Traffic {
     return {
       revision: rev.id,
       instances: rev.instances!,
-      record: (status) => this.metrics?.record(svc.id, rev.id, status),
+      begin: () => this.metrics?.start(svc.id, rev.id) ?? (() => {}),
       timeoutMs:
         typeof rev.template.timeout === 'string'
           ? Number(rev.template.timeout.slice(0, -1)) * 1000

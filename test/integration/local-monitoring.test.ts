@@ -8,6 +8,7 @@ import { MetricServiceClient } from '@google-cloud/monitoring';
 import { localClientOptions } from '../../services/shared/clients.ts';
 import { type LocalMonitoring, startLocalMonitoring } from '../../local/monitoring/server.ts';
 import { RequestMetrics } from '../../local/run/metrics.ts';
+import { emptyHistogram, observe, percentile } from '../../local/monitoring/distribution.ts';
 
 const PROJECT = 'demo-project';
 let now = Date.parse('2026-11-23T10:00:00Z');
@@ -16,12 +17,13 @@ let monitoring: LocalMonitoring;
 let client: MetricServiceClient;
 
 before(async () => {
-  // 30 s of traffic: web-a answers 2xx; web-b 2xx and one 5xx in four; api-a 4xx.
+  // 30 s of traffic: web-a answers 2xx in 10 ms; web-b 2xx in 20 ms and one 5xx in four after
+  // 1000 ms; api-a 4xx in 5 ms.
   for (let s = 0; s < 30; s++) {
     now = Date.parse('2026-11-23T10:00:00Z') + s * 1000;
-    metrics.record('web', 'web-a', 200);
-    metrics.record('web', 'web-b', s % 4 === 0 ? 503 : 200);
-    metrics.record('api', 'api-a', 404);
+    metrics.record('web', 'web-a', 200, 10);
+    metrics.record('web', 'web-b', s % 4 === 0 ? 503 : 200, s % 4 === 0 ? 1000 : 20);
+    metrics.record('api', 'api-a', 404, 5);
   }
   monitoring = await startLocalMonitoring({ metrics, project: PROJECT, location: 'us-central1' });
   client = new MetricServiceClient(localClientOptions(monitoring.host));
@@ -83,10 +85,156 @@ describe('local Cloud Monitoring', () => {
   test('another metric has no data', async () => {
     const [series] = await client.listTimeSeries({
       name: `projects/${PROJECT}`,
-      filter: 'metric.type = "run.googleapis.com/request_latencies"',
+      filter: 'metric.type = "run.googleapis.com/container/instance_count"',
       interval: interval('2026-11-23T10:00:00Z', '2026-11-23T10:00:30Z'),
     });
     assert.deepEqual(series, []);
+  });
+
+  const LATENCIES = 'metric.type = "run.googleapis.com/request_latencies"';
+  const WINDOW = interval('2026-11-23T09:59:30Z', '2026-11-23T10:00:30Z');
+  /** What Monitoring reports for web-b: the p-th percentile of its 30 requests, from buckets. */
+  const webB = (p: number) => {
+    const h = emptyHistogram();
+    for (let s = 0; s < 30; s++) observe(h, s % 4 === 0 ? 1000 : 20);
+    return percentile(h, p);
+  };
+
+  test('latencies without aggregation: one distribution per revision and class', async () => {
+    const [series] = await client.listTimeSeries({
+      name: `projects/${PROJECT}`,
+      filter: `${LATENCIES} AND resource.labels.revision_name = "web-a"`,
+      interval: WINDOW,
+    });
+    assert.equal(series.length, 1);
+    const s = series[0]!;
+    assert.equal(s.metricKind, 'DELTA');
+    assert.equal(s.valueType, 'DISTRIBUTION');
+    assert.equal(s.metric?.labels?.response_code_class, '2xx');
+    assert.equal(s.resource?.type, 'cloud_run_revision');
+    assert.equal(s.resource?.labels?.service_name, 'web');
+    const d = s.points?.[0]?.value?.distributionValue;
+    assert.equal(Number(d?.count), 30);
+    assert.equal(d?.mean, 10);
+    assert.equal(d?.sumOfSquaredDeviation ?? 0, 0);
+    assert.deepEqual(
+      { ...d?.bucketOptions?.exponentialBuckets },
+      { numFiniteBuckets: 70, growthFactor: 1.4, scale: 1 },
+    );
+    // 10 ms lies in bucket 7: [1.4^6, 1.4^7) = [7.53, 10.54).
+    assert.deepEqual(d?.bucketCounts?.map(Number), [0, 0, 0, 0, 0, 0, 0, 30]);
+  });
+
+  test('p99 of one revision: ALIGN_DELTA, then REDUCE_PERCENTILE_99 over its merged distributions', async () => {
+    const [series] = await client.listTimeSeries({
+      name: `projects/${PROJECT}`,
+      filter: `${LATENCIES} AND resource.type = "cloud_run_revision" AND resource.labels.revision_name = "web-b"`,
+      interval: WINDOW,
+      aggregation: {
+        alignmentPeriod: { seconds: 60 },
+        perSeriesAligner: 'ALIGN_DELTA',
+        crossSeriesReducer: 'REDUCE_PERCENTILE_99',
+        groupByFields: ['resource.labels.revision_name'],
+      },
+    });
+    assert.equal(series.length, 1);
+    assert.equal(series[0]!.valueType, 'DOUBLE');
+    assert.equal(series[0]!.resource?.labels?.revision_name, 'web-b');
+    const p99 = series[0]!.points?.[0]?.value?.doubleValue;
+    assert.equal(p99, webB(99));
+    assert.ok(p99! > 1000 && p99! < 1172, `p99 ${p99} lies in 1000 ms's bucket`);
+  });
+
+  test('p99 per revision: ALIGN_PERCENTILE_99 per series, then REDUCE_PERCENTILE_99 of those', async () => {
+    const [series] = await client.listTimeSeries({
+      name: `projects/${PROJECT}`,
+      filter: `${LATENCIES} AND resource.labels.service_name = "web"`,
+      interval: WINDOW,
+      aggregation: {
+        alignmentPeriod: { seconds: 60 },
+        perSeriesAligner: 'ALIGN_PERCENTILE_99',
+        crossSeriesReducer: 'REDUCE_PERCENTILE_99',
+        groupByFields: ['resource.labels.revision_name'],
+      },
+    });
+    const byRevision = Object.fromEntries(
+      series.map((s) => [s.resource?.labels?.revision_name, s.points?.[0]?.value?.doubleValue]),
+    );
+    assert.deepEqual(Object.keys(byRevision).sort(), ['web-a', 'web-b']);
+    assert.ok(byRevision['web-a']! > 7.5 && byRevision['web-a']! < 10.6);
+    // web-b's two series (2xx near 20 ms, 5xx near 1000 ms): the p99 of their p99s.
+    assert.ok(byRevision['web-b']! > 1000 && byRevision['web-b']! < 1172);
+    const point = series[0]!.points?.[0];
+    assert.equal(series[0]!.metricKind, 'GAUGE');
+    assert.deepEqual(point?.interval?.startTime, point?.interval?.endTime);
+  });
+
+  test('p50 of one revision, and the mean of its latencies', async () => {
+    const ask = async (crossSeriesReducer: 'REDUCE_PERCENTILE_50' | 'REDUCE_MEAN') => {
+      const [series] = await client.listTimeSeries({
+        name: `projects/${PROJECT}`,
+        filter: `${LATENCIES} AND resource.labels.revision_name = "web-b"`,
+        interval: WINDOW,
+        aggregation: {
+          alignmentPeriod: { seconds: 60 },
+          perSeriesAligner: 'ALIGN_DELTA',
+          crossSeriesReducer,
+        },
+      });
+      return series[0]?.points?.[0]?.value?.doubleValue;
+    };
+    assert.equal(await ask('REDUCE_PERCENTILE_50'), webB(50));
+    assert.equal(await ask('REDUCE_MEAN'), (22 * 20 + 8 * 1000) / 30);
+  });
+
+  test('request counts of one revision per class, and in all, with ALIGN_DELTA', async () => {
+    const counts = async (groupByFields: string[]) => {
+      const [series] = await client.listTimeSeries({
+        name: `projects/${PROJECT}`,
+        filter:
+          'metric.type = "run.googleapis.com/request_count" AND resource.labels.revision_name = "web-b"',
+        interval: WINDOW,
+        aggregation: {
+          alignmentPeriod: { seconds: 60 },
+          perSeriesAligner: 'ALIGN_DELTA',
+          crossSeriesReducer: 'REDUCE_SUM',
+          groupByFields,
+        },
+      });
+      return series.map((s) => [s.metric?.labels?.response_code_class ?? 'all', count(s)]);
+    };
+    assert.deepEqual((await counts(['metric.labels.response_code_class'])).sort(), [
+      ['2xx', 22],
+      ['5xx', 8],
+    ]);
+    assert.deepEqual(await counts([]), [['all', 30]]);
+  });
+
+  test('the 5xx count of one revision, filtered on the class', async () => {
+    const [series] = await client.listTimeSeries({
+      name: `projects/${PROJECT}`,
+      filter:
+        'metric.type = "run.googleapis.com/request_count" AND resource.labels.revision_name = "web-b" AND metric.labels.response_code_class = "5xx"',
+      interval: WINDOW,
+      aggregation: {
+        alignmentPeriod: { seconds: 60 },
+        perSeriesAligner: 'ALIGN_SUM',
+        crossSeriesReducer: 'REDUCE_SUM',
+      },
+    });
+    assert.deepEqual(series.map(count), [8]);
+  });
+
+  test('an aligner for numbers is refused for latencies through Google’s client', async () => {
+    await assert.rejects(
+      client.listTimeSeries({
+        name: `projects/${PROJECT}`,
+        filter: LATENCIES,
+        interval: WINDOW,
+        aggregation: { alignmentPeriod: { seconds: 60 }, perSeriesAligner: 'ALIGN_RATE' },
+      }),
+      /The aligner cannot be applied to metrics with kind DELTA and value type DISTRIBUTION\./,
+    );
   });
 
   const bad: { name: string; query: string; status: number; message: RegExp }[] = [
@@ -94,19 +242,20 @@ describe('local Cloud Monitoring', () => {
       name: 'no filter',
       query: 'interval.endTime=2026-11-23T10:00:30Z',
       status: 400,
-      message: /use field = "value" terms|metric.type/,
+      message:
+        /^Field filter had an invalid value of "": The filter must specify a single metric type/,
     },
     {
       name: 'a filter without metric.type',
       query: `filter=${encodeURIComponent('resource.type = "cloud_run_revision"')}&interval.endTime=2026-11-23T10:00:30Z`,
       status: 400,
-      message: /must name a metric.type/,
+      message: /The filter must specify a single metric type/,
     },
     {
-      name: 'an unsupported filter',
+      name: 'a filter that names no single metric type',
       query: `filter=${encodeURIComponent('metric.type = starts_with("run")')}&interval.endTime=2026-11-23T10:00:30Z`,
       status: 400,
-      message: /not supported by the local Cloud Monitoring/,
+      message: /The filter must specify a single metric type/,
     },
     {
       name: 'no interval',
@@ -177,10 +326,10 @@ describe('local Cloud Monitoring', () => {
       message: /The aligner cannot be applied to metrics with kind DELTA and value type INT64\.$/,
     },
     {
-      name: 'a valid reducer the local cloud does not compute',
-      query: `${COUNT}&aggregation.alignmentPeriod=60s&aggregation.perSeriesAligner=ALIGN_SUM&aggregation.crossSeriesReducer=REDUCE_MEAN`,
+      name: 'a valid aligner the local cloud does not compute',
+      query: `${COUNT}&aggregation.alignmentPeriod=60s&aggregation.perSeriesAligner=ALIGN_MEAN`,
       status: 501,
-      message: /REDUCE_MEAN is valid, but the local Cloud Monitoring computes REDUCE_SUM only/,
+      message: /ALIGN_MEAN is valid, but the local Cloud Monitoring computes/,
     },
   ];
   for (const c of bad) {

@@ -1,0 +1,126 @@
+// Request latencies measured by the local Cloud Run's router, as Cloud Monitoring reports them:
+// a revision of the sample app slowed by LATENCY_MS and a fast one, real processes behind real
+// sockets, read back as run.googleapis.com/request_latencies through Google's Monitoring client.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { MetricServiceClient } from '@google-cloud/monitoring';
+import { ServicesClient } from '@google-cloud/run';
+import { type LocalMonitoring, startLocalMonitoring } from '../../local/monitoring/server.ts';
+import { type LocalRegistry, startLocalRegistry } from '../../local/registry/server.ts';
+import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
+import { localClientOptions } from '../../services/shared/clients.ts';
+
+const PROJECT = 'demo-project';
+const REGION = 'us-central1';
+const APP = new URL('../../services/sample-app/', import.meta.url).pathname;
+const SLOW_MS = 300;
+
+let root: string;
+let registry: LocalRegistry;
+let run: LocalRun;
+let monitoring: LocalMonitoring;
+let services: ServicesClient;
+let client: MetricServiceClient;
+const revisions: Record<string, string> = {};
+let started: number;
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'runway-latencies-'));
+  registry = await startLocalRegistry({ root: join(root, 'registry') });
+  run = await startLocalRun({
+    project: PROJECT,
+    region: REGION,
+    images: registry.images,
+    logDir: join(root, 'logs'),
+    graceMs: 300,
+    settleMs: 300,
+  });
+  monitoring = await startLocalMonitoring({
+    metrics: run.metrics,
+    project: PROJECT,
+    location: REGION,
+  });
+  services = new ServicesClient(localClientOptions(run.host));
+  client = new MetricServiceClient(localClientOptions(monitoring.host));
+  const image = (await registry.push(APP, `${REGION}-docker.pkg.dev/${PROJECT}/apps/sample:v1`))
+    .digestRef;
+  started = Date.now();
+  for (const [id, env] of [
+    ['slow', [{ name: 'LATENCY_MS', value: String(SLOW_MS) }]],
+    ['fast', []],
+  ] as const) {
+    const [op] = await services.createService({
+      parent: `projects/${PROJECT}/locations/${REGION}`,
+      serviceId: id,
+      service: { template: { containers: [{ image, env: [...env] }] } },
+    });
+    const [svc] = await op.promise();
+    revisions[id] = String(svc.latestReadyRevision).split('/').at(-1)!;
+    // Ten requests each, one after another so that no request waits for a new instance to
+    // start: the router times each from its start to its end.
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${svc.uri}/`);
+      assert.equal(res.status, 200);
+      await res.text();
+    }
+  }
+});
+after(async () => {
+  await client?.close();
+  await services?.close();
+  await monitoring?.close();
+  await run?.close();
+  await registry?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('latencies through the router', () => {
+  test('p99 per revision: the slow revision above its LATENCY_MS, the fast one well under it', async () => {
+    const end = Math.ceil((Date.now() + 1000) / 1000) * 1000;
+    const [series] = await client.listTimeSeries({
+      name: `projects/${PROJECT}`,
+      filter:
+        'metric.type = "run.googleapis.com/request_latencies" AND resource.type = "cloud_run_revision" AND resource.labels.service_name = one_of("slow", "fast")',
+      interval: {
+        startTime: { seconds: Math.floor(started / 1000) - 60 },
+        endTime: { seconds: end / 1000 },
+      },
+      aggregation: {
+        alignmentPeriod: { seconds: Math.max(60, Math.ceil((end - started) / 1000) + 60) },
+        perSeriesAligner: 'ALIGN_DELTA',
+        crossSeriesReducer: 'REDUCE_PERCENTILE_99',
+        groupByFields: ['resource.labels.revision_name'],
+      },
+    });
+    const p99 = Object.fromEntries(
+      series.map((s) => [
+        s.resource?.labels?.revision_name,
+        s.points?.[0]?.value?.doubleValue ?? 0,
+      ]),
+    );
+    const slow = p99[revisions.slow!]!;
+    const fast = p99[revisions.fast!]!;
+    // 300 ms lies in the bucket [289.3, 404.9): its p99 is read from there or above.
+    assert.ok(slow >= 289, `slow p99 ${slow}`);
+    assert.ok(fast < 200, `fast p99 ${fast}`);
+  });
+
+  test('every request timed is counted, with its code class', async () => {
+    const [series] = await client.listTimeSeries({
+      name: `projects/${PROJECT}`,
+      filter: `metric.type = "run.googleapis.com/request_latencies" AND resource.labels.revision_name = "${revisions.slow}"`,
+      interval: {
+        startTime: { seconds: Math.floor(started / 1000) - 60 },
+        endTime: { seconds: Math.ceil(Date.now() / 1000) + 1 },
+      },
+    });
+    assert.equal(series.length, 1);
+    assert.equal(series[0]!.metric?.labels?.response_code_class, '2xx');
+    const d = series[0]!.points?.[0]?.value?.distributionValue;
+    assert.equal(Number(d?.count), 10);
+    assert.ok(Number(d?.mean) >= SLOW_MS, `mean ${d?.mean}`);
+  });
+});
