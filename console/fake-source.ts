@@ -91,7 +91,7 @@ export function fakeSnapshot(count: number, at = new Date('2026-12-02T10:05:00Z'
       string,
     ];
     const rev = (d: string) => `${name}-${d.slice(7, 19)}`;
-    const gate =
+    const gate: Record<string, string> =
       i === 0
         ? {
             'runway.dev/gate': JSON.stringify({
