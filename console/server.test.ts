@@ -211,6 +211,42 @@ describe('the console server', () => {
     assert.match(first.text, /^retry: 1000\n\nevent: live\ndata: <h1>Pipelines<\/h1>\n/);
   });
 
+  test('live logs: every line first, then only the new ones', async () => {
+    const events: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: ui.port,
+          path: `/events?page=${encodeURIComponent('/logs?workflows=1')}`,
+          headers: { host },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => {
+            text += c;
+            const done = text.split('\n\n').filter((e) => e.startsWith('event:'));
+            if (done.length === 1 && events.length === 0) {
+              events.push(done[0]!);
+              source.logLines.push('2026-12-02T10:00:01.000Z stdout more');
+            }
+            if (done.length === 2) {
+              events.push(done[1]!);
+              req.destroy();
+              resolve();
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(events, [
+      'event: reset\ndata: 2026-12-02T10:00:00.000Z stdout hello <world>',
+      'event: lines\ndata: 2026-12-02T10:00:01.000Z stdout more',
+    ]);
+  });
+
   test('live updates of a bad page are refused before the stream', async () => {
     for (const page of ['//evil.example/', 'http://evil.example/', '/nope'])
       assert.notEqual(
