@@ -60,6 +60,10 @@ const commands: Record<string, Entry> = {
     summary: 'logs of a service, revision or execution: NAME',
     load: async () => (await import('./commands/logs.ts')).logsCommand,
   },
+  console: {
+    summary: 'the web console: [--port N] [--no-open] [--project P --region R]',
+    load: async () => (await import('./commands/console.ts')).consoleCommand,
+  },
   demo: {
     summary: 'run the whole pipeline on this machine with the sample app',
     load: async () => (await import('./commands/demo.ts')).demoCommand,

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Bundles the command line (cli/main.ts) into dist/cli/, which bin/runway.js runs instead of the
 // TypeScript sources: ESM split per command, so `runway --help` reads the dispatcher alone and
-// `runway workflows run` the engine alone. Run by `npm ci` (the `prepare` script) and by
-// bin/runway.js when a source changed.
+// `runway workflows run` the engine alone. Run by `npm ci` (the `prepare` script, which also builds
+// the console's assets: build-console.mjs) and by bin/runway.js when a source changed.
 //   node scripts/build-cli.mjs   (npm run build:cli)
 // Each build goes to dist/cli/<id>/ and dist/cli/manifest.json names the current one, with the
 // size and mtime of every file it was built from; a process still running an older build keeps
@@ -126,6 +126,14 @@ export async function prepare() {
   } catch (err) {
     console.warn(
       `runway: the CLI bundle was not built (${err.message}); runway will run the sources`,
+    );
+  }
+  try {
+    const { buildConsole } = await import('./build-console.mjs');
+    await buildConsole();
+  } catch (err) {
+    console.warn(
+      `runway: the console's assets were not built (${err.message}); the console builds them when it starts`,
     );
   }
 }

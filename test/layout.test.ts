@@ -1,5 +1,8 @@
 // Dependencies point one way: cli/ -> local/ and services/; local/ -> services/shared; services/
 // never imports local/ or cli/, statically or with import(); scripts/ imports neither either.
+// console/ (the web console) sits beside cli/: it may use local/, services/shared and the CLI's
+// read-only helpers and commands, never the deployer or the acceptance job; only cli/ and test/
+// import it, and its browser script (console/client/) imports nothing of the server side.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -28,6 +31,13 @@ const rules: { from: string; mayNotImport: string[] }[] = [
   { from: 'scripts', mayNotImport: ['local/', 'cli/'] },
   { from: 'local', mayNotImport: ['cli/'] },
   { from: 'services/shared', mayNotImport: ['services/deployer/', 'services/acceptance/'] },
+  { from: 'services', mayNotImport: ['console/'] },
+  { from: 'local', mayNotImport: ['console/'] },
+  { from: 'console', mayNotImport: ['services/deployer/', 'services/acceptance/', 'cli/main.ts'] },
+  {
+    from: 'console/client',
+    mayNotImport: ['cli/', 'local/', 'services/', 'console/server.ts', 'console/source.ts'],
+  },
 ];
 
 for (const rule of rules) {

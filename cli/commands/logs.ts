@@ -20,6 +20,70 @@ async function files(dir: string): Promise<string[]> {
   return withTimes.sort((a, b) => a.mtime - b.mtime).map((f) => f.path);
 }
 
+/** Whose logs: a service's (all its revisions, or one), a job execution's, or the workflow's. */
+export type LogSelection =
+  | { kind: 'service'; service: string; revision: string | null }
+  | { kind: 'execution'; execution: string }
+  | { kind: 'workflows' };
+
+/** The files of a selection under the stack's logs directory, and how to name it. */
+export async function logFiles(
+  logs: string,
+  selection: LogSelection,
+): Promise<{ what: string; paths: string[] }> {
+  if (selection.kind === 'workflows')
+    return { what: 'the release workflow', paths: [join(logs, 'workflows.log')] };
+  if (selection.kind === 'execution') {
+    const name = basename(selection.execution);
+    const paths: string[] = [];
+    for (const job of await readdir(join(logs, 'jobs')).catch(() => [] as string[])) {
+      const path = join(logs, 'jobs', job, `${name}.log`);
+      if (await stat(path).catch(() => undefined)) paths.push(path);
+    }
+    return { what: `execution ${name}`, paths };
+  }
+  const service = basename(selection.service);
+  const { revision } = selection;
+  const all = await files(join(logs, 'services', service));
+  return revision !== null
+    ? {
+        what: `revision ${revision}`,
+        paths: all.filter((p) => basename(p) === `${basename(revision)}.log`),
+      }
+    : { what: `service ${service}`, paths: all };
+}
+
+/**
+ * Reads a set of log files again and again, returning only the whole lines written since the last
+ * read, sorted by their time, each as `TIME [FILE] TEXT` (the file named when there are several).
+ */
+export function logTail(paths: string[]): () => Promise<string[]> {
+  // Bytes already shown per file, so a follow prints only what is new.
+  const shown = new Map<string, number>();
+  return async () =>
+    (
+      await Promise.all(
+        paths.map(async (p) => {
+          const buffer = await readFile(p).catch(() => undefined);
+          if (buffer === undefined) return [];
+          const from = shown.get(p) ?? 0;
+          const end = buffer.lastIndexOf(10) + 1; // whole lines only
+          if (end <= from) return [];
+          shown.set(p, end);
+          const prefix = paths.length > 1 ? `${basename(p, '.log')} ` : '';
+          return buffer
+            .subarray(from, end)
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => `${l.slice(0, 24)} ${prefix}${l.slice(25)}`);
+        }),
+      )
+    )
+      .flat()
+      .sort();
+}
+
 export const logsCommand: Command = async (argv, io) => {
   let positional: string[];
   let flags: Map<string, string | true>;
@@ -48,52 +112,20 @@ export const logsCommand: Command = async (argv, io) => {
     return 2;
   }
   const logs = join(stackHome(io, flags), 'logs');
-  let paths: string[] = [];
-  let what: string;
-  if (flags.has('workflows')) {
-    what = 'the release workflow';
-    paths = [join(logs, 'workflows.log')];
-  } else if (flags.has('execution')) {
-    const name = basename(String(flags.get('execution')));
-    what = `execution ${name}`;
-    for (const job of await readdir(join(logs, 'jobs')).catch(() => [] as string[])) {
-      const path = join(logs, 'jobs', job, `${name}.log`);
-      if (await stat(path).catch(() => undefined)) paths.push(path);
-    }
-  } else {
-    const service = basename(positional[0]!);
-    const revision = flags.get('revision');
-    what = typeof revision === 'string' ? `revision ${revision}` : `service ${service}`;
-    const all = await files(join(logs, 'services', service));
-    paths =
-      typeof revision === 'string'
-        ? all.filter((p) => basename(p) === `${basename(revision)}.log`)
-        : all;
-  }
-  // Bytes already shown per file, so --follow prints only what is new.
-  const shown = new Map<string, number>();
-  const read = async () =>
-    (
-      await Promise.all(
-        paths.map(async (p) => {
-          const buffer = await readFile(p).catch(() => undefined);
-          if (buffer === undefined) return [];
-          const from = shown.get(p) ?? 0;
-          const end = buffer.lastIndexOf(10) + 1; // whole lines only
-          if (end <= from) return [];
-          shown.set(p, end);
-          const prefix = paths.length > 1 ? `${basename(p, '.log')} ` : '';
-          return buffer
-            .subarray(from, end)
-            .toString('utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => `${l.slice(0, 24)} ${prefix}${l.slice(25)}`);
-        }),
-      )
-    )
-      .flat()
-      .sort();
+  const revision = flags.get('revision');
+  const { what, paths } = await logFiles(
+    logs,
+    flags.has('workflows')
+      ? { kind: 'workflows' }
+      : flags.has('execution')
+        ? { kind: 'execution', execution: String(flags.get('execution')) }
+        : {
+            kind: 'service',
+            service: positional[0]!,
+            revision: typeof revision === 'string' ? revision : null,
+          },
+  );
+  const read = logTail(paths);
   const texts = await read();
   if (texts.length === 0) {
     io.stderr.write(

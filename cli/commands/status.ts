@@ -1,5 +1,6 @@
 // `runway status`: services (revisions, traffic, tags, digests) and recent releases (stages,
 // outcome, billed steps), read through Google's clients from the local cloud or from Google.
+import type { protos } from '@google-cloud/run';
 import type { Command } from '../io.ts';
 import {
   type WorkflowResult,
@@ -87,55 +88,78 @@ function optionsFor(t: Target, api: 'run' | 'workflows') {
   return clientOptionsFor(t.env, api === 'run' ? 'RUN_EMULATOR_HOST' : 'WORKFLOWS_EMULATOR_HOST');
 }
 
-export async function readServices(t: Target): Promise<ServiceStatus[]> {
+/**
+ * The target's services, read through Google's Cloud Run client again and again over one pair of
+ * clients (the console reads them every few hundred milliseconds); close() when done.
+ */
+export async function openServiceReader(
+  t: Target,
+): Promise<{ read(): Promise<ServiceStatus[]>; close(): Promise<void> }> {
   const { ServicesClient, RevisionsClient } = await import('@google-cloud/run');
   const options = optionsFor(t, 'run');
   const services = new ServicesClient(options);
   const revisions = new RevisionsClient(options);
-  try {
-    const [list] = await services.listServices({
-      parent: `projects/${t.project}/locations/${t.region}`,
-    });
-    const out: ServiceStatus[] = [];
-    for (const s of list) {
-      const [revs] = await revisions.listRevisions({ parent: s.name ?? '' });
-      const short = (n: string | null | undefined) => (n ?? '').split('/').pop() ?? '';
-      const traffic = s.trafficStatuses ?? [];
-      out.push({
-        name: short(s.name),
-        uri: s.uri ?? '',
-        annotations: Object.fromEntries(
-          Object.entries(s.annotations ?? {}).filter(([k]) => k.startsWith('runway.dev/')),
-        ),
-        ready:
-          String(s.terminalCondition?.state) === 'CONDITION_SUCCEEDED' ||
-          s.terminalCondition?.state === 2,
-        revisions: revs.map((r) => {
-          const name = short(r.name);
-          const entries = traffic.filter(
-            (x) =>
-              x.revision === name || (x.revision === '' && short(s.latestReadyRevision) === name),
-          );
-          const image = r.containers?.[0]?.image ?? '';
-          return {
-            name,
-            percent: entries.reduce((sum, x) => sum + (x.percent ?? 0), 0),
-            tags: entries.map((x) => x.tag ?? '').filter(Boolean),
-            digest:
-              r.annotations?.['runway.dev/digest'] ??
-              /@(sha256:[0-9a-f]{64})$/.exec(image)?.[1] ??
-              null,
-            ready: (r.conditions ?? []).some(
-              (c) =>
-                c.type === 'Ready' && (String(c.state) === 'CONDITION_SUCCEEDED' || c.state === 2),
-            ),
-          };
-        }),
+  return {
+    read: async () => {
+      const [list] = await services.listServices({
+        parent: `projects/${t.project}/locations/${t.region}`,
       });
-    }
-    return out;
+      const out: ServiceStatus[] = [];
+      for (const s of list) {
+        const [revs] = await revisions.listRevisions({ parent: s.name ?? '' });
+        out.push(serviceStatus(s, revs));
+      }
+      return out;
+    },
+    close: async () => {
+      await Promise.all([services.close(), revisions.close()]);
+    },
+  };
+}
+
+type RunService = protos.google.cloud.run.v2.IService;
+type RunRevision = protos.google.cloud.run.v2.IRevision;
+
+function serviceStatus(s: RunService, revs: RunRevision[]): ServiceStatus {
+  const short = (n: string | null | undefined) => (n ?? '').split('/').pop() ?? '';
+  const traffic = s.trafficStatuses ?? [];
+  return {
+    name: short(s.name),
+    uri: s.uri ?? '',
+    annotations: Object.fromEntries(
+      Object.entries(s.annotations ?? {}).filter(([k]) => k.startsWith('runway.dev/')),
+    ),
+    ready:
+      String(s.terminalCondition?.state) === 'CONDITION_SUCCEEDED' ||
+      s.terminalCondition?.state === 2,
+    revisions: revs.map((r) => {
+      const name = short(r.name);
+      const entries = traffic.filter(
+        (x) => x.revision === name || (x.revision === '' && short(s.latestReadyRevision) === name),
+      );
+      const image = r.containers?.[0]?.image ?? '';
+      return {
+        name,
+        percent: entries.reduce((sum, x) => sum + (x.percent ?? 0), 0),
+        tags: entries.map((x) => x.tag ?? '').filter(Boolean),
+        digest:
+          r.annotations?.['runway.dev/digest'] ??
+          /@(sha256:[0-9a-f]{64})$/.exec(image)?.[1] ??
+          null,
+        ready: (r.conditions ?? []).some(
+          (c) => c.type === 'Ready' && (String(c.state) === 'CONDITION_SUCCEEDED' || c.state === 2),
+        ),
+      };
+    }),
+  };
+}
+
+export async function readServices(t: Target): Promise<ServiceStatus[]> {
+  const reader = await openServiceReader(t);
+  try {
+    return await reader.read();
   } finally {
-    await Promise.all([services.close(), revisions.close()]);
+    await reader.close();
   }
 }
 

@@ -6,6 +6,7 @@ import { type StartPhase, startPhases, startStack } from '../../local/stack.ts';
 import { followReleases } from '../../local/watch.ts';
 import { stackHome } from '../home.ts';
 import { parseArgs, timeScaleOption, UsageError } from '../args.ts';
+import { serveConsole } from './console.ts';
 
 export const upCommand: Command = async (argv, io) => {
   let flags: Map<string, string | true>;
@@ -66,7 +67,12 @@ export const upCommand: Command = async (argv, io) => {
     return 1;
   }
   const { info } = stack;
-  if (json) io.stdout.write(`${JSON.stringify(info)}\n`);
+  // The web console over this stack, on a free port (`runway console` serves one on its own).
+  const ui = await serveConsole(new Map([['home', info.home]]), io).catch((err) => {
+    io.stderr.write(`runway local up: the console did not start: ${(err as Error).message}\n`);
+    return null;
+  });
+  if (json) io.stdout.write(`${JSON.stringify({ ...info, console: ui?.url ?? null })}\n`);
   else {
     io.stdout.write(
       [
@@ -76,6 +82,7 @@ export const upCommand: Command = async (argv, io) => {
         `  Pub/Sub            ${info.pubsub} (${info.pubsubKind === 'emulator' ? "Google's emulator" : "runway's push bridge"})`,
         `  Artifact Registry  ${info.registry}`,
         `  deployer           ${info.deployer}`,
+        `  console            ${ui?.url ?? 'not running'}`,
         `  users              ${users === 0 ? 'none (--users 0)' : `${users} requests/s to each live service (--users)`}`,
         ...info.pipelines.map((p) => `  pipeline ${p.name.padEnd(9)} watches ${p.image}`),
         '',
@@ -90,6 +97,7 @@ export const upCommand: Command = async (argv, io) => {
   if (!json) void followReleases(info, (line) => io.stderr.write(`${line}\n`), io.stopSignal);
   const signal = await io.stopSignal;
   say(`${signal}: stopping the local cloud`);
+  await ui?.close().catch(() => {});
   await stack.close();
   return 0;
 };

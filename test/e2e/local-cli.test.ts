@@ -77,6 +77,12 @@ describe('runway local', () => {
       ] as const) {
         assert.ok(info[key], `--json has ${key}`);
       }
+      // The web console is served with the stack.
+      const ui = (info as StackInfo & { console?: string }).console ?? '';
+      assert.match(ui, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const overview = await fetch(`${ui}/`);
+      assert.equal(overview.status, 200);
+      assert.match(await overview.text(), /<article class="card" id="pipeline-sample"/);
       assert.deepEqual(info.pipelines, [
         { name: 'sample', image: 'us-central1-docker.pkg.dev/local-project/apps/sample-app' },
       ]);

@@ -1,0 +1,168 @@
+// Rendering: escaping of everything that comes from the cloud, the models the pages are made of,
+// and the stylesheet's colour pairs against WCAG AA (4.5:1 for text).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { fakeSnapshot } from './fake-source.ts';
+import { escapeHtml, html, raw, safeHref } from './html.ts';
+import { canarySteps, cards, releaseModel } from './model.ts';
+import * as pages from './pages.ts';
+
+describe('html``', () => {
+  const cases: { name: string; got: () => string; want: string }[] = [
+    {
+      name: 'text is escaped',
+      got: () => html`<p>${'<script>&"\'`'}</p>`.text,
+      want: '<p>&lt;script&gt;&amp;&quot;&#39;&#96;</p>',
+    },
+    {
+      name: 'in an attribute',
+      got: () => html`<a title="${'" onclick="x'}">`.text,
+      want: '<a title="&quot; onclick=&quot;x">',
+    },
+    {
+      name: 'Html is kept',
+      got: () => html`<div>${html`<b>${'<i>'}</b>`}</div>`.text,
+      want: '<div><b>&lt;i&gt;</b></div>',
+    },
+    {
+      name: 'arrays are joined, each escaped',
+      got: () => html`${['<a>', raw('<b>')]}`.text,
+      want: '&lt;a&gt;<b>',
+    },
+    {
+      name: 'null, undefined and booleans vanish',
+      got: () => html`${null}${undefined}${false}${true}|`.text,
+      want: '|',
+    },
+    { name: 'numbers', got: () => html`${42}%`.text, want: '42%' },
+    { name: 'escapeHtml alone', got: () => escapeHtml('a<b'), want: 'a&lt;b' },
+  ];
+  for (const c of cases) test(c.name, () => assert.equal(c.got(), c.want));
+
+  const hrefs: [string, string][] = [
+    ['/logs?x=1', '/logs?x=1'],
+    ['//evil.example/', '#'],
+    ['javascript:alert(1)', '#'],
+    ['data:text/html,x', '#'],
+    ['https://console.cloud.google.com/logs', 'https://console.cloud.google.com/logs'],
+    ['not a url', '#'],
+  ];
+  for (const [input, want] of hrefs)
+    test(`safeHref(${input})`, () => assert.equal(safeHref(input), want));
+});
+
+describe('pages', () => {
+  const snapshot = fakeSnapshot(2);
+  const clock = () => snapshot.at.getTime();
+
+  test('a hostile value from the cloud is text everywhere it shows', () => {
+    const s = fakeSnapshot(1);
+    const evil = '<img src=x onerror=alert(1)>';
+    const e = s.executions.find((x) => x.id === 'p0-bad')!;
+    (e.result as { reason: string }).reason = evil;
+    (e.argument as { tag: string }).tag = evil;
+    const out = [
+      pages.overview(cards(s, clock), 0).text,
+      pages.release(releaseModel(s, e), 0, 1).text,
+      pages.logs(evil, [evil], evil).text,
+    ].join('\n');
+    assert.doesNotMatch(out, /<img/);
+    assert.match(out, /&lt;img src=x onerror=alert\(1\)&gt;/);
+  });
+
+  test('a card: live digest, bars for live and staging, the running canary, the gate', () => {
+    const [c] = cards(snapshot, clock);
+    assert.equal(c?.live.tag, 'v-p0-good');
+    assert.deepEqual(
+      c?.bars.map((b) => [b.service, b.segments.map((x) => `${x.role} ${x.percent}`)]),
+      [['p0', ['stable 50', 'candidate 50']]],
+    );
+    assert.equal(c?.running?.stage, 'gate');
+    assert.deepEqual(
+      c?.running?.steps?.map((x) => x.state),
+      ['done', 'current', 'pending'],
+    );
+    assert.equal(c?.running?.bakeEndsAt, null, 'no bake while a gate waits');
+    const [, other] = cards(snapshot, clock);
+    assert.equal(other?.running?.bakeEndsAt, snapshot.at.getTime() + 60_000);
+    assert.equal(other?.last?.outcome, 'REJECTED');
+  });
+
+  test('canary steps of a rolled back release mark the failed step and its analysis', () => {
+    const e = { ...snapshot.executions[0]!, state: 'SUCCEEDED' };
+    const steps = canarySteps(e, null, {
+      outcome: 'ROLLED_BACK',
+      reason: 'canary at 50% failed: 5xx ratio 7/40 is above 0.05',
+      stages: [],
+    });
+    assert.deepEqual(steps, [
+      { percent: 10, state: 'done', analysis: null },
+      { percent: 50, state: 'failed', analysis: '5xx ratio 7/40 is above 0.05' },
+      { percent: 100, state: 'pending', analysis: null },
+    ]);
+  });
+
+  test('release actions: each disabled with why when it does not apply', () => {
+    const running = releaseModel(snapshot, snapshot.executions.find((e) => e.id === 'p1-run')!);
+    assert.deepEqual(running.actions.approve, {
+      enabled: false,
+      why: 'this release is not waiting at an approval gate',
+    });
+    assert.equal(running.actions.abort.enabled, true);
+    assert.equal(running.actions.rollback.enabled, true);
+    const done = releaseModel(snapshot, snapshot.executions.find((e) => e.id === 'p1-good')!);
+    assert.deepEqual(done.actions.abort, {
+      enabled: false,
+      why: 'the release has ended (PROMOTED)',
+    });
+    const gated = releaseModel(
+      { ...snapshot, member: 'user:mallory@example.com' },
+      snapshot.executions.find((e) => e.id === 'p0-run')!,
+    );
+    assert.match(gated.actions.approve.why, /user:mallory@example.com is not an approver/);
+    assert.equal(gated.actions.approve.enabled, false);
+  });
+});
+
+describe('colours pass WCAG AA', () => {
+  const css = readFileSync(new URL('client/style.css', import.meta.url), 'utf8');
+  const vars = Object.fromEntries(
+    [...css.matchAll(/--([a-z-]+):\s*(#[0-9a-f]{6})/g)].map((m) => [m[1]!, m[2]!]),
+  );
+  const luminance = (hex: string) => {
+    const [r, g, b] = [1, 3, 5].map((i) => {
+      const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    }) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (a: string, b: string) => {
+    const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p) as [number, number];
+    return (x + 0.05) / (y + 0.05);
+  };
+  const color = (name: string) => (name.startsWith('#') ? name : vars[name]!);
+  // Text on its background, as the stylesheet pairs them.
+  const pairs: [string, string][] = [
+    ['text', '#ffffff'],
+    ['muted', '#ffffff'],
+    ['muted', 'panel'],
+    ['link', '#ffffff'],
+    ['link', 'panel'],
+    ['link', 'warn-bg'],
+    ['#ffffff', 'link'],
+    ['#ffffff', 'stable'],
+    ['#ffffff', 'candidate'],
+    ['#ffffff', 'other'],
+    ['ok', 'ok-bg'],
+    ['bad', 'bad-bg'],
+    ['warn', 'warn-bg'],
+    ['text', 'panel'],
+    ['#f1f1f1', '#1f1f1f'],
+  ];
+  for (const [fg, bg] of pairs)
+    test(`${fg} on ${bg}`, () => {
+      const r = ratio(color(fg), color(bg));
+      assert.ok(r >= 4.5, `${fg} on ${bg}: ${r.toFixed(2)}:1`);
+    });
+});
