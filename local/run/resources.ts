@@ -125,14 +125,15 @@ export function checkId(kind: string, field: string, id: unknown, max: number): 
   return [];
 }
 
-/** Cloud Run's NOT_FOUND for a missing service or job. */
+/** Cloud Run's NOT_FOUND for a missing service, job or worker pool. */
 export function missingResource(
-  kind: 'Service' | 'Job',
+  kind: 'Service' | 'Job' | 'WorkerPool',
   name: string,
   where: { project: string; region: string },
 ) {
+  const KIND = kind.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
   return notFound(
-    `Resource '${name.split('/').pop()}' of kind '${kind.toUpperCase()}' in region '${where.region}' in project '${where.project}' does not exist.`,
+    `Resource '${name.split('/').pop()}' of kind '${KIND}' in region '${where.region}' in project '${where.project}' does not exist.`,
   );
 }
 
