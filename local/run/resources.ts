@@ -12,16 +12,18 @@ import type { ImageSource } from './containers.ts';
 import type { RequestMetrics } from './metrics.ts';
 import type { Json, JsonObject } from './proto-json.ts';
 
-/** How the local Cloud Run runs what it serves; one for services and jobs alike. */
+/** How the local Cloud Run runs what it serves; one for services, jobs and worker pools alike. */
 export interface RunSettings {
   project: string;
   region: string;
   images: ImageSource;
-  /** Where process logs go: `<logDir>/services/<service>/<revision>.log`, `<logDir>/jobs/...`. */
+  /** Where process logs go: `<logDir>/services/<service>/<revision>.log`, `<logDir>/jobs/...`, `<logDir>/workerPools/<pool>/<revision>.log`. */
   logDir: string;
   startupTimeoutMs: number;
   idleMs: number;
   graceMs: number;
+  /** How long a worker pool revision's first instance must keep running to be ready (default 1 s). */
+  workerStartMs?: number;
   /** Request counts for the local Cloud Monitoring. */
   metrics?: RequestMetrics;
   /** Where each process group is recorded while it runs. */
