@@ -1,5 +1,5 @@
 // `runway logs`: what the local cloud's processes wrote.
-//   runway logs SERVICE [--revision NAME]   a service's revisions (all, or one)
+//   runway logs NAME [--revision NAME]      a service's or worker pool's revisions (all, or one)
 //   runway logs --execution NAME             a job execution's tasks
 //   runway logs --workflows                  sys.log and call logging of the release workflow
 //   --follow keeps printing new lines until Ctrl-C.
@@ -35,7 +35,7 @@ export const logsCommand: Command = async (argv, io) => {
     const chosen = [positional.length > 0, flags.has('execution'), flags.has('workflows')];
     if (chosen.filter(Boolean).length !== 1 || positional.length > 1) {
       throw new UsageError(
-        'usage: runway logs SERVICE [--revision NAME] | --execution NAME | --workflows [--lines N] [--follow]',
+        'usage: runway logs SERVICE|WORKER_POOL [--revision NAME] | --execution NAME | --workflows [--lines N] [--follow]',
       );
     }
   } catch (err) {
@@ -61,10 +61,13 @@ export const logsCommand: Command = async (argv, io) => {
       if (await stat(path).catch(() => undefined)) paths.push(path);
     }
   } else {
-    const service = basename(positional[0]!);
+    const name = basename(positional[0]!);
     const revision = flags.get('revision');
-    what = typeof revision === 'string' ? `revision ${revision}` : `service ${service}`;
-    const all = await files(join(logs, 'services', service));
+    what = typeof revision === 'string' ? `revision ${revision}` : `service or worker pool ${name}`;
+    const all = [
+      ...(await files(join(logs, 'services', name))),
+      ...(await files(join(logs, 'workerPools', name))),
+    ];
     paths =
       typeof revision === 'string'
         ? all.filter((p) => basename(p) === `${basename(revision)}.log`)
