@@ -1,5 +1,5 @@
 // `runway logs`: what the local cloud's processes wrote.
-//   runway logs SERVICE [--revision NAME]   a service's revisions (all, or one)
+//   runway logs NAME [--revision NAME]      a service's or worker pool's revisions (all, or one)
 //   runway logs --execution NAME             a job execution's tasks
 //   runway logs --workflows                  sys.log and call logging of the release workflow
 //   --follow keeps printing new lines until Ctrl-C.
@@ -44,13 +44,17 @@ export async function logFiles(
   }
   const service = basename(selection.service);
   const { revision } = selection;
-  const all = await files(join(logs, 'services', service));
+  // A service's revisions, or a worker pool's: their names do not overlap in one region.
+  const all = [
+    ...(await files(join(logs, 'services', service))),
+    ...(await files(join(logs, 'workerPools', service))),
+  ];
   return revision !== null
     ? {
         what: `revision ${revision}`,
         paths: all.filter((p) => basename(p) === `${basename(revision)}.log`),
       }
-    : { what: `service ${service}`, paths: all };
+    : { what: `service or worker pool ${service}`, paths: all };
 }
 
 /**
@@ -99,7 +103,7 @@ export const logsCommand: Command = async (argv, io) => {
     const chosen = [positional.length > 0, flags.has('execution'), flags.has('workflows')];
     if (chosen.filter(Boolean).length !== 1 || positional.length > 1) {
       throw new UsageError(
-        'usage: runway logs SERVICE [--revision NAME] | --execution NAME | --workflows [--lines N] [--follow]',
+        'usage: runway logs SERVICE|WORKER_POOL [--revision NAME] | --execution NAME | --workflows [--lines N] [--follow]',
       );
     }
   } catch (err) {

@@ -16,6 +16,7 @@ import { decodeMessage, type JsonObject } from './proto-json.ts';
 import { maskPaths, page } from './resources.ts';
 import type { Services } from './services.ts';
 import type { UpdateOptions } from './table.ts';
+import type { WorkerPools } from './worker-pools.ts';
 
 const MAX_BODY = 4 * 1024 * 1024;
 const LOC = 'projects/[^/]+/locations/[^/]+';
@@ -24,6 +25,7 @@ const ID = '[^/:]+';
 export interface RunApi {
   services: Services;
   jobs: Jobs;
+  workerPools: WorkerPools;
   operations: Operations;
   /** How long a write waits for its operation before answering it not yet done. */
   settleMs: number;
@@ -57,7 +59,7 @@ async function body(req: IncomingMessage, type: string, path: string): Promise<J
 }
 
 export function runApiHandler(api: RunApi) {
-  const { services, jobs, operations } = api;
+  const { services, jobs, workerPools, operations } = api;
   const settled = async (op: Operation): Promise<JsonObject> =>
     operations.render(await operations.wait(op.name, api.settleMs));
   const list = (key: string, items: JsonObject[], q: URLSearchParams): JsonObject => {
@@ -193,6 +195,59 @@ export function runApiHandler(api: RunApi) {
       'GET',
       new RegExp(`^/v2/(${LOC}/jobs/${ID}/executions/${ID}/tasks/${ID})$`),
       async (m) => jobs.getTask(m[1]!),
+    ],
+    // worker pools and their revisions
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC})/workerPools$`),
+      async (m, q) => list('workerPools', workerPools.list(m[1]!), q),
+    ],
+    [
+      'POST',
+      new RegExp(`^/v2/(${LOC})/workerPools$`),
+      async (m, q, req) =>
+        settled(
+          await workerPools.create(
+            m[1]!,
+            q.get('workerPoolId') ?? q.get('worker_pool_id'),
+            await body(req, 'google.cloud.run.v2.WorkerPool', 'worker_pool'),
+            bool(q, 'validateOnly'),
+          ),
+        ),
+    ],
+    ['GET', new RegExp(`^/v2/(${LOC}/workerPools/${ID})$`), async (m) => workerPools.get(m[1]!)],
+    [
+      'PATCH',
+      new RegExp(`^/v2/(${LOC}/workerPools/${ID})$`),
+      async (m, q, req) =>
+        settled(
+          await workerPools.update(
+            m[1]!,
+            await body(req, 'google.cloud.run.v2.WorkerPool', 'worker_pool'),
+            { ...updateOptions(q), forceNewRevision: bool(q, 'forceNewRevision') },
+          ),
+        ),
+    ],
+    [
+      'DELETE',
+      new RegExp(`^/v2/(${LOC}/workerPools/${ID})$`),
+      async (m, q) =>
+        settled(await workerPools.delete(m[1]!, q.get('etag'), bool(q, 'validateOnly'))),
+    ],
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC}/workerPools/${ID})/revisions$`),
+      async (m, q) => list('revisions', workerPools.listRevisions(m[1]!), q),
+    ],
+    [
+      'GET',
+      new RegExp(`^/v2/(${LOC}/workerPools/${ID}/revisions/${ID})$`),
+      async (m) => workerPools.getRevision(m[1]!),
+    ],
+    [
+      'DELETE',
+      new RegExp(`^/v2/(${LOC}/workerPools/${ID}/revisions/${ID})$`),
+      async (m, q) => settled(await workerPools.deleteRevision(m[1]!, q.get('etag'))),
     ],
     // operations
     [

@@ -1,5 +1,6 @@
-// The local Cloud Run: the Admin API v2 on loopback, services' revisions and jobs' tasks as real
-// processes, and a router giving each service (and each traffic tag) its own loopback URL.
+// The local Cloud Run: the Admin API v2 on loopback, services' revisions, jobs' tasks and worker
+// pools' instances as real processes, and a router giving each service (and each traffic tag)
+// its own loopback URL.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeServer, serveApi } from '../api-server.ts';
@@ -11,6 +12,7 @@ import { RequestMetrics } from './metrics.ts';
 import { Operations } from './operations.ts';
 import type { RunSettings } from './resources.ts';
 import { Services } from './services.ts';
+import { WorkerPools } from './worker-pools.ts';
 
 export interface LocalRunOptions {
   project: string;
@@ -24,6 +26,8 @@ export interface LocalRunOptions {
   idleMs?: number;
   /** SIGTERM to SIGKILL (default 10 s, as Cloud Run). */
   graceMs?: number;
+  /** How long a worker pool revision's first instance must keep running to be ready (default 1 s). */
+  workerStartMs?: number;
   /** How long a write waits for its operation before answering (default 2 s; 0 answers at once). */
   settleMs?: number;
   /** The clock request counts are stamped with (a time-scaled stack passes its engine's). */
@@ -39,6 +43,7 @@ export interface LocalRun {
   host: string;
   services: Services;
   jobs: Jobs;
+  workerPools: WorkerPools;
   /** Request counts per revision and response code class, for the local Cloud Monitoring. */
   metrics: RequestMetrics;
   /** Stops every process (SIGTERM, then SIGKILL) and closes every listener. */
@@ -58,15 +63,24 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     startupTimeoutMs: options.startupTimeoutMs ?? 30_000,
     idleMs: options.idleMs ?? 300_000,
     graceMs: options.graceMs ?? 10_000,
+    workerStartMs: options.workerStartMs ?? 1_000,
     metrics: new RequestMetrics(options.now),
     ...(options.ledger ? { ledger: options.ledger } : {}),
   };
   const operations = new Operations();
   const services = new Services(settings, operations);
   const jobs = new Jobs(settings, operations);
+  const workerPools = new WorkerPools(settings, operations);
   const faults = { everyNth: 0, count: 0 };
   const { server, host, url } = await serveApi(
-    runApiHandler({ services, jobs, operations, settleMs: options.settleMs ?? 2_000, faults }),
+    runApiHandler({
+      services,
+      jobs,
+      workerPools,
+      operations,
+      settleMs: options.settleMs ?? 2_000,
+      faults,
+    }),
     options.port === undefined ? {} : { port: options.port },
   );
   return {
@@ -74,14 +88,16 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     host,
     services,
     jobs,
+    workerPools,
     metrics: settings.metrics!,
     async close() {
       await closeServer(server);
-      await Promise.all([services.close(), jobs.close()]);
+      await Promise.all([services.close(), jobs.close(), workerPools.close()]);
     },
     kill() {
       services.kill();
       jobs.kill();
+      workerPools.kill();
     },
     injectFaults(n) {
       faults.everyNth = n;

@@ -12,16 +12,18 @@ import type { ImageSource } from './containers.ts';
 import type { RequestMetrics } from './metrics.ts';
 import type { Json, JsonObject } from './proto-json.ts';
 
-/** How the local Cloud Run runs what it serves; one for services and jobs alike. */
+/** How the local Cloud Run runs what it serves; one for services, jobs and worker pools alike. */
 export interface RunSettings {
   project: string;
   region: string;
   images: ImageSource;
-  /** Where process logs go: `<logDir>/services/<service>/<revision>.log`, `<logDir>/jobs/...`. */
+  /** Where process logs go: `<logDir>/services/<service>/<revision>.log`, `<logDir>/jobs/...`, `<logDir>/workerPools/<pool>/<revision>.log`. */
   logDir: string;
   startupTimeoutMs: number;
   idleMs: number;
   graceMs: number;
+  /** How long a worker pool revision's first instance must keep running to be ready (default 1 s). */
+  workerStartMs?: number;
   /** Request counts for the local Cloud Monitoring. */
   metrics?: RequestMetrics;
   /** Where each process group is recorded while it runs. */
@@ -125,14 +127,15 @@ export function checkId(kind: string, field: string, id: unknown, max: number): 
   return [];
 }
 
-/** Cloud Run's NOT_FOUND for a missing service or job. */
+/** Cloud Run's NOT_FOUND for a missing service, job or worker pool. */
 export function missingResource(
-  kind: 'Service' | 'Job',
+  kind: 'Service' | 'Job' | 'WorkerPool',
   name: string,
   where: { project: string; region: string },
 ) {
+  const KIND = kind.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
   return notFound(
-    `Resource '${name.split('/').pop()}' of kind '${kind.toUpperCase()}' in region '${where.region}' in project '${where.project}' does not exist.`,
+    `Resource '${name.split('/').pop()}' of kind '${KIND}' in region '${where.region}' in project '${where.project}' does not exist.`,
   );
 }
 

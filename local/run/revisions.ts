@@ -89,12 +89,18 @@ export function requestedRevision(spec: JsonObject): string | undefined {
   return typeof revision === 'string' && revision ? revision : undefined;
 }
 
+/** What deciding on a new revision reads of a service or worker pool. */
+export interface TemplateHistory {
+  revisions: Map<string, { template: JsonObject }>;
+  latestCreated?: string | undefined;
+}
+
 /**
  * Whether writing `spec` makes a new revision: a new service always does, an update when its
  * template changed or names a new revision. A named revision that exists must be identical.
  */
 export function revisionPlan(
-  existing: RevisionOwner | undefined,
+  existing: TemplateHistory | undefined,
   spec: JsonObject,
 ): { make: boolean; name?: string } {
   const name = requestedRevision(spec);
@@ -139,7 +145,10 @@ export function newRevision(
   return rev;
 }
 
-async function resolveImage(settings: RunSettings, ref: Json | undefined): Promise<ResolvedImage> {
+export async function resolveImage(
+  settings: RunSettings,
+  ref: Json | undefined,
+): Promise<ResolvedImage> {
   return settings.images.resolve(String(ref)).catch((err) => {
     throw new RunwayError(
       'NOT_FOUND',
@@ -189,15 +198,20 @@ async function startRevision(
 // As Knative and Cloud Run do, an instance that dies unasked marks the revision's
 // ContainerHealthy condition, so a canary can see that its candidate crashed.
 function crashed(rev: RevisionRecord, exit: Exit): void {
-  const message = exit.signal
-    ? `Container terminated on signal ${osConstants.signals[exit.signal] ?? exit.signal}.`
-    : `Container called exit(${exit.code}).`;
+  const message = crashMessage(exit);
   rev.conditions = rev.conditions.map((c) =>
     c.type === 'ContainerHealthy'
       ? condition('ContainerHealthy', 'CONDITION_FAILED', { message })
       : c,
   );
   touch(rev.meta, false);
+}
+
+/** How Cloud Run words an instance's unasked exit in the ContainerHealthy condition. */
+export function crashMessage(exit: Exit): string {
+  return exit.signal
+    ? `Container terminated on signal ${osConstants.signals[exit.signal] ?? exit.signal}.`
+    : `Container called exit(${exit.code}).`;
 }
 
 function ready(svc: RevisionOwner, rev: RevisionRecord): void {

@@ -33,9 +33,9 @@ export interface TableRecord {
 
 /** What makes one kind of resource: its names, its checks, and what a write sets off. */
 export interface ResourceKind<R extends TableRecord> {
-  /** The message type: `Service`, `Job`. */
-  type: 'Service' | 'Job';
-  /** The request body's field and the URL's collection: `service`/`services`. */
+  /** The message type: `Service`, `Job`, `WorkerPool`. */
+  type: 'Service' | 'Job' | 'WorkerPool';
+  /** The request body's field and the URL's collection: `service`/`services`, `workerPool`/`workerPools`. */
   field: string;
   collection: string;
   /** Longest id the naming rule allows. */
@@ -58,6 +58,9 @@ export interface ResourceKind<R extends TableRecord> {
   remove(record: R): Promise<void>;
   render(record: R): JsonObject;
 }
+
+/** A field name as Google's error paths spell it: `worker_pool`. */
+const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 export interface UpdateOptions {
   mask?: string[];
@@ -120,7 +123,8 @@ export class ResourceTable<R extends TableRecord> {
   ): Promise<Operation> {
     const { kind } = this;
     this.checkParent(parent);
-    throwIfViolations(checkId(`${kind.field} id`, `${kind.field}_id`, id, kind.maxId));
+    const field = snake(kind.field);
+    throwIfViolations(checkId(`${field.replace('_', ' ')} id`, `${field}_id`, id, kind.maxId));
     const name = `${parent}/${kind.collection}/${id}`;
     if (this.#records.has(name)) throw alreadyExists(`Resource '${id}' already exists.`);
     return this.#write(name, id!, undefined, this.#writable(body), validateOnly);
@@ -141,19 +145,20 @@ export class ResourceTable<R extends TableRecord> {
     if (!existing) {
       if (!options.allowMissing) this.record(name);
       this.checkParent(name.slice(0, name.lastIndexOf(`/${kind.collection}/`)));
-      throwIfViolations(checkId(`${kind.field} id`, `${kind.field}.name`, id, kind.maxId));
+      const field = snake(kind.field);
+      throwIfViolations(checkId(`${field.replace('_', ' ')} id`, `${field}.name`, id, kind.maxId));
       return this.#write(name, id, undefined, this.#writable(body), options.validateOnly);
     }
     checkEtag(existing.meta, body.etag);
     const spec = options.mask
-      ? applyMask(existing.spec, body, options.mask, kind.writable, kind.field)
+      ? applyMask(existing.spec, body, options.mask, kind.writable, snake(kind.field))
       : this.#writable(body);
     return this.#write(name, id, existing, spec, options.validateOnly);
   }
 
   /** The body's name, when it has one, is the resource in the URL: the URL binds it. */
   #checkName(name: string, body: JsonObject): void {
-    const field = this.kind.field;
+    const field = snake(this.kind.field);
     if (typeof body.name === 'string' && body.name !== '' && body.name !== name) {
       throw invalidArgument(`${field}.name ${body.name} does not match the URL's ${name}`, [
         { field: `${field}.name`, description: 'must match the resource in the URL' },
@@ -176,7 +181,7 @@ export class ResourceTable<R extends TableRecord> {
     const spec = kind.withDefaults(written);
     const required: FieldViolation[] =
       spec.template === undefined
-        ? [{ field: `${kind.field}.template`, description: 'template is required' }]
+        ? [{ field: `${snake(kind.field)}.template`, description: 'template is required' }]
         : [];
     throwIfViolations([...required, ...kind.check(id, spec, existing)]);
     if (validateOnly) return this.done(kind.render(this.#draft(name, id, spec, existing)));
