@@ -1,6 +1,6 @@
 // Billed Workflows steps per release, from the engine's accounting with Google's polling
 // (targets: <= 75 for a direct release, <= 25 more per canary step, with or without Cloud
-// Monitoring thresholds). Cloud Run is the fake API of test/fixtures/fake-run.ts: its operations
+// Monitoring thresholds; <= 30 per canary step with a three-metric analysis). Cloud Run is the fake API of test/fixtures/fake-run.ts: its operations
 // finish at once, so no polls are counted, and the figures are the same every run. The last line
 // is one JSON object of all figures.
 import { readFileSync } from 'node:fs';
@@ -67,6 +67,24 @@ const monitored3 = await billed(
 const monitored1 = await billed(
   args('6', { strategy: 'canary', steps: [100], bakeSeconds: 60, health }),
 );
+// promotion.analysis with three metrics (a 5xx ratio, a p99, a comparison with stable): two count
+// queries and one latency query per step.
+run.requestCounts.push({ codeClass: '2xx', count: 1000, revision: 'stable' });
+run.requestLatencies.push({ ms: [100, 120, 140] }, { revision: 'stable', ms: [100, 110] });
+const analysis = {
+  metrics: [
+    { name: 'errors', builtin: 'error-ratio', max: 0.05 },
+    { name: 'p99', builtin: 'latency-p99', maxMs: 800 },
+    { name: 'vs-stable', builtin: 'error-ratio', compareTo: 'stable', maxRatio: 100 },
+  ],
+  minRequests: 20,
+};
+const analysed3 = await billed(
+  args('9', { strategy: 'canary', steps: [10, 50, 100], bakeSeconds: 60, analysis }),
+);
+const analysed1 = await billed(
+  args('a', { strategy: 'canary', steps: [100], bakeSeconds: 60, analysis }),
+);
 // A gate before live, approved as soon as it opens; a watch of 5 minutes after a direct release.
 const approveGate = async () => {
   for (;;) {
@@ -98,9 +116,11 @@ await run.close();
 await callbacks.close();
 const perCanaryStep = (canary3 - canary1) / 2;
 const perMonitoredStep = (monitored3 - monitored1) / 2;
+const perAnalysedStep = (analysed3 - analysed1) / 2;
 console.log(
   `first release ${first}, direct ${direct}, canary [10,50,100] ${canary3}, canary [100] ${canary1}: ${perCanaryStep} per extra step; with Cloud Monitoring thresholds ${perMonitoredStep} per extra step`,
 );
+console.log(`canary step with a three-metric analysis: ${perAnalysedStep} (budget 30)`);
 console.log(
   `direct with a gate before live ${gated} (${gated - direct} for the gate, budget 10); direct with a 5-minute watch ${watched} (${watched - direct} for the watch); a rollback ${rolledBack}`,
 );
@@ -117,6 +137,8 @@ console.log(
     canarySteps3: canary3,
     perCanaryStep,
     perCanaryStepWithMonitoring: perMonitoredStep,
+    perCanaryStepWithThreeMetrics: perAnalysedStep,
+    perCanaryStepWithThreeMetricsTarget: 30,
     perCanaryStepTarget: 25,
   }),
 );

@@ -3,6 +3,7 @@
 // digest live serves, the one before it, and the digests the reconcile must not release again.
 // A value that does not parse reads as absent: status must show what it can.
 import { z } from 'zod';
+import { type AnalysisReport, analysisReportSchema } from '../services/shared/workflow-result.ts';
 
 const gateSchema = z.object({
   execution: z.string(),
@@ -52,6 +53,8 @@ export interface LiveState {
   gate: Gate | null;
   held: Held | null;
   abort: z.output<typeof abortSchema> | null;
+  /** The last canary step's analysis, while the next step bakes. */
+  analysis: AnalysisReport | null;
 }
 
 function decoded<T>(schema: z.ZodType<T>, text: string | undefined): T | null {
@@ -76,10 +79,29 @@ export function liveState(annotations: Record<string, string>): LiveState {
     gate: decoded(gateSchema, annotations['runway.dev/gate']),
     held: decoded(heldSchema, annotations['runway.dev/held']),
     abort: decoded(abortSchema, annotations['runway.dev/abort']),
+    analysis: decoded(analysisReportSchema, annotations['runway.dev/analysis']),
   };
 }
 
-/** "before live traffic moves" / "before 100%" / "before 50%": what a gate or a hold waits before. */
+/** One analysis in a line: `PASSED at 10%: errors 0.004 <= 0.02, p99 212 ms <= 800 ms`. */
+export function describeAnalysis(a: AnalysisReport): string {
+  const metrics = a.metrics.map((m) => {
+    const unit = m.compareTo ? 'x stable' : m.builtin === 'error-ratio' ? '' : ' ms';
+    const value = m.value === null ? 'no data' : `${round(m.value)}${unit}`;
+    const sign = m.verdict === 'FAILED' ? '>' : m.verdict === 'PASSED' ? '<=' : 'vs';
+    return `${m.name} ${value} ${sign} ${round(m.threshold)}${unit}`;
+  });
+  const dry = a.dryRun ? ' (dry run)' : '';
+  return `${a.verdict}${dry} at ${a.percent}% over ${a.requests} requests: ${metrics.join(', ')}`;
+}
+
+const round = (n: number) => Number(n.toPrecision(3));
+
+/**
+ * "before live traffic moves" / "before 100%" / "before 50%" / "after an inconclusive analysis":
+ * what a gate or a hold waits before.
+ */
 export function describeBefore(before: string): string {
+  if (before === 'analysis') return 'after an inconclusive analysis';
   return before === 'live' ? 'before live traffic moves' : `before ${before}%`;
 }

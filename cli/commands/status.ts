@@ -12,7 +12,8 @@ import { activeFreezes } from '../../services/shared/freezes.ts';
 import type { Freeze } from '../../services/shared/pipeline-config.ts';
 import { parseArgs } from '../args.ts';
 import { fail } from '../exit.ts';
-import { describeBefore, liveState } from '../live-state.ts';
+import type { AnalysisReport } from '../../services/shared/workflow-result.ts';
+import { describeAnalysis, describeBefore, liveState } from '../live-state.ts';
 import { readConfig, resolveTarget, type Target, targetFlags } from '../target.ts';
 import { seconds, stageSeconds, table } from '../table.ts';
 
@@ -62,6 +63,8 @@ export interface PipelineStatus {
   held: (HeldStatus & { execution: string }) | null;
   /** The freezes in force now. */
   freezes: { name: string; until: string }[];
+  /** A running canary's last step's analysis (runway.dev/analysis). */
+  analysis: AnalysisReport | null;
 }
 
 export interface ReleaseStatus {
@@ -337,6 +340,7 @@ export function pipelineStatuses(
         ? { execution: held.execution, freeze: held.freeze, until: held.until, before: held.before }
         : null,
       freezes: activeFreezesOf(held, now, { freezes, pipeline: p.name }),
+      analysis: state.analysis,
     };
   });
 }
@@ -376,6 +380,7 @@ export function renderWaits(pipelines: PipelineStatus[]): string[] {
       );
     for (const f of p.freezes)
       if (f.name !== p.held?.freeze) lines.push(`${p.name}: frozen by ${f.name} until ${f.until}`);
+    if (p.analysis) lines.push(`${p.name}: canary analysis ${describeAnalysis(p.analysis)}`);
   }
   return lines;
 }

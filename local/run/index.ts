@@ -64,7 +64,9 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     idleMs: options.idleMs ?? 300_000,
     graceMs: options.graceMs ?? 10_000,
     workerStartMs: options.workerStartMs ?? 1_000,
-    metrics: new RequestMetrics(options.now),
+    // Counts on the stack's clock (bake windows), latencies in wall time: a time scale compresses
+    // the pipeline's waiting, not the app's own speed, so an 800 ms threshold means 800 ms.
+    metrics: new RequestMetrics(options.now, () => performance.now()),
     ...(options.ledger ? { ledger: options.ledger } : {}),
   };
   const operations = new Operations();

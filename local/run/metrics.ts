@@ -7,7 +7,8 @@
 // Latency is measured on a clock too, the injected one unless another is given: on a stack whose
 // clock runs S times faster than the wall, a request that takes t ms of wall time lasts S·t ms on
 // the stack's clock, and that is what is recorded, so latencies, bake windows and thresholds are
-// all read in one unit. Pass `latencyNow` (for example performance.now) to record wall time instead.
+// all read in one unit. Pass `latencyNow` (for example performance.now) to record wall time instead,
+// as the local Cloud Run does (local/run/index.ts).
 import { emptyHistogram, type Histogram, merge, observe } from '../monitoring/distribution.ts';
 
 export type CodeClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';

@@ -7,7 +7,15 @@ import { actor, freezeName, pipelineName } from './names.ts';
 import { timestampSchema } from './timestamp.ts';
 import { parseOrThrow } from './validation.ts';
 import { gatePoints, overrideSchema, releaseSources } from './workflow-args.ts';
-import { outcomes, stageSchema, workflowResultSchema } from './workflow-result.ts';
+import {
+  analysisReportSchema,
+  outcomes,
+  stageSchema,
+  workflowResultSchema,
+} from './workflow-result.ts';
+
+/** Where a gate stands: the configured points, or after an inconclusive analysis. */
+const gateAt = z.enum([...gatePoints, 'analysis']);
 
 export const eventTypes = [
   'release.started',
@@ -57,13 +65,13 @@ export const eventSchema = z
       event('gate.opened', {
         gate: z.strictObject({
           stage: stageName,
-          before: z.enum(gatePoints),
+          before: gateAt,
           deadline: timestampSchema,
           url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
         }),
       }),
       event('gate.decided', {
-        gate: z.strictObject({ stage: stageName, before: z.enum(gatePoints) }),
+        gate: z.strictObject({ stage: stageName, before: gateAt }),
         /** An abort sent while the gate was open decides it too. */
         decision: z.enum(['approve', 'reject', 'timeout', 'abort'], {
           error: 'must be "approve", "reject", "timeout" or "abort"',
@@ -74,6 +82,8 @@ export const eventSchema = z
       event('step.advanced', {
         percent: z.number().int().min(1).max(100),
         previousPercent: z.number().int().min(0).max(99),
+        /** The analysis of the step before, which let this one go ahead; null for the first. */
+        analysis: analysisReportSchema.nullable().default(null),
       }),
       event('release.ended', { outcome: z.enum(outcomes), result: workflowResultSchema }),
       event('release.blocked', { freeze: freezeName, until: timestampSchema }),

@@ -43,7 +43,7 @@ test('a good file parses with defaults filled in', () => {
     strategy: 'canary',
     steps: [10, 50, 100],
     bakeSeconds: 30,
-    health: null,
+    analysis: null,
   });
   assert.deepEqual(web?.acceptance, {
     job: 'web-acceptance',
@@ -390,7 +390,7 @@ test('approval, watch and freezes parse with their defaults', () => {
     strategy: 'canary',
     steps: [10, 50, 100],
     bakeSeconds: 60,
-    health: null,
+    analysis: null,
     approval: {
       before: ['live', '100'],
       timeoutSeconds: 86_400,

@@ -78,20 +78,70 @@ test('a canary gets default steps and bake time', () => {
     strategy: 'canary',
     steps: [10, 50, 100],
     bakeSeconds: 60,
-    health: null,
+    analysis: null,
   });
 });
 
-test('canary health: no data never passes; late data is waited for; inconclusive rolls back', () => {
+describe('canary health, the older form, becomes an analysis of one error ratio', () => {
+  const cases = [
+    {
+      name: 'defaults: no data never passes; late data is waited for; inconclusive rolls back',
+      health: { maxErrorRatio: 0.05 },
+      want: { minRequests: 0, dataWaitSeconds: 180, inconclusive: 'rollback', max: 0.05 },
+    },
+    {
+      name: 'onInconclusive promote is inconclusive continue',
+      health: {
+        maxErrorRatio: 0.1,
+        minRequests: 20,
+        dataWaitSeconds: 0,
+        onInconclusive: 'promote',
+      },
+      want: { minRequests: 20, dataWaitSeconds: 0, inconclusive: 'continue', max: 0.1 },
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const args = workflowArgsSchema.parse({
+        ...minimal,
+        promotion: { strategy: 'canary', health: c.health },
+      });
+      assert.deepEqual(args.promotion.strategy === 'canary' && args.promotion.analysis, {
+        metrics: [{ name: 'errors', builtin: 'error-ratio', max: c.want.max }],
+        minRequests: c.want.minRequests,
+        dataWaitSeconds: c.want.dataWaitSeconds,
+        inconclusive: c.want.inconclusive,
+        dryRun: false,
+      });
+      assert.ok(!('health' in args.promotion), 'only the analysis goes on');
+    });
+  }
+});
+
+test('an analysis: its defaults', () => {
   const args = workflowArgsSchema.parse({
     ...minimal,
-    promotion: { strategy: 'canary', health: { maxErrorRatio: 0.05 } },
+    promotion: {
+      strategy: 'canary',
+      analysis: {
+        metrics: [
+          { name: 'errors', builtin: 'error-ratio', max: 0.02 },
+          { name: 'p99', builtin: 'latency-p99', maxMs: 800 },
+          { name: 'vs-stable', builtin: 'error-ratio', compareTo: 'stable', maxRatio: 1.5 },
+        ],
+      },
+    },
   });
-  assert.deepEqual(args.promotion.strategy === 'canary' && args.promotion.health, {
-    maxErrorRatio: 0.05,
+  assert.deepEqual(args.promotion.strategy === 'canary' && args.promotion.analysis, {
+    metrics: [
+      { name: 'errors', builtin: 'error-ratio', max: 0.02 },
+      { name: 'p99', builtin: 'latency-p99', maxMs: 800 },
+      { name: 'vs-stable', builtin: 'error-ratio', compareTo: 'stable', maxRatio: 1.5 },
+    ],
     minRequests: 0,
     dataWaitSeconds: 180,
-    onInconclusive: 'rollback',
+    inconclusive: 'rollback',
+    dryRun: false,
   });
 });
 
@@ -218,6 +268,111 @@ describe('bad arguments name the field', () => {
         promotion: { strategy: 'canary', health: { maxErrorRatio: 0.1, dataWaitSeconds: 1.5 } },
       },
       want: /promotion\.health\.dataWaitSeconds: must be a whole number of seconds/,
+    },
+    ...[
+      {
+        name: 'analysis: error-ratio without max',
+        metric: { name: 'e', builtin: 'error-ratio' },
+        want: /metrics\[0\]\.max: is required for error-ratio/,
+      },
+      {
+        name: 'analysis: latency with max instead of maxMs',
+        metric: { name: 'p', builtin: 'latency-p99', max: 0.5 },
+        want: /metrics\[0\]\.maxMs: is required for latency-p99/,
+      },
+      {
+        name: 'analysis: compareTo without maxRatio',
+        metric: { name: 'c', builtin: 'error-ratio', compareTo: 'stable' },
+        want: /metrics\[0\]\.maxRatio: is required with compareTo: stable/,
+      },
+      {
+        name: 'analysis: compareTo with a fixed threshold too',
+        metric: { name: 'c', builtin: 'latency-p99', compareTo: 'stable', maxRatio: 2, maxMs: 5 },
+        want: /metrics\[0\]\.maxMs: is a fixed threshold; with compareTo give maxRatio only/,
+      },
+      {
+        name: 'analysis: maxRatio under 1',
+        metric: { name: 'c', builtin: 'error-ratio', compareTo: 'stable', maxRatio: 0.5 },
+        want: /metrics\[0\]\.maxRatio: must be at least 1/,
+      },
+      {
+        name: 'analysis: an unknown builtin',
+        metric: { name: 'x', builtin: 'cpu', max: 1 },
+        want: /metrics\[0\]\.builtin: must be one of error-ratio, latency-p99/,
+      },
+      {
+        name: 'analysis: compareTo something else',
+        metric: { name: 'x', builtin: 'error-ratio', compareTo: 'baseline', maxRatio: 2 },
+        want: /metrics\[0\]\.compareTo: must be "stable"/,
+      },
+      {
+        name: 'analysis: a hostile metric name',
+        metric: { name: '"; drop', builtin: 'error-ratio', max: 0.1 },
+        want: /metrics\[0\]\.name: must be lowercase letters/,
+      },
+    ].map((c) => ({
+      name: c.name,
+      input: {
+        ...minimal,
+        promotion: { strategy: 'canary', analysis: { metrics: [c.metric] } },
+      },
+      want: c.want,
+    })),
+    {
+      name: 'analysis: one name twice',
+      input: {
+        ...minimal,
+        promotion: {
+          strategy: 'canary',
+          analysis: {
+            metrics: [
+              { name: 'e', builtin: 'error-ratio', max: 0.1 },
+              { name: 'e', builtin: 'latency-p99', maxMs: 100 },
+            ],
+          },
+        },
+      },
+      want: /metrics\[1\]\.name: e is used twice/,
+    },
+    {
+      name: 'analysis and health together',
+      input: {
+        ...minimal,
+        promotion: {
+          strategy: 'canary',
+          health: { maxErrorRatio: 0.1 },
+          analysis: { metrics: [{ name: 'e', builtin: 'error-ratio', max: 0.1 }] },
+        },
+      },
+      want: /promotion\.health: give analysis or health \(its older form\), not both/,
+    },
+    {
+      name: 'analysis: inconclusive gate without an approval',
+      input: {
+        ...minimal,
+        promotion: {
+          strategy: 'canary',
+          analysis: {
+            metrics: [{ name: 'e', builtin: 'error-ratio', max: 0.1 }],
+            inconclusive: 'gate',
+          },
+        },
+      },
+      want: /promotion\.analysis\.inconclusive: "gate" asks the approvers: it needs promotion\.approval/,
+    },
+    {
+      name: 'analysis: inconclusive something else',
+      input: {
+        ...minimal,
+        promotion: {
+          strategy: 'canary',
+          analysis: {
+            metrics: [{ name: 'e', builtin: 'error-ratio', max: 0.1 }],
+            inconclusive: 'retry',
+          },
+        },
+      },
+      want: /promotion\.analysis\.inconclusive: must be "rollback", "gate" or "continue"/,
     },
     {
       name: 'direct with steps',

@@ -54,6 +54,112 @@ export const healthSchema = z.strictObject({
     .default('rollback'),
 });
 
+/**
+ * What a canary's analysis can measure, from Cloud Run's metrics in Cloud Monitoring: the 5xx
+ * share of requests (`run.googleapis.com/request_count` by response_code_class) and a latency
+ * percentile (`run.googleapis.com/request_latencies`).
+ */
+export const analysisBuiltins = [
+  'error-ratio',
+  'latency-p99',
+  'latency-p95',
+  'latency-p50',
+] as const;
+export type AnalysisBuiltin = (typeof analysisBuiltins)[number];
+
+/** What an inconclusive analysis (too few requests) does. */
+export const inconclusiveActions = ['rollback', 'gate', 'continue'] as const;
+
+const analysisMetricSchema = z
+  .strictObject({
+    name: z.string({ error: 'must be a name' }).regex(/^[a-z][a-z0-9-]{0,62}$/, {
+      error: 'must be lowercase letters, digits and -, starting with a letter (at most 63)',
+    }),
+    builtin: z.enum(analysisBuiltins, { error: `must be one of ${analysisBuiltins.join(', ')}` }),
+    /** error-ratio: the highest 5xx share of the candidate's requests, 0..1. */
+    max: z.number().min(0, { error: 'must be 0..1' }).max(1, { error: 'must be 0..1' }).optional(),
+    /** latency-*: the highest percentile latency, in milliseconds. */
+    maxMs: z
+      .number()
+      .gt(0, { error: 'must be above 0' })
+      .max(3_600_000, { error: 'must be at most an hour' })
+      .optional(),
+    /** Judged against the stable revision over the same window instead of a fixed threshold. */
+    compareTo: z.literal('stable', { error: 'must be "stable"' }).optional(),
+    /** With compareTo: the highest candidate / stable ratio of the metric. */
+    maxRatio: z
+      .number()
+      .min(1, { error: 'must be at least 1 (the candidate as good as stable)' })
+      .max(1000)
+      .optional(),
+  })
+  .superRefine((m, ctx) => {
+    const need = (field: 'max' | 'maxMs' | 'maxRatio', why: string) => {
+      if (m[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: why });
+    };
+    const refuse = (field: 'max' | 'maxMs' | 'maxRatio', why: string) => {
+      if (m[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: why });
+    };
+    const latency = m.builtin !== 'error-ratio';
+    if (m.compareTo) {
+      need('maxRatio', 'is required with compareTo: stable (the highest candidate / stable ratio)');
+      refuse('max', 'is a fixed threshold; with compareTo give maxRatio only');
+      refuse('maxMs', 'is a fixed threshold; with compareTo give maxRatio only');
+      return;
+    }
+    refuse('maxRatio', 'goes with compareTo: stable');
+    if (latency) {
+      need('maxMs', `is required for ${m.builtin} (milliseconds), or compare with compareTo`);
+      refuse('max', `is error-ratio's threshold; ${m.builtin} takes maxMs`);
+    } else {
+      need('max', 'is required for error-ratio (0..1), or compare with compareTo');
+      refuse('maxMs', "is a latency's threshold; error-ratio takes max");
+    }
+  });
+
+export const analysisSchema = z.strictObject({
+  metrics: z
+    .array(analysisMetricSchema, { error: 'must be a list of metrics' })
+    .min(1, { error: 'name at least one metric' })
+    .max(10, { error: 'has at most 10 metrics' })
+    .superRefine((metrics, ctx) =>
+      metrics.forEach((m, i) => {
+        if (metrics.findIndex((x) => x.name === m.name) !== i)
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `${m.name} is used twice` });
+      }),
+    ),
+  /**
+   * Requests the candidate (and, to compare, stable) must have served in the window for the
+   * analysis to count (at least 1: no data never passes). Fewer, even after waiting for late
+   * data, is inconclusive.
+   */
+  minRequests: z.number().int().min(0).max(1_000_000_000).default(0),
+  /** How long to keep asking Cloud Monitoring while it has too few requests (its data is late). */
+  dataWaitSeconds: z
+    .number()
+    .int({ error: 'must be a whole number of seconds' })
+    .min(0)
+    .max(3_600, { error: 'must be at most an hour' })
+    .default(180),
+  inconclusive: z
+    .enum(inconclusiveActions, { error: 'must be "rollback", "gate" or "continue"' })
+    .default('rollback'),
+  /** Evaluate and report every step, but never roll back for it. */
+  dryRun: z.boolean({ error: 'must be true or false' }).default(false),
+});
+export type Analysis = z.output<typeof analysisSchema>;
+
+/** The older `health` form as an analysis: one error-ratio metric. */
+export function analysisOfHealth(h: z.output<typeof healthSchema>): Analysis {
+  return {
+    metrics: [{ name: 'errors', builtin: 'error-ratio', max: h.maxErrorRatio }],
+    minRequests: h.minRequests,
+    dataWaitSeconds: h.dataWaitSeconds,
+    inconclusive: h.onInconclusive === 'promote' ? 'continue' : 'rollback',
+    dryRun: false,
+  };
+}
+
 export const canarySteps = z
   .array(percent, { error: 'must be a list of traffic percentages' })
   .min(1, { error: 'needs at least one step' })
@@ -124,14 +230,35 @@ export const promotionSchema = z.discriminatedUnion(
               '"100" is a gate before a canary\'s last step; a direct promotion has only "live"',
           });
       }),
-    z.strictObject({
-      strategy: z.literal('canary'),
-      steps: canarySteps.default([10, 50, 100]),
-      bakeSeconds: z.number().min(0).max(86_400, { error: 'must be at most a day' }).default(60),
-      health: healthSchema.nullable().default(null),
-      approval: approvalSchema.optional(),
-      watchSeconds: watchSeconds.optional(),
-    }),
+    z
+      .strictObject({
+        strategy: z.literal('canary'),
+        steps: canarySteps.default([10, 50, 100]),
+        bakeSeconds: z.number().min(0).max(86_400, { error: 'must be at most a day' }).default(60),
+        /** The older form of analysis (one 5xx ratio): still accepted, and translated. */
+        health: healthSchema.nullable().default(null),
+        analysis: analysisSchema.nullable().default(null),
+        approval: approvalSchema.optional(),
+        watchSeconds: watchSeconds.optional(),
+      })
+      .superRefine((p, ctx) => {
+        if (p.health && p.analysis)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['health'],
+            message: 'give analysis or health (its older form), not both',
+          });
+        if (p.analysis?.inconclusive === 'gate' && !p.approval)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['analysis', 'inconclusive'],
+            message: '"gate" asks the approvers: it needs promotion.approval',
+          });
+      })
+      .transform(({ health, ...p }) => ({
+        ...p,
+        analysis: p.analysis ?? (health ? analysisOfHealth(health) : null),
+      })),
   ],
   { error: 'strategy must be "direct" or "canary"' },
 );

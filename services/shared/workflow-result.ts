@@ -27,6 +27,30 @@ export const stageSchema = z.object({
   reason: z.string().nullable().default(null),
 });
 
+export const verdicts = ['PASSED', 'FAILED', 'INCONCLUSIVE'] as const;
+
+/** One canary step's analysis: each metric's value against its threshold, and the verdict. */
+export const analysisReportSchema = z.object({
+  percent: z.number().int().min(1).max(100),
+  verdict: z.enum(verdicts),
+  /** The candidate's requests in the window, and stable's. */
+  requests: z.number().int().min(0),
+  stableRequests: z.number().int().min(0),
+  dryRun: z.boolean(),
+  metrics: z.array(
+    z.object({
+      name: z.string(),
+      builtin: z.string(),
+      compareTo: z.literal('stable').nullable().default(null),
+      /** The measure (a ratio, milliseconds, or candidate / stable); null without enough data. */
+      value: z.number().nullable(),
+      threshold: z.number(),
+      verdict: z.enum(verdicts),
+    }),
+  ),
+});
+export type AnalysisReport = z.output<typeof analysisReportSchema>;
+
 export const workflowResultSchema = z.object({
   outcome: z.enum(outcomes),
   /** What the execution did: a release (the default), or an operator's rollback. */
@@ -41,6 +65,8 @@ export const workflowResultSchema = z.object({
     previousRevision: z.string().nullable().default(null),
   }),
   stages: z.array(stageSchema),
+  /** Each canary step's analysis, in order (with promotion.analysis). */
+  analysis: z.array(analysisReportSchema).default([]),
 });
 
 export type Outcome = (typeof outcomes)[number];

@@ -24,6 +24,7 @@ import { DEPLOYER, type Stack, startStack, TOPIC, WORKFLOW } from '../../local/s
 import { waitForRelease, waitForStage } from '../../local/watch.ts';
 import { gcloudInstalled, gcloudWorkflowsRun } from '../helpers/gcloud.ts';
 import { alive } from '../helpers/processes.ts';
+import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
 
 const CONFIG = join(repoRoot, 'runway.yaml');
 
@@ -42,6 +43,7 @@ describe('releases on the local cloud', () => {
     home = await mkdtemp(join(tmpdir(), 'runway-e2e-home-'));
     ({ scenarios, cleanup } = await prepareScenarios());
     stack = await startStack({ config: CONFIG, home, timeScale: 20 });
+    await pauseScheduledReconcile(stack.info);
     services = new ServicesClient(localClientOptions(stack.run.host));
     revisions = new RevisionsClient(localClientOptions(stack.run.host));
   });
@@ -131,11 +133,12 @@ describe('releases on the local cloud', () => {
           strategy: 'canary',
           steps: [50, 100],
           bakeSeconds: 30,
-          health: {
-            maxErrorRatio: 0.05,
+          analysis: {
+            metrics: [{ name: 'errors', builtin: 'error-ratio', max: 0.05 }],
             minRequests: 5,
             dataWaitSeconds: 180,
-            onInconclusive: 'rollback',
+            inconclusive: 'rollback',
+            dryRun: false,
           },
         },
       },

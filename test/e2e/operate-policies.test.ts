@@ -16,6 +16,7 @@ import { type SampleKnobs, sampleVersion } from '../../local/demo-scenarios.ts';
 import { ensureSubscription } from '../../local/pubsub/index.ts';
 import { type Stack, startStack } from '../../local/stack.ts';
 import { parseEventMessage } from '../../services/shared/events.ts';
+import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
 
 const REPO = 'us-central1-docker.pkg.dev/local-project/apps';
 const ALICE = 'user:alice@example.com';
@@ -81,6 +82,7 @@ interface Event {
   freeze?: string;
   outcome?: string;
   stage?: { name: string; outcome: string };
+  analysis?: { percent: number; verdict: string; metrics: { name: string }[] } | null;
   override?: { freeze: string; by: string; reason: string } | null;
 }
 
@@ -194,6 +196,7 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
     const config = join(home, 'runway.yaml');
     await writeFile(config, CONFIG);
     stack = await startStack({ config, home, timeScale: 20, users: 2, pubsub: 'bridge' });
+    await pauseScheduledReconcile(stack.info);
     await ensureSubscription(stack.info.pubsub, 'local-project', 'events-seen', {
       topic: TOPIC,
     });
@@ -285,10 +288,22 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
       'staging:OK',
       'test:OK',
       'step.advanced',
+      'step.advanced',
       'promote:OK',
       'watch:FAILED',
       'release.ended',
     ]);
+    // Each step.advanced carries the analysis that let it go ahead: none before the first step.
+    const advanced = events.filter(
+      (e) => e.type === 'step.advanced' && e.pipeline === 'shop' && e.digest === digest,
+    );
+    assert.equal(advanced[0]?.analysis, null);
+    assert.equal(advanced[1]?.analysis?.percent, 50);
+    assert.equal(advanced[1]?.analysis?.verdict, 'PASSED');
+    assert.deepEqual(
+      advanced[1]?.analysis?.metrics.map((m) => m.name),
+      ['errors'],
+    );
   });
 
   test('after the freeze ends, the reconcile releases the push it blocked', async () => {

@@ -423,7 +423,10 @@ describe('operating releases (workflow, fake Cloud Run)', () => {
       );
       const r = await done;
       assert.equal(r.result?.outcome, 'ROLLED_BACK', JSON.stringify(r));
-      assert.match(r.result!.reason, /while watched after promotion: 5xx ratio 50\/100/);
+      assert.match(
+        r.result!.reason,
+        /while watched after promotion: errors: 5xx ratio 50\/100 is above 0\.1/,
+      );
       assert.deepEqual(
         live().traffic.map((t) => [t.revision, t.percent]),
         [[stableNow, 100]],
@@ -502,6 +505,7 @@ describe('operating releases (workflow, fake Cloud Run)', () => {
         'stage.ended:test',
         'gate.opened',
         'gate.decided',
+        'step.advanced',
         'step.advanced',
         'stage.ended:promote',
         'release.ended',

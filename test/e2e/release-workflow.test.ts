@@ -8,6 +8,7 @@ import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
 import { canonicalTimestamp } from '../../services/shared/timestamp.ts';
+import type { AnalysisReport } from '../../services/shared/workflow-result.ts';
 import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
 import { testCallbacks } from '../helpers/callbacks.ts';
 
@@ -66,6 +67,17 @@ async function release(a: unknown) {
 }
 
 const live = () => run.services.get(`${base}/services/web`);
+
+/** Waits (polling the fake's state) until `check` holds; the workflow runs on its own clock. */
+async function until<T>(check: () => T | undefined, what: string, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('release workflow (fake Cloud Run)', () => {
   test('first release, direct: staging and live created, digest recorded, PROMOTED', async () => {
@@ -258,7 +270,7 @@ describe('release workflow (fake Cloud Run)', () => {
         { codeClass: '5xx', count: 5 },
       ],
       outcome: 'ROLLED_BACK',
-      reason: /canary at 25% failed: 5xx ratio 5\/25 is above 0\.1/,
+      reason: /canary at 25% failed: errors: 5xx ratio 5\/25 is above 0\.1/,
       queries: 2,
     },
     {
@@ -326,11 +338,15 @@ describe('release workflow (fake Cloud Run)', () => {
         if (c.reason) assert.match(r.reason ?? '', c.reason);
         assert.equal(run.monitoringQueries.length, c.queries, 'timeSeries.list calls');
         const q = run.monitoringQueries[0]!;
+        // The candidate's and stable's requests in one query, summed per revision.
         assert.match(
           q.get('filter') ?? '',
-          new RegExp(`resource.labels.revision_name = "web-${d.slice(7, 19)}"`),
+          new RegExp(
+            `resource.labels.revision_name = one_of\\("web-${d.slice(7, 19)}", "web-[0-9a-f]{12}"\\)$`,
+          ),
         );
         assert.equal(q.get('aggregation.crossSeriesReducer'), 'REDUCE_SUM');
+        assert.equal(q.get('aggregation.groupByFields'), 'resource.labels.revision_name');
         // A 30 s bake is read as the whole minute ending with it: Monitoring refuses periods
         // under 60 s.
         assert.equal(q.get('aggregation.alignmentPeriod'), '60s');
@@ -343,6 +359,183 @@ describe('release workflow (fake Cloud Run)', () => {
       }
     });
   }
+
+  // promotion.analysis: several metrics, each against a threshold or against stable. Stable
+  // serves 2 % errors and ~100 ms; the candidate what each case says.
+  const stableTraffic = [
+    { codeClass: '2xx', count: 980, revision: 'stable' as const },
+    { codeClass: '5xx', count: 20, revision: 'stable' as const },
+  ];
+  const fastStable = { revision: 'stable' as const, ms: Array.from({ length: 200 }, () => 100) };
+  const metrics = [
+    { name: 'errors', builtin: 'error-ratio', max: 0.05 },
+    { name: 'p99', builtin: 'latency-p99', maxMs: 800 },
+    { name: 'vs-stable', builtin: 'error-ratio', compareTo: 'stable', maxRatio: 1.5 },
+  ];
+  const analysed: {
+    name: string;
+    counts: { codeClass: string; count: number; revision?: 'stable' }[];
+    candidateMs?: number[];
+    analysis?: Record<string, unknown>;
+    outcome: string;
+    reason?: RegExp;
+    verdicts: string[];
+    queries: number;
+  }[] = [
+    {
+      name: 'a good candidate passes every metric: PROMOTED',
+      counts: [
+        { codeClass: '2xx', count: 100 },
+        { codeClass: '5xx', count: 2 },
+      ],
+      candidateMs: Array.from({ length: 100 }, () => 120),
+      outcome: 'PROMOTED',
+      verdicts: ['PASSED', 'PASSED', 'PASSED'],
+      queries: 3,
+    },
+    {
+      name: 'a slow candidate is rolled back on its p99',
+      counts: [{ codeClass: '2xx', count: 100 }],
+      candidateMs: [
+        ...Array.from({ length: 90 }, () => 100),
+        ...Array.from({ length: 10 }, () => 2000),
+      ],
+      outcome: 'ROLLED_BACK',
+      reason: /canary at 25% failed: p99: p99 \d+(\.\d+)? ms is above 800$/,
+      verdicts: ['PASSED', 'FAILED', 'PASSED'],
+      queries: 3,
+    },
+    {
+      name: 'twice as error-prone as stable: rolled back on the comparison, though under its fixed threshold',
+      counts: [
+        { codeClass: '2xx', count: 96 },
+        { codeClass: '5xx', count: 4 },
+      ],
+      candidateMs: [100],
+      outcome: 'ROLLED_BACK',
+      reason: /canary at 25% failed: vs-stable: 2(\.0)?x stable is above 1\.5x$/,
+      verdicts: ['PASSED', 'PASSED', 'FAILED'],
+      queries: 3,
+    },
+    {
+      name: 'too few requests, inconclusive: continue: PROMOTED, every metric INCONCLUSIVE',
+      counts: [{ codeClass: '2xx', count: 3 }],
+      analysis: { inconclusive: 'continue', minRequests: 10, dataWaitSeconds: 0 },
+      outcome: 'PROMOTED',
+      verdicts: ['INCONCLUSIVE', 'INCONCLUSIVE', 'INCONCLUSIVE'],
+      queries: 1,
+    },
+    {
+      name: 'too few requests, inconclusive: rollback (the default): ROLLED_BACK',
+      counts: [{ codeClass: '2xx', count: 3 }],
+      analysis: { minRequests: 10, dataWaitSeconds: 0 },
+      outcome: 'ROLLED_BACK',
+      reason:
+        /canary at 25% failed: inconclusive: 3 requests in Cloud Monitoring after waiting 0 s for data, 10 needed/,
+      verdicts: ['INCONCLUSIVE', 'INCONCLUSIVE', 'INCONCLUSIVE'],
+      queries: 1,
+    },
+    {
+      name: 'a dry run: a failing analysis is reported, nothing rolls back: PROMOTED',
+      counts: [
+        { codeClass: '2xx', count: 50 },
+        { codeClass: '5xx', count: 50 },
+      ],
+      candidateMs: [100],
+      analysis: { dryRun: true },
+      outcome: 'PROMOTED',
+      verdicts: ['FAILED', 'PASSED', 'FAILED'],
+      queries: 3,
+    },
+  ];
+  for (const [i, c] of analysed.entries()) {
+    test(`canary analysis: ${c.name}`, async () => {
+      run.requestCounts.splice(0, Infinity, ...stableTraffic, ...c.counts);
+      run.requestLatencies.splice(0, Infinity, fastStable, { ms: c.candidateMs ?? [] });
+      run.monitoringQueries.length = 0;
+      const d = digest('89abcd'[i]!);
+      try {
+        const r = await release(
+          args(d, {
+            promotion: {
+              strategy: 'canary',
+              steps: [25, 100],
+              bakeSeconds: 30,
+              analysis: { metrics, minRequests: 10, dataWaitSeconds: 60, ...c.analysis },
+            },
+          }),
+        );
+        assert.equal(r.outcome, c.outcome, JSON.stringify(r));
+        if (c.reason) assert.match(r.reason ?? '', c.reason);
+        assert.equal(r.analysis.length, 1, 'one step judged');
+        const [a] = r.analysis as AnalysisReport[];
+        assert.deepEqual(
+          a!.metrics.map((m) => m.verdict),
+          c.verdicts,
+          JSON.stringify(a),
+        );
+        assert.deepEqual(
+          a!.metrics.map((m) => m.threshold),
+          [0.05, 800, 1.5],
+        );
+        assert.equal(a!.percent, 25);
+        assert.equal(a!.dryRun, c.analysis?.dryRun === true);
+        assert.equal(run.monitoringQueries.length, c.queries, 'timeSeries.list calls');
+        const latency = run.monitoringQueries.find((q) =>
+          q.get('filter')?.includes('request_latencies'),
+        );
+        if (latency) {
+          assert.equal(latency.get('aggregation.perSeriesAligner'), 'ALIGN_DELTA');
+          assert.equal(latency.get('aggregation.crossSeriesReducer'), 'REDUCE_PERCENTILE_99');
+          assert.equal(latency.get('aggregation.groupByFields'), 'resource.labels.revision_name');
+        }
+        assert.equal(live()?.annotations['runway.dev/analysis'], undefined, 'gone at the end');
+      } finally {
+        run.requestCounts.length = 0;
+        run.requestLatencies.length = 0;
+      }
+    });
+  }
+
+  test('canary analysis, inconclusive: gate: the approvers decide after the step; approve goes on', async () => {
+    run.requestCounts.splice(0, Infinity, ...stableTraffic, { codeClass: '2xx', count: 2 });
+    const d = digest('e');
+    try {
+      const done = release(
+        args(d, {
+          promotion: {
+            strategy: 'canary',
+            steps: [25, 100],
+            bakeSeconds: 30,
+            analysis: { metrics, minRequests: 10, dataWaitSeconds: 0, inconclusive: 'gate' },
+            approval: { before: ['100'], approvers: ['user:ann@example.com'] },
+          },
+        }),
+      );
+      const gate = await until(() => {
+        const text = live()?.annotations['runway.dev/gate'];
+        return text && JSON.parse(text).before === 'analysis' ? JSON.parse(text) : undefined;
+      }, 'the analysis gate');
+      await callbacks.send(gate.url, { decision: 'approve', by: 'user:ann@example.com' });
+      // Approved there, the release meets its configured gate before 100 % too.
+      const second = await until(() => {
+        const text = live()?.annotations['runway.dev/gate'];
+        return text && JSON.parse(text).before === '100' ? JSON.parse(text) : undefined;
+      }, 'the gate before 100');
+      await callbacks.send(second.url, { decision: 'approve', by: 'user:ann@example.com' });
+      const r = await done;
+      assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+      assert.deepEqual(
+        r.stages
+          .filter((s: { name: string }) => s.name === 'gate')
+          .map((s: { detail: string }) => s.detail),
+        ['approve before analysis', 'approve before 100'],
+      );
+      assert.equal(r.analysis[0].verdict, 'INCONCLUSIVE');
+    } finally {
+      run.requestCounts.length = 0;
+    }
+  });
 
   test('every bake length gives a query Cloud Monitoring accepts (whole minutes, at least one)', async () => {
     run.requestCounts.splice(0, Infinity, { codeClass: '2xx', count: 50 });
