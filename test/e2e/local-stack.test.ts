@@ -155,24 +155,26 @@ describe('releases on the local cloud', () => {
       },
     );
     assert.equal(started.status, 200, await started.clone().text());
-    // Users keep calling live while the canary bakes; half of them reach the candidate.
+    // Users keep calling live's /checkout while the canary bakes (four at a time, beside the
+    // stack's own users on /); half of them reach the candidate.
     const [svc] = await services.getService({ name: live() });
     let done = false;
-    const traffic = (async () => {
+    const user = async () => {
       while (!done) {
         await fetch(`${svc.uri}/checkout`)
           .then((r) => r.arrayBuffer())
           .catch(() => undefined);
         await new Promise((r) => setTimeout(r, 5));
       }
-    })();
+    };
+    const traffic = Promise.all([user(), user(), user(), user()]);
     const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
     done = true;
     await traffic;
     assert.equal(run.result?.outcome, 'ROLLED_BACK', JSON.stringify(run.result));
     assert.match(
       run.result?.reason ?? '',
-      /canary at 50% failed: 5xx ratio \d+\/\d+ is above 0\.05/,
+      /canary at 50% failed: errors: 5xx ratio \d+\/\d+ is above 0\.05/,
     );
     assert.equal(await liveVersion(stack), before);
     await rm(dir, { recursive: true, force: true });

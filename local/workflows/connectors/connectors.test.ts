@@ -40,6 +40,18 @@ const server = createServer((req, res) => {
             },
           });
     }
+    // An operation whose second poll meets a busy Cloud Run (503): the poll is asked again.
+    if (u === '/v2/projects/p1/locations/r1/jobs/busy:run')
+      return json(200, { name: 'projects/p1/locations/r1/operations/op3', done: false });
+    if (u === '/v2/projects/p1/locations/r1/operations/op3') {
+      const n = seen.filter((x) => x.url === u).length;
+      if (n === 2) return json(503, { error: { code: 503, status: 'UNAVAILABLE' } });
+      return json(200, {
+        name: 'projects/p1/locations/r1/operations/op3',
+        done: n >= 3,
+        ...(n >= 3 ? { response: { name: 'e1', succeededCount: 1 } } : {}),
+      });
+    }
     if (u === '/v2/projects/p1/locations/r1/jobs/tests:run')
       return json(200, {
         name: 'projects/p1/locations/r1/operations/op2',
@@ -133,6 +145,21 @@ describe('googleapis connectors', () => {
     assert.deepEqual(e.tags, ['HttpError']);
     assert.equal(e.code, 404);
     assert.equal(e.body.error.status, 'NOT_FOUND');
+  });
+
+  test('a poll that meets a 503 is retried like any GET (Google: the retry policy applies to polls)', async () => {
+    const r = await run(`
+- j:
+    call: googleapis.run.v2.projects.locations.jobs.run
+    args:
+      name: projects/p1/locations/r1/jobs/busy
+      body: {}
+    result: e
+- r:
+    return: \${e.name}`);
+    assert.equal(r.state, 'SUCCEEDED', r.json);
+    assert.equal(r.json, '"e1"');
+    assert.equal(seen.filter((x) => x.url.endsWith('/operations/op3')).length, 3);
   });
 
   test('a GET is retried on 503 until it succeeds', async () => {

@@ -117,25 +117,39 @@ function connector(name: string, m: ApiMethod): WfFunction {
       const body = args.has('body') ? toJsonText(args.get('body')!) : m.body ? '{}' : undefined;
       const base = ctx.endpoints.baseUrl(m.host).replace(/\/$/, '');
       const url = `${base}${path}${query.size ? `?${query}` : ''}`;
-      const retryable = m.verb === 'GET' ? RETRYABLE_IDEMPOTENT : RETRYABLE_OTHER;
-      let r: Awaited<ReturnType<typeof request>> | undefined;
-      let delay = 1;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          r = await request(ctx, m.verb, url, body, timeoutS);
-          if (!retryable.has(r.code) || attempt >= MAX_RETRIES) break;
-        } catch (err) {
-          const idempotent = m.verb === 'GET';
-          if (!(err instanceof WorkflowError) || !idempotent || attempt >= MAX_RETRIES) throw err;
-        }
-        await sleepSeconds(ctx, delay);
-        delay = Math.min(delay * 1.25, 60);
-      }
+      const r = await requestWithRetries(ctx, m.verb, url, body, timeoutS);
       if (r.code >= 400) throw responseError(r);
       if (!m.lro || cp.get('skip_polling') === true) return fromPlain(r.body);
       return poll(ctx, base, m, r.body as { name?: string; done?: boolean }, cp, timeoutS);
     },
   };
+}
+
+/**
+ * One request under the connectors' retry policy: the idempotent one for GET (429, 502, 503, 504
+ * and connection errors), the non-idempotent one otherwise (429, 503), up to MAX_RETRIES times
+ * with a backoff from 1 s by 1.25. Google applies it to every request of a connector call,
+ * a long-running operation's polls included.
+ */
+async function requestWithRetries(
+  ctx: CallContext,
+  verb: string,
+  url: string,
+  body: string | undefined,
+  timeoutS: number,
+) {
+  const retryable = verb === 'GET' ? RETRYABLE_IDEMPOTENT : RETRYABLE_OTHER;
+  let delay = 1;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await request(ctx, verb, url, body, timeoutS);
+      if (!retryable.has(r.code) || attempt >= MAX_RETRIES) return r;
+    } catch (err) {
+      if (!(err instanceof WorkflowError) || verb !== 'GET' || attempt >= MAX_RETRIES) throw err;
+    }
+    await sleepSeconds(ctx, delay);
+    delay = Math.min(delay * 1.25, 60);
+  }
 }
 
 async function poll(
@@ -161,7 +175,13 @@ async function poll(
     await sleepSeconds(ctx, delay);
     delay = Math.min(delay * multiplier, maxDelay);
     ctx.countSteps(1, 'external');
-    const r = await request(ctx, 'GET', `${base}/${version}/${op.name}`, undefined, timeoutS);
+    const r = await requestWithRetries(
+      ctx,
+      'GET',
+      `${base}/${version}/${op.name}`,
+      undefined,
+      timeoutS,
+    );
     if (r.code >= 400) throw responseError(r);
     op = r.body as typeof op;
   }
