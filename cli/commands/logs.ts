@@ -2,11 +2,12 @@
 //   runway logs SERVICE [--revision NAME]   a service's revisions (all, or one)
 //   runway logs --execution NAME             a job execution's tasks
 //   runway logs --workflows                  sys.log and call logging of the release workflow
+//   runway logs --build ID                   a Cloud Build's log, as `gcloud builds log` prints it
 //   --follow keeps printing new lines until Ctrl-C.
 // Lines carry their time, the stream, and for jobs the task and attempt.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Command } from '../io.ts';
+import type { CliIo, Command } from '../io.ts';
 import { parseArgs, UsageError } from '../args.ts';
 import { stackHome } from '../home.ts';
 
@@ -28,14 +29,20 @@ export const logsCommand: Command = async (argv, io) => {
       revision: true,
       execution: true,
       workflows: false,
+      build: true,
       home: true,
       lines: true,
       follow: false,
     }));
-    const chosen = [positional.length > 0, flags.has('execution'), flags.has('workflows')];
+    const chosen = [
+      positional.length > 0,
+      flags.has('execution'),
+      flags.has('workflows'),
+      flags.has('build'),
+    ];
     if (chosen.filter(Boolean).length !== 1 || positional.length > 1) {
       throw new UsageError(
-        'usage: runway logs SERVICE [--revision NAME] | --execution NAME | --workflows [--lines N] [--follow]',
+        'usage: runway logs SERVICE [--revision NAME] | --execution NAME | --workflows | --build ID [--lines N] [--follow]',
       );
     }
   } catch (err) {
@@ -48,6 +55,7 @@ export const logsCommand: Command = async (argv, io) => {
     return 2;
   }
   const logs = join(stackHome(io, flags), 'logs');
+  if (flags.has('build')) return buildLog(join(logs, 'builds'), String(flags.get('build')), io);
   let paths: string[] = [];
   let what: string;
   if (flags.has('workflows')) {
@@ -114,3 +122,20 @@ export const logsCommand: Command = async (argv, io) => {
   }
   return 0;
 };
+
+/** A build's log as written, whole (its lines carry no time of their own). */
+async function buildLog(dir: string, id: string, io: CliIo): Promise<number> {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) {
+    io.stderr.write(`runway logs: ${JSON.stringify(id.slice(0, 80))} is not a build id\n`);
+    return 2;
+  }
+  const text = await readFile(join(dir, `${id}.log`), 'utf8').catch(() => undefined);
+  if (text === undefined) {
+    io.stderr.write(
+      `runway logs: no log for build ${id} under ${dir} (is the id right, and did \`runway local up\` run with this home?)\n`,
+    );
+    return 1;
+  }
+  io.stdout.write(text);
+  return 0;
+}
