@@ -27,6 +27,11 @@ const commands: Record<string, Entry> = {
     summary: 'push a directory as an image: DIR IMAGE_REF',
     load: async () => (await import('./commands/push.ts')).pushCommand,
   },
+  'local build': {
+    summary:
+      'run a cloudbuild.yaml on the local Cloud Build: [DIR] [--config FILE] [--substitutions K=V,...] [--async]',
+    load: async () => (await import('./commands/build.ts')).buildCommand,
+  },
   status: {
     summary: 'services, revisions, traffic and recent releases: [--json]',
     load: async () => (await import('./commands/status.ts')).statusCommand,
@@ -57,7 +62,8 @@ const commands: Record<string, Entry> = {
     load: async () => (await import('./commands/history.ts')).historyCommand,
   },
   logs: {
-    summary: 'logs of a service, revision or execution: NAME',
+    summary:
+      'logs of a service, revision, execution or build: NAME | --execution NAME | --build ID',
     load: async () => (await import('./commands/logs.ts')).logsCommand,
   },
   console: {

@@ -1,10 +1,14 @@
 // The local cloud's emulators, started together in one process: Pub/Sub (Google's emulator or
 // runway's bridge), Artifact Registry announcing pushes on the topic `gcr`, Cloud Run, Cloud
 // Monitoring over Cloud Run's request counts, a Workflows Executions API with nothing deployed,
-// and Cloud Scheduler running HTTP jobs on the same clock. `deployRunway()` (deploy-runway.ts) then deploys runway onto it, as infra/ does on
-// Google.
+// Cloud Scheduler running HTTP jobs on the same clock, and Cloud Build with the Cloud Storage its
+// sources and logs live in. `deployRunway()` (deploy-runway.ts) then deploys runway onto it, as
+// infra/ does on Google.
 import { join } from 'node:path';
+import { type LocalCloudBuild, startLocalCloudBuild } from './build/api.ts';
+import { envVars } from './gcloud-env.ts';
 import { type GcloudProxy, startGcloudProxy } from './gcloud-proxy.ts';
+import { runwayRecipe } from './images.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { type LocalMonitoring, startLocalMonitoring } from './monitoring/server.ts';
 import { type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsub/index.ts';
@@ -12,6 +16,7 @@ import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
 import { type LocalRun, startLocalRun } from './run/index.ts';
 import { LogFile } from './run/process.ts';
 import { type LocalScheduler, startLocalScheduler } from './scheduler/server.ts';
+import { type LocalStorage, startLocalStorage } from './storage/server.ts';
 import { createEndpoints } from './workflows/connectors/index.ts';
 import { toJsonText } from './workflows/convert.ts';
 import { timeScaledClock } from './workflows/engine.ts';
@@ -53,6 +58,10 @@ export interface LocalCloud {
   scheduler: LocalScheduler;
   /** gcloud's proxy to every endpoint here: `gcloud run`'s region-prefixed hosts resolve through it. */
   gcloudProxy: GcloudProxy;
+  /** Cloud Storage: build sources and build logs. */
+  storage: LocalStorage;
+  /** Cloud Build: its steps run on this machine with gcloud and the clients pointed here. */
+  build: LocalCloudBuild;
   /** The emulator host variables that point Google's clients and runway at this cloud. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -139,6 +148,43 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     env.SCHEDULER_EMULATOR_HOST = scheduler.host;
     const gcloudProxy = await startGcloudProxy();
     closers.push(() => gcloudProxy.close());
+    const storage = await startLocalStorage();
+    closers.push(() => storage.close());
+    env.STORAGE_EMULATOR_HOST = storage.url;
+    // Filled once the build server's own URL is known; each build reads it when it starts.
+    const cloudEnv: Record<string, string> = {};
+    const build = await startLocalCloudBuild({
+      project,
+      location: 'global',
+      root: join(home, 'cloudbuild'),
+      logDir: join(home, 'logs', 'builds'),
+      storage: storage.store,
+      pusher: registry,
+      recipe: runwayRecipe(join(home, 'cloudbuild', 'images'), options.ledger),
+      cloudEnv,
+      // No timeScale: steps are real tools at wall speed; a scaled timeout would kill `npm ci`.
+      ...(options.ledger ? { ledger: options.ledger } : {}),
+    });
+    closers.push(() => build.close());
+    env.CLOUDBUILD_EMULATOR_HOST = build.host;
+    Object.assign(
+      cloudEnv,
+      buildStepEnv({
+        run: run.url,
+        workflows: workflows.url,
+        pubsub: pubsub.url,
+        registry: registry.url,
+        monitoring: monitoring.url,
+        scheduler: scheduler.url,
+        build: build.url,
+        storage: storage.url,
+        project,
+        region,
+        home,
+        env,
+        gcloudProxy: gcloudProxy.url,
+      }),
+    );
     return {
       project,
       region,
@@ -151,6 +197,8 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       workflows,
       scheduler,
       gcloudProxy,
+      storage,
+      build,
       env,
       close,
     };
@@ -158,4 +206,15 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     await close();
     throw err;
   }
+}
+
+/**
+ * What every build step sees of this cloud: `runway local env`'s variables, without the stack's
+ * gcloud configuration (each build has a fresh one) or its home.
+ */
+function buildStepEnv(endpoints: Parameters<typeof envVars>[0]): Record<string, string> {
+  const vars = Object.fromEntries(envVars(endpoints));
+  delete vars.CLOUDSDK_CONFIG;
+  delete vars.RUNWAY_HOME;
+  return { ...vars, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' };
 }

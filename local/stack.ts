@@ -57,6 +57,9 @@ export interface StackInfo {
   monitoring: string;
   /** The local Cloud Scheduler (absent in older files). */
   scheduler?: string;
+  /** The local Cloud Build and Cloud Storage (absent in older files). */
+  build?: string;
+  storage?: string;
   deployer: string;
   project: string;
   region: string;
@@ -192,6 +195,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       registry: cloud.registry.url,
       monitoring: cloud.monitoring.url,
       scheduler: cloud.scheduler.url,
+      build: cloud.build.url,
+      storage: cloud.storage.url,
       deployer,
       project,
       region,

@@ -59,7 +59,7 @@ const HOSTILE = [
 describe('envVars: what a stack points gcloud and the clients at', () => {
   const cases: {
     name: string;
-    info: StackInfo & { build?: string; scheduler?: string; storage?: string };
+    info: StackInfo;
     want: Record<string, string>;
     absent?: string[];
   }[] = [
@@ -92,6 +92,8 @@ describe('envVars: what a stack points gcloud and the clients at', () => {
       },
       absent: [
         'CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBUILD',
+        'CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING',
+        'CLOUDBUILD_EMULATOR_HOST',
         'CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER',
         'CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE',
         'STORAGE_EMULATOR_HOST',
@@ -107,6 +109,9 @@ describe('envVars: what a stack points gcloud and the clients at', () => {
       },
       want: {
         CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBUILD: 'http://127.0.0.1:4008/',
+        // gcloud builds log reads a CLOUD_LOGGING_ONLY build's log from the build server.
+        CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING: 'http://127.0.0.1:4008/',
+        CLOUDBUILD_EMULATOR_HOST: '127.0.0.1:4008',
         CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER: 'http://127.0.0.1:4009/',
         CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE: 'http://127.0.0.1:4010/storage/v1/',
         STORAGE_EMULATOR_HOST: 'http://127.0.0.1:4010',

@@ -3,86 +3,17 @@
 // own configuration directory under the stack's home, so the user's own is never read or changed.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readStackInfo, type StackInfo } from '../../local/stack.ts';
+import { envVars, gcloudConfigDir } from '../../local/gcloud-env.ts';
+import { readStackInfo } from '../../local/stack.ts';
 import { parseArgs, UsageError } from '../args.ts';
 import { fail } from '../exit.ts';
 import { stackHome } from '../home.ts';
 import type { Command } from '../io.ts';
 
+export { envVars, gcloudConfigDir, LOCAL_TOKEN } from '../../local/gcloud-env.ts';
+
 export const shells = ['bash', 'fish', 'powershell'] as const;
 export type Shell = (typeof shells)[number];
-
-/** The endpoints other parts of the local cloud add to stack.json when they run. */
-type Info = StackInfo & { build?: string; storage?: string; scheduler?: string };
-
-/** What gcloud sends as its token: the local cloud accepts any; Google would refuse this one. */
-export const LOCAL_TOKEN = 'runway-local-token';
-
-/** gcloud's configuration directory for a stack: `<home>/gcloud`. */
-export const gcloudConfigDir = (home: string) => join(home, 'gcloud');
-
-const trailing = (url: string) => (url.endsWith('/') ? url : `${url}/`);
-const hostOf = (url: string) => url.replace(/^[a-z]+:\/\//, '').replace(/\/$/, '');
-
-/** The emulator host variables: as the stack recorded them, or (older files) from its endpoints. */
-function emulatorHosts(info: Info): Record<string, string> {
-  const derived: Record<string, string> = {
-    RUN_EMULATOR_HOST: hostOf(info.run),
-    WORKFLOWS_EMULATOR_HOST: hostOf(info.workflows),
-    PUBSUB_EMULATOR_HOST: hostOf(info.pubsub),
-    ARTIFACT_REGISTRY_EMULATOR_HOST: hostOf(info.registry),
-    MONITORING_EMULATOR_HOST: hostOf(info.monitoring),
-    // @google-cloud/storage takes a URL here, not a host.
-    ...(info.storage ? { STORAGE_EMULATOR_HOST: info.storage.replace(/\/$/, '') } : {}),
-  };
-  return { ...derived, ...(info.env ?? {}) };
-}
-
-/** The variables, in the order printed: gcloud's settings, then the client libraries'. */
-export function envVars(info: Info): [string, string][] {
-  const overrides: [string, string | undefined][] = [
-    ['WORKFLOWEXECUTIONS', info.workflows],
-    ['WORKFLOWS', info.workflows],
-    ['RUN', info.run],
-    ['PUBSUB', info.pubsub],
-    ['ARTIFACTREGISTRY', info.registry],
-    ['MONITORING', info.monitoring],
-    ['CLOUDBUILD', info.build],
-    ['CLOUDSCHEDULER', info.scheduler],
-    // gcloud's storage client takes the JSON API's base URL, and finds uploads beside it.
-    ['STORAGE', info.storage && `${trailing(info.storage)}storage/v1`],
-  ];
-  const proxy = info.gcloudProxy ? new URL(info.gcloudProxy) : undefined;
-  return [
-    ['CLOUDSDK_CONFIG', gcloudConfigDir(info.home)],
-    ['CLOUDSDK_CORE_PROJECT', info.project],
-    ['CLOUDSDK_AUTH_ACCESS_TOKEN', LOCAL_TOKEN],
-    ['CLOUDSDK_CORE_CHECK_GCE_METADATA', 'false'],
-    ['CLOUDSDK_RUN_REGION', info.region],
-    ['CLOUDSDK_WORKFLOWS_LOCATION', info.region],
-    ['CLOUDSDK_ARTIFACTS_LOCATION', info.region],
-    ...overrides
-      .filter((o): o is [string, string] => typeof o[1] === 'string' && o[1] !== '')
-      .map(([api, url]): [string, string] => [
-        `CLOUDSDK_API_ENDPOINT_OVERRIDES_${api}`,
-        trailing(url),
-      ]),
-    // gcloud run puts the region in front of its endpoint's host, a name only this proxy knows.
-    ...(proxy
-      ? ([
-          ['CLOUDSDK_PROXY_TYPE', 'http'],
-          ['CLOUDSDK_PROXY_ADDRESS', proxy.hostname],
-          ['CLOUDSDK_PROXY_PORT', proxy.port],
-        ] as [string, string][])
-      : []),
-    ['GOOGLE_CLOUD_PROJECT', info.project],
-    // Google's auth libraries: no probe of a metadata server (Node, Python).
-    ['METADATA_SERVER_DETECTION', 'none'],
-    ['NO_GCE_CHECK', 'True'],
-    ...Object.entries(emulatorHosts(info)),
-    ['RUNWAY_HOME', info.home],
-  ];
-}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

@@ -6,7 +6,7 @@
 // Lines carry their time, the stream, and for jobs the task and attempt.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Command } from '../io.ts';
+import type { CliIo, Command } from '../io.ts';
 import { parseArgs, UsageError } from '../args.ts';
 import { stackHome } from '../home.ts';
 
@@ -96,14 +96,20 @@ export const logsCommand: Command = async (argv, io) => {
       revision: true,
       execution: true,
       workflows: false,
+      build: true,
       home: true,
       lines: true,
       follow: false,
     }));
-    const chosen = [positional.length > 0, flags.has('execution'), flags.has('workflows')];
+    const chosen = [
+      positional.length > 0,
+      flags.has('execution'),
+      flags.has('workflows'),
+      flags.has('build'),
+    ];
     if (chosen.filter(Boolean).length !== 1 || positional.length > 1) {
       throw new UsageError(
-        'usage: runway logs SERVICE|WORKER_POOL [--revision NAME] | --execution NAME | --workflows [--lines N] [--follow]',
+        'usage: runway logs SERVICE|WORKER_POOL [--revision NAME] | --execution NAME | --workflows | --build ID [--lines N] [--follow]',
       );
     }
   } catch (err) {
@@ -116,6 +122,7 @@ export const logsCommand: Command = async (argv, io) => {
     return 2;
   }
   const logs = join(stackHome(io, flags), 'logs');
+  if (flags.has('build')) return buildLog(join(logs, 'builds'), String(flags.get('build')), io);
   const revision = flags.get('revision');
   const { what, paths } = await logFiles(
     logs,
@@ -150,3 +157,20 @@ export const logsCommand: Command = async (argv, io) => {
   }
   return 0;
 };
+
+/** A Cloud Build build's log, as `<home>/logs/builds/ID.log` holds it. */
+async function buildLog(dir: string, id: string, io: CliIo): Promise<number> {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) {
+    io.stderr.write(`runway logs: ${JSON.stringify(id.slice(0, 80))} is not a build id\n`);
+    return 2;
+  }
+  const text = await readFile(join(dir, `${id}.log`), 'utf8').catch(() => undefined);
+  if (text === undefined) {
+    io.stderr.write(
+      `runway logs: no log for build ${id} under ${dir} (is the id right, and did \`runway local up\` run with this home?)\n`,
+    );
+    return 1;
+  }
+  io.stdout.write(text);
+  return 0;
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -24,6 +24,7 @@ before(async () => {
     projectNumber: '42',
     location: 'global',
     root,
+    logDir: join(root, 'logs'),
     storage: storage.store,
     pusher: {
       async push(_dir, image) {
@@ -107,6 +108,9 @@ describe('through @google-cloud/cloudbuild', () => {
       storage.store.get(`${PROJECT}_cloudbuild-logs`, `log-${build.id}.txt`).data.toString(),
       /DONE/,
     );
+    // The same log in the logs directory, complete once the build is done.
+    await cb.builds.wait(build.id!);
+    assert.equal(await readFile(join(root, 'logs', `${build.id}.log`), 'utf8'), log);
   });
 
   test('the locations form, list (newest first) and get by name', async () => {

@@ -6,6 +6,7 @@
 // `${logsBucket}/log-${id}.txt` there too, as Google does.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -35,6 +36,8 @@ export interface CloudBuildOptions {
   location: string;
   /** Workspaces and builder files go under here. */
   root: string;
+  /** Each build's log is also written to `<logDir>/<id>.log` (`runway logs --build ID`). */
+  logDir?: string;
   storage: ObjectStore;
   pusher: ImagePusher;
   recipe?: BuildRecipe;
@@ -59,6 +62,7 @@ interface BuildRecord {
   runner?: BuildRunner;
   log: string[];
   logObject?: { bucket: string; name: string };
+  logFile?: WriteStream;
   done: Promise<void>;
   cancelled: boolean;
 }
@@ -148,17 +152,27 @@ export class CloudBuilds {
       if (!this.#o.storage.hasBucket(bucket)) this.#o.storage.createBucket(bucket, project);
       record.logObject = { bucket, name: `${prefix}log-${id}.txt` };
     }
+    if (this.#o.logDir) {
+      mkdirSync(this.#o.logDir, { recursive: true });
+      record.logFile = createWriteStream(join(this.#o.logDir, `${id}.log`), { flags: 'a' });
+      record.logFile.on('error', () => {});
+    }
     this.#builds.set(id, record);
-    record.done = this.#execute(record, values).catch((err) => {
-      record.run.status = 'INTERNAL_ERROR';
-      record.run.statusDetail = `the local Cloud Build failed: ${(err as Error).message}`;
-      record.run.finishMs = this.#now();
-    });
+    record.done = this.#execute(record, values)
+      .catch((err) => {
+        record.run.status = 'INTERNAL_ERROR';
+        record.run.statusDetail = `the local Cloud Build failed: ${(err as Error).message}`;
+        record.run.finishMs = this.#now();
+      })
+      .then(
+        () => new Promise<void>((done) => (record.logFile ? record.logFile.end(done) : done())),
+      );
     return record;
   }
 
   #log(record: BuildRecord, line: string): void {
     record.log.push(line);
+    record.logFile?.write(`${line}\n`);
     if (record.logObject) {
       this.#o.storage.append(
         record.logObject.bucket,

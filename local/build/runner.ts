@@ -329,6 +329,11 @@ export class BuildRunner {
       return { status: 'FAILURE', why: 'the step has no command: give args or an entrypoint' };
     await mkdir(env.HOME!, { recursive: true });
     await mkdir(env.BUILDER_OUTPUT!, { recursive: true });
+    if (env.CLOUDSDK_CONFIG?.startsWith(this.#o.builderDir)) {
+      // A fresh gcloud configuration that already knows it is not on Google Compute Engine.
+      await mkdir(env.CLOUDSDK_CONFIG, { recursive: true });
+      await writeFile(join(env.CLOUDSDK_CONFIG, 'gce'), 'False');
+    }
     const child = spawn(command, rest, {
       cwd,
       env,

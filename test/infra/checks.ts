@@ -170,7 +170,13 @@ export interface CloudBuildDoc {
 export function checkCloudBuild(doc: CloudBuildDoc): string[] {
   const out: string[] = [];
   const steps = doc.steps ?? [];
-  const text = (s: (typeof steps)[number]) => `${s.entrypoint ?? ''} ${(s.args ?? []).join(' ')}`;
+  // A step's words with the file's own substitutions filled in (the test step runs ${_TEST_COMMAND}).
+  const subs = doc.substitutions ?? {};
+  const text = (s: (typeof steps)[number]) =>
+    `${s.entrypoint ?? ''} ${(s.args ?? []).join(' ')}`.replace(
+      /\$\{(_[A-Z0-9_]+)\}/g,
+      (m, k: string) => subs[k] ?? m,
+    );
   const test = steps.findIndex((s) => /\bnpm\b/.test(text(s)) && /\btest\b/.test(text(s)));
   const builds = steps.map((s, i) => ({ s, i })).filter(({ s }) => (s.args ?? [])[0] === 'build');
   if (test < 0) out.push('cloudbuild.yaml runs no tests');
