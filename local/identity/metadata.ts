@@ -203,7 +203,8 @@ export class MetadataServer {
   async #listen(id: Identity): Promise<{ server: Server; host: string }> {
     const server = createServer((req, res) => {
       try {
-        route(id, req);
+        const answer = route(id, req);
+        send(res, 200, answer.body, answer.type);
       } catch (err) {
         const e = err instanceof MetadataError ? err : new MetadataError(500, String(err));
         send(res, e.status, `${e.message}\n`, 'text/plain; charset=utf-8');
