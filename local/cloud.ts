@@ -1,9 +1,11 @@
 // The local cloud's emulators, started together in one process: Pub/Sub (Google's emulator or
 // runway's bridge), Artifact Registry announcing pushes on the topic `gcr`, Cloud Run, Cloud
 // Monitoring over Cloud Run's request counts, and a Workflows Executions API with nothing
-// deployed. `deployRunway()` (deploy-runway.ts) then deploys runway onto it, as infra/ does on
-// Google.
+// deployed; with identity on (the default), a token issuer and a metadata server give every
+// process, workflow and push the tokens of its own service account. `deployRunway()`
+// (deploy-runway.ts) then deploys runway onto it, as infra/ does on Google.
 import { join } from 'node:path';
+import { type LocalIdentity, startLocalIdentity } from './identity/index.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { type LocalMonitoring, startLocalMonitoring } from './monitoring/server.ts';
 import { type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsub/index.ts';
@@ -35,6 +37,11 @@ export interface CloudOptions {
   env?: NodeJS.ProcessEnv;
   /** Awaited once Pub/Sub runs: tests hold start-up there to kill it. */
   afterPubSub?: () => Promise<void>;
+  /**
+   * `on` (the default): real tokens from a local issuer, a metadata server for every process,
+   * OIDC-signed pushes. `off`: no identity, every call carries a fake token, as before issue 17.
+   */
+  identity?: 'on' | 'off';
 }
 
 export interface LocalCloud {
@@ -48,7 +55,12 @@ export interface LocalCloud {
   run: LocalRun;
   monitoring: LocalMonitoring;
   workflows: ExecutionsServer;
-  /** The emulator host variables that point Google's clients and runway at this cloud. */
+  /** The issuer and metadata server; absent with identity off. */
+  identity?: LocalIdentity;
+  /**
+   * The emulator host variables that point Google's clients and runway at this cloud, and with
+   * identity on the issuer's (RUNWAY_TOKEN_ISSUER, RUNWAY_TOKEN_CERTS_URL).
+   */
   env: Record<string, string>;
   close(): Promise<void>;
 }
@@ -61,12 +73,19 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     for (const c of closers.reverse()) await c().catch(() => {});
   };
   try {
+    let identity: LocalIdentity | undefined;
+    if ((options.identity ?? 'on') === 'on') {
+      // Tokens expire on the wall clock, never the time-scaled one: the clients that cache them do.
+      identity = await startLocalIdentity({ project, region });
+      closers.push(() => identity!.close());
+    }
     const pubsub = await startPubSub({
       project,
       prefer: options.pubsub ?? 'auto',
       timeScale,
       ...(options.ledger ? { ledger: options.ledger } : {}),
       ...(options.env ? { env: options.env } : {}),
+      ...(identity ? { sign: identity.sign } : {}),
     });
     closers.push(() => pubsub.close());
     await options.afterPubSub?.();
@@ -88,6 +107,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       logDir: join(home, 'logs'),
       ...(options.ledger ? { ledger: options.ledger } : {}),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+      ...(identity ? { identity: (sa: string) => identity.metadata.envFor(sa) } : {}),
     });
     closers.push(() => run.close());
     const monitoring = await startLocalMonitoring({
@@ -103,14 +123,16 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       PUBSUB_EMULATOR_HOST: pubsub.host,
       ARTIFACT_REGISTRY_EMULATOR_HOST: registry.host,
       MONITORING_EMULATOR_HOST: monitoring.host,
+      ...identity?.env,
     };
     const workflowLog = new LogFile(join(home, 'logs', 'workflows.log'));
     closers.push(() => workflowLog.close());
     const workflows = await startExecutionsServer({
       project,
       location: region,
+      ...(identity ? { defaultServiceAccount: identity.defaultServiceAccount } : {}),
       engineOptions: {
-        endpoints: createEndpoints(env),
+        endpoints: createEndpoints(env, identity?.token),
         clock,
         log: (entry) => workflowLog.write(entry.severity, toJsonText(entry.payload), entry.step),
       },
@@ -127,6 +149,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       run,
       monitoring,
       workflows,
+      ...(identity ? { identity } : {}),
       env,
       close,
     };

@@ -30,6 +30,8 @@ export interface LocalRunOptions {
   now?: () => number;
   /** Records each process group as it starts, for the next `local up` after a kill. */
   ledger?: ProcessLedger;
+  /** Each process's identity variables by its service account (RunSettings.identity). */
+  identity?: RunSettings['identity'];
 }
 
 export interface LocalRun {
@@ -60,6 +62,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     graceMs: options.graceMs ?? 10_000,
     metrics: new RequestMetrics(options.now),
     ...(options.ledger ? { ledger: options.ledger } : {}),
+    ...(options.identity ? { identity: options.identity } : {}),
   };
   const operations = new Operations();
   const services = new Services(settings, operations);
