@@ -10,6 +10,7 @@ import { JobsClient, ServicesClient } from '@google-cloud/run';
 import { localClientOptions } from '../services/shared/clients.ts';
 import type { PipelineConfig } from '../services/shared/pipeline-config.ts';
 import { TOPIC, type LocalCloud } from './cloud.ts';
+import { deployerAudience, runwayAccount } from './identity/accounts.ts';
 import { buildRunwayImage, repoRoot } from './images.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { ensureSubscription, ensureTopic } from './pubsub/index.ts';
@@ -18,17 +19,7 @@ export const WORKFLOW = 'runway-release';
 export const DEPLOYER = 'runway-deployer';
 export const SUBSCRIPTION = 'runway-deployer-push';
 
-/** The accounts of infra/modules/identities: `runway-ROLE@PROJECT.iam.gserviceaccount.com`. */
-export type RunwayRole = 'deployer' | 'push' | 'scheduler' | 'workflow' | 'acceptance' | 'app';
-
-export function runwayAccount(project: string, role: RunwayRole): string {
-  return `runway-${role}@${project}.iam.gserviceaccount.com`;
-}
-
-/** The deployer's token audience, fixed before its URL exists (infra/modules/deployer). */
-export function deployerAudience(project: string): string {
-  return `https://runway-deployer.${project}.invalid`;
-}
+export { deployerAudience, runwayAccount } from './identity/accounts.ts';
 
 export interface Deployment {
   /** The deployer's URL. */

@@ -231,6 +231,70 @@ describe('over HTTP, verified by google-auth-library', () => {
     );
   });
 
+  test('IAM Credentials generateIdToken and generateAccessToken mint the account’s tokens', async () => {
+    const base = `${local.url}/v1/projects/-/serviceAccounts/${encodeURIComponent(SA)}`;
+    const post = (verb: string, body: unknown) =>
+      fetch(`${base}:${verb}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const id = (await (
+      await post('generateIdToken', { audience: AUD, includeEmail: true })
+    ).json()) as {
+      token: string;
+    };
+    assert.equal(local.issuer.verifyIdToken(id.token, AUD)?.email, SA);
+    const access = (await (
+      await post('generateAccessToken', {
+        scope: ['https://www.googleapis.com/auth/cloud-platform'],
+      })
+    ).json()) as { accessToken: string; expireTime: string };
+    assert.equal(local.issuer.identify(access.accessToken), `serviceAccount:${SA}`);
+    assert.ok(Date.parse(access.expireTime) > Date.now());
+  });
+
+  const refused: { name: string; account: string; verb: string; body: unknown; message: RegExp }[] =
+    [
+      {
+        name: 'an ID token without an audience',
+        account: SA,
+        verb: 'generateIdToken',
+        body: {},
+        message: /Audience is required/,
+      },
+      {
+        name: 'an access token without a scope',
+        account: SA,
+        verb: 'generateAccessToken',
+        body: { scope: [] },
+        message: /Scope is required/,
+      },
+      {
+        name: 'a user, not a service account',
+        account: 'developer@local',
+        verb: 'generateIdToken',
+        body: { audience: AUD },
+        message: /Invalid form of account ID/,
+      },
+    ];
+  for (const c of refused) {
+    test(`IAM Credentials refuses ${c.name} with 400`, async () => {
+      const res = await fetch(
+        `${local.url}/v1/projects/-/serviceAccounts/${encodeURIComponent(c.account)}:${c.verb}`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(c.body),
+        },
+      );
+      assert.equal(res.status, 400);
+      const body = (await res.json()) as { error: { status: string; message: string } };
+      assert.equal(body.error.status, 'INVALID_ARGUMENT');
+      assert.match(body.error.message, c.message);
+    });
+  }
+
   const missing: { name: string; method: string; path: string }[] = [
     { name: 'an unknown path', method: 'GET', path: '/oauth2/v2/certs' },
     { name: 'a POST', method: 'POST', path: '/oauth2/v3/certs' },

@@ -12,8 +12,8 @@ import {
 } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
-import { closeServer, sendJson, serveApi } from '../api-server.ts';
-import { notFound } from '../../services/shared/errors.ts';
+import { closeServer, readJsonBody, sendJson, serveApi } from '../api-server.ts';
+import { invalidArgument, notFound } from '../../services/shared/errors.ts';
 
 /** Google's lifetime of both kinds of token: one hour. */
 export const TOKEN_LIFETIME_S = 3600;
@@ -191,6 +191,38 @@ export function keyOfJwk(jwk: Record<string, unknown>): KeyObject {
   return createPublicKey({ key: jwk as never, format: 'jwk' });
 }
 
+// The IAM Credentials API's two minting methods, at its paths: how a caller outside the local
+// cloud's processes (the CLI) gets a service account's token, as impersonation does on Google.
+// Who may mint is the IAM half's check (`iam.serviceAccounts.getOpenIdToken`/`getAccessToken`).
+const CREDENTIALS =
+  /^\/v1\/projects\/-\/serviceAccounts\/([^/:]+):(generateIdToken|generateAccessToken)$/;
+const SERVICE_ACCOUNT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9.-]+\.gserviceaccount\.com$/;
+
+async function serveCredentials(
+  issuer: TokenIssuer,
+  [, account, method]: RegExpExecArray,
+  req: IncomingMessage,
+): Promise<unknown> {
+  const email = decodeURIComponent(account!);
+  if (!SERVICE_ACCOUNT.test(email))
+    throw invalidArgument(
+      `Invalid form of account ID ${email}. Should be [Gaia ID |Email |Unique ID |] of the account`,
+    );
+  const body = await readJsonBody(req, 64 * 1024);
+  if (method === 'generateIdToken') {
+    if (typeof body.audience !== 'string' || body.audience === '')
+      throw invalidArgument('Audience is required', [
+        { field: 'audience', description: 'required' },
+      ]);
+    return { token: issuer.idToken(email, body.audience) };
+  }
+  const scope = body.scope;
+  if (!Array.isArray(scope) || scope.length === 0 || scope.some((s) => typeof s !== 'string'))
+    throw invalidArgument('Scope is required', [{ field: 'scope', description: 'required' }]);
+  const { token, expiresIn } = issuer.accessToken(principalOf(email), scope as string[]);
+  return { accessToken: token, expireTime: new Date(Date.now() + expiresIn * 1000).toISOString() };
+}
+
 // Keys never rotate during a cloud's life; an hour of caching is what Google's own endpoints say.
 const CACHE = { 'cache-control': 'public, max-age=3600' };
 
@@ -201,6 +233,9 @@ async function serveKeys(
   res: ServerResponse,
 ): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://issuer').pathname;
+  const credentials = CREDENTIALS.exec(path);
+  if (credentials && req.method === 'POST')
+    return sendJson(res, await serveCredentials(issuer, credentials, req));
   if (req.method !== 'GET' && req.method !== 'HEAD')
     throw notFound(`no route for ${req.method} ${path}`);
   for (const [k, v] of Object.entries(CACHE)) res.setHeader(k, v);
