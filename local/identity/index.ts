@@ -3,10 +3,19 @@
 // Pub/Sub pushes directly).
 import { defaultServiceAccount, projectNumber } from '../run/resources.ts';
 import type { Endpoints } from '../workflows/stdlib/types.ts';
-import { type LocalIssuer, principalOf, startIssuer, type TokenIssuer } from './issuer.ts';
+import {
+  type LocalIssuer,
+  principalOf,
+  startIssuer,
+  TOKEN_LIFETIME_S,
+  type TokenIssuer,
+} from './issuer.ts';
 import { MetadataServer } from './metadata.ts';
 
 export { LOCAL_USER, principalOf } from './issuer.ts';
+
+/** A cached engine token is replaced this long before it expires (google-auth-library: 5 min). */
+const REFRESH_BEFORE_S = 300;
 
 export interface LocalIdentity {
   issuer: TokenIssuer;
@@ -48,6 +57,17 @@ export async function startLocalIdentity(options: {
     region: options.region,
   });
   const { issuer } = local;
+  // The engine asks for a token on every connector call, as Workflows does; like Google's, it is
+  // handed the same one until it nears expiry, so a release mints a few tokens, not thousands.
+  const cache = new Map<string, { token: string; until: number }>();
+  const cached = (key: string, mint: () => string): string => {
+    const now = Date.now();
+    const have = cache.get(key);
+    if (have && have.until > now) return have.token;
+    const token = mint();
+    cache.set(key, { token, until: now + (TOKEN_LIFETIME_S - REFRESH_BEFORE_S) * 1000 });
+    return token;
+  };
   return {
     issuer,
     url: local.url,
@@ -58,9 +78,15 @@ export async function startLocalIdentity(options: {
     defaultServiceAccount: fallback,
     async token(kind, audienceOrScopes, serviceAccount) {
       const email = serviceAccount || fallback;
-      if (kind === 'OIDC') return issuer.idToken(email, String(audienceOrScopes));
+      if (kind === 'OIDC') {
+        const audience = String(audienceOrScopes);
+        return cached(`id ${email} ${audience}`, () => issuer.idToken(email, audience));
+      }
       const scopes = Array.isArray(audienceOrScopes) ? audienceOrScopes : [audienceOrScopes];
-      return issuer.accessToken(principalOf(email), scopes).token;
+      return cached(
+        `access ${email} ${scopes.join(' ')}`,
+        () => issuer.accessToken(principalOf(email), scopes).token,
+      );
     },
     sign: (email, audience) => issuer.idToken(email, audience),
     env: { RUNWAY_TOKEN_ISSUER: local.url, RUNWAY_TOKEN_CERTS_URL: local.certsUrl },

@@ -77,6 +77,8 @@ export class TokenIssuer {
   readonly #publicKey: KeyObject;
   readonly #now: () => number;
   readonly #access = new Map<string, AccessGrant>();
+  /** The map's size that triggers the next sweep of expired grants: doubled after each. */
+  #sweepAt = 1024;
 
   constructor(options: IssuerOptions) {
     this.url = options.url;
@@ -124,9 +126,12 @@ export class TokenIssuer {
   ): { token: string; expiresIn: number } {
     emailOf(principal);
     const now = this.#now();
-    // Expired grants go as new ones come, so a long-lived cloud holds about an hour's worth.
-    if (this.#access.size >= 1024)
+    // Expired grants go as new ones come, so a long-lived cloud holds about an hour's worth; the
+    // threshold doubles past what is live, so sweeping stays amortised O(1) per token.
+    if (this.#access.size >= this.#sweepAt) {
       for (const [t, g] of this.#access) if (g.expiry <= now) this.#access.delete(t);
+      this.#sweepAt = Math.max(1024, this.#access.size * 2);
+    }
     const token = `ya29.local.${randomBytes(32).toString('base64url')}`;
     this.#access.set(token, { principal, expiry: now + TOKEN_LIFETIME_S * 1000, scopes });
     return { token, expiresIn: TOKEN_LIFETIME_S - 1 };
