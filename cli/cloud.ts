@@ -2,6 +2,7 @@
 // ones it needs. Workflows and Cloud Run are read through Google's clients against Google or the
 // local stack alike (google.ts); who is calling, how a gate is answered and how the deployer is
 // asked differ: locally, the local user and plain HTTP; on Google, the credentials and their tokens.
+import { deployerAudience, runwayAccount } from '../local/identity/accounts.ts';
 import { localClientOptions } from '../services/shared/clients.ts';
 import { UsageError } from './args.ts';
 import { Refused } from './exit.ts';
@@ -158,13 +159,24 @@ export function googleMessage(text: string): string {
   }
 }
 
-/** The local stack's deployer: no token, as the stack runs it with unauthenticated pushes. */
-export function localDeployer(url: string): Deployer {
+/**
+ * The local stack's deployer. With the stack's identity on it verifies tokens as on Google: the
+ * push account's ID token for its audience, minted by the stack's issuer (IAM Credentials'
+ * generateIdToken); off, it takes calls without one.
+ */
+export function localDeployer(
+  url: string,
+  identity?: { issuer: string; project: string },
+): Deployer {
   return {
     async release(request) {
+      const token = identity ? await pushToken(identity.issuer, identity.project) : undefined;
       const res = await fetch(`${url}/releases`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
         body: JSON.stringify(request),
       });
       const text = await res.text();
@@ -175,6 +187,18 @@ export function localDeployer(url: string): Deployer {
       return { status: res.status, body };
     },
   };
+}
+
+async function pushToken(issuer: string, project: string): Promise<string> {
+  const account = encodeURIComponent(runwayAccount(project, 'push'));
+  const res = await fetch(`${issuer}/v1/projects/-/serviceAccounts/${account}:generateIdToken`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ audience: deployerAudience(project), includeEmail: true }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`the local issuer refused a push token: ${googleMessage(text)}`);
+  return (JSON.parse(text) as { token: string }).token;
 }
 
 /**
@@ -195,7 +219,10 @@ export async function openCloud(target: Target, member: string | null): Promise<
       services,
       callbacks: plainCallbacks(),
       caller: localCaller(member ?? LOCAL_USER),
-      deployer: localDeployer(info.deployer),
+      deployer: localDeployer(
+        info.deployer,
+        info.issuer ? { issuer: info.issuer, project: info.project } : undefined,
+      ),
       close: async () => {
         await Promise.all([executions.close(), services.close()]);
       },

@@ -2,12 +2,14 @@
 // runway's bridge), Artifact Registry announcing pushes on the topic `gcr`, Cloud Run, Cloud
 // Monitoring over Cloud Run's request counts, a Workflows Executions API with nothing deployed,
 // Cloud Scheduler running HTTP jobs on the same clock, and Cloud Build with the Cloud Storage its
-// sources and logs live in. `deployRunway()` (deploy-runway.ts) then deploys runway onto it, as
-// infra/ does on Google.
+// sources and logs live in; with identity on (the default), a token issuer and a metadata server
+// give every process, workflow and push the tokens of its own service account. `deployRunway()`
+// (deploy-runway.ts) then deploys runway onto it, as infra/ does on Google.
 import { join } from 'node:path';
 import { type LocalCloudBuild, startLocalCloudBuild } from './build/api.ts';
 import { envVars } from './gcloud-env.ts';
 import { type GcloudProxy, startGcloudProxy } from './gcloud-proxy.ts';
+import { type LocalIdentity, startLocalIdentity } from './identity/index.ts';
 import { runwayRecipe } from './images.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { type LocalMonitoring, startLocalMonitoring } from './monitoring/server.ts';
@@ -42,6 +44,11 @@ export interface CloudOptions {
   env?: NodeJS.ProcessEnv;
   /** Awaited once Pub/Sub runs: tests hold start-up there to kill it. */
   afterPubSub?: () => Promise<void>;
+  /**
+   * `on` (the default): real tokens from a local issuer, a metadata server for every process,
+   * OIDC-signed pushes. `off`: no identity, every call carries a fake token, as before issue 17.
+   */
+  identity?: 'on' | 'off';
 }
 
 export interface LocalCloud {
@@ -62,7 +69,12 @@ export interface LocalCloud {
   storage: LocalStorage;
   /** Cloud Build: its steps run on this machine with gcloud and the clients pointed here. */
   build: LocalCloudBuild;
-  /** The emulator host variables that point Google's clients and runway at this cloud. */
+  /** The issuer and metadata server; absent with identity off. */
+  identity?: LocalIdentity;
+  /**
+   * The emulator host variables that point Google's clients and runway at this cloud, and with
+   * identity on the issuer's (RUNWAY_TOKEN_ISSUER, RUNWAY_TOKEN_CERTS_URL).
+   */
   env: Record<string, string>;
   close(): Promise<void>;
 }
@@ -75,12 +87,19 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     for (const c of closers.reverse()) await c().catch(() => {});
   };
   try {
+    let identity: LocalIdentity | undefined;
+    if ((options.identity ?? 'on') === 'on') {
+      // Tokens expire on the wall clock, never the time-scaled one: the clients that cache them do.
+      identity = await startLocalIdentity({ project, region });
+      closers.push(() => identity!.close());
+    }
     const pubsub = await startPubSub({
       project,
       prefer: options.pubsub ?? 'auto',
       timeScale,
       ...(options.ledger ? { ledger: options.ledger } : {}),
       ...(options.env ? { env: options.env } : {}),
+      ...(identity ? { sign: identity.sign } : {}),
     });
     closers.push(() => pubsub.close());
     await options.afterPubSub?.();
@@ -102,6 +121,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       logDir: join(home, 'logs'),
       ...(options.ledger ? { ledger: options.ledger } : {}),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+      ...(identity ? { identity: (sa: string) => identity.metadata.envFor(sa) } : {}),
     });
     closers.push(() => run.close());
     const monitoring = await startLocalMonitoring({
@@ -117,14 +137,16 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       PUBSUB_EMULATOR_HOST: pubsub.host,
       ARTIFACT_REGISTRY_EMULATOR_HOST: registry.host,
       MONITORING_EMULATOR_HOST: monitoring.host,
+      ...identity?.env,
     };
     const workflowLog = new LogFile(join(home, 'logs', 'workflows.log'));
     closers.push(() => workflowLog.close());
     const workflows = await startExecutionsServer({
       project,
       location: region,
+      ...(identity ? { defaultServiceAccount: identity.defaultServiceAccount } : {}),
       engineOptions: {
-        endpoints: createEndpoints(env),
+        endpoints: createEndpoints(env, identity?.token),
         clock,
         log: (entry) => workflowLog.write(entry.severity, toJsonText(entry.payload), entry.step),
       },
@@ -137,6 +159,16 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     const scheduler = await startLocalScheduler({
       project,
       clock,
+      // A job's oidcToken / oauthToken account signs its requests, as Cloud Scheduler does.
+      ...(identity
+        ? {
+            tokens: {
+              idToken: async (email: string, audience: string) => identity.sign(email, audience),
+              accessToken: (email: string) =>
+                identity.token('OAuth2', 'https://www.googleapis.com/auth/cloud-platform', email),
+            },
+          }
+        : {}),
       log: (e) =>
         schedulerLog.write(
           e.status && e.status.code !== 0 ? 'ERROR' : 'INFO',
@@ -199,6 +231,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       gcloudProxy,
       storage,
       build,
+      ...(identity ? { identity } : {}),
       env,
       close,
     };

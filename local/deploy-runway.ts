@@ -1,7 +1,10 @@
 // Deploys runway onto a cloud, as infra/ does on Google: the topics, the release workflow, the
 // deployer (a Cloud Run service built from its Dockerfile's bundle) behind a push subscription on
-// `gcr`, each pipeline's acceptance job, and the Cloud Scheduler job that calls /reconcile. Everything goes through Google's own clients and
-// APIs, against whatever endpoints `cloud.env` names.
+// `gcr`, each pipeline's acceptance job, and the Cloud Scheduler job that calls /reconcile.
+// Everything goes through Google's own clients and APIs, against whatever endpoints `cloud.env`
+// names. With the cloud's identity on, each part runs as its account from
+// infra/modules/identities, and pushes carry the push account's OIDC token for the deployer's
+// audience (infra/modules/deployer, events), which it verifies.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobsClient, ServicesClient } from '@google-cloud/run';
@@ -9,6 +12,7 @@ import { CloudSchedulerClient } from '@google-cloud/scheduler';
 import { localClientOptions } from '../services/shared/clients.ts';
 import type { PipelineConfig } from '../services/shared/pipeline-config.ts';
 import { TOPIC, type LocalCloud } from './cloud.ts';
+import { deployerAudience, runwayAccount } from './identity/accounts.ts';
 import { buildRunwayImage, repoRoot } from './images.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { ensureSubscription, ensureTopic } from './pubsub/index.ts';
@@ -17,6 +21,8 @@ export const WORKFLOW = 'runway-release';
 export const DEPLOYER = 'runway-deployer';
 export const SUBSCRIPTION = 'runway-deployer-push';
 export const RECONCILE_JOB = 'runway-reconcile';
+
+export { deployerAudience, runwayAccount } from './identity/accounts.ts';
 
 export interface Deployment {
   /** The deployer's URL. */
@@ -43,9 +49,11 @@ export async function deployRunway(cloud: LocalCloud, options: DeployOptions): P
     ...config.pipelines.flatMap((p) => (p.notify ? [p.notify.topic] : [])),
   ]);
   for (const topic of topics) await ensureTopic(cloud.pubsub.url, cloud.project, topic);
+  const identity = cloud.identity !== undefined;
   cloud.workflows.deploy(
     WORKFLOW,
     await readFile(join(repoRoot, 'workflows', 'release.yaml'), 'utf8'),
+    identity ? { serviceAccount: runwayAccount(cloud.project, 'workflow') } : {},
   );
   progress('building the deployer and acceptance images');
   const images = await buildImages(cloud, options);
@@ -58,13 +66,27 @@ export async function deployRunway(cloud: LocalCloud, options: DeployOptions): P
     await options.atPhase?.('deployer');
     const jobIds = [...new Set(config.pipelines.map((p) => p.acceptance.job))];
     await Promise.all(jobIds.map((id) => createAcceptanceJob(cloud, jobs, id, images.acceptance)));
-    await ensureSubscription(cloud.pubsub.url, cloud.project, SUBSCRIPTION, {
-      topic: TOPIC,
-      pushEndpoint: `${deployer}/pubsub/artifact-registry`,
-      ackDeadlineSeconds: 30,
-      minimumBackoff: '1s',
-      maximumBackoff: '10s',
-    });
+    await ensureSubscription(
+      cloud.pubsub.url,
+      cloud.project,
+      SUBSCRIPTION,
+      {
+        topic: TOPIC,
+        pushEndpoint: `${deployer}/pubsub/artifact-registry`,
+        ...(identity
+          ? {
+              oidcToken: {
+                serviceAccountEmail: runwayAccount(cloud.project, 'push'),
+                audience: deployerAudience(cloud.project),
+              },
+            }
+          : {}),
+        ackDeadlineSeconds: 30,
+        minimumBackoff: '1s',
+        maximumBackoff: '10s',
+      },
+      cloud.pubsub,
+    );
     await createReconcileJob(cloud, deployer);
     return { deployer };
   } finally {
@@ -99,19 +121,32 @@ async function buildImages(cloud: LocalCloud, options: DeployOptions) {
   };
 }
 
-/** The deployer service, one warm instance, in the emulator mode of its push authentication. */
+/**
+ * The deployer service, one warm instance. With identity on it runs in its production auth mode
+ * as infra/ configures it (push and scheduler accounts, the fixed audience), verifying tokens
+ * against the local issuer (RUNWAY_TOKEN_* in `cloud.env`); off, in its emulator mode.
+ */
 async function createDeployer(
   cloud: LocalCloud,
   services: ServicesClient,
   image: string,
   configText: string,
 ): Promise<string> {
+  const { project } = cloud;
+  const auth = cloud.identity
+    ? {
+        RUNWAY_PUSH_AUDIENCE: deployerAudience(project),
+        RUNWAY_PUSH_SERVICE_ACCOUNT: runwayAccount(project, 'push'),
+        RUNWAY_SCHEDULER_AUDIENCE: deployerAudience(project),
+        RUNWAY_SCHEDULER_SERVICE_ACCOUNT: runwayAccount(project, 'scheduler'),
+      }
+    : { RUNWAY_ALLOW_UNAUTHENTICATED_PUSH: 'true' };
   const env = {
     RUNWAY_CONFIG_YAML: configText,
-    GOOGLE_CLOUD_PROJECT: cloud.project,
+    GOOGLE_CLOUD_PROJECT: project,
     RUNWAY_REGION: cloud.region,
     RUNWAY_WORKFLOW: WORKFLOW,
-    RUNWAY_ALLOW_UNAUTHENTICATED_PUSH: 'true',
+    ...auth,
     LOG_LEVEL: 'INFO',
     ...cloud.env,
   };
@@ -120,6 +155,7 @@ async function createDeployer(
     serviceId: DEPLOYER,
     service: {
       template: {
+        ...(cloud.identity ? { serviceAccount: runwayAccount(project, 'deployer') } : {}),
         scaling: { minInstanceCount: 1 },
         containers: [{ image, env: Object.entries(env).map(([name, value]) => ({ name, value })) }],
       },
@@ -140,11 +176,18 @@ async function createAcceptanceJob(
     jobId,
     job: {
       template: {
-        template: {
-          maxRetries: 0,
-          // Local services are reachable without an ID token; on Google the job fetches one.
-          containers: [{ image, env: [{ name: 'RUNWAY_LOCAL', value: '1' }] }],
-        },
+        // With identity on the job runs as its account and fetches an ID token for staging from
+        // the metadata server, as on Google; off, it never asks (RUNWAY_LOCAL=1).
+        template: cloud.identity
+          ? {
+              maxRetries: 0,
+              serviceAccount: runwayAccount(cloud.project, 'acceptance'),
+              containers: [{ image }],
+            }
+          : {
+              maxRetries: 0,
+              containers: [{ image, env: [{ name: 'RUNWAY_LOCAL', value: '1' }] }],
+            },
       },
     },
   });

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { type PipelineConfig, parsePipelineConfig } from '../services/shared/pipeline-config.ts';
 import { startLocalCloud } from './cloud.ts';
 import { deployRunway } from './deploy-runway.ts';
+import type { LocalIdentity } from './identity/index.ts';
 import { ledgerDir, liveOwner, ProcessLedger, stopLeftovers } from './process-ledger.ts';
 import type { LocalPubSub, PubSubKind } from './pubsub/index.ts';
 import type { LocalRegistry } from './registry/server.ts';
@@ -36,6 +37,8 @@ export interface StackOptions {
   /** Progress lines while starting. */
   onProgress?: (message: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** Real tokens and OIDC-verified pushes (`on`, the default), or none (`off`); see cloud.ts. */
+  identity?: 'on' | 'off';
   /**
    * Awaited at each start-up phase once its processes run: `pubsub` (Pub/Sub started), `build`
    * (the image builds running), `deployer` (the deployer's instance running). Tests hold start-up
@@ -74,6 +77,11 @@ export interface StackInfo {
   env?: Record<string, string>;
   /** `http://127.0.0.1:PORT`, the proxy `runway local env` points gcloud at (absent in older files). */
   gcloudProxy?: string;
+  /**
+   * The token issuer's URL, with identity on: its IAM Credentials methods mint the tokens a
+   * command needs (the push account's, to call the deployer).
+   */
+  issuer?: string;
 }
 
 export interface Stack {
@@ -83,6 +91,8 @@ export interface Stack {
   registry: LocalRegistry;
   workflows: ExecutionsServer;
   pubsub: LocalPubSub;
+  /** The token issuer and metadata server; absent with identity off. */
+  identity?: LocalIdentity;
   /** Env that points Google's clients and runway's commands at this stack. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -164,6 +174,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
     ...(options.metricsDelaySeconds ? { metricsDelaySeconds: options.metricsDelaySeconds } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.identity ? { identity: options.identity } : {}),
   });
   const closers: (() => Promise<void>)[] = [() => cloud.close()];
   const close = async () => {
@@ -207,11 +218,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       timeScale,
       env: cloud.env,
       gcloudProxy: cloud.gcloudProxy.url,
+      ...(cloud.identity ? { issuer: cloud.identity.url } : {}),
     };
     await writeFile(join(home, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
-    const { run, registry, workflows, pubsub } = cloud;
+    const { run, registry, workflows, pubsub, identity } = cloud;
     const env = { ...cloud.env, RUNWAY_HOME: home };
-    return { info, config, run, registry, workflows, pubsub, env, close };
+    return {
+      info,
+      config,
+      run,
+      registry,
+      workflows,
+      pubsub,
+      ...(identity ? { identity } : {}),
+      env,
+      close,
+    };
   } catch (err) {
     await close();
     throw err;

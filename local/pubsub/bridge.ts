@@ -8,6 +8,7 @@ import { closeServer, readJsonBody, sendJson, serveApi } from '../api-server.ts'
 import { alreadyExists, invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { type Logger, silentLogger } from '../../services/shared/logger.ts';
 import { pushEnvelope } from '../../services/shared/pubsub.ts';
+import type { IdTokenSigner, OidcToken } from './relay.ts';
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const NAME = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
@@ -33,6 +34,8 @@ interface Subscription {
   name: string;
   topic: string;
   pushEndpoint?: string;
+  /** Pushes carry an ID token of this account for this audience (the endpoint by default). */
+  oidcToken?: OidcToken;
   ackDeadlineSeconds: number;
   minimumBackoffMs: number;
   maximumBackoffMs: number;
@@ -48,6 +51,8 @@ export interface BridgeOptions {
   /** Divides ack deadlines and backoff, as the local cloud compresses time. */
   timeScale?: number;
   fetch?: typeof fetch;
+  /** Signs the OIDC tokens of pushes; without it pushes go without a token, as the emulator's. */
+  sign?: IdTokenSigner;
 }
 
 export interface PushBridge {
@@ -96,16 +101,43 @@ function storedMessage(raw: unknown, i: number, nextId: () => string): StoredMes
   };
 }
 
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/** `pushConfig.oidcToken` checked: an account's email, and an optional audience. */
+function oidcTokenFrom(raw: unknown, pushEndpoint: unknown): OidcToken | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const o = raw as { serviceAccountEmail?: unknown; audience?: unknown };
+  const field = 'push_config.oidc_token.service_account_email';
+  if (
+    typeof o !== 'object' ||
+    typeof o.serviceAccountEmail !== 'string' ||
+    !EMAIL.test(o.serviceAccountEmail)
+  )
+    throw invalidArgument(
+      'pushConfig.oidcToken.serviceAccountEmail must be a service account email',
+      [{ field, description: 'invalid service account email' }],
+    );
+  if (o.audience !== undefined && typeof o.audience !== 'string')
+    throw invalidArgument('pushConfig.oidcToken.audience must be a string');
+  if (pushEndpoint === undefined)
+    throw invalidArgument('pushConfig.oidcToken needs pushConfig.pushEndpoint');
+  return {
+    serviceAccountEmail: o.serviceAccountEmail,
+    ...(o.audience ? { audience: o.audience } : {}),
+  };
+}
+
 /** A subscription from its PUT body; the topic's existence is the caller's check. */
 function subscriptionFrom(name: string, body: Record<string, unknown>): Subscription {
   const topic = typeof body.topic === 'string' ? body.topic : '';
-  const push = (body.pushConfig ?? {}) as { pushEndpoint?: unknown };
+  const push = (body.pushConfig ?? {}) as { pushEndpoint?: unknown; oidcToken?: unknown };
   if (
     push.pushEndpoint !== undefined &&
     (typeof push.pushEndpoint !== 'string' || !/^https?:\/\//.test(push.pushEndpoint))
   ) {
     throw invalidArgument('pushConfig.pushEndpoint must be an http(s) URL');
   }
+  const oidcToken = oidcTokenFrom(push.oidcToken, push.pushEndpoint);
   const ack = body.ackDeadlineSeconds ?? 10;
   if (typeof ack !== 'number' || ack < 10 || ack > 600)
     throw invalidArgument('ackDeadlineSeconds must be 10..600');
@@ -116,6 +148,7 @@ function subscriptionFrom(name: string, body: Record<string, unknown>): Subscrip
     name,
     topic,
     ...(typeof push.pushEndpoint === 'string' ? { pushEndpoint: push.pushEndpoint } : {}),
+    ...(oidcToken ? { oidcToken } : {}),
     ackDeadlineSeconds: ack,
     // Without a retry policy Google redelivers at once; with one, backoff between its bounds.
     minimumBackoffMs: retry
@@ -132,7 +165,9 @@ function subscriptionFrom(name: string, body: Record<string, unknown>): Subscrip
 const subscriptionJson = (s: Subscription) => ({
   name: s.name,
   topic: s.topic,
-  pushConfig: s.pushEndpoint ? { pushEndpoint: s.pushEndpoint } : {},
+  pushConfig: s.pushEndpoint
+    ? { pushEndpoint: s.pushEndpoint, ...(s.oidcToken ? { oidcToken: s.oidcToken } : {}) }
+    : {},
   ackDeadlineSeconds: s.ackDeadlineSeconds,
   retryPolicy: {
     minimumBackoff: `${s.minimumBackoffMs / 1000}s`,
@@ -150,6 +185,7 @@ class Bridge {
   readonly #log: Logger;
   readonly #scale: number;
   readonly #fetch: typeof fetch;
+  readonly #sign: IdTokenSigner | undefined;
   #closed = false;
   #nextId = 1;
 
@@ -157,6 +193,16 @@ class Bridge {
     this.#log = options.logger ?? silentLogger;
     this.#scale = options.timeScale ?? 1;
     this.#fetch = options.fetch ?? fetch;
+    this.#sign = options.sign;
+  }
+
+  /** Google signs each push with a fresh token of the subscription's account; the audience defaults to the endpoint. */
+  #authorization(sub: Subscription): Record<string, string> {
+    if (!sub.oidcToken || !this.#sign) return {};
+    const { serviceAccountEmail, audience } = sub.oidcToken;
+    return {
+      authorization: `Bearer ${this.#sign(serviceAccountEmail, audience || sub.pushEndpoint!)}`,
+    };
   }
 
   // --- topics ---
@@ -293,7 +339,7 @@ class Bridge {
       );
       const res = await this.#fetch(sub.pushEndpoint!, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...this.#authorization(sub) },
         body: JSON.stringify(envelope),
         signal,
       });

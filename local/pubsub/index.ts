@@ -4,6 +4,9 @@ import type { Logger } from '../../services/shared/logger.ts';
 import type { ProcessLedger } from '../process-ledger.ts';
 import { startPushBridge } from './bridge.ts';
 import { findEmulator, startEmulator } from './emulator.ts';
+import { type IdTokenSigner, type OidcToken, type PushRelay, startPushRelay } from './relay.ts';
+
+export type { IdTokenSigner, OidcToken, PushRelay };
 
 export type PubSubKind = 'emulator' | 'bridge';
 
@@ -11,6 +14,8 @@ export interface LocalPubSub {
   kind: PubSubKind;
   url: string;
   host: string;
+  /** With Google's emulator and a signer: where pushes with an OIDC token go to get one. */
+  relay?: PushRelay;
   close(): Promise<void>;
 }
 
@@ -23,6 +28,11 @@ export interface PubSubOptions {
   timeScale?: number;
   /** Where the emulator's process group is recorded as it starts. */
   ledger?: ProcessLedger;
+  /**
+   * Signs pushes' OIDC tokens (the local issuer). The bridge signs each push itself; Google's
+   * emulator sends none, so its token-carrying subscriptions push through a relay that adds one.
+   */
+  sign?: IdTokenSigner;
 }
 
 export async function startPubSub(options: PubSubOptions): Promise<LocalPubSub> {
@@ -35,7 +45,21 @@ export async function startPubSub(options: PubSubOptions): Promise<LocalPubSub> 
           project: options.project,
           ...(options.ledger ? { ledger: options.ledger } : {}),
         });
-        return { kind: 'emulator', ...emulator };
+        if (!options.sign) return { kind: 'emulator', ...emulator };
+        const relay = await startPushRelay({ sign: options.sign }).catch(async (err) => {
+          await emulator.close();
+          throw err;
+        });
+        return {
+          kind: 'emulator',
+          url: emulator.url,
+          host: emulator.host,
+          relay,
+          async close() {
+            await relay.close();
+            await emulator.close();
+          },
+        };
       } catch (err) {
         if (prefer === 'emulator') throw err;
         options.logger?.warn('Google Pub/Sub emulator failed to start; using the push bridge', {
@@ -51,6 +75,7 @@ export async function startPubSub(options: PubSubOptions): Promise<LocalPubSub> 
   const bridge = await startPushBridge({
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.timeScale ? { timeScale: options.timeScale } : {}),
+    ...(options.sign ? { sign: options.sign } : {}),
   });
   return { kind: 'bridge', url: bridge.url, host: bridge.host, close: () => bridge.close() };
 }
@@ -73,14 +98,27 @@ export async function ensureSubscription(
   config: {
     topic: string;
     pushEndpoint?: string;
+    /** Pushes carry an ID token of this account (Google's default audience: the endpoint). */
+    oidcToken?: OidcToken;
     ackDeadlineSeconds?: number;
     minimumBackoff?: string;
     maximumBackoff?: string;
   },
+  /** The LocalPubSub: with a relay, a token-carrying push goes through it. */
+  via: { relay?: PushRelay } = {},
 ): Promise<void> {
+  const full = `projects/${project}/subscriptions/${name}`;
+  const { pushEndpoint, oidcToken } = config;
+  const pushConfig = pushEndpoint
+    ? {
+        pushEndpoint:
+          oidcToken && via.relay ? via.relay.route(full, pushEndpoint, oidcToken) : pushEndpoint,
+        ...(oidcToken ? { oidcToken } : {}),
+      }
+    : undefined;
   const body = {
     topic: `projects/${project}/topics/${config.topic}`,
-    ...(config.pushEndpoint ? { pushConfig: { pushEndpoint: config.pushEndpoint } } : {}),
+    ...(pushConfig ? { pushConfig } : {}),
     ackDeadlineSeconds: config.ackDeadlineSeconds ?? 10,
     ...(config.minimumBackoff
       ? {

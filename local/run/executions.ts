@@ -9,6 +9,7 @@ import type { Json, JsonObject } from './proto-json.ts';
 import {
   type Condition,
   condition,
+  identityEnv,
   iso,
   type Meta,
   newMeta,
@@ -204,10 +205,12 @@ export class Executions {
     container: JsonObject,
     timeoutMs: number,
   ): Promise<{ succeeded: boolean; result: NonNullable<TaskRecord['lastAttempt']> }> {
+    const identity = await identityEnv(this.settings, execution.template);
     const proc = new ContainerProcess({
       argv: argvFor(image, container, execution.args),
       cwd: image.dir,
       env: {
+        ...identity,
         ...containerEnv(image, container, execution.env),
         CLOUD_RUN_JOB: execution.job.id,
         CLOUD_RUN_EXECUTION: execution.id,

@@ -34,6 +34,8 @@ export interface LocalRunOptions {
   now?: () => number;
   /** Records each process group as it starts, for the next `local up` after a kill. */
   ledger?: ProcessLedger;
+  /** Each process's identity variables by its service account (RunSettings.identity). */
+  identity?: RunSettings['identity'];
 }
 
 export interface LocalRun {
@@ -68,6 +70,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     // the pipeline's waiting, not the app's own speed, so an 800 ms threshold means 800 ms.
     metrics: new RequestMetrics(options.now, () => performance.now()),
     ...(options.ledger ? { ledger: options.ledger } : {}),
+    ...(options.identity ? { identity: options.identity } : {}),
   };
   const operations = new Operations();
   const services = new Services(settings, operations);

@@ -28,6 +28,11 @@ export interface RunSettings {
   metrics?: RequestMetrics;
   /** Where each process group is recorded while it runs. */
   ledger?: ProcessLedger;
+  /**
+   * The variables that give a process running as `serviceAccount` its identity (the local
+   * metadata server's address); absent, processes have none, as before issue 17.
+   */
+  identity?: (serviceAccount: string) => Promise<Record<string, string>>;
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -241,6 +246,25 @@ export function projectNumber(project: string): string {
   return String(100_000_000_000n + (n % 900_000_000_000n));
 }
 
+/** The project's default compute account: what a revision or task runs as when none is named. */
+export function defaultServiceAccount(project: string): string {
+  return `${projectNumber(project)}-compute@developer.gserviceaccount.com`;
+}
+
+/** The account a revision or task template runs as. */
+export function serviceAccountOf(template: JsonObject, project: string): string {
+  const sa = template.serviceAccount;
+  return typeof sa === 'string' && sa !== '' ? sa : defaultServiceAccount(project);
+}
+
+/** The identity variables of a process running a template (none without identity). */
+export async function identityEnv(
+  settings: RunSettings,
+  template: JsonObject,
+): Promise<Record<string, string>> {
+  return settings.identity ? settings.identity(serviceAccountOf(template, settings.project)) : {};
+}
+
 /**
  * A revision or task template as Cloud Run stores it: with no service account named, it runs as
  * the project's default compute account, and reads say so. A patch that replaces the template
@@ -253,8 +277,5 @@ export function withDefaultServiceAccount(
   if (!template || typeof template !== 'object' || Array.isArray(template)) return template;
   if (typeof template.serviceAccount === 'string' && template.serviceAccount !== '')
     return template;
-  return {
-    ...template,
-    serviceAccount: `${projectNumber(project)}-compute@developer.gserviceaccount.com`,
-  };
+  return { ...template, serviceAccount: defaultServiceAccount(project) };
 }

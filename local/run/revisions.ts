@@ -21,6 +21,7 @@ import {
   canonical,
   checkId,
   condition,
+  identityEnv,
   type Meta,
   newMeta,
   randomSuffix,
@@ -168,7 +169,9 @@ async function startRevision(
   try {
     const image = await resolveImage(settings, container.image);
     rev.digest = image.digest;
+    // The platform's identity first: a container's own env may point elsewhere, as on Cloud Run.
     const env = {
+      ...(await identityEnv(settings, rev.template)),
       ...containerEnv(image, container),
       K_SERVICE: svc.id,
       K_REVISION: rev.id,

@@ -8,10 +8,13 @@ import { createLogger } from '../shared/logger.ts';
 import { describeZodError } from '../shared/validation.ts';
 import { type RunDeps, renderResults, runCheck, shard, waitForTarget } from './run-checks.ts';
 
-/** On Google the staging service is private: fetch an ID token for it from the metadata server. */
-function metadataToken(audience: string): () => Promise<string | undefined> {
+/**
+ * On Google the staging service is private: fetch an ID token for it from the metadata server,
+ * at GCE_METADATA_HOST when set (as google-auth-library does; the local cloud sets it).
+ */
+function metadataToken(audience: string, host: string): () => Promise<string | undefined> {
   return async () => {
-    const url = `http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/identity?audience=${encodeURIComponent(audience)}`;
+    const url = `http://${host}/computeMetadata/v1/instance/service-accounts/default/identity?audience=${encodeURIComponent(audience)}`;
     const res = await fetch(url, {
       headers: { 'Metadata-Flavor': 'Google' },
       signal: AbortSignal.timeout(5000),
@@ -59,7 +62,14 @@ export async function main(
     fetch,
     now: () => Date.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    ...(onGoogle ? { token: metadataToken(new URL(target).origin) } : {}),
+    ...(onGoogle
+      ? {
+          token: metadataToken(
+            new URL(target).origin,
+            env.GCE_METADATA_HOST || 'metadata.google.internal',
+          ),
+        }
+      : {}),
   };
   if (!(await waitForTarget(target, Number(env.RUNWAY_WAIT_SECONDS ?? 60) * 1000, deps))) {
     log.error(`target ${target} did not answer`);

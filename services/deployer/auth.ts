@@ -1,5 +1,6 @@
 // Who may call the deployer: an OIDC token from the configured service account for the
 // configured audience, checked with google-auth-library (signature, expiry, issuer, audience).
+// The issuer and its signing keys are Google's unless configured (the local cloud's issuer).
 // The library is loaded on the first token, not at startup: emulator mode never needs it.
 import type { OAuth2Client, TokenPayload } from 'google-auth-library';
 import { RunwayError } from '../shared/errors.ts';
@@ -13,20 +14,31 @@ export interface TokenVerifier {
   ): Promise<TokenPayload>;
 }
 
-const ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
+/** Google's issuers of ID tokens, both spellings it uses. */
+export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
 
 type Certs = Record<string, string>;
 
 /**
  * `certs` are the signing keys: tests hand in their own (a map, or a function to fail fetching);
- * production fetches Google's, which the library caches until they expire.
+ * otherwise they are fetched from `certsUrl` (Google's format: key id -> PEM), Google's own by
+ * default, and the library caches them as the answer's Cache-Control says. `issuers` are the
+ * accepted `iss` values, Google's by default.
  */
 export function createVerifier(
-  options: { certs?: Certs | (() => Promise<Certs>) } = {},
+  options: { certs?: Certs | (() => Promise<Certs>); certsUrl?: string; issuers?: string[] } = {},
 ): TokenVerifier {
+  const issuers = options.issuers ?? GOOGLE_ISSUERS;
   let loading: Promise<OAuth2Client> | undefined;
   const oauth = () => {
-    loading ??= import('google-auth-library').then((m) => new (commonJs(m).OAuth2Client)());
+    loading ??= import('google-auth-library').then(
+      (m) =>
+        new (commonJs(m).OAuth2Client)(
+          options.certsUrl
+            ? { endpoints: { oauth2FederatedSignonPemCertsUrl: options.certsUrl } }
+            : {},
+        ),
+    );
     return loading;
   };
   const given = options.certs;
@@ -52,7 +64,7 @@ export function createVerifier(
       } catch (err) {
         throw new RunwayError(
           'UNAVAILABLE',
-          `cannot fetch Google's token signing keys to verify the token: ${(err as Error).message.split('\n')[0]}`,
+          `cannot fetch the token signing keys to verify the token: ${(err as Error).message.split('\n')[0]}`,
           { cause: err },
         );
       }
@@ -62,7 +74,7 @@ export function createVerifier(
           m[1]!,
           certs,
           expected.audience,
-          ISSUERS,
+          issuers,
         );
         payload = ticket.getPayload();
       } catch (err) {

@@ -27,6 +27,8 @@ const envSchema = z
     RUNWAY_ALLOW_UNAUTHENTICATED_PUSH: z.enum(['true', 'false']).default('false'),
     RUNWAY_SCHEDULER_AUDIENCE: z.string().url().optional(),
     RUNWAY_SCHEDULER_SERVICE_ACCOUNT: email.optional(),
+    RUNWAY_TOKEN_ISSUER: z.string().url().optional(),
+    RUNWAY_TOKEN_CERTS_URL: z.string().url().optional(),
     PUBSUB_EMULATOR_HOST: z.string().optional(),
     WORKFLOWS_EMULATOR_HOST: z.string().optional(),
     RUN_EMULATOR_HOST: z.string().optional(),
@@ -57,6 +59,14 @@ const envSchema = z
         path: ['RUNWAY_PUSH_AUDIENCE'],
         message:
           'RUNWAY_PUSH_AUDIENCE and RUNWAY_PUSH_SERVICE_ACCOUNT are required to verify push tokens',
+      });
+    }
+    // Another issuer needs its own keys, and other keys belong to another issuer: both or neither.
+    if (!e.RUNWAY_TOKEN_ISSUER !== !e.RUNWAY_TOKEN_CERTS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [e.RUNWAY_TOKEN_ISSUER ? 'RUNWAY_TOKEN_CERTS_URL' : 'RUNWAY_TOKEN_ISSUER'],
+        message: 'set both RUNWAY_TOKEN_ISSUER and RUNWAY_TOKEN_CERTS_URL, or neither (Google’s)',
       });
     }
     // Both or neither: half a scheduler identity would silently refuse every reconcile.
@@ -91,6 +101,8 @@ export interface DeployerConfig {
   pipelines: PipelineConfig;
   push: { audience: string; serviceAccount: string } | 'unauthenticated';
   scheduler: SchedulerAuth;
+  /** Who signs the tokens the deployer accepts: Google unless both are set (the local cloud's issuer). */
+  tokens: { issuers?: string[]; certsUrl?: string };
   workflowsEmulatorHost?: string;
   runEmulatorHost?: string;
   artifactRegistryEmulatorHost?: string;
@@ -134,6 +146,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DeployerConfig
         : e.RUNWAY_ALLOW_UNAUTHENTICATED_PUSH === 'true'
           ? 'unauthenticated'
           : 'disabled',
+    tokens:
+      e.RUNWAY_TOKEN_ISSUER && e.RUNWAY_TOKEN_CERTS_URL
+        ? { issuers: [e.RUNWAY_TOKEN_ISSUER], certsUrl: e.RUNWAY_TOKEN_CERTS_URL }
+        : {},
     ...(e.WORKFLOWS_EMULATOR_HOST ? { workflowsEmulatorHost: e.WORKFLOWS_EMULATOR_HOST } : {}),
     ...(e.RUN_EMULATOR_HOST ? { runEmulatorHost: e.RUN_EMULATOR_HOST } : {}),
     ...(e.ARTIFACT_REGISTRY_EMULATOR_HOST

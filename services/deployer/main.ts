@@ -144,7 +144,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, startup: Start
     pipelines: config.pipelines,
     push: config.push,
     scheduler: config.scheduler,
-    verifier: createVerifier(),
+    verifier: createVerifier(config.tokens),
     executions: google.executions,
     registry: google.registry,
     run: google.run,

@@ -20,6 +20,8 @@ import {
 import { repoRoot } from '../../local/images.ts';
 import { findEmulator } from '../../local/pubsub/emulator.ts';
 import { publish } from '../../local/pubsub/index.ts';
+import { deployerAudience, runwayAccount } from '../../local/identity/accounts.ts';
+import { newKeyPair, TokenIssuer } from '../../local/identity/issuer.ts';
 import { DEPLOYER, type Stack, startStack, TOPIC, WORKFLOW } from '../../local/stack.ts';
 import { waitForRelease, waitForStage } from '../../local/watch.ts';
 import { gcloudInstalled, gcloudWorkflowsRun } from '../helpers/gcloud.ts';
@@ -180,6 +182,72 @@ describe('releases on the local cloud', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  test('the deployer verifies push tokens as on Google: none, forged, tampered or another account’s is refused and starts nothing', async () => {
+    const { project } = stack.info;
+    const identity = stack.identity!;
+    const audience = deployerAudience(project);
+    const pusher = runwayAccount(project, 'push');
+    // A forger knows the issuer's URL and the claims, not its key.
+    const forger = new TokenIssuer({ url: identity.url, keys: await newKeyPair() });
+    const good = identity.sign(pusher, audience);
+    const [head, , sig] = good.split('.');
+    const claims = JSON.parse(Buffer.from(good.split('.')[1]!, 'base64url').toString());
+    const tampered = `${head}.${Buffer.from(JSON.stringify({ ...claims, aud: 'x' })).toString('base64url')}.${sig}`;
+    const dir = await sampleVersion('6.6.6');
+    const pipeline = stack.config.pipelines[0]!;
+    const pushed = await stack.registry.store.push(dir, `${pipeline.image}:v666`);
+    const envelope = (digest: string) =>
+      JSON.stringify({
+        message: {
+          data: Buffer.from(JSON.stringify({ action: 'INSERT', digest })).toString('base64'),
+          messageId: String(Math.random()),
+          publishTime: new Date().toISOString(),
+        },
+        subscription: `projects/${project}/subscriptions/runway-deployer-push`,
+      });
+    const cases: { name: string; token: string | null; status: number }[] = [
+      { name: 'no token', token: null, status: 401 },
+      { name: 'forged (another key)', token: forger.idToken(pusher, audience), status: 401 },
+      { name: 'tampered (audience edited)', token: tampered, status: 401 },
+      {
+        name: 'the push account, another audience',
+        token: identity.sign(pusher, 'https://x.invalid'),
+        status: 401,
+      },
+      {
+        name: 'another account (the scheduler’s)',
+        token: identity.sign(runwayAccount(project, 'scheduler'), audience),
+        status: 403,
+      },
+      {
+        name: 'an access token',
+        token: identity.issuer.accessToken(`serviceAccount:${pusher}`).token,
+        status: 401,
+      },
+    ];
+    const before = await executionCount(stack);
+    for (const c of cases) {
+      const res = await fetch(`${stack.info.deployer}/pubsub/artifact-registry`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(c.token === null ? {} : { authorization: `Bearer ${c.token}` }),
+        },
+        body: envelope(pushed.digestRef),
+      });
+      assert.equal(res.status, c.status, `${c.name}: ${await res.text()}`);
+    }
+    assert.equal(await executionCount(stack), before, 'no refused push started a release');
+    // The push account's token for the audience: accepted (an image no pipeline takes starts nothing).
+    const ok = await fetch(`${stack.info.deployer}/pubsub/artifact-registry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${good}` },
+      body: envelope(`us-central1-docker.pkg.dev/${project}/elsewhere/other@${pushed.digest}`),
+    });
+    assert.equal(ok.status, 204, await ok.text());
+    await rm(dir, { recursive: true, force: true });
+  });
+
   test('a storm of 100 identical pushes gives one release', async () => {
     const dir = await sampleVersion('5.0.0');
     const image = `${stack.config.pipelines[0]!.image}:v5`;
@@ -317,9 +385,14 @@ describe('releases on the local cloud', () => {
     // Pushed to the registry without a notification: the event Pub/Sub never delivered.
     const pushed = await stack.registry.store.push(dir, `${pipeline.image}:latest`);
     const reconcile = async (body: unknown) => {
+      // As Cloud Scheduler calls it: with the scheduler account's token for the deployer's audience.
+      const token = stack.identity!.sign(
+        runwayAccount(stack.info.project, 'scheduler'),
+        deployerAudience(stack.info.project),
+      );
       const res = await fetch(`${stack.info.deployer}/reconcile`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify(body),
       });
       assert.equal(res.status, 200, await res.clone().text());
@@ -341,6 +414,14 @@ describe('releases on the local cloud', () => {
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+/** Every execution of the release workflow the stack has started. */
+async function executionCount(stack: Stack): Promise<number> {
+  const res = await fetch(
+    `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/${WORKFLOW}/executions?pageSize=1000`,
+  );
+  return ((await res.json()) as { executions?: unknown[] }).executions?.length ?? 0;
+}
 
 async function stackOutcomes(stack: Stack, digest: string): Promise<string[]> {
   const filter = encodeURIComponent(`labels.digest="${shortDigest(digest)}"`);

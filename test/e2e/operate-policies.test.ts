@@ -15,6 +15,7 @@ import { main } from '../../cli/main.ts';
 import { type SampleKnobs, sampleVersion } from '../../local/demo-scenarios.ts';
 import { ensureSubscription } from '../../local/pubsub/index.ts';
 import { type Stack, startStack } from '../../local/stack.ts';
+import { deployerAudience, runwayAccount } from '../../local/identity/accounts.ts';
 import { parseEventMessage } from '../../services/shared/events.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
 
@@ -310,9 +311,14 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
     const cart = blocked.cart;
     const wait = briefEnd - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait + 1000));
+    // As Cloud Scheduler calls it: with the scheduler account's token for the deployer's audience.
+    const token = stack.identity!.sign(
+      runwayAccount(stack.info.project, 'scheduler'),
+      deployerAudience(stack.info.project),
+    );
     const res = await fetch(`${stack.info.deployer}/reconcile`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: '{}',
     });
     assert.equal(res.status, 200, await res.clone().text());

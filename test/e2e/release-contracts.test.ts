@@ -16,6 +16,7 @@ import { waitForRelease } from '../../local/watch.ts';
 import { shortDigest } from '../../services/shared/image-ref.ts';
 import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
 import { type GcloudExecution, gcloudInstalled, gcloudWorkflowsRun } from '../helpers/gcloud.ts';
+import { deployerAudience, runwayAccount } from '../../local/identity/accounts.ts';
 
 const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/shop';
 const RUNTIME = 'shop-runtime@local-project.iam.gserviceaccount.com';
@@ -58,9 +59,14 @@ describe('Google contracts on the local cloud', () => {
   /** What Pub/Sub would push for an image, with the publish time spelt as given. */
   async function push(digestRef: string, publishTime: string) {
     const event = { action: 'INSERT', digest: digestRef };
+    // As Pub/Sub pushes: with the push account's token for the deployer's audience.
+    const token = stack.identity!.sign(
+      runwayAccount(stack.info.project, 'push'),
+      deployerAudience(stack.info.project),
+    );
     const res = await fetch(`${stack.info.deployer}/pubsub/artifact-registry`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({
         message: {
           data: Buffer.from(JSON.stringify(event)).toString('base64'),

@@ -28,6 +28,13 @@ interface Deployed {
   workflow: Workflow;
   revision: string;
   mtimeMs?: number;
+  /** The account its executions run as (`gcloud workflows deploy --service-account`). */
+  serviceAccount?: string;
+}
+
+export interface DeployOptions {
+  /** Without one, executions run as `ExecutionsServerOptions.defaultServiceAccount`, as on Google. */
+  serviceAccount?: string;
 }
 
 interface ExecutionRecord {
@@ -48,13 +55,15 @@ export interface ExecutionsServerOptions {
   project: string;
   location: string;
   engineOptions?: EngineOptions;
+  /** What a workflow deployed without an account runs as: Google uses the default compute account. */
+  defaultServiceAccount?: string;
 }
 
 export interface ExecutionsServer {
   url: string;
   /** `HOST:PORT`, the value of WORKFLOWS_EMULATOR_HOST. */
   host: string;
-  deploy(name: string, source: string): void;
+  deploy(name: string, source: string, options?: DeployOptions): void;
   close(): Promise<void>;
 }
 
@@ -264,10 +273,11 @@ class ExecutionsApi {
     return `${String(++this.#revisionCounter).padStart(6, '0')}-${randomUUID().slice(0, 3)}`;
   }
 
-  deploy(name: string, source: string): void {
+  deploy(name: string, source: string, options: DeployOptions = {}): void {
     this.#deployed.set(name, {
       workflow: parseWorkflow(source, { file: name }),
       revision: this.#revisionId(),
+      ...(options.serviceAccount ? { serviceAccount: options.serviceAccount } : {}),
     });
   }
 
@@ -317,6 +327,11 @@ class ExecutionsApi {
     return this.#executions.get(name);
   }
 
+  #account(d: Deployed): { serviceAccountName?: string } {
+    const sa = d.serviceAccount ?? this.options.defaultServiceAccount;
+    return sa ? { serviceAccountName: sa } : {};
+  }
+
   /** Starts an execution of the target's workflow, deployed as `d`. */
   create(t: Target, d: Deployed, body: Record<string, unknown>): ExecutionRecord {
     const spec = executionSpec(body);
@@ -330,6 +345,7 @@ class ExecutionsApi {
         location: t.location,
         workflowId: t.workflowId,
         revisionId: d.revision,
+        ...this.#account(d),
         ...this.options.engineOptions?.env,
       },
     });
@@ -468,7 +484,7 @@ export async function startExecutionsServer(
   return {
     url,
     host,
-    deploy: (name, source) => api.deploy(name, source),
+    deploy: (name, source, deployOptions) => api.deploy(name, source, deployOptions),
     async close() {
       api.close();
       await closeServer(server);

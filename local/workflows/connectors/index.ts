@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { fromPlain, toJsonText } from '../convert.ts';
 import { fetchOrRaise, httpError } from '../stdlib/http.ts';
 import { builtinError, raise, WorkflowError } from '../errors.ts';
-import type { CallContext, WfFunction } from '../stdlib/types.ts';
+import type { CallContext, Endpoints, WfFunction } from '../stdlib/types.ts';
 import { isMap, type Value, type WfMap } from '../values.ts';
 
 interface ApiMethod {
@@ -26,6 +26,7 @@ function table(): Record<string, ApiMethod> {
 }
 
 const DEFAULT_TIMEOUT_S = 1800;
+const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 const RETRYABLE_IDEMPOTENT = new Set([429, 502, 503, 504]);
 const RETRYABLE_OTHER = new Set([429, 503]);
 const MAX_RETRIES = 5;
@@ -69,7 +70,7 @@ async function request(
     {
       method,
       headers: {
-        authorization: `Bearer ${await ctx.endpoints.token('OAuth2', 'https://www.googleapis.com/auth/cloud-platform')}`,
+        authorization: `Bearer ${await ctx.endpoints.token('OAuth2', CLOUD_PLATFORM, ctx.env.serviceAccountName || undefined)}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body }),
@@ -211,8 +212,11 @@ export function connectorResolver(name: string): WfFunction | undefined {
   return fn;
 }
 
-/** Maps Google hosts to the local cloud when the emulator variables are set. */
-export function createEndpoints(env: NodeJS.ProcessEnv) {
+/**
+ * Maps Google hosts to the local cloud when the emulator variables are set; `tokens` mints the
+ * workflow account's tokens (the local cloud's issuer), else every call carries a fake one.
+ */
+export function createEndpoints(env: NodeJS.ProcessEnv, tokens?: Endpoints['token']): Endpoints {
   const overrides: Record<string, string | undefined> = {
     'run.googleapis.com': env.RUN_EMULATOR_HOST,
     'pubsub.googleapis.com': env.PUBSUB_EMULATOR_HOST,
@@ -226,9 +230,9 @@ export function createEndpoints(env: NodeJS.ProcessEnv) {
       if (!local) return `https://${host}`;
       return local.includes('://') ? local : `http://${local}`;
     },
-    async token() {
-      // Only the local cloud is reachable without credentials; real Google needs ADC (not wired yet).
-      return 'local-fake-token';
+    async token(kind, audienceOrScopes, serviceAccount) {
+      // Without an issuer only the local cloud is reachable: it takes any token (identity off).
+      return tokens ? tokens(kind, audienceOrScopes, serviceAccount) : 'local-fake-token';
     },
   };
 }

@@ -37,6 +37,7 @@ async function send(method: string, args: (Value | undefined)[], ctx: CallContex
           : `${target.origin}`
         : ((scopes as string | string[] | undefined) ??
             'https://www.googleapis.com/auth/cloud-platform'),
+      ctx.env.serviceAccountName || undefined,
     );
     h.authorization = `Bearer ${token}`;
   }

@@ -41,8 +41,16 @@ export interface ExecutionEnv {
 export interface Endpoints {
   /** Base URL for a service host such as `run.googleapis.com`; Google's own by default. */
   baseUrl(host: string): string;
-  /** An access or identity token for `http.*` with `auth`; fake in the local cloud. */
-  token(kind: 'OAuth2' | 'OIDC', audienceOrScopes: string | string[]): Promise<string>;
+  /**
+   * An access or identity token of `serviceAccount` (the workflow's, `ctx.env.serviceAccountName`)
+   * for connectors and `http.*` with `auth`; the local cloud's issuer mints real ones when its
+   * identity is on, else a fake.
+   */
+  token(
+    kind: 'OAuth2' | 'OIDC',
+    audienceOrScopes: string | string[],
+    serviceAccount?: string,
+  ): Promise<string>;
 }
 
 /**
