@@ -5,8 +5,10 @@ import { stageOf } from '../local/watch.ts';
 import type { ExecutionView } from '../cli/cloud.ts';
 import { type HistoryRow, historyRow } from '../cli/commands/history.ts';
 import type { PipelineStatus, ServiceStatus } from '../cli/commands/status.ts';
+import { describeAnalysis } from '../cli/live-state.ts';
 import { shortDigest } from '../services/shared/image-ref.ts';
 import type { Pipeline, PipelineConfig } from '../services/shared/pipeline-config.ts';
+import type { AnalysisReport } from '../services/shared/workflow-result.ts';
 
 export interface Snapshot {
   /** When it was read (the server's clock). */
@@ -81,10 +83,16 @@ interface Args {
     steps?: number[];
     bakeSeconds?: number;
     health?: { maxErrorRatio?: number; minRequests?: number } | null;
+    analysis?: {
+      metrics?: { builtin?: string; max?: number; compareTo?: string }[];
+      minRequests?: number;
+    } | null;
   };
 }
 
 interface Result {
+  /** Each canary step's analysis (promotion.analysis), as the workflow recorded it. */
+  analysis?: AnalysisReport[];
   outcome?: string;
   digest?: string;
   reason?: string | null;
@@ -175,6 +183,7 @@ export function canarySteps(
           ? promotion.steps.indexOf(failedPercent)
           : -1;
   const analysis = analysisOf(result);
+  const reports = result.analysis ?? [];
   return promotion.steps.map((percent, i) => ({
     percent,
     state:
@@ -185,7 +194,9 @@ export function canarySteps(
           : i === reached && current !== null
             ? 'current'
             : 'pending',
-    analysis: failedPercent === percent ? analysis : null,
+    analysis: ((r) => (r ? describeAnalysis(r) : failedPercent === percent ? analysis : null))(
+      reports.find((r) => r.percent === percent),
+    ),
   }));
 }
 
@@ -345,7 +356,15 @@ export function releaseModel(s: Snapshot, e: ExecutionView): ReleaseModel {
   const candidate = live?.revisions.find(
     (r) => r.tags.includes('candidate') && r.digest === digest,
   );
-  const health = args.promotion?.health;
+  // The older health form, or an analysis's fixed 5xx ratio.
+  const ratio = args.promotion?.analysis?.metrics?.find(
+    (m) => m.builtin === 'error-ratio' && !m.compareTo,
+  );
+  const health =
+    args.promotion?.health ??
+    (args.promotion?.analysis
+      ? { maxErrorRatio: ratio?.max, minRequests: args.promotion.analysis.minRequests }
+      : null);
   const config = pipelineConfig(s, pipelineName);
   const revisions: ReleaseModel['revisions'] = [];
   const addRevision = (

@@ -103,6 +103,44 @@ describe('pages', () => {
     ]);
   });
 
+  test("canary steps show each step's recorded analysis: values against thresholds", () => {
+    const e = { ...snapshot.executions[0]!, state: 'SUCCEEDED' };
+    const metric = (name: string, value: number, threshold: number, verdict: string) => ({
+      name,
+      builtin: name === 'p99' ? 'latency-p99' : 'error-ratio',
+      compareTo: null,
+      value,
+      threshold,
+      verdict,
+    });
+    const report = (percent: number, verdict: string, p99: number) => ({
+      percent,
+      verdict,
+      requests: 120,
+      stableRequests: 900,
+      dryRun: false,
+      metrics: [metric('errors', 0.01, 0.05, 'PASSED'), metric('p99', p99, 800, verdict)],
+    });
+    const steps = canarySteps(e, null, {
+      outcome: 'ROLLED_BACK',
+      reason: 'canary at 50% failed: p99: p99 1210 ms is above 800',
+      stages: [],
+      analysis: [report(10, 'PASSED', 212), report(50, 'FAILED', 1210)] as never,
+    });
+    assert.deepEqual(
+      steps?.map((x) => [x.percent, x.state, x.analysis]),
+      [
+        [10, 'done', 'PASSED at 10% over 120 requests: errors 0.01 <= 0.05, p99 212 ms <= 800 ms'],
+        [
+          50,
+          'failed',
+          'FAILED at 50% over 120 requests: errors 0.01 <= 0.05, p99 1210 ms > 800 ms',
+        ],
+        [100, 'pending', null],
+      ],
+    );
+  });
+
   test('release actions: each disabled with why when it does not apply', () => {
     const running = releaseModel(snapshot, snapshot.executions.find((e) => e.id === 'p1-run')!);
     assert.deepEqual(running.actions.approve, {
