@@ -157,7 +157,7 @@ describe('runway local', () => {
 
       const missing = await runway(['logs', 'no-such-service'], env);
       assert.equal(missing.code, 1);
-      assert.match(missing.stderr, /no logs for service no-such-service/);
+      assert.match(missing.stderr, /no logs for service or worker pool no-such-service/);
 
       const pids = await descendants(child.pid!);
       assert.ok(pids.length >= 3, `the stack runs processes (${pids.length})`);
