@@ -27,6 +27,8 @@ const root = new URL('../../', import.meta.url).pathname;
 const copied = [
   'bin',
   'cli',
+  'console',
+  'infra',
   'local',
   'services',
   'scripts',
