@@ -6,7 +6,11 @@ import type { ExecutionView } from '../cli/cloud.ts';
 import { type HistoryRow, historyRow } from '../cli/commands/history.ts';
 import type { PipelineStatus, ServiceStatus } from '../cli/commands/status.ts';
 import { shortDigest } from '../services/shared/image-ref.ts';
-import type { Pipeline, PipelineConfig } from '../services/shared/pipeline-config.ts';
+import {
+  type Pipeline,
+  type PipelineConfig,
+  targetOf,
+} from '../services/shared/pipeline-config.ts';
 
 export interface Snapshot {
   /** When it was read (the server's clock). */
@@ -232,7 +236,7 @@ export function cards(s: Snapshot, clock: StepClock): Card[] {
   return s.pipelines.map((p) => {
     const own = executionsOf(s, p.name);
     const config = pipelineConfig(s, p.name);
-    const services = [p.live, ...(config ? [config.staging.service] : [])];
+    const services = [p.live, ...(config ? [targetOf(config.staging)] : [])];
     const last = own
       .filter((e) => e.state !== 'ACTIVE' && e.state !== 'QUEUED')
       .map(historyRow)
@@ -359,7 +363,7 @@ export function releaseModel(s: Snapshot, e: ExecutionView): ReleaseModel {
   addRevision(result.staging?.service, result.staging?.revision, 'staging');
   addRevision(result.live?.service, result.live?.revision, 'live');
   addRevision(result.live?.service, result.live?.previousRevision, 'previous');
-  if (digest && config && (args.action ?? 'release') === 'release') {
+  if (digest && config?.kind === 'service' && (args.action ?? 'release') === 'release') {
     addRevision(
       config.staging.service,
       `${config.staging.service}-${shortDigest(digest)}`,
