@@ -558,8 +558,19 @@ describe('workflow result', () => {
   test('parses with defaults', () => {
     const r = workflowResultSchema.parse(good);
     assert.equal(r.reason, null);
-    assert.equal(r.live.previousRevision, null);
+    assert.equal('previousRevision' in r.live && r.live.previousRevision, null);
     assert.equal(r.stages[0]?.detail, null);
+  });
+  test("a job release's result: the staging execution, live's previous digest", () => {
+    const r = workflowResultSchema.parse({
+      ...good,
+      staging: {
+        job: 'etl-staging',
+        execution: 'projects/p/locations/r/jobs/etl-staging/executions/e1',
+      },
+      live: { job: 'etl' },
+    });
+    assert.deepEqual(r.live, { job: 'etl', previousDigest: null });
   });
   test('a rollback, and decisions recorded with who and why', () => {
     const r = workflowResultSchema.parse({
