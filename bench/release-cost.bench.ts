@@ -1,6 +1,7 @@
 // Billed Workflows steps per release, from the engine's accounting with Google's polling
 // (targets: <= 75 for a direct release, <= 25 more per canary step, with or without Cloud
-// Monitoring thresholds; <= 30 per canary step with a three-metric analysis). Cloud Run is the fake API of test/fixtures/fake-run.ts: its operations
+// Monitoring thresholds; <= 30 per canary step with a three-metric analysis; a job release within
+// a direct release's 75). Cloud Run is the fake API of test/fixtures/fake-run.ts: its operations
 // finish at once, so no polls are counted, and the figures are the same every run. The last line
 // is one JSON object of all figures.
 import { readFileSync } from 'node:fs';
@@ -112,6 +113,25 @@ const rolledBack = await billed({
   image: null,
   action: 'rollback',
 });
+// A job pipeline (kind job): claim the live job, the staging job's template and one run of it
+// (its operation done at once here: a real run adds its polls), the live job's template.
+const jobArgs = (c: string, extra: Record<string, unknown> = {}) => ({
+  ...args(c, { strategy: 'direct' }),
+  pipeline: 'etl',
+  image: `us-central1-docker.pkg.dev/local-project/apps/etl@sha256:${c.repeat(64)}`,
+  kind: 'job',
+  staging: { job: 'etl-staging' },
+  live: { job: 'etl' },
+  taskCount: 3,
+  acceptance: null,
+  ...extra,
+});
+const firstJob = await billed(jobArgs('1'));
+const job = await billed(jobArgs('2'));
+const jobAccepted = await billed(
+  jobArgs('3', { acceptance: { job: 'etl-check', timeoutSeconds: 60, taskCount: 1 } }),
+);
+const jobRolledBack = await billed({ ...jobArgs('3'), image: null, action: 'rollback' });
 await run.close();
 await callbacks.close();
 const perCanaryStep = (canary3 - canary1) / 2;
@@ -125,7 +145,14 @@ console.log(
   `direct with a gate before live ${gated} (${gated - direct} for the gate, budget 10); direct with a 5-minute watch ${watched} (${watched - direct} for the watch); a rollback ${rolledBack}`,
 );
 console.log(
+  `job release: first ${firstJob}, then ${job}, with an acceptance job ${jobAccepted}; a job rollback ${jobRolledBack}`,
+);
+console.log(
   JSON.stringify({
+    firstJobReleaseSteps: firstJob,
+    jobReleaseSteps: job,
+    jobReleaseWithAcceptanceSteps: jobAccepted,
+    jobRollbackSteps: jobRolledBack,
     gatedDirectSteps: gated,
     perGate: gated - direct,
     perGateTarget: 10,

@@ -29,10 +29,13 @@ export function actionArguments(
     image: null,
     tag: null,
     publishTime: null,
+    kind: pipeline.kind,
     staging: pipeline.staging,
     live: pipeline.live,
     acceptance: pipeline.acceptance,
-    promotion: pipeline.promotion,
+    ...(pipeline.kind === 'job'
+      ? { taskCount: pipeline.taskCount, promotion: { strategy: 'direct' } }
+      : { promotion: pipeline.promotion }),
     notify: pipeline.notify,
     source: 'manual',
     action: request.action,

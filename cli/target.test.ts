@@ -129,7 +129,7 @@ describe('pipelineOf', () => {
       cwd: dir,
       env: {},
     });
-    assert.equal((await pipelineOf(t, 'web')).pipeline.live.service, 'web');
+    assert.deepEqual((await pipelineOf(t, 'web')).pipeline.live, { service: 'web' });
     await assert.rejects(pipelineOf(t, 'api'), {
       name: 'Refused',
       message: /no pipeline named api in .*runway\.yaml \(pipelines: web\)/,

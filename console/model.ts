@@ -7,7 +7,11 @@ import { type HistoryRow, historyRow } from '../cli/commands/history.ts';
 import type { PipelineStatus, ServiceStatus } from '../cli/commands/status.ts';
 import { describeAnalysis } from '../cli/live-state.ts';
 import { shortDigest } from '../services/shared/image-ref.ts';
-import type { Pipeline, PipelineConfig } from '../services/shared/pipeline-config.ts';
+import {
+  type Pipeline,
+  type PipelineConfig,
+  targetOf,
+} from '../services/shared/pipeline-config.ts';
 import type { AnalysisReport } from '../services/shared/workflow-result.ts';
 
 export interface Snapshot {
@@ -243,7 +247,7 @@ export function cards(s: Snapshot, clock: StepClock): Card[] {
   return s.pipelines.map((p) => {
     const own = executionsOf(s, p.name);
     const config = pipelineConfig(s, p.name);
-    const services = [p.live, ...(config ? [config.staging.service] : [])];
+    const services = [p.live, ...(config ? [targetOf(config.staging)] : [])];
     const last = own
       .filter((e) => e.state !== 'ACTIVE' && e.state !== 'QUEUED')
       .map(historyRow)
@@ -378,7 +382,7 @@ export function releaseModel(s: Snapshot, e: ExecutionView): ReleaseModel {
   addRevision(result.staging?.service, result.staging?.revision, 'staging');
   addRevision(result.live?.service, result.live?.revision, 'live');
   addRevision(result.live?.service, result.live?.previousRevision, 'previous');
-  if (digest && config && (args.action ?? 'release') === 'release') {
+  if (digest && config?.kind === 'service' && (args.action ?? 'release') === 'release') {
     addRevision(
       config.staging.service,
       `${config.staging.service}-${shortDigest(digest)}`,

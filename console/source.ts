@@ -12,6 +12,7 @@ import { type LogSelection, logFiles, logTail } from '../cli/commands/logs.ts';
 import { rollBack } from '../cli/commands/rollback.ts';
 import { openServiceReader, pipelineStatuses } from '../cli/commands/status.ts';
 import { Refused } from '../cli/exit.ts';
+import { isServicePipeline, targetOf } from '../services/shared/pipeline-config.ts';
 import { liveState } from '../cli/live-state.ts';
 import { pipelineOf, readConfig, type Target } from '../cli/target.ts';
 import type { Snapshot } from './model.ts';
@@ -68,7 +69,12 @@ export async function cloudSource(target: Target, cloud: Cloud): Promise<Console
         services,
         executions,
         config,
-        pipelines: pipelineStatuses(config?.pipelines ?? null, services, at, config?.freezes ?? []),
+        pipelines: pipelineStatuses(
+          config?.pipelines.filter(isServicePipeline) ?? null,
+          services,
+          at,
+          config?.freezes ?? [],
+        ),
       };
     },
     async execution(id) {
@@ -97,7 +103,7 @@ export async function cloudSource(target: Target, cloud: Cloud): Promise<Console
         case 'approve':
         case 'reject': {
           if (form.execution) {
-            const live = await cloud.services.service(pipeline.live.service);
+            const live = await cloud.services.service(targetOf(pipeline.live));
             const gate = live ? liveState(live.annotations).gate : null;
             if (gate && gate.execution !== form.execution)
               throw new Refused(

@@ -5,6 +5,7 @@ import { appendFile, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './images.ts';
+import { targetOf } from '../services/shared/pipeline-config.ts';
 import type { Stack } from './stack.ts';
 import { type ReleaseRun, waitForRelease } from './watch.ts';
 
@@ -84,7 +85,7 @@ export async function liveVersion(
   pipeline = stack.config.pipelines[0]!,
 ): Promise<string | null> {
   const res = await fetch(
-    `${stack.run.url}/v2/projects/${stack.info.project}/locations/${stack.info.region}/services/${pipeline.live.service}`,
+    `${stack.run.url}/v2/projects/${stack.info.project}/locations/${stack.info.region}/services/${targetOf(pipeline.live)}`,
   );
   if (!res.ok) return null;
   const { uri } = (await res.json()) as { uri: string };

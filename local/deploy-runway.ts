@@ -64,7 +64,9 @@ export async function deployRunway(cloud: LocalCloud, options: DeployOptions): P
   try {
     const deployer = await createDeployer(cloud, services, images.deployer, options.configText);
     await options.atPhase?.('deployer');
-    const jobIds = [...new Set(config.pipelines.map((p) => p.acceptance.job))];
+    const jobIds = [
+      ...new Set(config.pipelines.flatMap((p) => (p.acceptance ? [p.acceptance.job] : []))),
+    ];
     await Promise.all(jobIds.map((id) => createAcceptanceJob(cloud, jobs, id, images.acceptance)));
     await ensureSubscription(
       cloud.pubsub.url,

@@ -1,7 +1,7 @@
 // The local cloud's users: a steady trickle of requests to every pipeline's live service, so a
 // canary has traffic to be judged on, as it would in production. Cloud Monitoring counts them
 // like any request. Off with a rate of 0.
-import type { PipelineConfig } from '../services/shared/pipeline-config.ts';
+import { isServicePipeline, type PipelineConfig } from '../services/shared/pipeline-config.ts';
 
 export interface Users {
   /** Requests sent, and how many of them were answered at all. */
@@ -29,7 +29,9 @@ export function startUsers(options: {
   const loops: Promise<void>[] = [];
   const pending = new Set<Promise<unknown>>();
   const stopping = new AbortController();
-  const services = [...new Set(options.config.pipelines.map((p) => p.live.service))];
+  const services = [
+    ...new Set(options.config.pipelines.filter(isServicePipeline).map((p) => p.live.service)),
+  ];
   const interval = options.perSecond > 0 ? 1000 / options.perSecond : 0;
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms).unref?.());
   // Not AbortSignal.timeout inside AbortSignal.any: on Node 20 it can be collected and never fire.

@@ -60,6 +60,8 @@ export async function answerGate(
   decision: Decision,
   reason: string | null,
 ): Promise<string> {
+  if (!('service' in pipeline.live))
+    throw new Refused(`no open gate: ${pipeline.name} releases a job, which has no gates`);
   const live = await deps.services.service(pipeline.live.service);
   if (!live)
     throw new Refused(

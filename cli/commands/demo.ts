@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from '../io.ts';
 import { shortDigest } from '../../services/shared/image-ref.ts';
+import { isServicePipeline } from '../../services/shared/pipeline-config.ts';
 import { prepareScenarios, runScenario, type ScenarioRun } from '../../local/demo-scenarios.ts';
 import { repoRoot } from '../../local/images.ts';
 import type { PubSubKind } from '../../local/pubsub/index.ts';
@@ -45,7 +46,9 @@ export const demoCommand: Command = async (argv, io) => {
       env: io.env,
       onProgress: (m) => out(`  … ${m}`),
     });
-    const pipeline = stack.config.pipelines[0]!;
+    const pipeline = stack.config.pipelines.find(isServicePipeline);
+    if (!pipeline)
+      throw new Error('the demo releases a service: runway.yaml has no service pipeline');
     out(
       `  ✓ local cloud up in ${seconds(Date.now() - t0)} · Pub/Sub: ${stack.info.pubsubKind === 'emulator' ? "Google's emulator" : "runway's push bridge"} · pipeline ${pipeline.name}: ${pipeline.staging.service} → ${pipeline.acceptance.job} → ${pipeline.live.service} (${pipeline.promotion.strategy})`,
     );

@@ -70,7 +70,7 @@ export interface RollbackDeps {
 /** The digest a rollback goes to, or why it cannot (what the workflow's roll_back refuses). */
 export async function rollbackTarget(
   services: RollbackDeps['services'],
-  pipeline: Pick<Pipeline, 'name' | 'live'>,
+  pipeline: { name: string; live: { service: string } },
   to: string | null,
 ): Promise<{ target: string; from: string | null }> {
   const live = await services.service(pipeline.live.service);
@@ -93,7 +93,7 @@ export async function rollbackTarget(
 interface RollbackResult {
   outcome?: string;
   digest?: string;
-  live?: { revision?: string | null; previousRevision?: string | null };
+  live?: { revision?: string | null; previousRevision?: string | null; job?: string };
 }
 
 /** What a finished rollback execution says: the line to print, or Refused. */
@@ -107,6 +107,8 @@ export function rollbackOutcome(done: ExecutionView, pipeline: string): string {
     );
   }
   const r = (done.result ?? {}) as RollbackResult;
+  if (r.live && 'job' in r.live)
+    return `${r.outcome ?? 'ROLLED_BACK'}: ${pipeline} job ${r.live.job} on ${r.digest ? shortDigest(r.digest) : '?'}`;
   return `${r.outcome ?? 'ROLLED_BACK'}: ${pipeline} live on ${r.live?.revision ?? '?'} (${r.digest ? shortDigest(r.digest) : '?'}), from ${r.live?.previousRevision ?? 'nothing'}`;
 }
 
@@ -124,7 +126,11 @@ export async function rollBack(
     throw new Refused(
       `the freeze ${frozen.name} covers rollbacks of ${pipeline.name} until ${frozen.until.toISOString()}`,
     );
-  const { target, from } = await rollbackTarget(deps.services, pipeline, options.to);
+  // A job pipeline's live state is on its job, which the workflow reads and checks itself.
+  const { target, from } =
+    pipeline.kind === 'job'
+      ? { target: options.to, from: null }
+      : await rollbackTarget(deps.services, pipeline, options.to);
   const by = await deps.caller.member();
   const started = await deps.executions.start(
     actionArguments(config, pipeline, project, {
@@ -136,7 +142,9 @@ export async function rollBack(
     actionLabels(pipeline.name, 'rollback'),
   );
   say(
-    `rollback ${started.id}: ${pipeline.name} from ${from ? shortDigest(from) : 'nothing'} to ${shortDigest(target)}, by ${by}`,
+    pipeline.kind === 'job'
+      ? `rollback ${started.id}: job ${pipeline.live.job} of ${pipeline.name} to ${target ? shortDigest(target) : 'its previous template'}, by ${by}`
+      : `rollback ${started.id}: ${pipeline.name} from ${from ? shortDigest(from) : 'nothing'} to ${shortDigest(target!)}, by ${by}`,
   );
   if (!options.wait) return;
   const done = await waitForExecution(deps.executions, started.name, wait);

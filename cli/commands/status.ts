@@ -9,7 +9,7 @@ import {
 import { clientOptionsFor, localClientOptions } from '../../services/shared/clients.ts';
 import { stageOf } from '../../local/watch.ts';
 import { activeFreezes } from '../../services/shared/freezes.ts';
-import type { Freeze } from '../../services/shared/pipeline-config.ts';
+import { type Freeze, isServicePipeline } from '../../services/shared/pipeline-config.ts';
 import { parseArgs } from '../args.ts';
 import { fail } from '../exit.ts';
 import type { AnalysisReport } from '../../services/shared/workflow-result.ts';
@@ -394,8 +394,9 @@ export const statusCommand: Command = async (argv, io) => {
       readReleases(target),
       readConfig(target, flags.has('config')),
     ]);
+    // Job pipelines' live state is on their jobs, which status does not read yet.
     const pipelines = pipelineStatuses(
-      config?.pipelines ?? null,
+      config?.pipelines.filter(isServicePipeline) ?? null,
       services,
       new Date(),
       config?.freezes ?? [],

@@ -3,7 +3,7 @@
 // re-run the acceptance job against live. Catches pushes Pub/Sub never delivered.
 import { type ImageRef, parseImageRef } from '../shared/image-ref.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { Pipeline, PipelineConfig } from '../shared/pipeline-config.ts';
+import type { Pipeline, PipelineConfig, ServicePipeline } from '../shared/pipeline-config.ts';
 import { type Executions, type Notifier, releaseImage } from './release.ts';
 
 /** Artifact Registry as reconcile needs it. */
@@ -54,6 +54,7 @@ export type ReconcileAction =
   | 'blocked'
   | 'refused'
   | 'no-image'
+  | 'skipped'
   | 'error';
 
 export interface VerifyReport {
@@ -122,6 +123,9 @@ async function reconcileOne(
     liveDigest: null,
     action: 'no-image',
   };
+  // A job pipeline's live digest is on its live job, which the reconcile does not read yet.
+  if (pipeline.kind === 'job')
+    return { ...report, action: 'skipped', reason: 'job pipelines are not reconciled yet' };
   let live: LiveService | undefined;
   try {
     const image = parseImageRef(pipeline.image);
@@ -197,7 +201,7 @@ async function reconcileOne(
 /** Runs the acceptance job against live with the environment the release workflow gives it. */
 async function verifyLive(
   deps: ReconcileDeps,
-  pipeline: Pipeline,
+  pipeline: ServicePipeline,
   live: LiveService | undefined,
   digest: string | null,
 ): Promise<VerifyReport> {

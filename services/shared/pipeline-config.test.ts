@@ -6,6 +6,7 @@ import {
   parsePipelineConfig,
   pipelinesFor,
   type ReleaseRequest,
+  type ServicePipeline,
   whyIgnored,
   workflowArgsFor,
 } from './pipeline-config.ts';
@@ -37,7 +38,7 @@ pipelines:
 test('a good file parses with defaults filled in', () => {
   const config = parsePipelineConfig(base);
   assert.equal(config.project, 'my-project');
-  const [web, api] = config.pipelines;
+  const [web, api] = config.pipelines as ServicePipeline[];
   assert.equal(web?.region, 'us-central1');
   assert.deepEqual(web?.promotion, {
     strategy: 'canary',
@@ -244,7 +245,7 @@ test('workflowArgsFor builds valid arguments from a pipeline', () => {
   });
   assert.equal(args.project, 'my-project');
   assert.equal(args.region, 'us-central1');
-  assert.equal(args.staging.service, 'web-staging');
+  assert.deepEqual(args.staging, { service: 'web-staging' });
   assert.equal(args.promotion.strategy, 'canary');
   assert.deepEqual(args.notify, { topic: 'runway-events' });
 });
@@ -266,10 +267,13 @@ describe('workflowArgsFor validates the pipeline part once and the release part 
         project: config.project,
         region: pipeline.region,
         ...release,
+        kind: pipeline.kind,
         staging: pipeline.staging,
         live: pipeline.live,
         acceptance: pipeline.acceptance,
-        promotion: pipeline.promotion,
+        ...(pipeline.kind === 'job'
+          ? { taskCount: pipeline.taskCount }
+          : { promotion: pipeline.promotion }),
         notify: pipeline.notify,
       });
       assert.deepEqual(args, whole, pipeline.name);
@@ -283,7 +287,7 @@ describe('workflowArgsFor validates the pipeline part once and the release part 
       (a.staging as { service: string }).service = 'other';
     }, TypeError);
     const b = workflowArgsFor(config, config.pipelines[0]!, release);
-    assert.equal(b.staging.service, 'web-staging');
+    assert.deepEqual(b.staging, { service: 'web-staging' });
   });
 
   test('what the release adds: who, why, the override and the freezes', () => {
@@ -385,7 +389,7 @@ freezes:
 
 test('approval, watch and freezes parse with their defaults', () => {
   const config = parsePipelineConfig(operated);
-  const [web, api, eu] = config.pipelines;
+  const [web, api, eu] = config.pipelines as ServicePipeline[];
   assert.deepEqual(web?.promotion, {
     strategy: 'canary',
     steps: [10, 50, 100],
@@ -751,6 +755,129 @@ describe('bad freeze and gate settings are refused naming the path', () => {
       assert.ok(operated.includes(c.from), `fixture has ${c.from}`);
       assert.throws(
         () => parsePipelineConfig(operated.replace(c.from, c.to)),
+        (err: Error) => {
+          assert.equal(err.name, 'ConfigError');
+          assert.match(err.message, c.want);
+          return true;
+        },
+      );
+    });
+  }
+});
+
+const jobs = `
+project: my-project
+region: us-central1
+pipelines:
+  - name: etl
+    image: us-central1-docker.pkg.dev/my-project/apps/etl
+    kind: job
+    staging: { job: etl-staging }
+    live: { job: etl }
+    taskCount: 3
+  - name: report
+    image: us-central1-docker.pkg.dev/my-project/apps/report
+    kind: job
+    staging: { job: report-staging }
+    live: { job: report }
+    acceptance: { job: report-check }
+`;
+
+test('job pipelines: kind job, jobs as targets, taskCount 1 and no acceptance by default', () => {
+  const [etl, report] = parsePipelineConfig(jobs).pipelines;
+  assert.equal(etl?.kind, 'job');
+  assert.deepEqual(etl?.staging, { job: 'etl-staging' });
+  assert.deepEqual(etl?.live, { job: 'etl' });
+  assert.equal(etl?.kind === 'job' && etl.taskCount, 3);
+  assert.equal(etl?.acceptance, null);
+  assert.equal(report?.kind === 'job' && report.taskCount, 1);
+  assert.equal(report?.acceptance?.job, 'report-check');
+  assert.equal(parsePipelineConfig(base).pipelines[0]?.kind, 'service', 'kind defaults to service');
+});
+
+test('workflowArgsFor a job pipeline: kind, jobs, taskCount, a direct promotion', () => {
+  const config = parsePipelineConfig(jobs);
+  const args = workflowArgsFor(config, config.pipelines[0]!, {
+    image: `us-central1-docker.pkg.dev/my-project/apps/etl@sha256:${HEX}`,
+    source: 'pubsub',
+  });
+  assert.equal(args.kind, 'job');
+  assert.deepEqual(args.staging, { job: 'etl-staging' });
+  assert.deepEqual(args.live, { job: 'etl' });
+  assert.equal(args.taskCount, 3);
+  assert.equal(args.acceptance, null);
+  assert.deepEqual(args.promotion, { strategy: 'direct' });
+  assert.deepEqual(workflowArgsSchema.parse(args), args);
+});
+
+describe('bad job pipelines are refused naming the path', () => {
+  const cases: { name: string; from: string; to: string; want: RegExp }[] = [
+    {
+      name: 'a service as a job pipeline staging',
+      from: 'staging: { job: etl-staging }',
+      to: 'staging: { service: etl-staging }',
+      want: /pipelines\[0\]\.staging\.service: a job pipeline \(kind: job\) releases jobs/,
+    },
+    {
+      name: 'a job in a service pipeline',
+      from: '    kind: job\n    staging: { job: etl-staging }',
+      to: '    staging: { job: etl-staging }',
+      want: /pipelines\[0\]\.staging\.job: a job is released by a job pipeline: add kind: job/,
+    },
+    {
+      name: 'an unknown kind',
+      from: '    kind: job\n    staging: { job: etl-staging }',
+      to: '    kind: function\n    staging: { job: etl-staging }',
+      want: /pipelines\[0\]\.kind: kind must be "service" or "job"/,
+    },
+    {
+      name: 'taskCount 0',
+      from: 'taskCount: 3',
+      to: 'taskCount: 0',
+      want: /pipelines\[0\]\.taskCount: must be 1\.\.10000/,
+    },
+    {
+      name: 'taskCount not whole',
+      from: 'taskCount: 3',
+      to: 'taskCount: 1.5',
+      want: /pipelines\[0\]\.taskCount: must be a whole number/,
+    },
+    {
+      name: 'a canary for a job',
+      from: 'taskCount: 3',
+      to: 'taskCount: 3\n    promotion: { strategy: canary }',
+      want: /pipelines\[0\]: Unrecognized key: "promotion"/,
+    },
+    {
+      name: 'the same job for staging and live',
+      from: 'live: { job: etl }',
+      to: 'live: { job: etl-staging }',
+      want: /pipelines\[0\]\.staging\.job: staging and live must be different jobs/,
+    },
+    {
+      name: "another pipeline's live job",
+      from: 'live: { job: report }',
+      to: 'live: { job: etl }',
+      want: /pipelines\[1\]\.live: job us-central1\/etl is already used by pipelines\[0\]/,
+    },
+    {
+      name: 'a bad job name',
+      from: 'live: { job: etl }',
+      to: 'live: { job: ETL_ }',
+      want: /pipelines\[0\]\.live\.job: a Cloud Run job name must be lowercase/,
+    },
+    {
+      name: 'a service pipeline without acceptance',
+      from: '    kind: job\n    staging: { job: etl-staging }\n    live: { job: etl }\n    taskCount: 3',
+      to: '    staging: { service: etl-staging }\n    live: { service: etl }',
+      want: /pipelines\[0\]\.acceptance: /,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.ok(jobs.includes(c.from), `fixture has ${c.from}`);
+      assert.throws(
+        () => parsePipelineConfig(jobs.replace(c.from, c.to)),
         (err: Error) => {
           assert.equal(err.name, 'ConfigError');
           assert.match(err.message, c.want);

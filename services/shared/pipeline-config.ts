@@ -7,6 +7,7 @@ import { type ImageRef, imageName, parseImageRef } from './image-ref.ts';
 import {
   freezeName,
   iamMember,
+  jobName,
   pipelineName,
   projectId,
   region,
@@ -18,7 +19,9 @@ import {
   acceptanceArgsSchema,
   freezeActions,
   promotionSchema,
+  checkTargets,
   checkWorkflowArgs,
+  jobTaskCount,
   type ReleaseSource,
   type WorkflowArgs,
   type WorkflowArgsInput,
@@ -46,19 +49,70 @@ const tagPattern = z.string().regex(/^[A-Za-z0-9_.*?-]{1,128}$/, {
   error: 'a tag pattern is letters, digits, _ . - and the wildcards * ?',
 });
 
-export const pipelineSchema = z.strictObject({
+const common = {
   name: pipelineName,
   /** The watched image, HOST/PROJECT/REPOSITORY/IMAGE. */
   image: watchedImage,
   /** Only pushes with a tag matching one of these start a release; absent: every push does. */
   tags: z.array(tagPattern).min(1, { error: 'omit tags to accept every push' }).optional(),
   region: region.optional(),
-  staging: z.strictObject({ service: serviceName }),
-  live: z.strictObject({ service: serviceName }),
+  notify: z.strictObject({ topic: topicName }).nullable().default(null),
+};
+
+/** A target naming the wrong kind of resource is refused at that key, saying which kind. */
+const target = <K extends 'service' | 'job'>(kind: K, name: z.ZodType<string>) =>
+  z
+    .object({ service: z.unknown(), job: z.unknown() })
+    .partial()
+    .passthrough()
+    .superRefine((t, ctx) => {
+      const other = kind === 'job' ? 'service' : 'job';
+      if (t[other] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [other],
+          message:
+            kind === 'job'
+              ? 'a job pipeline (kind: job) releases jobs: name a job, { job: NAME }'
+              : 'a job is released by a job pipeline: add kind: job, or name a service',
+        });
+    })
+    .pipe(z.strictObject({ [kind]: name } as Record<K, z.ZodType<string>>));
+
+const servicePipeline = z.strictObject({
+  ...common,
+  kind: z.literal('service'),
+  staging: target('service', serviceName),
+  live: target('service', serviceName),
   acceptance: acceptanceArgsSchema,
   promotion: promotionSchema.default({ strategy: 'direct' }),
-  notify: z.strictObject({ topic: topicName }).nullable().default(null),
 });
+
+/**
+ * A job pipeline: the staging job runs the digest with `taskCount` tasks, its exit codes the
+ * verdict (and the acceptance job, when there is one); then the live job's template takes it.
+ */
+const jobPipeline = z.strictObject({
+  ...common,
+  kind: z.literal('job'),
+  staging: target('job', jobName),
+  live: target('job', jobName),
+  /** Tasks of the staging run (default 1). */
+  taskCount: jobTaskCount.default(1),
+  acceptance: acceptanceArgsSchema.nullable().default(null),
+});
+
+export const pipelineSchema = z.preprocess(
+  // kind defaults to service: a pipeline written before jobs is still a service pipeline.
+  (p) =>
+    p && typeof p === 'object' && !Array.isArray(p) && !('kind' in p)
+      ? { ...p, kind: 'service' }
+      : p,
+  z.discriminatedUnion('kind', [servicePipeline, jobPipeline], {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? 'kind must be "service" or "job"' : undefined,
+  }),
+);
 
 export const weekdays = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
 
@@ -199,11 +253,13 @@ export const pipelineConfigSchema = z
     const seen = new Map<string, string>();
     config.pipelines.forEach((p, i) => {
       const where = (k: string) => [`pipelines`, i, k];
-      if (p.staging.service === p.live.service) {
+      const staging = targetOf(p.staging);
+      const live = targetOf(p.live);
+      if (staging === live) {
         ctx.addIssue({
           code: 'custom',
-          path: [...where('staging'), 'service'],
-          message: 'staging and live must be different services',
+          path: [...where('staging'), p.kind],
+          message: `staging and live must be different ${p.kind}s`,
         });
       }
       if (!p.region && !config.region) {
@@ -216,8 +272,8 @@ export const pipelineConfigSchema = z
       const r = p.region ?? config.region;
       for (const [key, id] of [
         ['name', `pipeline ${p.name}`],
-        ['live', `service ${r}/${p.live.service}`],
-        ['staging', `service ${r}/${p.staging.service}`],
+        ['live', `${p.kind} ${r}/${live}`],
+        ['staging', `${p.kind} ${r}/${staging}`],
       ] as const) {
         const other = seen.get(id);
         if (other !== undefined) {
@@ -233,6 +289,11 @@ export const pipelineConfigSchema = z
     });
     checkFreezes(config, ctx);
   });
+
+/** The service or job a target names. */
+export function targetOf(t: { service: string } | { job: string }): string {
+  return 'service' in t ? t.service : t.job;
+}
 
 /** Freeze names are unique, and every pattern covers a configured pipeline (a typo covers none). */
 function checkFreezes(
@@ -261,6 +322,9 @@ function checkFreezes(
 }
 
 export type Pipeline = z.output<typeof pipelineSchema> & { region: string };
+export type ServicePipeline = Extract<Pipeline, { kind: 'service' }>;
+export type JobPipeline = Extract<Pipeline, { kind: 'job' }>;
+export const isServicePipeline = (p: Pipeline): p is ServicePipeline => p.kind === 'service';
 export interface PipelineConfig {
   project?: string;
   pipelines: Pipeline[];
@@ -349,7 +413,7 @@ const releaseFields = {
   freezes: true,
 } as const;
 const releaseFieldsSchema = workflowArgsObject.pick(releaseFields).superRefine(checkWorkflowArgs);
-const pipelineFieldsSchema = workflowArgsObject.omit(releaseFields);
+const pipelineFieldsSchema = workflowArgsObject.omit(releaseFields).superRefine(checkTargets);
 type PipelineFields = z.output<typeof pipelineFieldsSchema>;
 const pipelineFieldsCache = new WeakMap<Pipeline, PipelineFields>();
 
@@ -360,10 +424,12 @@ function pipelineFields(pipeline: Pipeline): PipelineFields {
       pipelineFieldsSchema.parse({
         pipeline: pipeline.name,
         region: pipeline.region,
+        kind: pipeline.kind,
         staging: pipeline.staging,
         live: pipeline.live,
         acceptance: pipeline.acceptance,
-        promotion: pipeline.promotion,
+        ...(pipeline.kind === 'job' ? { taskCount: pipeline.taskCount } : {}),
+        ...(pipeline.kind === 'service' ? { promotion: pipeline.promotion } : {}),
         notify: pipeline.notify,
       }),
     );
@@ -417,9 +483,11 @@ export function workflowArgsFor(
     image: own.image,
     tag: own.tag,
     publishTime: own.publishTime,
+    kind: p.kind,
     staging: p.staging,
     live: p.live,
     acceptance: p.acceptance,
+    taskCount: p.taskCount,
     promotion: p.promotion,
     notify: p.notify,
     source: own.source,

@@ -18,6 +18,8 @@ const minimal = {
 test('minimal arguments get the documented defaults', () => {
   assert.deepEqual(workflowArgsSchema.parse(minimal), {
     ...minimal,
+    kind: 'service',
+    taskCount: 1,
     tag: null,
     publishTime: null,
     acceptance: { job: 'web-acceptance', timeoutSeconds: 600, taskCount: 1, checks: null },
@@ -204,6 +206,42 @@ describe('bad arguments name the field', () => {
       name: 'staging missing service',
       input: { ...minimal, staging: {} },
       want: /staging\.service/,
+    },
+    {
+      name: 'a job pipeline naming services',
+      input: { ...minimal, kind: 'job' },
+      want: /^staging\.service: a job pipeline releases jobs: name staging\.job; live\.service: /,
+    },
+    {
+      name: 'a service pipeline naming a job',
+      input: { ...minimal, live: { job: 'web' } },
+      want: /^live\.job: a service pipeline releases services: name live\.service/,
+    },
+    {
+      name: 'a target naming both',
+      input: { ...minimal, live: { job: 'web', service: 'web' } },
+      want: /^live\.job: name one service, or \(kind job\) one job/,
+    },
+    {
+      name: 'a service pipeline without acceptance',
+      input: { ...minimal, acceptance: null },
+      want: /^acceptance: a service pipeline needs acceptance tests/,
+    },
+    {
+      name: 'a job pipeline with a canary',
+      input: {
+        ...minimal,
+        kind: 'job',
+        staging: { job: 'a' },
+        live: { job: 'b' },
+        promotion: { strategy: 'canary' },
+      },
+      want: /^promotion: a job pipeline promotes directly/,
+    },
+    {
+      name: 'taskCount 0',
+      input: { ...minimal, kind: 'job', staging: { job: 'a' }, live: { job: 'b' }, taskCount: 0 },
+      want: /^taskCount: must be 1\.\.10000/,
     },
     {
       name: 'live service uppercase',
@@ -520,8 +558,19 @@ describe('workflow result', () => {
   test('parses with defaults', () => {
     const r = workflowResultSchema.parse(good);
     assert.equal(r.reason, null);
-    assert.equal(r.live.previousRevision, null);
+    assert.equal('previousRevision' in r.live && r.live.previousRevision, null);
     assert.equal(r.stages[0]?.detail, null);
+  });
+  test("a job release's result: the staging execution, live's previous digest", () => {
+    const r = workflowResultSchema.parse({
+      ...good,
+      staging: {
+        job: 'etl-staging',
+        execution: 'projects/p/locations/r/jobs/etl-staging/executions/e1',
+      },
+      live: { job: 'etl' },
+    });
+    assert.deepEqual(r.live, { job: 'etl', previousDigest: null });
   });
   test('a rollback, and decisions recorded with who and why', () => {
     const r = workflowResultSchema.parse({

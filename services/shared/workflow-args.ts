@@ -271,6 +271,35 @@ export const acceptanceArgsSchema = z.strictObject({
   checks: acceptanceChecksSchema.nullable().default(null),
 });
 
+/** What a pipeline releases: a Cloud Run service (the default) or a Cloud Run job. */
+export const pipelineKinds = ['service', 'job'] as const;
+export type PipelineKind = (typeof pipelineKinds)[number];
+
+export const serviceTargetSchema = z.strictObject({ service: serviceName });
+export const jobTargetSchema = z.strictObject({ job: jobName });
+export type ReleaseTarget = z.output<typeof serviceTargetSchema> | z.output<typeof jobTargetSchema>;
+/** Where a release goes: a service, or (kind job) a job; errors name the key. */
+const targetSchema = z
+  .strictObject({ service: serviceName.optional(), job: jobName.optional() })
+  .superRefine((t, ctx) => {
+    if ((t.service === undefined) === (t.job === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [t.job === undefined ? 'service' : 'job'],
+        message: 'name one service, or (kind job) one job',
+      });
+  })
+  .transform(
+    (t): ReleaseTarget => (t.job !== undefined ? { job: t.job } : { service: t.service! }),
+  );
+
+/** How many tasks a job pipeline's staging run starts (the job's own parallelism applies). */
+export const jobTaskCount = z
+  .number({ error: 'must be a number' })
+  .int({ error: 'must be a whole number' })
+  .min(1, { error: 'must be 1..10000' })
+  .max(10_000, { error: 'must be 1..10000' });
+
 export const releaseSources = ['pubsub', 'manual', 'reconcile'] as const;
 
 /** What an execution does: a release, a rollback of live, or the abort of a running release. */
@@ -323,9 +352,13 @@ export const workflowArgsObject = z.strictObject({
    * spelling in, the canonical one out (UTC, 9 fractional digits), so the workflow sees one form.
    */
   publishTime: timestampSchema.nullable().default(null),
-  staging: z.strictObject({ service: serviceName }),
-  live: z.strictObject({ service: serviceName }),
-  acceptance: acceptanceArgsSchema,
+  kind: z.enum(pipelineKinds, { error: 'must be "service" or "job"' }).default('service'),
+  staging: targetSchema,
+  live: targetSchema,
+  /** A job pipeline may have none: its staging run's exit codes are the verdict. */
+  acceptance: acceptanceArgsSchema.nullable().default(null),
+  /** kind job: the staging run's task count. */
+  taskCount: jobTaskCount.default(1),
   promotion: promotionSchema.default({ strategy: 'direct' }),
   notify: z.strictObject({ topic: topicName }).nullable().default(null),
   source: z.enum(releaseSources).default('manual'),
@@ -356,7 +389,50 @@ export function checkWorkflowArgs(
     ctx.addIssue({ code: 'custom', path: ['to'], message: 'is for action "rollback" only' });
 }
 
-export const workflowArgsSchema = workflowArgsObject.superRefine(checkWorkflowArgs);
+/**
+ * A service pipeline releases services and needs acceptance tests; a job pipeline releases jobs,
+ * directly (its staging run is its test).
+ */
+export function checkTargets(
+  a: {
+    kind: PipelineKind;
+    staging: ReleaseTarget;
+    live: ReleaseTarget;
+    acceptance: unknown;
+    promotion: { strategy: string; approval?: unknown; watchSeconds?: unknown };
+  },
+  ctx: z.RefinementCtx,
+) {
+  const want = a.kind === 'job' ? 'job' : 'service';
+  const other = a.kind === 'job' ? 'service' : 'job';
+  for (const where of ['staging', 'live'] as const)
+    if (!(want in a[where]))
+      ctx.addIssue({
+        code: 'custom',
+        path: [where, other],
+        message: `a ${a.kind} pipeline releases ${want}s: name ${where}.${want}`,
+      });
+  if (a.kind === 'service' && a.acceptance === null)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['acceptance'],
+      message: 'a service pipeline needs acceptance tests (a job)',
+    });
+  if (a.kind === 'job') {
+    const p = a.promotion;
+    if (p.strategy !== 'direct' || p.approval !== undefined || p.watchSeconds !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['promotion'],
+        message: 'a job pipeline promotes directly: no canary, approval or watch',
+      });
+  }
+}
+
+export const workflowArgsSchema = workflowArgsObject.superRefine((a, ctx) => {
+  checkWorkflowArgs(a, ctx);
+  checkTargets(a, ctx);
+});
 
 export type WorkflowArgs = z.output<typeof workflowArgsSchema>;
 export type WorkflowArgsInput = z.input<typeof workflowArgsSchema>;

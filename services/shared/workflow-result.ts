@@ -51,6 +51,21 @@ export const analysisReportSchema = z.object({
 });
 export type AnalysisReport = z.output<typeof analysisReportSchema>;
 
+/**
+ * `withKey` for an object that has `key`, else `without`: a union whose errors keep their paths
+ * (zod's union reports only "Invalid input" when every branch fails).
+ */
+function byKey<A extends z.ZodType, B extends z.ZodType>(key: string, withKey: A, without: B) {
+  return z.unknown().transform((value, ctx): z.output<A> | z.output<B> => {
+    const has = typeof value === 'object' && value !== null && key in value;
+    const parsed = (has ? withKey : without).safeParse(value);
+    if (parsed.success) return parsed.data as z.output<A> | z.output<B>;
+    for (const issue of parsed.error.issues)
+      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  });
+}
+
 export const workflowResultSchema = z.object({
   outcome: z.enum(outcomes),
   /** What the execution did: a release (the default), or an operator's rollback. */
@@ -58,12 +73,22 @@ export const workflowResultSchema = z.object({
   pipeline: z.string(),
   digest: z.string(),
   reason: z.string().nullable().default(null),
-  staging: z.object({ service: z.string(), revision: z.string().nullable() }),
-  live: z.object({
-    service: z.string(),
-    revision: z.string().nullable(),
-    previousRevision: z.string().nullable().default(null),
-  }),
+  staging: byKey(
+    'job',
+    /** A job pipeline: the staging job and the execution that tested the digest. */
+    z.object({ job: z.string(), execution: z.string().nullable() }),
+    z.object({ service: z.string(), revision: z.string().nullable() }),
+  ),
+  live: byKey(
+    'job',
+    /** A job pipeline: the live job and the digest its template ran before. */
+    z.object({ job: z.string(), previousDigest: z.string().nullable().default(null) }),
+    z.object({
+      service: z.string(),
+      revision: z.string().nullable(),
+      previousRevision: z.string().nullable().default(null),
+    }),
+  ),
   stages: z.array(stageSchema),
   /** Each canary step's analysis, in order (with promotion.analysis). */
   analysis: z.array(analysisReportSchema).default([]),

@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RevisionsClient, ServicesClient } from '@google-cloud/run';
 import { shortDigest } from '../../services/shared/image-ref.ts';
-import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
+import {
+  type ServicePipeline,
+  targetOf,
+  workflowArgsFor,
+} from '../../services/shared/pipeline-config.ts';
 import { localClientOptions } from '../../services/shared/clients.ts';
 import {
   liveVersion,
@@ -39,7 +43,7 @@ describe('releases on the local cloud', () => {
   let rejectedDigest = '';
   let revisions: RevisionsClient;
   const live = () =>
-    `projects/${stack.info.project}/locations/${stack.info.region}/services/${stack.config.pipelines[0]!.live.service}`;
+    `projects/${stack.info.project}/locations/${stack.info.region}/services/${targetOf(stack.config.pipelines[0]!.live)}`;
 
   before(async () => {
     home = await mkdtemp(join(tmpdir(), 'runway-e2e-home-'));
@@ -125,7 +129,7 @@ describe('releases on the local cloud', () => {
         "if (path === '/checkout') return json(500, { error: 'broken' });\n  if (path === '/healthz')",
       ),
     );
-    const pipeline = stack.config.pipelines[0]!;
+    const pipeline = stack.config.pipelines[0] as ServicePipeline;
     const pushed = await stack.registry.store.push(dir, `${pipeline.image}:v3-5`);
     const args = workflowArgsFor(
       stack.config,

@@ -296,7 +296,7 @@ describe('reconcile over fakes', () => {
         assert.equal(env.TARGET_URL, 'https://web.example');
         assert.equal(env.RUNWAY_PIPELINE, 'web');
         assert.equal(env.RUNWAY_DIGEST, D('a'));
-        assert.deepEqual(JSON.parse(env.RUNWAY_CHECKS!), web.acceptance.checks);
+        assert.deepEqual(JSON.parse(env.RUNWAY_CHECKS!), web.acceptance?.checks);
       }
     });
   }

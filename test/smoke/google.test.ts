@@ -19,7 +19,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseImageRef } from '../../services/shared/image-ref.ts';
-import { parsePipelineConfig, workflowArgsFor } from '../../services/shared/pipeline-config.ts';
+import {
+  parsePipelineConfig,
+  type ServicePipeline,
+  workflowArgsFor,
+} from '../../services/shared/pipeline-config.ts';
 
 const env = process.env;
 const adc = join(homedir(), '.config', 'gcloud', 'application_default_credentials.json');
@@ -43,7 +47,7 @@ test('one direct release against a real project, then live as it was', {
 }, async () => {
   const project = env.GOOGLE_CLOUD_PROJECT!;
   const config = parsePipelineConfig(readFileSync(env.RUNWAY_SMOKE_CONFIG!, 'utf8'));
-  const pipeline = config.pipelines[0]!;
+  const pipeline = config.pipelines[0] as ServicePipeline;
   const region = env.RUNWAY_REGION ?? pipeline.region;
   const image = parseImageRef(env.RUNWAY_SMOKE_IMAGE!);
   assert.ok(image.digest, 'RUNWAY_SMOKE_IMAGE must name the image by digest');

@@ -63,3 +63,14 @@ test('every patch names an update mask: without one, Cloud Run replaces the whol
   assert.ok(all.length >= 5, `found ${all.length} patches`);
   for (const c of all) assert.ok(c.args.updateMask, JSON.stringify(body(c)).slice(0, 120));
 });
+
+test('every patch of a job sends the whole job, built on the job as read, with no update mask', () => {
+  // UpdateJobRequest has no update_mask (Google refuses one): the body replaces the whole job, so
+  // it is built by job_body from the job as read, keeping the fields runway does not own.
+  const jobPatches = calls(parse(source)).filter((c) => c.call.endsWith('jobs.patch'));
+  assert.ok(jobPatches.length >= 4, `found ${jobPatches.length} job patches`);
+  for (const c of jobPatches) {
+    assert.equal(c.args.updateMask, undefined, `a jobs.patch with an update mask`);
+    assert.match(String(c.args.body), /^\$\{job_body\(/, `job body built from scratch`);
+  }
+});

@@ -1,0 +1,138 @@
+// A job pipeline (kind job) on the local cloud with real processes: each push goes registry ->
+// Pub/Sub -> the deployer -> the release workflow, whose staging job runs its tasks as processes
+// of the local Cloud Run. A good job is promoted (the live job's template on its digest), a job
+// whose tasks exit 1 is REJECTED with live untouched, and `runway rollback` restores the previous
+// template. Time runs 20 times faster.
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { main } from '../../cli/main.ts';
+import { type Stack, startStack } from '../../local/stack.ts';
+import { waitForRelease } from '../../local/watch.ts';
+import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
+
+const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/etl';
+const CONFIG = `project: local-project
+region: us-central1
+pipelines:
+  - name: etl
+    image: ${IMAGE}
+    kind: job
+    staging: { job: etl-staging }
+    live: { job: etl }
+    taskCount: 2
+`;
+const APP = new URL('../fixtures/apps/etl/', import.meta.url).pathname;
+
+interface Job {
+  annotations?: Record<string, string>;
+  template?: { taskCount?: number; template?: { containers?: { image?: string }[] } };
+  executionCount?: number;
+}
+
+describe('a job pipeline on the local cloud', () => {
+  let stack: Stack;
+  let home: string;
+  const dirs: string[] = [];
+  const digests: string[] = [];
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'runway-e2e-jobs-'));
+    await writeFile(join(home, 'runway.yaml'), CONFIG);
+    stack = await startStack({ config: join(home, 'runway.yaml'), home, timeScale: 20, users: 0 });
+    await pauseScheduledReconcile(stack.info);
+  });
+
+  after(async () => {
+    await stack?.close();
+    await Promise.all([home, ...dirs].map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  /** Pushes a version of the etl job (its tasks exit 0, or 1 for `fail`) and waits for its release. */
+  async function release(tag: string, mode: 'ok' | 'fail') {
+    const dir = await mkdtemp(join(tmpdir(), 'runway-etl-'));
+    dirs.push(dir);
+    await cp(APP, dir, { recursive: true });
+    await writeFile(join(dir, 'mode'), `${mode} ${tag}\n`);
+    const pushed = await stack.registry.push(dir, `${IMAGE}:${tag}`);
+    digests.push(pushed.digest);
+    const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
+    return { digest: pushed.digest, result: run.result, error: run.error };
+  }
+
+  async function job(id: string): Promise<Job> {
+    const res = await fetch(
+      `${stack.run.url}/v2/projects/${stack.info.project}/locations/${stack.info.region}/jobs/${id}`,
+    );
+    assert.equal(res.status, 200, await res.clone().text());
+    return (await res.json()) as Job;
+  }
+  const image = (j: Job) => j.template?.template?.containers?.[0]?.image;
+
+  /** `runway ARGS` in-process against the stack. */
+  async function runway(args: string[]) {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let stdout = '';
+    let stderr = '';
+    out.on('data', (c) => (stdout += c));
+    err.on('data', (c) => (stderr += c));
+    const code = await main(args, {
+      stdout: out,
+      stderr: err,
+      env: { RUNWAY_HOME: home },
+      cwd: home,
+      stopSignal: new Promise(() => {}),
+    });
+    return { code, stdout, stderr };
+  }
+
+  test('a good job is promoted: the live job is created on its digest', async () => {
+    const v1 = await release('v1', 'ok');
+    assert.equal(v1.result?.outcome, 'PROMOTED', JSON.stringify(v1));
+    const live = await job('etl');
+    assert.equal(image(live), `${IMAGE}@${v1.digest}`);
+    assert.equal(live.annotations?.['runway.dev/digest'], v1.digest);
+    const staging = await job('etl-staging');
+    assert.equal(image(staging), `${IMAGE}@${v1.digest}`);
+    assert.equal(staging.executionCount, 1, 'the staging job ran once');
+  });
+
+  test('a second good job is promoted; the previous template is kept', async () => {
+    const v2 = await release('v2', 'ok');
+    assert.equal(v2.result?.outcome, 'PROMOTED', JSON.stringify(v2));
+    const live = await job('etl');
+    assert.equal(image(live), `${IMAGE}@${v2.digest}`);
+    assert.equal(live.annotations?.['runway.dev/previous'], digests[0]);
+    assert.equal(
+      JSON.parse(live.annotations?.['runway.dev/previous-template'] ?? '{}').image,
+      `${IMAGE}@${digests[0]}`,
+    );
+  });
+
+  test('a job whose tasks exit 1 is REJECTED, live untouched', async () => {
+    const v3 = await release('v3', 'fail');
+    assert.equal(v3.result?.outcome, 'REJECTED', JSON.stringify(v3));
+    assert.match(v3.result?.reason ?? '', /the staging job failed: .*task\(s\) failed/);
+    const live = await job('etl');
+    assert.equal(image(live), `${IMAGE}@${digests[1]}`);
+    assert.equal(live.annotations?.['runway.dev/digest'], digests[1]);
+    assert.equal(live.annotations?.['runway.dev/claim'], undefined);
+  });
+
+  test('runway rollback restores the previous template', async () => {
+    const r = await runway(['rollback', 'etl', '--reason', 'bad numbers', '--wait']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /ROLLED_BACK: etl job etl on /);
+    const live = await job('etl');
+    assert.equal(image(live), `${IMAGE}@${digests[0]}`);
+    assert.equal(live.annotations?.['runway.dev/digest'], digests[0]);
+    assert.equal(live.annotations?.['runway.dev/previous'], digests[1]);
+    const again = await runway(['rollback', 'etl', '--to', digests[2]!, '--wait']);
+    assert.equal(again.code, 1, 'a job keeps one previous template');
+    assert.match(again.stderr, /a job keeps one previous template/);
+  });
+});
