@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { main } from '../../cli/main.ts';
 import { type Stack, startStack } from '../../local/stack.ts';
 import { waitForRelease } from '../../local/watch.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
+import { runwayIn } from '../helpers/runway.ts';
 
 const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/etl';
 const CONFIG = `project: local-project
@@ -73,22 +72,7 @@ describe('a job pipeline on the local cloud', () => {
   const image = (j: Job) => j.template?.template?.containers?.[0]?.image;
 
   /** `runway ARGS` in-process against the stack. */
-  async function runway(args: string[]) {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = '';
-    let stderr = '';
-    out.on('data', (c) => (stdout += c));
-    err.on('data', (c) => (stderr += c));
-    const code = await main(args, {
-      stdout: out,
-      stderr: err,
-      env: { RUNWAY_HOME: home },
-      cwd: home,
-      stopSignal: new Promise(() => {}),
-    });
-    return { code, stdout, stderr };
-  }
+  const runway = runwayIn(() => home);
 
   test('a good job is promoted: the live job is created on its digest', async () => {
     const v1 = await release('v1', 'ok');

@@ -9,15 +9,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { main } from '../../cli/main.ts';
 import { type SampleKnobs, sampleVersion } from '../../local/demo-scenarios.ts';
 import { ensureSubscription } from '../../local/pubsub/index.ts';
 import { type Stack, startStack } from '../../local/stack.ts';
 import { deployerAudience, runwayAccount } from '../../local/identity/accounts.ts';
 import { parseEventMessage } from '../../services/shared/events.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
+import { runwayIn } from '../helpers/runway.ts';
 
 const REPO = 'us-central1-docker.pkg.dev/local-project/apps';
 const ALICE = 'user:alice@example.com';
@@ -96,22 +95,8 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
   /** The digests the freezes blocked. */
   const blocked: Record<'shop' | 'cart', string> = { shop: '', cart: '' };
 
-  async function runway(args: string[], env: Record<string, string> = {}) {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = '';
-    let stderr = '';
-    out.on('data', (c) => (stdout += c));
-    err.on('data', (c) => (stderr += c));
-    const code = await main(args, {
-      stdout: out,
-      stderr: err,
-      env: { RUNWAY_HOME: home, ...env },
-      cwd: home,
-      stopSignal: new Promise(() => {}),
-    });
-    return { code, stdout, stderr };
-  }
+  /** `runway ARGS` in-process against the stack. */
+  const runway = runwayIn(() => home);
 
   async function build(app: 'shop' | 'cart', v: string, knobs: SampleKnobs = {}) {
     const dir = await sampleVersion(v, knobs);

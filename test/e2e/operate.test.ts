@@ -11,13 +11,12 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { main } from '../../cli/main.ts';
 import { sampleVersion } from '../../local/demo-scenarios.ts';
 import { type Stack, startStack, WORKFLOW } from '../../local/stack.ts';
 import { shortDigest } from '../../services/shared/image-ref.ts';
 import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
+import { runwayIn } from '../helpers/runway.ts';
 
 const bin = new URL('../../bin/runway.js', import.meta.url).pathname;
 const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/shop';
@@ -55,23 +54,8 @@ describe('operating releases on the local cloud', () => {
   const dirs: string[] = [];
   const digests: Record<string, { digest: string; digestRef: string }> = {};
 
-  /** `runway ARGS` in-process against the stack; its exit code and output. */
-  async function runway(args: string[], env: Record<string, string> = {}) {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = '';
-    let stderr = '';
-    out.on('data', (c) => (stdout += c));
-    err.on('data', (c) => (stderr += c));
-    const code = await main(args, {
-      stdout: out,
-      stderr: err,
-      env: { RUNWAY_HOME: home, ...env },
-      cwd: home,
-      stopSignal: new Promise(() => {}),
-    });
-    return { code, stdout, stderr };
-  }
+  /** `runway ARGS` in-process against the stack. */
+  const runway = runwayIn(() => home);
 
   async function version(v: string) {
     const dir = await sampleVersion(v);
