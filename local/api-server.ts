@@ -59,6 +59,11 @@ export async function serveApi(
   const server = createServer((req, res) => {
     handler(req, res).catch((err) => sendGoogleError(res, err));
   });
+  // Longer than a client's idle keep-alive sockets live (Node's agents: 5 s, the same as a
+  // server's default), so the server never closes a socket just as a client reuses it: that race
+  // answered a command ECONNRESET now and then. Google's front ends keep idle connections longer.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
