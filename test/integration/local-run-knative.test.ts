@@ -373,15 +373,37 @@ describe('refusals change nothing', () => {
       message: /does not match the name in the URL/,
     },
     {
-      name: 'a changed revision template',
+      name: 'a template without containers',
       method: 'PUT',
       body: async () => {
         const s = await getService();
-        s.spec.template.spec.containers[0].env[0].value = 'three';
+        s.spec.template.spec.containers = [];
         return s;
       },
-      status: 501,
-      message: /Admin API v2/,
+      status: 400,
+      message: /at least one container/,
+    },
+    {
+      name: 'a container without an image',
+      method: 'PUT',
+      body: async () => {
+        const s = await getService();
+        s.spec.template.spec.containers[0].image = '';
+        return s;
+      },
+      status: 400,
+      message: /containers\[0\]\.image is required/,
+    },
+    {
+      name: 'a minScale that is not a number',
+      method: 'PUT',
+      body: async () => {
+        const s = await getService();
+        s.spec.template.metadata.annotations['autoscaling.knative.dev/minScale'] = 'many';
+        return s;
+      },
+      status: 400,
+      message: /minScale\] must be a whole number/,
     },
     {
       name: 'a configurationName target',
@@ -444,4 +466,36 @@ describe('refusals change nothing', () => {
       assert.equal(now.metadata.resourceVersion, before.metadata.resourceVersion);
     });
   }
+});
+
+describe('replaceService with a changed template, as `gcloud run services update --image` sends it', () => {
+  test('makes a new revision on the v2 path; generation and Ready move as gcloud waits for them', async () => {
+    const before = await settled();
+    const image = (await registry.push(APP, `${REGION}-docker.pkg.dev/${PROJECT}/apps/probe:v2`))
+      .digestRef;
+    const s = structuredClone(before);
+    s.spec.template.metadata.labels = { 'client.knative.dev/nonce': 'abcdef' };
+    s.spec.template.spec.containers[0].image = image;
+    s.spec.template.spec.containers[0].env = [{ name: 'GREETING', value: 'three' }];
+    s.spec.traffic = [{ latestRevision: true, percent: 100 }];
+    const put = await call('PUT', `${NS}/services/web`, { body: s });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal(put.body.metadata.generation, before.metadata.generation + 1);
+    const done = await settled();
+    assert.notEqual(done.status.latestReadyRevisionName, before.status.latestReadyRevisionName);
+    assert.equal(done.spec.template.spec.containers[0].image, image);
+    assert.deepEqual(
+      done.status.traffic.map((t: Json) => [t.revisionName, t.percent]),
+      [[done.status.latestReadyRevisionName, 100]],
+    );
+    const [v2] = await services.getService({ name: `${PARENT}/services/web` });
+    const c = v2.template?.containers?.[0];
+    assert.equal(c?.image, image);
+    assert.deepEqual(
+      c?.env?.map((e) => [e.name, e.value]),
+      [['GREETING', 'three']],
+    );
+    assert.equal(v2.template?.scaling?.maxInstanceCount, 3, 'what v1 leaves alone is kept');
+    assert.deepEqual(v2.template?.labels ?? {}, {}, 'the nonce is not kept');
+  });
 });
