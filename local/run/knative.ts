@@ -39,7 +39,7 @@ const STATUS: Record<string, string> = {
   CONDITION_FAILED: 'False',
 };
 
-function knativeCondition(c: JsonObject): JsonObject {
+export function knativeCondition(c: JsonObject): JsonObject {
   return {
     type: String(c.type),
     status: STATUS[String(c.state)] ?? 'Unknown',
@@ -50,7 +50,7 @@ function knativeCondition(c: JsonObject): JsonObject {
   };
 }
 
-const seconds = (d: Json | undefined) =>
+export const seconds = (d: Json | undefined) =>
   typeof d === 'string' && /^\d+(\.\d+)?s$/.test(d) ? Math.round(Number(d.slice(0, -1))) : 300;
 
 const INGRESS: Record<string, string> = {
@@ -72,7 +72,7 @@ function knativeEnv(env: Json | undefined): Json[] {
   });
 }
 
-function knativeContainer(raw: Json): JsonObject {
+export function knativeContainer(raw: Json): JsonObject {
   const c = asObject(raw);
   const ports = asList(c.ports);
   const limits = asObject(asObject(c.resources).limits);
@@ -170,7 +170,7 @@ export function trafficFromKnative(traffic: Json | undefined): JsonObject[] {
 const SYSTEM_KEY =
   /^(serving\.knative\.dev|run\.googleapis\.com|cloud\.googleapis\.com|autoscaling\.knative\.dev|client\.knative\.dev)\//;
 
-const userKeys = (m: Json | undefined): Record<string, string> =>
+export const userKeys = (m: Json | undefined): Record<string, string> =>
   Object.fromEntries(
     Object.entries(asObject(m)).filter(([k, v]) => !SYSTEM_KEY.test(k) && typeof v === 'string'),
   ) as Record<string, string>;
@@ -563,7 +563,7 @@ function envFromKnative(env: Json | undefined, at: string): Json[] {
 }
 
 /** A Knative container over the v2 container it replaces, keeping what v1 does not carry (probes). */
-function containerFromKnative(raw: Json, before: JsonObject, at: string): JsonObject {
+export function containerFromKnative(raw: Json, before: JsonObject, at: string): JsonObject {
   const c = asObject(raw);
   if (typeof c.image !== 'string' || c.image === '')
     throw invalidArgument(`${at}.image is required`);
