@@ -1,7 +1,8 @@
 // The local Artifact Registry on loopback. `POST /local/v1/images:push` snapshots a directory into
 // the store and announces the push the way Artifact Registry does (an INSERT notification for the
 // topic `gcr`); the Artifact Registry v1 REST reads that runway needs (tags and docker images of a
-// repository) answer in Google's JSON so `@google-cloud/artifact-registry` works against it.
+// repository, and the repository itself) answer in Google's JSON so `@google-cloud/artifact-registry`
+// and `gcloud artifacts docker tags list` work against it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { closeServer, readJsonBody, serveApi } from '../api-server.ts';
@@ -109,11 +110,18 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
       s[1] === 'projects' &&
       s[3] === 'locations' &&
       s[5] === 'repositories' &&
-      s.length >= 8
+      s.length >= 7
     ) {
       const [project, location, repository] = [s[2]!, s[4]!, s[6]!];
       const base = `projects/${project}/locations/${location}/repositories/${repository}`;
       const prefix = `${location}-docker.pkg.dev/${project}/${repository}/`;
+      if (s.length === 7) {
+        // A repository exists here once an image was pushed into it (pushes create it locally).
+        if ((await store.imageNames(prefix)).length === 0)
+          throw notFound(`Requested entity was not found: repository ${base}`);
+        json(res, 200, { name: base, format: 'DOCKER', mode: 'STANDARD_REPOSITORY' });
+        return;
+      }
       if (s[7] === 'packages' && s[9] === 'tags' && s.length <= 11) {
         const pkg = s[8]!;
         const name = `${prefix}${pkg}`;

@@ -12,6 +12,7 @@ import { readJsonBody, sendJson } from '../api-server.ts';
 import type { Jobs } from './jobs.ts';
 import type { Operation, Operations } from './operations.ts';
 import { KnativeView, knativeRoutes } from './knative.ts';
+import { knativeJobRoutes } from './knative-jobs.ts';
 import { decodeMessage, type JsonObject } from './proto-json.ts';
 import { maskPaths, page } from './resources.ts';
 import type { Services } from './services.ts';
@@ -295,6 +296,7 @@ export function runApiHandler(api: RunApi) {
     ],
     // the v1 (Knative) API that gcloud run speaks
     ...knativeRoutes(new KnativeView(services, services.settings)),
+    ...knativeJobRoutes(jobs, jobs.settings),
   ];
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

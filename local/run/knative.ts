@@ -5,7 +5,7 @@
 // region in front of the endpoint's host (`us-central1-run.googleapis.com`): the host a request
 // names says its region, and a host without one is Google's global endpoint, which only lists.
 import type { IncomingMessage } from 'node:http';
-import { invalidArgument, notFound, RunwayError } from '../../services/shared/errors.ts';
+import { invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { readJsonBody } from '../api-server.ts';
 import { asList, asObject } from './containers.ts';
 import type { Json, JsonObject } from './proto-json.ts';
@@ -39,7 +39,7 @@ const STATUS: Record<string, string> = {
   CONDITION_FAILED: 'False',
 };
 
-function knativeCondition(c: JsonObject): JsonObject {
+export function knativeCondition(c: JsonObject): JsonObject {
   return {
     type: String(c.type),
     status: STATUS[String(c.state)] ?? 'Unknown',
@@ -50,7 +50,7 @@ function knativeCondition(c: JsonObject): JsonObject {
   };
 }
 
-const seconds = (d: Json | undefined) =>
+export const seconds = (d: Json | undefined) =>
   typeof d === 'string' && /^\d+(\.\d+)?s$/.test(d) ? Math.round(Number(d.slice(0, -1))) : 300;
 
 const INGRESS: Record<string, string> = {
@@ -72,7 +72,7 @@ function knativeEnv(env: Json | undefined): Json[] {
   });
 }
 
-function knativeContainer(raw: Json): JsonObject {
+export function knativeContainer(raw: Json): JsonObject {
   const c = asObject(raw);
   const ports = asList(c.ports);
   const limits = asObject(asObject(c.resources).limits);
@@ -170,7 +170,7 @@ export function trafficFromKnative(traffic: Json | undefined): JsonObject[] {
 const SYSTEM_KEY =
   /^(serving\.knative\.dev|run\.googleapis\.com|cloud\.googleapis\.com|autoscaling\.knative\.dev|client\.knative\.dev)\//;
 
-const userKeys = (m: Json | undefined): Record<string, string> =>
+export const userKeys = (m: Json | undefined): Record<string, string> =>
   Object.fromEntries(
     Object.entries(asObject(m)).filter(([k, v]) => !SYSTEM_KEY.test(k) && typeof v === 'string'),
   ) as Record<string, string>;
@@ -546,10 +546,115 @@ export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
   ];
 }
 
+/** Knative's env as v2's: values, and secrets as `valueSource.secretKeyRef`. */
+function envFromKnative(env: Json | undefined, at: string): Json[] {
+  return asList(env).map((raw, i): JsonObject => {
+    const e = asObject(raw);
+    if (typeof e.name !== 'string' || e.name === '')
+      throw invalidArgument(`${at}.env[${i}].name is required`);
+    const secret = asObject(asObject(e.valueFrom).secretKeyRef);
+    if (secret.name)
+      return {
+        name: e.name,
+        valueSource: { secretKeyRef: { secret: secret.name, version: secret.key ?? 'latest' } },
+      };
+    return { name: e.name, value: typeof e.value === 'string' ? e.value : '' };
+  });
+}
+
+/** A Knative container over the v2 container it replaces, keeping what v1 does not carry (probes). */
+export function containerFromKnative(raw: Json, before: JsonObject, at: string): JsonObject {
+  const c = asObject(raw);
+  if (typeof c.image !== 'string' || c.image === '')
+    throw invalidArgument(`${at}.image is required`);
+  const limits = asObject(asObject(c.resources).limits);
+  const { command: _c, args: _a, env: _e, workingDir: _w, ...kept } = before;
+  return {
+    ...kept,
+    ...(c.name ? { name: c.name } : {}),
+    image: c.image,
+    ...(asList(c.command).length ? { command: c.command! } : {}),
+    ...(asList(c.args).length ? { args: c.args! } : {}),
+    ...(asList(c.env).length ? { env: envFromKnative(c.env, at) } : {}),
+    ...(asList(c.ports).length
+      ? {
+          ports: asList(c.ports).map((p) => ({
+            ...(asObject(p).name ? { name: asObject(p).name! } : {}),
+            containerPort: asObject(p).containerPort ?? 8080,
+          })),
+        }
+      : {}),
+    ...(Object.keys(limits).length ? { resources: { ...asObject(before.resources), limits } } : {}),
+    ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+  };
+}
+
+/**
+ * A Knative revision template as the v2 template it becomes, over the current one so that what
+ * v1 does not carry survives: a new revision, named by `metadata.name` when the client names it.
+ */
+function templateFromKnative(k: JsonObject, current: JsonObject): JsonObject {
+  const meta = asObject(k.metadata);
+  const spec = asObject(k.spec);
+  const annotations = asObject(meta.annotations);
+  const containers = asList(spec.containers);
+  if (containers.length === 0)
+    throw invalidArgument('spec.template.spec.containers: at least one container is required');
+  const scale = (key: string): number | undefined => {
+    const v = annotations[`autoscaling.knative.dev/${key}`];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0)
+      throw invalidArgument(
+        `spec.template.metadata.annotations[autoscaling.knative.dev/${key}] must be a whole number, not ${JSON.stringify(v)}`,
+      );
+    return n;
+  };
+  const [min, max] = [scale('minScale'), scale('maxScale')];
+  const timeout = spec.timeoutSeconds;
+  if (timeout !== undefined && (!Number.isInteger(timeout) || (timeout as number) <= 0))
+    throw invalidArgument('spec.template.spec.timeoutSeconds must be a whole number of seconds');
+  const {
+    revision: _r,
+    labels: _l,
+    annotations: _a,
+    scaling: _s,
+    containers: before,
+    ...kept
+  } = current;
+  const beforeContainers = asList(before);
+  return {
+    ...kept,
+    ...(typeof meta.name === 'string' && meta.name ? { revision: meta.name } : {}),
+    labels: userKeys(meta.labels),
+    annotations: userKeys(annotations),
+    ...(min !== undefined || max !== undefined
+      ? {
+          scaling: {
+            ...(min !== undefined ? { minInstanceCount: min } : {}),
+            ...(max !== undefined ? { maxInstanceCount: max } : {}),
+          },
+        }
+      : {}),
+    ...(spec.containerConcurrency !== undefined
+      ? { maxInstanceRequestConcurrency: spec.containerConcurrency }
+      : {}),
+    ...(timeout !== undefined ? { timeout: `${timeout}s` } : {}),
+    ...(typeof spec.serviceAccountName === 'string' && spec.serviceAccountName
+      ? { serviceAccount: spec.serviceAccountName }
+      : {}),
+    containers: containers.map((c, i) =>
+      containerFromKnative(c, asObject(beforeContainers[i]), `spec.template.spec.containers[${i}]`),
+    ),
+  };
+}
+
 /**
  * replaceService: only spec and metadata labels and annotations are writable (Google's words).
- * The local Cloud Run applies traffic, user labels and annotations, and ingress; a changed
- * revision template is refused, pointing at the v2 API, which makes revisions here.
+ * Traffic, user labels and annotations and ingress apply as they are; a changed revision template
+ * goes through the v2 update path, which makes a new revision, as Cloud Run's v1 API does. The
+ * service's generation moves and its Ready condition reconciles until the revision is ready, which
+ * is what gcloud waits on.
  */
 async function replaceService(
   view: KnativeView,
@@ -568,12 +673,10 @@ async function replaceService(
     );
   const spec = asObject(body.spec);
   const template = asObject(spec.template);
-  if (canonical(pruned(template)) !== canonical(pruned(view.template(svc))))
-    throw new RunwayError(
-      'UNIMPLEMENTED',
-      "The local Cloud Run's v1 API changes a service's traffic, labels, annotations and ingress; change its revision template through the Admin API v2 (services.patch), as runway and `gcloud run deploy`'s v2 path do.",
-      { httpStatus: 501 },
-    );
+  // The nonce gcloud adds to a template it changed asks for a new revision, as in Knative.
+  const nonce = asObject(asObject(template.metadata).labels)['client.knative.dev/nonce'];
+  const changed =
+    canonical(pruned(withoutNonce(template))) !== canonical(pruned(view.template(svc)));
   const annotations = asObject(meta.annotations);
   const ingress = Object.entries(INGRESS).find(
     ([, v]) => v === annotations['run.googleapis.com/ingress'],
@@ -584,6 +687,10 @@ async function replaceService(
     );
   const traffic = trafficFromKnative(spec.traffic);
   const version = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
+  const newTemplate =
+    changed || nonce !== undefined
+      ? templateFromKnative(template, asObject(view.services.render(svc).template))
+      : undefined;
   await view.services.update(
     svc.meta.name,
     {
@@ -591,14 +698,27 @@ async function replaceService(
       labels: userKeys(meta.labels),
       annotations: userKeys(meta.annotations),
       ...(ingress ? { ingress } : {}),
+      ...(newTemplate ? { template: newTemplate } : {}),
       ...(version ? { etag: `"${version}"` } : {}),
     },
     {
-      mask: ['traffic', 'labels', 'annotations', ...(ingress ? ['ingress'] : [])],
+      mask: [
+        'traffic',
+        'labels',
+        'annotations',
+        ...(ingress ? ['ingress'] : []),
+        ...(newTemplate ? ['template'] : []),
+      ],
       allowMissing: false,
       validateOnly: dryRun,
     },
   );
+}
+
+function withoutNonce(template: JsonObject): JsonObject {
+  const meta = asObject(template.metadata);
+  const { 'client.knative.dev/nonce': _n, ...labels } = asObject(meta.labels);
+  return { ...template, metadata: { ...meta, labels } };
 }
 
 /** JSON without null, empty strings, empty lists and empty objects: what a client may drop. */

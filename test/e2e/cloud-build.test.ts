@@ -107,7 +107,6 @@ describe("runway's cloudbuild.yaml on the local Cloud Build", () => {
 
   test('the deploy steps run the new digests on the deployer service and acceptance job', {
     skip: gcloudInstalled ? false : 'gcloud is not installed here: the deploy steps run gcloud',
-    todo: "the local cloud lacks what the deploy steps call: the Workflows API's workflows.create/patch (gcloud workflows deploy), Artifact Registry repositories.get and tags.get with Container Analysis (gcloud artifacts docker images describe), and Cloud Run v1 template changes and v1 jobs (gcloud run services|jobs update)",
   }, async () => {
     assert.equal(build.code, 0, build.stdout.slice(-3000));
     const options = localClientOptions(stack.run.host);

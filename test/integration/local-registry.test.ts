@@ -271,6 +271,21 @@ describe("Artifact Registry v1 through Google's client", () => {
     );
   });
 
+  test('getRepository answers a repository an image was pushed into, as a DOCKER repository', async () => {
+    const [r] = await client.getRepository({ name: repo });
+    assert.equal(r.name, repo);
+    assert.equal(String(r.format), 'DOCKER');
+  });
+
+  test('a repository nothing was pushed into is NOT_FOUND', async () => {
+    await assert.rejects(
+      client.getRepository({
+        name: 'projects/demo-project/locations/us-central1/repositories/empty',
+      }),
+      (err: { code?: number }) => err.code === 404 || err.code === 5,
+    );
+  });
+
   test('listDockerImages lists pushed images with their tags', async () => {
     const [images] = await client.listDockerImages({ parent: repo });
     const web = images.find((i) => i.uri?.startsWith(`${IMAGE}@`) && i.tags?.includes('v1'));

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ServicesClient } from '@google-cloud/run';
+import { JobsClient, ServicesClient } from '@google-cloud/run';
 import { type LocalRegistry, startLocalRegistry } from '../../local/registry/server.ts';
 import { projectNumber } from '../../local/run/resources.ts';
 import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
@@ -373,15 +373,37 @@ describe('refusals change nothing', () => {
       message: /does not match the name in the URL/,
     },
     {
-      name: 'a changed revision template',
+      name: 'a template without containers',
       method: 'PUT',
       body: async () => {
         const s = await getService();
-        s.spec.template.spec.containers[0].env[0].value = 'three';
+        s.spec.template.spec.containers = [];
         return s;
       },
-      status: 501,
-      message: /Admin API v2/,
+      status: 400,
+      message: /at least one container/,
+    },
+    {
+      name: 'a container without an image',
+      method: 'PUT',
+      body: async () => {
+        const s = await getService();
+        s.spec.template.spec.containers[0].image = '';
+        return s;
+      },
+      status: 400,
+      message: /containers\[0\]\.image is required/,
+    },
+    {
+      name: 'a minScale that is not a number',
+      method: 'PUT',
+      body: async () => {
+        const s = await getService();
+        s.spec.template.metadata.annotations['autoscaling.knative.dev/minScale'] = 'many';
+        return s;
+      },
+      status: 400,
+      message: /minScale\] must be a whole number/,
     },
     {
       name: 'a configurationName target',
@@ -441,6 +463,212 @@ describe('refusals change nothing', () => {
       assert.equal(r.status, c.status, JSON.stringify(r.body));
       assert.match(r.body.error.message, c.message);
       const now = await getService();
+      assert.equal(now.metadata.resourceVersion, before.metadata.resourceVersion);
+    });
+  }
+});
+
+describe('replaceService with a changed template, as `gcloud run services update --image` sends it', () => {
+  test('makes a new revision on the v2 path; generation and Ready move as gcloud waits for them', async () => {
+    const before = await settled();
+    const image = (await registry.push(APP, `${REGION}-docker.pkg.dev/${PROJECT}/apps/probe:v2`))
+      .digestRef;
+    const s = structuredClone(before);
+    s.spec.template.metadata.labels = { 'client.knative.dev/nonce': 'abcdef' };
+    s.spec.template.spec.containers[0].image = image;
+    s.spec.template.spec.containers[0].env = [{ name: 'GREETING', value: 'three' }];
+    s.spec.traffic = [{ latestRevision: true, percent: 100 }];
+    const put = await call('PUT', `${NS}/services/web`, { body: s });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal(put.body.metadata.generation, before.metadata.generation + 1);
+    const done = await settled();
+    assert.notEqual(done.status.latestReadyRevisionName, before.status.latestReadyRevisionName);
+    assert.equal(done.spec.template.spec.containers[0].image, image);
+    assert.deepEqual(
+      done.status.traffic.map((t: Json) => [t.revisionName, t.percent]),
+      [[done.status.latestReadyRevisionName, 100]],
+    );
+    const [v2] = await services.getService({ name: `${PARENT}/services/web` });
+    const c = v2.template?.containers?.[0];
+    assert.equal(c?.image, image);
+    assert.deepEqual(
+      c?.env?.map((e) => [e.name, e.value]),
+      [['GREETING', 'three']],
+    );
+    assert.equal(v2.template?.scaling?.maxInstanceCount, 3, 'what v1 leaves alone is kept');
+    assert.deepEqual(v2.template?.labels ?? {}, {}, 'the nonce is not kept');
+  });
+});
+
+describe('v1 jobs (run.googleapis.com/v1), as `gcloud run jobs describe|update` call them', () => {
+  const JOBS = `/apis/run.googleapis.com/v1/namespaces/${PROJECT}/jobs`;
+  let jobs: JobsClient;
+  let image: string;
+  before(async () => {
+    jobs = new JobsClient(localClientOptions(run.host));
+    image = (await registry.push(APP, `${REGION}-docker.pkg.dev/${PROJECT}/apps/probe:job`))
+      .digestRef;
+    const [op] = await jobs.createJob({
+      parent: PARENT,
+      jobId: 'batch',
+      job: {
+        labels: { team: 'a' },
+        template: {
+          taskCount: 2,
+          template: {
+            containers: [{ image, env: [{ name: 'MODE', value: 'one' }] }],
+            maxRetries: 1,
+          },
+        },
+      },
+    });
+    await op.promise();
+  });
+  after(() => jobs.close());
+
+  test('get shows the job as v1 does', async () => {
+    const r = await call('GET', `${JOBS}/batch`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.apiVersion, 'run.googleapis.com/v1');
+    assert.equal(r.body.kind, 'Job');
+    assert.equal(r.body.metadata.namespace, NUMBER);
+    assert.equal(r.body.metadata.labels.team, 'a');
+    assert.equal(r.body.spec.template.spec.taskCount, 2);
+    const task = r.body.spec.template.spec.template.spec;
+    assert.equal(task.containers[0].image, image);
+    assert.equal(task.maxRetries, 1);
+    assert.equal(r.body.status.conditions[0].type, 'Ready');
+    assert.equal(r.body.status.conditions[0].status, 'True');
+  });
+
+  test('replaceJob changes the image and env through v2; what v1 leaves alone is kept', async () => {
+    const j = (await call('GET', `${JOBS}/batch`)).body;
+    const next = (await registry.push(APP, `${REGION}-docker.pkg.dev/${PROJECT}/apps/probe:job2`))
+      .digestRef;
+    j.spec.template.spec.template.spec.containers[0].image = next;
+    j.spec.template.spec.template.spec.containers[0].env = [{ name: 'MODE', value: 'two' }];
+    const put = await call('PUT', `${JOBS}/batch`, { body: j });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal(put.body.metadata.generation, j.metadata.generation + 1);
+    assert.equal(put.body.status.observedGeneration, put.body.metadata.generation);
+    const [v2] = await jobs.getJob({ name: `${PARENT}/jobs/batch` });
+    const c = v2.template?.template?.containers?.[0];
+    assert.equal(c?.image, next);
+    assert.deepEqual(
+      c?.env?.map((e) => [e.name, e.value]),
+      [['MODE', 'two']],
+    );
+    assert.equal(v2.template?.taskCount, 2);
+    assert.deepEqual(v2.labels, { team: 'a' });
+  });
+
+  const refusals: {
+    name: string;
+    method: string;
+    path?: string;
+    host?: string;
+    edit?: (j: Json) => void;
+    status: number;
+    message: RegExp;
+  }[] = [
+    {
+      name: 'an unknown job',
+      method: 'GET',
+      path: `${JOBS}/nope`,
+      status: 404,
+      message: /'nope' of kind 'JOB'/,
+    },
+    {
+      name: 'the global endpoint',
+      method: 'GET',
+      host: '127.0.0.1',
+      status: 400,
+      message: /regional endpoint/,
+    },
+    {
+      name: 'another region',
+      method: 'GET',
+      host: 'europe-west1-127.0.0.1',
+      status: 404,
+      message: /region 'europe-west1'/,
+    },
+    {
+      name: 'another namespace',
+      method: 'GET',
+      path: '/apis/run.googleapis.com/v1/namespaces/other/jobs/batch',
+      status: 404,
+      message: /Namespace 'other'/,
+    },
+    {
+      name: 'a name that is not the URL',
+      method: 'PUT',
+      edit: (j) => {
+        j.metadata.name = 'other';
+      },
+      status: 400,
+      message: /does not match the name in the URL/,
+    },
+    {
+      name: 'a stale resourceVersion',
+      method: 'PUT',
+      edit: (j) => {
+        j.metadata.resourceVersion = 'stale';
+      },
+      status: 409,
+      message: /has changed/,
+    },
+    {
+      name: 'no containers',
+      method: 'PUT',
+      edit: (j) => {
+        j.spec.template.spec.template.spec.containers = [];
+      },
+      status: 400,
+      message: /at least one container/,
+    },
+    {
+      name: 'a container without an image',
+      method: 'PUT',
+      edit: (j) => {
+        j.spec.template.spec.template.spec.containers[0].image = '';
+      },
+      status: 400,
+      message: /image is required/,
+    },
+    {
+      name: 'a task count of zero',
+      method: 'PUT',
+      edit: (j) => {
+        j.spec.template.spec.taskCount = 0;
+      },
+      status: 400,
+      message: /taskCount must be a whole number of at least 1/,
+    },
+    {
+      name: 'another kind',
+      method: 'PUT',
+      edit: (j) => {
+        j.kind = 'Service';
+      },
+      status: 400,
+      message: /kind must be Job/,
+    },
+  ];
+  for (const c of refusals) {
+    test(`refused: ${c.name}`, async () => {
+      const before = (await call('GET', `${JOBS}/batch`)).body;
+      let body: Json | undefined;
+      if (c.edit) {
+        body = structuredClone(before);
+        c.edit(body);
+      }
+      const r = await call(c.method, c.path ?? `${JOBS}/batch`, {
+        ...(c.host ? { host: c.host } : {}),
+        ...(body ? { body } : {}),
+      });
+      assert.equal(r.status, c.status, JSON.stringify(r.body));
+      assert.match(r.body.error.message, c.message);
+      const now = (await call('GET', `${JOBS}/batch`)).body;
       assert.equal(now.metadata.resourceVersion, before.metadata.resourceVersion);
     });
   }

@@ -1,6 +1,7 @@
 // The Workflow Executions API v1 on loopback: workflows deployed from a directory (NAME.yaml is
-// workflow NAME, re-read when the file changes) or in code; executions created, listed, read and
-// cancelled with Google's field names, so `gcloud workflows run` and @google-cloud/workflows work.
+// workflow NAME, re-read when the file changes), in code, or through the Workflows API v1
+// (workflows.ts: `gcloud workflows deploy`); executions created, listed, read and cancelled with
+// Google's field names, so `gcloud workflows run` and @google-cloud/workflows work.
 // It also answers the URLs `events.create_callback_endpoint` makes, and `callbacks.list`.
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -9,33 +10,17 @@ import { join } from 'node:path';
 import { invalidArgument, notFound, RunwayError } from '../../../services/shared/errors.ts';
 import { closeServer, readJsonBody, readRawBody, sendJson, serveApi } from '../../api-server.ts';
 import { parseJsonValue, toJsonText } from '../convert.ts';
-import {
-  type EngineOptions,
-  type Execution,
-  parseWorkflow,
-  startExecution,
-  type Workflow,
-} from '../engine.ts';
+import { type EngineOptions, type Execution, startExecution } from '../engine.ts';
 import { CallbackHub, type Delivery, payloadJson } from '../stdlib/events.ts';
+import { type Deployed, type DeployOptions, WorkflowStore } from './workflows.ts';
+
+export type { DeployOptions } from './workflows.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 /** Google's limit on an execution argument. */
 const MAX_ARGUMENT_BYTES = 32 * 1024;
 /** Finished executions kept per workflow; older ones are forgotten, as a local tool may. */
 const RETAINED = 1000;
-
-interface Deployed {
-  workflow: Workflow;
-  revision: string;
-  mtimeMs?: number;
-  /** The account its executions run as (`gcloud workflows deploy --service-account`). */
-  serviceAccount?: string;
-}
-
-export interface DeployOptions {
-  /** Without one, executions run as `ExecutionsServerOptions.defaultServiceAccount`, as on Google. */
-  serviceAccount?: string;
-}
 
 interface ExecutionRecord {
   name: string;
@@ -254,31 +239,24 @@ interface Target {
 
 /** The Executions API's state: deployed workflows and their executions. */
 class ExecutionsApi {
-  readonly #deployed = new Map<string, Deployed>();
+  readonly store: WorkflowStore;
   readonly #executions = new Map<string, ExecutionRecord>();
   readonly #byWorkflow = new Map<string, string[]>();
-  #revisionCounter = 0;
   /** The server's URL, once it listens; callback URLs start with it. */
   publicUrl = '';
   readonly callbacks: CallbackHub;
 
   constructor(readonly options: ExecutionsServerOptions) {
+    const clock = options.engineOptions?.clock ?? { now: Date.now };
+    this.store = new WorkflowStore(options.project, options.location, () => clock.now());
     this.callbacks = new CallbackHub({
       baseUrl: () => this.publicUrl,
       now: () => (options.engineOptions?.clock ?? { now: Date.now }).now(),
     });
   }
 
-  #revisionId(): string {
-    return `${String(++this.#revisionCounter).padStart(6, '0')}-${randomUUID().slice(0, 3)}`;
-  }
-
   deploy(name: string, source: string, options: DeployOptions = {}): void {
-    this.#deployed.set(name, {
-      workflow: parseWorkflow(source, { file: name }),
-      revision: this.#revisionId(),
-      ...(options.serviceAccount ? { serviceAccount: options.serviceAccount } : {}),
-    });
+    this.store.deploy(name, source, options);
   }
 
   /** The workflow deployed as `name`: from the directory (re-read when its file changed) or code. */
@@ -289,23 +267,23 @@ class ExecutionsApi {
         const file = join(dir, name + ext);
         const st = await stat(file).catch(() => undefined);
         if (!st) continue;
-        const have = this.#deployed.get(name);
-        if (have && have.mtimeMs === st.mtimeMs) return have;
-        let workflow: Workflow;
+        const have = this.store.get(name);
+        // What the Workflows API deployed stays until the API changes it.
+        if (have && (have.pinned || have.mtimeMs === st.mtimeMs)) return have;
         try {
-          workflow = parseWorkflow(await readFile(file, 'utf8'), { file: name + ext });
+          return this.store.deploy(name, await readFile(file, 'utf8'), {
+            file: name + ext,
+            mtimeMs: st.mtimeMs,
+          });
         } catch (err) {
           throw new RunwayError(
             'FAILED_PRECONDITION',
             `workflow ${name} does not deploy: ${(err as Error).message}`,
           );
         }
-        const d = { workflow, revision: this.#revisionId(), mtimeMs: st.mtimeMs };
-        this.#deployed.set(name, d);
-        return d;
       }
     }
-    const d = this.#deployed.get(name);
+    const d = this.store.get(name);
     if (!d) throw notFound(`Workflow not found: ${name}`);
     return d;
   }
@@ -346,6 +324,7 @@ class ExecutionsApi {
         workflowId: t.workflowId,
         revisionId: d.revision,
         ...this.#account(d),
+        ...(d.userEnvVars ? { userEnvVars: d.userEnvVars } : {}),
         ...this.options.engineOptions?.env,
       },
     });
@@ -444,9 +423,71 @@ const EXECUTION_ROUTES: Record<string, ExecutionHandler> = {
   },
 };
 
+const WORKFLOWS_ROUTE = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/workflows(?:\/([^/:]+))?$/;
+const OPERATIONS_ROUTE = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/operations(?:\/([^/:]+))?$/;
+
+/** The Workflows API (workflows and operations): true when it answered. */
+async function routeWorkflows(
+  api: ExecutionsApi,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<boolean> {
+  const store = api.store;
+  const method = req.method ?? '';
+  const w = WORKFLOWS_ROUTE.exec(url.pathname);
+  const o = w ? undefined : OPERATIONS_ROUTE.exec(url.pathname);
+  const m = w ?? o;
+  if (!m) return false;
+  const [, project, location, id] = m as unknown as [string, string, string, string | undefined];
+  const wrongMethod = () =>
+    new RunwayError('INVALID_ARGUMENT', `Method ${method} is not allowed on ${url.pathname}`, {
+      httpStatus: 405,
+    });
+  store.served(project, location);
+  if (o) {
+    if (!id) {
+      if (method !== 'GET') throw wrongMethod();
+      sendJson(res, store.listOperations());
+    } else if (method === 'GET') sendJson(res, store.operation(`${store.parent}/operations/${id}`));
+    else if (method === 'DELETE')
+      sendJson(res, store.deleteOperation(`${store.parent}/operations/${id}`));
+    else throw wrongMethod();
+    return true;
+  }
+  if (!id) {
+    if (method === 'GET') {
+      await api.deployDir();
+      sendJson(res, store.list(url.searchParams));
+    } else if (method === 'POST') {
+      const body = await readJsonBody(req, MAX_BODY_BYTES);
+      sendJson(res, store.create(url.searchParams.get('workflowId'), body));
+    } else throw wrongMethod();
+    return true;
+  }
+  if (method === 'GET') {
+    const d = await api.workflowNamed(id).catch((err: unknown) => {
+      if (err instanceof RunwayError && err.code === 'NOT_FOUND')
+        throw notFound(`Resource '${store.parent}/workflows/${id}' was not found`);
+      throw err;
+    });
+    sendJson(res, store.render(id, d));
+  } else if (method === 'PATCH') {
+    const body = await readJsonBody(req, MAX_BODY_BYTES);
+    // A workflow read from the directory exists for the API as soon as it is asked for.
+    await api.workflowNamed(id).catch(() => undefined);
+    sendJson(res, store.update(id, body, url.searchParams.get('updateMask')));
+  } else if (method === 'DELETE') {
+    req.resume();
+    sendJson(res, store.delete(id));
+  } else throw wrongMethod();
+  return true;
+}
+
 async function route(api: ExecutionsApi, req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? '/', 'http://local');
   if (await routeCallbacks(api.callbacks, req, res, url, (name) => api.has(name))) return;
+  if (await routeWorkflows(api, req, res, url)) return;
   const noRoute = () => notFound(`no route for ${req.method} ${url.pathname}`);
   const m = EXECUTIONS_ROUTE.exec(url.pathname);
   if (!m) throw noRoute();
