@@ -23,6 +23,7 @@ const call = async (
     redirect: 'manual',
   });
   const text = await res.text();
+  // biome-ignore lint/suspicious/noExplicitAny: answers of many shapes, each read field by field in an assert
   let json: Record<string, any> = {};
   try {
     json = JSON.parse(text);
@@ -203,6 +204,7 @@ describe('objects', () => {
 
   const bad: [
     string,
+    // biome-ignore lint/suspicious/noExplicitAny: answers of many shapes, each read field by field in an assert
     () => Promise<{ status: number; json: Record<string, any> }>,
     number,
     RegExp,
