@@ -11,6 +11,7 @@ import {
   condition,
   identityEnv,
   iso,
+  logFolder,
   type Meta,
   newMeta,
   randomSuffix,
@@ -105,7 +106,7 @@ export class Executions {
       state: 'running',
       conditions: [condition('Completed', 'CONDITION_RECONCILING')],
       cancelled: false,
-      log: new LogFile(join(this.settings.logDir, 'jobs', job.id, `${id}.log`)),
+      log: new LogFile(join(logFolder(this.settings, job.meta.name, 'jobs'), `${id}.log`)),
       done: Promise.resolve(),
     };
     job.executions.set(id, execution);

@@ -20,6 +20,7 @@ import {
   checkEtag,
   condition,
   iso,
+  locationOf,
   type Meta,
   renderMeta,
   type RunSettings,
@@ -209,7 +210,7 @@ export class Jobs implements ResourceKind<JobRecord> {
 
   /** A job is ready once written: its operation is done at once. */
   apply(job: JobRecord): Operation {
-    return this.table.done(this.render(job));
+    return this.table.done(this.render(job), 'Job', job.meta.name);
   }
 
   /** Cancels the job's running executions. */
@@ -224,9 +225,11 @@ export class Jobs implements ResourceKind<JobRecord> {
     const job = this.table.record(name);
     checkEtag(job.meta, body.etag);
     const plan = runPlan(job, asObject(body.overrides));
-    if (body.validateOnly === true) return this.table.done({}, 'Execution');
+    if (body.validateOnly === true) return this.table.done({}, 'Execution', name);
     const execution = this.executions.create(job, plan);
-    const op = this.operations.create(this.parent, 'Execution', () => renderExecution(execution));
+    const op = this.operations.create(locationOf(name), 'Execution', () =>
+      renderExecution(execution),
+    );
     execution.done = this.executions.execute(execution).then(
       () => {
         if (execution.state === 'succeeded')
@@ -260,7 +263,7 @@ export class Jobs implements ResourceKind<JobRecord> {
     if (exec.state !== 'running') {
       throw failedPrecondition(`Execution '${exec.id}' has already finished (${exec.state}).`);
     }
-    const op = this.operations.create(this.parent, 'Execution', () => renderExecution(exec));
+    const op = this.operations.create(locationOf(name), 'Execution', () => renderExecution(exec));
     await this.executions.cancel(exec);
     this.operations.succeed(op, renderExecution(exec));
     return op;
@@ -271,7 +274,11 @@ export class Jobs implements ResourceKind<JobRecord> {
     checkEtag(exec.meta, etag ?? undefined);
     await this.executions.cancel(exec);
     exec.job.executions.delete(exec.id);
-    return this.table.done({ ...renderExecution(exec), deleteTime: iso(Date.now()) }, 'Execution');
+    return this.table.done(
+      { ...renderExecution(exec), deleteTime: iso(Date.now()) },
+      'Execution',
+      name,
+    );
   }
 
   #task(name: string): { exec: ExecutionRecord; task: TaskRecord } {

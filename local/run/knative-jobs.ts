@@ -16,7 +16,7 @@ import {
   userKeys,
 } from './knative.ts';
 import type { Json, JsonObject } from './proto-json.ts';
-import { projectNumber, type RunSettings } from './resources.ts';
+import { projectNumber, regionOf, type RunSettings } from './resources.ts';
 
 const API = 'run.googleapis.com/v1';
 const MAX_BODY = 4 * 1024 * 1024;
@@ -48,7 +48,11 @@ export function knativeJob(v2: JsonObject, settings: Pick<RunSettings, 'project'
       resourceVersion: String(v2.etag ?? '').replace(/"/g, ''),
       generation: Number(v2.generation ?? 1),
       creationTimestamp: v2.createTime ?? '',
-      labels: { ...userKeys(v2.labels), 'cloud.googleapis.com/location': settings.region },
+      labels: {
+        ...userKeys(v2.labels),
+        'cloud.googleapis.com/location':
+          typeof v2.name === 'string' ? regionOf(v2.name) : settings.region,
+      },
       annotations: {
         ...userKeys(v2.annotations),
         'run.googleapis.com/creator': String(v2.creator ?? ''),
@@ -154,18 +158,14 @@ export function knativeJobRoutes(
       throw invalidArgument(
         'The global endpoint serves list methods only; send this request to the regional endpoint (https://REGION-run.googleapis.com)',
       );
-    if (region !== settings.region)
-      throw notFound(
-        `Resource '${id}' of kind 'JOB' in region '${region}' in project '${settings.project}' does not exist.`,
-      );
-    return `${jobs.parent}/jobs/${id}`;
+    return `projects/${settings.project}/locations/${region}/jobs/${id}`;
   };
   const get = (name: string, id: string) => {
     try {
       return jobs.get(name);
     } catch {
       throw notFound(
-        `Resource '${id}' of kind 'JOB' in region '${settings.region}' in project '${settings.project}' does not exist.`,
+        `Resource '${id}' of kind 'JOB' in region '${regionOf(name)}' in project '${settings.project}' does not exist.`,
       );
     }
   };

@@ -9,7 +9,7 @@ import { invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { readJsonBody } from '../api-server.ts';
 import { asList, asObject } from './containers.ts';
 import type { Json, JsonObject } from './proto-json.ts';
-import { canonical, projectNumber, type RunSettings } from './resources.ts';
+import { canonical, projectNumber, regionOf, type RunSettings } from './resources.ts';
 import type { RevisionRecord } from './revisions.ts';
 import type { ServiceRecord, Services } from './services.ts';
 import { LATEST, REVISION } from './traffic.ts';
@@ -186,6 +186,13 @@ export class KnativeView {
     this.number = projectNumber(settings.project);
   }
 
+  /** The region a v2 resource lives in, by its own name. */
+  regionOf(from: JsonObject): string {
+    return typeof from.name === 'string' && from.name.startsWith('projects/')
+      ? regionOf(from.name)
+      : this.settings.region;
+  }
+
   selfLink(kind: string, name: string): string {
     return `/apis/${API}/namespaces/${this.number}/${kind}/${name}`;
   }
@@ -201,7 +208,7 @@ export class KnativeView {
       resourceVersion: String(from.etag ?? '').replace(/"/g, ''),
       generation: Number(from.generation ?? 1),
       creationTimestamp: from.createTime ?? '',
-      labels: { ...labels, 'cloud.googleapis.com/location': this.settings.region },
+      labels: { ...labels, 'cloud.googleapis.com/location': this.regionOf(from) },
       annotations,
       ...(extra.ownerReferences ? { ownerReferences: extra.ownerReferences } : {}),
     };
@@ -425,20 +432,23 @@ export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
       );
     return region;
   };
-  const inRegion = (region: string | null) => region === null || region === settings.region;
+  /** A region's services; the global endpoint (null) lists every region's. */
+  const inRegion = (region: string | null) =>
+    region === null
+      ? services.table.records()
+      : services.table.recordsIn(`projects/${settings.project}/locations/${region}`);
   const record = (ns: string, id: string, req: IncomingMessage) => {
     const region = where(ns, req, true);
-    const svc = inRegion(region)
-      ? services.table.find(`${services.parent}/services/${id}`)
-      : undefined;
+    const svc = services.table.find(
+      `projects/${settings.project}/locations/${region}/services/${id}`,
+    );
     if (!svc)
       throw notFound(
         `Resource '${id}' of kind 'SERVICE' in region '${region}' in project '${settings.project}' does not exist.`,
       );
     return svc;
   };
-  const all = (ns: string, req: IncomingMessage) =>
-    inRegion(where(ns, req, false)) ? services.table.records() : [];
+  const all = (ns: string, req: IncomingMessage) => inRegion(where(ns, req, false));
   const revisionOf = (ns: string, id: string, req: IncomingMessage) => {
     where(ns, req, true);
     for (const svc of all(ns, req)) {
@@ -454,7 +464,7 @@ export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
       throw notFound(
         `Project '${project}' is not served here: this local Cloud Run serves ${settings.project}`,
       );
-    return location === '-' || location === settings.region ? services.table.records() : [];
+    return inRegion(location === '-' ? null : location);
   };
 
   return [

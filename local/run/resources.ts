@@ -1,6 +1,7 @@
 // Pieces every local Cloud Run resource shares: names, conditions, etags, field masks, paging, and
 // the checks of Cloud Run's naming rules.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import {
   aborted,
   type FieldViolation,
@@ -132,16 +133,63 @@ export function checkId(kind: string, field: string, id: unknown, max: number): 
   return [];
 }
 
-/** Cloud Run's NOT_FOUND for a missing service, job or worker pool. */
+/** Cloud Run's NOT_FOUND for a missing service, job or worker pool; the region is the name's own. */
 export function missingResource(
   kind: 'Service' | 'Job' | 'WorkerPool',
   name: string,
   where: { project: string; region: string },
 ) {
   const KIND = kind.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+  const region = /^projects\/[^/]+\/locations\/([^/]+)\//.exec(name)?.[1] ?? where.region;
   return notFound(
-    `Resource '${name.split('/').pop()}' of kind '${KIND}' in region '${where.region}' in project '${where.project}' does not exist.`,
+    `Resource '${name.split('/').pop()}' of kind '${KIND}' in region '${region}' in project '${where.project}' does not exist.`,
   );
+}
+
+// A Cloud Run region's name: `us-central1`, `europe-west10`, `northamerica-northeast1`.
+export const REGION = /^[a-z]+-[a-z]+[0-9]{1,2}$/;
+
+/** `projects/P/locations/L` of a resource's full name (or of the location itself). */
+export function locationOf(name: string): string {
+  return name.split('/').slice(0, 4).join('/');
+}
+
+/**
+ * The folder of a resource's process logs: `<logDir>/<collection>/<id>` in the configured region,
+ * `<logDir>/regions/<region>/<collection>/<id>` in any other, so a service `web` in two regions
+ * keeps two logs.
+ */
+export function logFolder(settings: RunSettings, name: string, collection: string): string {
+  const region = regionOf(name);
+  const id = name.split('/')[5] ?? '';
+  return region === settings.region
+    ? join(settings.logDir, collection, id)
+    : join(settings.logDir, 'regions', region, collection, id);
+}
+
+/** The region of a resource's full name. */
+export function regionOf(name: string): string {
+  return name.split('/')[3] ?? '';
+}
+
+/**
+ * A location this local Cloud Run serves: the configured project (by id) in any well-formed
+ * region, each with its own resources. A region name Google could never have is refused, as
+ * Google refuses a location that is not one of its own.
+ */
+export function checkLocation(parent: string, project: string): void {
+  const m = /^projects\/([^/]+)\/locations\/([^/]+)$/.exec(parent);
+  if (!m || m[1] !== project) {
+    throw notFound(
+      `Location '${parent.slice(0, 200)}' is not served here: this local Cloud Run serves project ${project}`,
+    );
+  }
+  if (!REGION.test(m[2]!)) {
+    throw invalidArgument(
+      `Location '${m[2]!.slice(0, 80)}' is not a valid location. A Cloud Run region is named like us-central1 or europe-west1.`,
+      [{ field: 'parent', description: 'not a valid location' }],
+    );
+  }
 }
 
 export function throwIfViolations(violations: FieldViolation[]): void {

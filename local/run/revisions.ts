@@ -22,6 +22,7 @@ import {
   checkId,
   condition,
   identityEnv,
+  logFolder,
   type Meta,
   newMeta,
   randomSuffix,
@@ -137,7 +138,7 @@ export function newRevision(
     template: structuredClone(asObject(svc.spec.template)),
     state: 'pending',
     conditions: [condition('Ready', 'CONDITION_RECONCILING')],
-    log: new LogFile(join(settings.logDir, 'services', svc.id, `${id}.log`)),
+    log: new LogFile(join(logFolder(settings, svc.meta.name, 'services'), `${id}.log`)),
     settled: Promise.resolve(),
   };
   svc.revisions.set(id, rev);

@@ -9,6 +9,7 @@ import {
   type Condition,
   checkEtag,
   condition,
+  locationOf,
   type Meta,
   renderMeta,
   type RunSettings,
@@ -161,7 +162,7 @@ export class Services implements ResourceKind<ServiceRecord> {
     let revision: RevisionRecord | undefined;
     if (plan.make) revision = newRevision(this.settings, svc, plan.name);
     else if (plan.name) svc.latestCreated = plan.name;
-    const op = this.operations.create(this.parent, 'Service', () => this.render(svc));
+    const op = this.operations.create(locationOf(svc.meta.name), 'Service', () => this.render(svc));
     void this.#reconcile(svc, generation, op, revision);
     return op;
   }
@@ -279,7 +280,7 @@ export class Services implements ResourceKind<ServiceRecord> {
     svc.revisions.delete(rev.id);
     if (svc.latestReady === rev.id) svc.latestReady = undefined;
     const rendered = renderRevision(svc.meta.name, rev);
-    const op = this.operations.create(this.parent, 'Revision', () => rendered);
+    const op = this.operations.create(locationOf(name), 'Revision', () => rendered);
     await rev.instances?.retire();
     await rev.log.close();
     this.operations.succeed(op, rendered);

@@ -7,7 +7,6 @@ import {
   alreadyExists,
   type FieldViolation,
   invalidArgument,
-  notFound,
 } from '../../services/shared/errors.ts';
 import type { Operation, Operations } from './operations.ts';
 import type { JsonObject } from './proto-json.ts';
@@ -15,7 +14,9 @@ import {
   applyMask,
   checkEtag,
   checkId,
+  checkLocation,
   iso,
+  locationOf,
   type Meta,
   missingResource,
   newMeta,
@@ -70,7 +71,10 @@ export interface UpdateOptions {
 
 export class ResourceTable<R extends TableRecord> {
   readonly #records = new Map<string, R>();
-  /** `projects/P/locations/L`, the one location this local Cloud Run serves. */
+  /**
+   * `projects/P/locations/L` of the configured region. Every well-formed region of the project
+   * is served (checkLocation), each with its own resources: a record's own name says its region.
+   */
   readonly parent: string;
 
   constructor(
@@ -82,11 +86,7 @@ export class ResourceTable<R extends TableRecord> {
   }
 
   checkParent(parent: string): void {
-    if (parent !== this.parent) {
-      throw notFound(
-        `Location '${parent}' is not served here: this local Cloud Run serves ${this.parent}`,
-      );
-    }
+    checkLocation(parent, this.where.project);
   }
 
   /** The record, or undefined; for the kind's own bookkeeping. */
@@ -109,9 +109,14 @@ export class ResourceTable<R extends TableRecord> {
     return this.kind.render(this.record(name));
   }
 
+  /** The records of one location. */
+  recordsIn(parent: string): R[] {
+    return this.records().filter((r) => locationOf(r.meta.name) === parent);
+  }
+
   list(parent: string): JsonObject[] {
     this.checkParent(parent);
-    return this.records().map((r) => this.kind.render(r));
+    return this.recordsIn(parent).map((r) => this.kind.render(r));
   }
 
   /** Creates a resource; ALREADY_EXISTS when the id is taken. */
@@ -184,7 +189,8 @@ export class ResourceTable<R extends TableRecord> {
         ? [{ field: `${snake(kind.field)}.template`, description: 'template is required' }]
         : [];
     throwIfViolations([...required, ...kind.check(id, spec, existing)]);
-    if (validateOnly) return this.done(kind.render(this.#draft(name, id, spec, existing)));
+    if (validateOnly)
+      return this.done(kind.render(this.#draft(name, id, spec, existing)), kind.type, name);
     if (existing) {
       existing.spec = spec;
       touch(existing.meta, true);
@@ -213,18 +219,21 @@ export class ResourceTable<R extends TableRecord> {
   async delete(name: string, etag: string | null, validateOnly = false): Promise<Operation> {
     const record = this.record(name);
     checkEtag(record.meta, etag ?? undefined);
-    if (validateOnly) return this.done(this.kind.render(record));
+    if (validateOnly) return this.done(this.kind.render(record), this.kind.type, name);
     this.#records.delete(name);
     const rendered = this.kind.render(record);
-    const op = this.operations.create(this.parent, this.kind.type, () => rendered);
+    const op = this.operations.create(locationOf(name), this.kind.type, () => rendered);
     await this.kind.remove(record);
     this.operations.succeed(op, { ...rendered, deleteTime: iso(Date.now()) });
     return op;
   }
 
-  /** An operation that is done when it is answered (of the kind's type unless told). */
-  done(response: JsonObject, type: string = this.kind.type): Operation {
-    const op = this.operations.create(this.parent, type, () => response);
+  /**
+   * An operation that is done when it is answered (of the kind's type unless told), in the
+   * location of `about` (a resource's name or a location; the configured one unless told).
+   */
+  done(response: JsonObject, type: string = this.kind.type, about = this.parent): Operation {
+    const op = this.operations.create(locationOf(about), type, () => response);
     this.operations.succeed(op, response);
     return op;
   }

@@ -22,6 +22,8 @@ import {
   checkId,
   condition,
   iso,
+  logFolder,
+  locationOf,
   type Meta,
   newMeta,
   randomSuffix,
@@ -235,7 +237,9 @@ export class WorkerPools implements ResourceKind<WorkerPoolRecord> {
     if (plan.make || (this.#forceNewRevision && !plan.name)) {
       revision = this.#newRevision(pool, plan.name);
     } else if (plan.name) pool.latestCreated = plan.name;
-    const op = this.operations.create(this.parent, 'WorkerPool', () => this.render(pool));
+    const op = this.operations.create(locationOf(pool.meta.name), 'WorkerPool', () =>
+      this.render(pool),
+    );
     void this.#reconcile(pool, generation, op, revision);
     return op;
   }
@@ -341,7 +345,7 @@ export class WorkerPools implements ResourceKind<WorkerPoolRecord> {
       template: structuredClone(asObject(pool.spec.template)),
       state: 'pending',
       conditions: [condition('Ready', 'CONDITION_RECONCILING')],
-      log: new LogFile(join(this.settings.logDir, 'workerPools', pool.id, `${id}.log`)),
+      log: new LogFile(join(logFolder(this.settings, pool.meta.name, 'workerPools'), `${id}.log`)),
       settled: Promise.resolve(),
     };
     pool.revisions.set(id, rev);
@@ -413,7 +417,7 @@ export class WorkerPools implements ResourceKind<WorkerPoolRecord> {
     pool.revisions.delete(rev.id);
     if (pool.latestReady === rev.id) pool.latestReady = undefined;
     const rendered = renderPoolRevision(rev);
-    const op = this.operations.create(this.parent, 'Revision', () => rendered);
+    const op = this.operations.create(locationOf(name), 'Revision', () => rendered);
     await rev.instances?.retire();
     await rev.log.close();
     this.operations.succeed(op, { ...rendered, deleteTime: iso(Date.now()) });

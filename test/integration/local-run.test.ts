@@ -630,6 +630,107 @@ describe("jobs through Google's client", () => {
   });
 });
 
+describe('every region is served, each with its own services', () => {
+  const EU = `projects/${PROJECT}/locations/europe-west1`;
+  const REVISION = 'twin-0123456789ab';
+  const twin = async (parent: string, greeting: string) => {
+    const [op] = await services.createService({
+      parent,
+      serviceId: 'twin',
+      service: {
+        template: template([{ name: 'GREETING', value: greeting }], { revision: REVISION }),
+      },
+    });
+    assert.ok(op.name!.startsWith(`${parent}/operations/`), op.name!);
+    const [svc] = await op.promise();
+    return svc;
+  };
+
+  test('the same service id in two regions: two services, two URLs, the same revision name in each', async () => {
+    const us = await twin(PARENT, 'us');
+    const eu = await twin(EU, 'eu');
+    assert.equal(us.name, `${PARENT}/services/twin`);
+    assert.equal(eu.name, `${EU}/services/twin`);
+    assert.notEqual(us.uri, eu.uri);
+    assert.equal(us.latestReadyRevision, `${PARENT}/services/twin/revisions/${REVISION}`);
+    assert.equal(eu.latestReadyRevision, `${EU}/services/twin/revisions/${REVISION}`);
+    assert.equal((await probe(us.uri!)).greeting, 'us');
+    assert.equal((await probe(eu.uri!)).greeting, 'eu');
+    // Each region's revision logs to its own file.
+    assert.notEqual(run.services.logPath(us.name!), run.services.logPath(eu.name!));
+    const [usRevisions] = await revisions.listRevisions({ parent: us.name! });
+    assert.deepEqual(
+      usRevisions.map((r) => r.name),
+      [us.latestReadyRevision],
+    );
+  });
+
+  test('a traffic change in one region leaves the other untouched', async () => {
+    const [before] = await services.getService({ name: `${PARENT}/services/twin` });
+    const moved = await update({
+      name: `${EU}/services/twin`,
+      template: template([{ name: 'GREETING', value: 'eu-b' }], { revision: 'twin-b' }),
+      traffic: [
+        { type: 2, revision: REVISION, percent: 50 },
+        { type: 2, revision: 'twin-b', percent: 50 },
+      ],
+    });
+    assert.deepEqual(
+      moved.traffic!.map((t) => [t.revision, t.percent]),
+      [
+        [REVISION, 50],
+        ['twin-b', 50],
+      ],
+    );
+    const [after] = await services.getService({ name: `${PARENT}/services/twin` });
+    assert.equal(after.etag, before.etag);
+    assert.deepEqual(after.traffic, before.traffic);
+    assert.equal(after.latestCreatedRevision, `${PARENT}/services/twin/revisions/${REVISION}`);
+    for (let i = 0; i < 10; i++) assert.equal((await probe(after.uri!)).greeting, 'us');
+    const [usRevisions] = await revisions.listRevisions({ parent: after.name! });
+    assert.equal(usRevisions.length, 1);
+    const missing = await rejection(
+      revisions.getRevision({ name: `${PARENT}/services/twin/revisions/twin-b` }),
+    );
+    assertCode(missing, 'NOT_FOUND');
+  });
+
+  test('lists and operations are per region', async () => {
+    const [eu] = await services.listServices({ parent: EU });
+    assert.deepEqual(
+      eu.map((s) => s.name),
+      [`${EU}/services/twin`],
+    );
+    const [us] = await services.listServices({ parent: PARENT });
+    assert.ok(us.every((s) => s.name!.startsWith(`${PARENT}/services/`)));
+    assert.ok(us.some((s) => s.name === `${PARENT}/services/twin`));
+    const [asia] = await services.listServices({
+      parent: `projects/${PROJECT}/locations/asia-east1`,
+    });
+    assert.deepEqual(asia, []);
+    const ops = async (parent: string) =>
+      (
+        (await (await fetch(`${run.url}/v2/${parent}/operations`)).json()) as {
+          operations?: { name: string }[];
+        }
+      ).operations ?? [];
+    const euOps = await ops(EU);
+    assert.ok(euOps.length >= 2);
+    assert.ok(euOps.every((o) => o.name.startsWith(`${EU}/operations/`)));
+    assert.ok((await ops(PARENT)).every((o) => o.name.startsWith(`${PARENT}/operations/`)));
+  });
+
+  test('a service deleted in one region is NOT_FOUND there, named by its region, and lives on in the other', async () => {
+    const [op] = await services.deleteService({ name: `${EU}/services/twin` });
+    await op.promise();
+    const gone = await rejection(services.getService({ name: `${EU}/services/twin` }));
+    assertCode(gone, 'NOT_FOUND');
+    assert.match(gone.message, /in region 'europe-west1'/);
+    const [us] = await services.getService({ name: `${PARENT}/services/twin` });
+    assert.equal((await probe(us.uri!)).greeting, 'us');
+  });
+});
+
 describe('operations', () => {
   test('a write answers an operation that get, list and wait can read', async () => {
     const [op] = await services.createService({
@@ -672,6 +773,8 @@ describe('bad requests get Google-shaped errors and change nothing', () => {
     raw?: string;
     status: number;
     message: RegExp;
+    /** Sent to this location instead of PARENT. */
+    location?: string;
   }[] = [
     {
       name: 'body not JSON',
@@ -858,12 +961,30 @@ describe('bad requests get Google-shaped errors and change nothing', () => {
       message: /min_instance_count 3 is above/,
     },
     {
-      name: 'another location',
+      name: 'another project',
       path: `services?serviceId=x1`,
       body: svcBody(),
       status: 404,
       message: /is not served here/,
-      method: 'POST-OTHER',
+      location: `projects/other-project/locations/${REGION}`,
+    },
+    ...['US-CENTRAL1', 'us_central1', 'uscentral1', 'us-central', 'us-central1-a', 'global'].map(
+      (region) => ({
+        name: `a region Google could not have: ${region}`,
+        path: `services?serviceId=x1`,
+        body: svcBody(),
+        status: 400,
+        message: /is not a valid location/,
+        location: `projects/${PROJECT}/locations/${region}`,
+      }),
+    ),
+    {
+      name: 'a list in a region Google could not have',
+      method: 'GET',
+      path: `services`,
+      status: 400,
+      message: /is not a valid location/,
+      location: `projects/${PROJECT}/locations/not_a_region`,
     },
     {
       name: 'job with task count 0',
@@ -922,10 +1043,8 @@ describe('bad requests get Google-shaped errors and change nothing', () => {
         /"updateTime":"[^"]+"/g,
         '',
       );
-      const location =
-        c.method === 'POST-OTHER' ? `projects/${PROJECT}/locations/europe-west1` : PARENT;
-      const res = await fetch(`${run.url}/v2/${location}/${c.path}`, {
-        method: c.method === 'POST-OTHER' ? 'POST' : (c.method ?? 'POST'),
+      const res = await fetch(`${run.url}/v2/${c.location ?? PARENT}/${c.path}`, {
+        method: c.method ?? 'POST',
         ...(c.method === 'GET'
           ? {}
           : { body: c.raw ?? JSON.stringify(c.body ?? {}).replaceAll('$IMAGE', image) }),
