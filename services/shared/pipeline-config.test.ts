@@ -887,3 +887,204 @@ describe('bad job pipelines are refused naming the path', () => {
     });
   }
 });
+
+// Issue 19: a service pipeline may release to several regions.
+const regional = `
+project: my-project
+region: us-central1
+pipelines:
+  - name: web
+    image: ${IMG}
+    staging: { service: web-staging }
+    live: { service: web, regions: [us-central1, europe-west1, asia-east1] }
+    acceptance: { job: web-acceptance }
+    promotion: { strategy: canary, regions: { concurrency: 1, onFailure: stop } }
+  - name: etl
+    kind: job
+    image: us-docker.pkg.dev/my-project/apps/etl
+    staging: { job: etl-staging }
+    live: { job: etl }
+`;
+
+describe('good multi-region pipelines', () => {
+  const image = `${IMG}@sha256:${HEX}`;
+  const cases: {
+    name: string;
+    from: string;
+    to: string;
+    staging: unknown;
+    live: unknown;
+    regions: unknown;
+  }[] = [
+    {
+      name: 'live in three regions, one wave at a time, stop on failure',
+      from: '',
+      to: '',
+      staging: { service: 'web-staging' },
+      live: { service: 'web', regions: ['us-central1', 'europe-west1', 'asia-east1'] },
+      regions: { concurrency: 1, onFailure: 'stop' },
+    },
+    {
+      name: 'promotion.regions omitted: every region at once, rollback-all',
+      from: 'promotion: { strategy: canary, regions: { concurrency: 1, onFailure: stop } }',
+      to: 'promotion: { strategy: canary }',
+      staging: { service: 'web-staging' },
+      live: { service: 'web', regions: ['us-central1', 'europe-west1', 'asia-east1'] },
+      regions: { concurrency: 3, onFailure: 'rollback-all' },
+    },
+    {
+      name: 'only onFailure given: concurrency is every region',
+      from: 'regions: { concurrency: 1, onFailure: stop }',
+      to: 'regions: { onFailure: stop }',
+      staging: { service: 'web-staging' },
+      live: { service: 'web', regions: ['us-central1', 'europe-west1', 'asia-east1'] },
+      regions: { concurrency: 3, onFailure: 'stop' },
+    },
+    {
+      name: 'a direct promotion with concurrency 2',
+      from: 'promotion: { strategy: canary, regions: { concurrency: 1, onFailure: stop } }',
+      to: 'promotion: { strategy: direct, regions: { concurrency: 2 } }',
+      staging: { service: 'web-staging' },
+      live: { service: 'web', regions: ['us-central1', 'europe-west1', 'asia-east1'] },
+      regions: { concurrency: 2, onFailure: 'rollback-all' },
+    },
+    {
+      name: 'staging names its own regions',
+      from: 'staging: { service: web-staging }',
+      to: 'staging: { service: web-staging, regions: [us-central1, europe-west1] }',
+      staging: { service: 'web-staging', regions: ['us-central1', 'europe-west1'] },
+      live: { service: 'web', regions: ['us-central1', 'europe-west1', 'asia-east1'] },
+      regions: { concurrency: 1, onFailure: 'stop' },
+    },
+    {
+      name: 'one region named',
+      from: 'regions: [us-central1, europe-west1, asia-east1]',
+      to: 'regions: [europe-west1]',
+      staging: { service: 'web-staging' },
+      live: { service: 'web', regions: ['europe-west1'] },
+      regions: { concurrency: 1, onFailure: 'stop' },
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.ok(regional.includes(c.from), `fixture has ${c.from}`);
+      const config = parsePipelineConfig(regional.replace(c.from, c.to));
+      const web = config.pipelines[0] as ServicePipeline;
+      assert.equal(web.region, 'us-central1', 'staging stays in the pipeline region');
+      const args = workflowArgsFor(config, web, { image, source: 'pubsub' });
+      assert.deepEqual(args.staging, c.staging);
+      assert.deepEqual(args.live, c.live);
+      assert.deepEqual(args.promotion.regions, c.regions);
+      assert.deepEqual(workflowArgsSchema.parse(args), args);
+    });
+  }
+
+  test('a pipeline without regions has no promotion.regions', () => {
+    const config = parsePipelineConfig(base);
+    const args = workflowArgsFor(config, config.pipelines[0]!, { image, source: 'pubsub' });
+    assert.deepEqual(args.live, { service: 'web' });
+    assert.equal(args.promotion.regions, undefined);
+  });
+});
+
+describe('bad multi-region pipelines are refused naming the path', () => {
+  const cases: { name: string; from: string; to: string; want: RegExp }[] = [
+    {
+      name: 'a region listed twice',
+      from: 'regions: [us-central1, europe-west1, asia-east1]',
+      to: 'regions: [us-central1, europe-west1, us-central1]',
+      want: /pipelines\[0\]\.live\.regions\[2\]: us-central1 is listed twice/,
+    },
+    {
+      name: 'a malformed region',
+      from: 'regions: [us-central1, europe-west1, asia-east1]',
+      to: 'regions: [us-central1, Europe_West1]',
+      want: /pipelines\[0\]\.live\.regions\[1\]: a region looks like us-central1/,
+    },
+    {
+      name: 'a region that is not a string',
+      from: 'regions: [us-central1, europe-west1, asia-east1]',
+      to: 'regions: [us-central1, 7]',
+      want: /pipelines\[0\]\.live\.regions\[1\]: a region must be a string/,
+    },
+    {
+      name: 'regions not a list',
+      from: 'regions: [us-central1, europe-west1, asia-east1]',
+      to: 'regions: us-central1',
+      want: /pipelines\[0\]\.live\.regions: must be a list of regions/,
+    },
+    {
+      name: 'an empty list of regions',
+      from: 'regions: [us-central1, europe-west1, asia-east1]',
+      to: 'regions: []',
+      want: /pipelines\[0\]\.live\.regions: name at least one region/,
+    },
+    {
+      name: 'a malformed staging region',
+      from: 'staging: { service: web-staging }',
+      to: 'staging: { service: web-staging, regions: [mars] }',
+      want: /pipelines\[0\]\.staging\.regions\[0\]: a region looks like us-central1/,
+    },
+    {
+      name: 'concurrency above the number of regions',
+      from: 'concurrency: 1',
+      to: 'concurrency: 4',
+      want: /pipelines\[0\]\.promotion\.regions\.concurrency: must be 1\.\.3 \(the number of live\.regions\)/,
+    },
+    {
+      name: 'concurrency 0',
+      from: 'concurrency: 1',
+      to: 'concurrency: 0',
+      want: /pipelines\[0\]\.promotion\.regions\.concurrency: must be at least 1/,
+    },
+    {
+      name: 'concurrency not whole',
+      from: 'concurrency: 1',
+      to: 'concurrency: 1.5',
+      want: /pipelines\[0\]\.promotion\.regions\.concurrency: must be a whole number/,
+    },
+    {
+      name: 'an unknown onFailure',
+      from: 'onFailure: stop',
+      to: 'onFailure: rollback-some',
+      want: /pipelines\[0\]\.promotion\.regions\.onFailure: must be "rollback-all" or "stop"/,
+    },
+    {
+      name: 'an unknown key in promotion.regions',
+      from: 'onFailure: stop',
+      to: 'onFailure: stop, parallel: true',
+      want: /pipelines\[0\]\.promotion\.regions: Unrecognized key: "parallel"/,
+    },
+    {
+      name: 'promotion.regions without live.regions',
+      from: 'live: { service: web, regions: [us-central1, europe-west1, asia-east1] }',
+      to: 'live: { service: web }',
+      want: /pipelines\[0\]\.promotion\.regions: says how to move through several regions: name them in live\.regions/,
+    },
+    {
+      name: 'regions on a job pipeline',
+      from: 'live: { job: etl }',
+      to: 'live: { job: etl, regions: [us-central1, europe-west1] }',
+      want: /pipelines\[1\]\.live\.regions: a job pipeline \(kind: job\) releases in the pipeline region only/,
+    },
+    {
+      name: "another pipeline's live service in one of its regions",
+      from: '  - name: etl',
+      to: `  - name: web-eu\n    image: ${IMG}\n    region: europe-west1\n    staging: { service: web-eu-staging }\n    live: { service: web }\n    acceptance: { job: web-acceptance }\n  - name: etl`,
+      want: /pipelines\[1\]\.live: service europe-west1\/web is already used by pipelines\[0\]/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.ok(regional.includes(c.from), `fixture has ${c.from}`);
+      assert.throws(
+        () => parsePipelineConfig(regional.replace(c.from, c.to)),
+        (err: Error) => {
+          assert.equal(err.name, 'ConfigError');
+          assert.match(err.message, c.want);
+          return true;
+        },
+      );
+    });
+  }
+});

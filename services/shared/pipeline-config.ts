@@ -20,6 +20,11 @@ import {
   freezeActions,
   promotionSchema,
   checkTargets,
+  type ReleaseTarget,
+  regionIssues,
+  regionsOf,
+  targetRegions,
+  withRegionDefaults,
   checkWorkflowArgs,
   jobTaskCount,
   type ReleaseSource,
@@ -62,10 +67,17 @@ const common = {
 /** A target naming the wrong kind of resource is refused at that key, saying which kind. */
 const target = <K extends 'service' | 'job'>(kind: K, name: z.ZodType<string>) =>
   z
-    .object({ service: z.unknown(), job: z.unknown() })
+    .object({ service: z.unknown(), job: z.unknown(), regions: z.unknown() })
     .partial()
     .passthrough()
     .superRefine((t, ctx) => {
+      if (kind === 'job' && t.regions !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['regions'],
+          message:
+            'a job pipeline (kind: job) releases in the pipeline region only; regions are for service pipelines',
+        });
       const other = kind === 'job' ? 'service' : 'job';
       if (t[other] !== undefined)
         ctx.addIssue({
@@ -77,7 +89,13 @@ const target = <K extends 'service' | 'job'>(kind: K, name: z.ZodType<string>) =
               : 'a job is released by a job pipeline: add kind: job, or name a service',
         });
     })
-    .pipe(z.strictObject({ [kind]: name } as Record<K, z.ZodType<string>>));
+    .pipe(
+      kind === 'service'
+        ? z.strictObject({ service: name, regions: targetRegions.optional() })
+        : z.strictObject({ job: name }),
+    ) as unknown as z.ZodType<
+    K extends 'service' ? { service: string; regions?: string[] } : { job: string }
+  >;
 
 const servicePipeline = z.strictObject({
   ...common,
@@ -269,11 +287,21 @@ export const pipelineConfigSchema = z
           message: 'set region here or at the top level',
         });
       }
+      for (const issue of regionIssues(p))
+        ctx.addIssue({
+          code: 'custom',
+          path: [`pipelines`, i, ...issue.path],
+          message: issue.message,
+        });
       const r = p.region ?? config.region;
+      const regions = (t: ReleaseTarget) => {
+        const named = regionsOf(t);
+        return named.length ? named : [r];
+      };
       for (const [key, id] of [
         ['name', `pipeline ${p.name}`],
-        ['live', `${p.kind} ${r}/${live}`],
-        ['staging', `${p.kind} ${r}/${staging}`],
+        ...regions(p.live).map((rg) => ['live', `${p.kind} ${rg}/${live}`] as const),
+        ...regions(p.staging).map((rg) => ['staging', `${p.kind} ${rg}/${staging}`] as const),
       ] as const) {
         const other = seen.get(id);
         if (other !== undefined) {
@@ -413,7 +441,10 @@ const releaseFields = {
   freezes: true,
 } as const;
 const releaseFieldsSchema = workflowArgsObject.pick(releaseFields).superRefine(checkWorkflowArgs);
-const pipelineFieldsSchema = workflowArgsObject.omit(releaseFields).superRefine(checkTargets);
+const pipelineFieldsSchema = workflowArgsObject
+  .omit(releaseFields)
+  .superRefine(checkTargets)
+  .transform(withRegionDefaults);
 type PipelineFields = z.output<typeof pipelineFieldsSchema>;
 const pipelineFieldsCache = new WeakMap<Pipeline, PipelineFields>();
 

@@ -630,3 +630,88 @@ describe('workflow result', () => {
     });
   }
 });
+
+describe('multi-region arguments (issue 19)', () => {
+  const three = { service: 'web', regions: ['us-central1', 'europe-west1', 'asia-east1'] };
+  const job = {
+    ...minimal,
+    kind: 'job',
+    staging: { job: 'etl-staging' },
+    live: { job: 'etl' },
+    acceptance: null,
+  };
+  const good: { name: string; input: object; want: unknown }[] = [
+    {
+      name: 'live regions without promotion.regions: all at once, rollback-all',
+      input: { ...minimal, live: three },
+      want: { strategy: 'direct', regions: { concurrency: 3, onFailure: 'rollback-all' } },
+    },
+    {
+      name: 'a canary in waves that stops on failure',
+      input: {
+        ...minimal,
+        live: three,
+        promotion: { strategy: 'canary', regions: { concurrency: 1, onFailure: 'stop' } },
+      },
+      want: {
+        strategy: 'canary',
+        steps: [10, 50, 100],
+        bakeSeconds: 60,
+        analysis: null,
+        regions: { concurrency: 1, onFailure: 'stop' },
+      },
+    },
+  ];
+  for (const c of good) {
+    test(c.name, () => {
+      const args = workflowArgsSchema.parse(c.input);
+      assert.deepEqual(args.promotion, c.want);
+      assert.deepEqual(args.live, three);
+      assert.deepEqual(workflowArgsSchema.parse(args), args);
+    });
+  }
+
+  const bad: { name: string; input: object; want: RegExp }[] = [
+    {
+      name: 'a region twice',
+      input: { ...minimal, live: { service: 'web', regions: ['us-central1', 'us-central1'] } },
+      want: /live\.regions\[1\]: us-central1 is listed twice/,
+    },
+    {
+      name: 'a malformed region',
+      input: { ...minimal, live: { service: 'web', regions: ['us central1'] } },
+      want: /live\.regions\[0\]: a region looks like us-central1/,
+    },
+    {
+      name: 'concurrency above the regions',
+      input: {
+        ...minimal,
+        live: three,
+        promotion: { strategy: 'direct', regions: { concurrency: 5 } },
+      },
+      want: /promotion\.regions\.concurrency: must be 1\.\.3/,
+    },
+    {
+      name: 'promotion.regions for one region',
+      input: { ...minimal, promotion: { strategy: 'direct', regions: { concurrency: 1 } } },
+      want: /promotion\.regions: says how to move through several regions/,
+    },
+    {
+      name: 'regions on a job',
+      input: { ...job, live: { job: 'etl', regions: ['us-central1', 'europe-west1'] } },
+      want: /live\.regions: a job pipeline \(kind: job\) releases in the pipeline region only/,
+    },
+    {
+      name: 'promotion.regions on a job',
+      input: { ...job, promotion: { strategy: 'direct', regions: { onFailure: 'stop' } } },
+      want: /promotion: a job pipeline promotes directly: no canary, approval, watch or regions/,
+    },
+  ];
+  for (const c of bad) {
+    test(`refuses ${c.name}`, () => {
+      const r = workflowArgsSchema.safeParse(c.input);
+      assert.equal(r.success, false);
+      if (!r.success) assert.match(describeZodError(r.error), c.want);
+    });
+  }
+});

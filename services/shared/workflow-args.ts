@@ -204,6 +204,40 @@ export const approvalSchema = z.strictObject({
     .min(1, { error: 'name at least one approver' }),
 });
 
+/**
+ * Where a service is released: several regions, each with its own service of the target's name.
+ * Absent, the pipeline's `region`. Each region at most once.
+ */
+export const targetRegions = z
+  .array(region, { error: 'must be a list of regions such as [us-central1, europe-west1]' })
+  .min(1, { error: 'name at least one region, or omit regions for the pipeline region' })
+  .max(20, { error: 'has at most 20 regions' })
+  .superRefine((regions, ctx) =>
+    regions.forEach((r, i) => {
+      if (regions.indexOf(r) !== i)
+        ctx.addIssue({ code: 'custom', path: [i], message: `${r} is listed twice` });
+    }),
+  );
+
+/** What a region's failure does to the others in a multi-region release. */
+export const regionFailureActions = ['rollback-all', 'stop'] as const;
+
+/**
+ * How a multi-region release moves through its regions: how many at once (default: all, in
+ * lockstep; 1: one wave after another), and whether one region's failure rolls back every region
+ * this release moved (the default) or stops without touching the others.
+ */
+export const promotionRegionsSchema = z.strictObject({
+  concurrency: z
+    .number({ error: 'must be a number of regions' })
+    .int({ error: 'must be a whole number of regions' })
+    .min(1, { error: 'must be at least 1' })
+    .optional(),
+  onFailure: z
+    .enum(regionFailureActions, { error: 'must be "rollback-all" or "stop"' })
+    .default('rollback-all'),
+});
+
 /** After 100 %, how long health keeps being checked; a failure rolls back. */
 const watchSeconds = z
   .number({ error: 'must be a number of seconds' })
@@ -219,6 +253,7 @@ export const promotionSchema = z.discriminatedUnion(
         strategy: z.literal('direct'),
         approval: approvalSchema.optional(),
         watchSeconds: watchSeconds.optional(),
+        regions: promotionRegionsSchema.optional(),
       })
       .superRefine((p, ctx) => {
         const i = p.approval?.before.indexOf('100') ?? -1;
@@ -240,6 +275,7 @@ export const promotionSchema = z.discriminatedUnion(
         analysis: analysisSchema.nullable().default(null),
         approval: approvalSchema.optional(),
         watchSeconds: watchSeconds.optional(),
+        regions: promotionRegionsSchema.optional(),
       })
       .superRefine((p, ctx) => {
         if (p.health && p.analysis)
@@ -275,12 +311,19 @@ export const acceptanceArgsSchema = z.strictObject({
 export const pipelineKinds = ['service', 'job'] as const;
 export type PipelineKind = (typeof pipelineKinds)[number];
 
-export const serviceTargetSchema = z.strictObject({ service: serviceName });
+export const serviceTargetSchema = z.strictObject({
+  service: serviceName,
+  regions: targetRegions.optional(),
+});
 export const jobTargetSchema = z.strictObject({ job: jobName });
 export type ReleaseTarget = z.output<typeof serviceTargetSchema> | z.output<typeof jobTargetSchema>;
-/** Where a release goes: a service, or (kind job) a job; errors name the key. */
+/** Where a release goes: a service (in one region or several), or (kind job) a job; errors name the key. */
 const targetSchema = z
-  .strictObject({ service: serviceName.optional(), job: jobName.optional() })
+  .strictObject({
+    service: serviceName.optional(),
+    job: jobName.optional(),
+    regions: targetRegions.optional(),
+  })
   .superRefine((t, ctx) => {
     if ((t.service === undefined) === (t.job === undefined))
       ctx.addIssue({
@@ -289,9 +332,74 @@ const targetSchema = z
         message: 'name one service, or (kind job) one job',
       });
   })
-  .transform(
-    (t): ReleaseTarget => (t.job !== undefined ? { job: t.job } : { service: t.service! }),
-  );
+  .transform((t): ReleaseTarget => {
+    if (t.job !== undefined) return { job: t.job, ...(t.regions ? { regions: t.regions } : {}) };
+    return { service: t.service!, ...(t.regions ? { regions: t.regions } : {}) };
+  });
+
+/** The regions a target names; empty: the pipeline's region. */
+export const regionsOf = (t: ReleaseTarget): string[] => ('regions' in t && t.regions) || [];
+
+/**
+ * The rules of multi-region releases, as issues at their paths (shared by runway.yaml's parser,
+ * which puts them under `pipelines[i]`): only services name regions, promotion.regions needs
+ * live.regions, and its concurrency is 1..the number of live regions.
+ */
+export function regionIssues(a: {
+  kind: PipelineKind;
+  staging: ReleaseTarget | { regions?: unknown };
+  live: ReleaseTarget | { regions?: unknown };
+  promotion?: { regions?: { concurrency?: number | undefined } | undefined };
+}): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  if (a.kind === 'job') {
+    for (const where of ['staging', 'live'] as const)
+      if ('regions' in a[where] && a[where].regions !== undefined)
+        issues.push({
+          path: [where, 'regions'],
+          message:
+            'a job pipeline (kind: job) releases in the pipeline region only; regions are for service pipelines',
+        });
+    return issues;
+  }
+  const live = 'regions' in a.live && Array.isArray(a.live.regions) ? a.live.regions : undefined;
+  const rollout = a.promotion?.regions;
+  if (rollout && !live)
+    issues.push({
+      path: ['promotion', 'regions'],
+      message: 'says how to move through several regions: name them in live.regions',
+    });
+  if (rollout?.concurrency !== undefined && live && rollout.concurrency > live.length)
+    issues.push({
+      path: ['promotion', 'regions', 'concurrency'],
+      message: `must be 1..${live.length} (the number of live.regions)`,
+    });
+  return issues;
+}
+
+/**
+ * promotion.regions with its defaults, once live names regions: every region at once, and a
+ * failure rolls back every region this release moved.
+ */
+export function withRegionDefaults<
+  T extends { live: ReleaseTarget; promotion?: { regions?: PromotionRegions | undefined } },
+>(a: T): T {
+  const live = regionsOf(a.live);
+  if (live.length === 0 || !a.promotion) return a;
+  const given = a.promotion.regions;
+  return {
+    ...a,
+    promotion: {
+      ...a.promotion,
+      regions: {
+        concurrency: given?.concurrency ?? live.length,
+        onFailure: given?.onFailure ?? 'rollback-all',
+      },
+    },
+  };
+}
+
+export type PromotionRegions = z.output<typeof promotionRegionsSchema>;
 
 /** How many tasks a job pipeline's staging run starts (the job's own parallelism applies). */
 export const jobTaskCount = z
@@ -399,7 +507,12 @@ export function checkTargets(
     staging: ReleaseTarget;
     live: ReleaseTarget;
     acceptance: unknown;
-    promotion: { strategy: string; approval?: unknown; watchSeconds?: unknown };
+    promotion: {
+      strategy: string;
+      approval?: unknown;
+      watchSeconds?: unknown;
+      regions?: { concurrency?: number | undefined } | undefined;
+    };
   },
   ctx: z.RefinementCtx,
 ) {
@@ -418,21 +531,29 @@ export function checkTargets(
       path: ['acceptance'],
       message: 'a service pipeline needs acceptance tests (a job)',
     });
+  for (const i of regionIssues(a)) ctx.addIssue({ code: 'custom', ...i });
   if (a.kind === 'job') {
     const p = a.promotion;
-    if (p.strategy !== 'direct' || p.approval !== undefined || p.watchSeconds !== undefined)
+    if (
+      p.strategy !== 'direct' ||
+      p.approval !== undefined ||
+      p.watchSeconds !== undefined ||
+      p.regions !== undefined
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['promotion'],
-        message: 'a job pipeline promotes directly: no canary, approval or watch',
+        message: 'a job pipeline promotes directly: no canary, approval, watch or regions',
       });
   }
 }
 
-export const workflowArgsSchema = workflowArgsObject.superRefine((a, ctx) => {
-  checkWorkflowArgs(a, ctx);
-  checkTargets(a, ctx);
-});
+export const workflowArgsSchema = workflowArgsObject
+  .superRefine((a, ctx) => {
+    checkWorkflowArgs(a, ctx);
+    checkTargets(a, ctx);
+  })
+  .transform(withRegionDefaults);
 
 export type WorkflowArgs = z.output<typeof workflowArgsSchema>;
 export type WorkflowArgsInput = z.input<typeof workflowArgsSchema>;
