@@ -731,3 +731,63 @@ describe('release workflow (fake Cloud Run)', () => {
     });
   }
 });
+
+// Until the workflow releases to several regions (issue 19), a target naming regions other than
+// exactly the pipeline's region is refused before anything is touched, never released to one.
+describe('multi-region arguments before the workflow supports them', () => {
+  const three = ['us-central1', 'europe-west1', 'asia-east1'];
+  const refused =
+    /releasing to several regions \(live\.regions, staging\.regions\) is not supported by this workflow yet; it releases to the pipeline region us-central1 only/;
+  const cases: { name: string; extra: Record<string, unknown> }[] = [
+    {
+      name: 'live in three regions',
+      extra: {
+        live: { service: 'multi', regions: three },
+        promotion: { strategy: 'direct', regions: { concurrency: 3, onFailure: 'rollback-all' } },
+      },
+    },
+    {
+      name: 'a canary in waves across two regions',
+      extra: {
+        live: { service: 'multi', regions: ['us-central1', 'europe-west1'] },
+        promotion: { strategy: 'canary', regions: { concurrency: 1, onFailure: 'stop' } },
+      },
+    },
+    {
+      name: 'live in one region that is not the pipeline region',
+      extra: { live: { service: 'multi', regions: ['europe-west1'] } },
+    },
+    {
+      name: 'staging in another region',
+      extra: {
+        staging: { service: 'multi-staging', regions: ['europe-west1'] },
+        live: { service: 'multi' },
+      },
+    },
+    { name: 'regions not a list', extra: { live: { service: 'multi', regions: 'us-central1' } } },
+  ];
+  for (const c of cases) {
+    test(`refused before any write: ${c.name}`, async () => {
+      const names = [...run.services.keys()];
+      const r = await release(args(digest('9'), c.extra));
+      assert.match(String(r.failed), refused, JSON.stringify(r));
+      assert.deepEqual([...run.services.keys()], names, 'no service created');
+      assert.equal(run.services.get(`${base}/services/multi`), undefined);
+    });
+  }
+
+  test('live.regions naming exactly the pipeline region releases as before', async () => {
+    const r = await release(
+      args(digest('9'), {
+        staging: { service: 'multi-staging' },
+        live: { service: 'multi', regions: ['us-central1'] },
+      }),
+    );
+    assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+    assert.equal(r.live.revision, 'multi-999999999999');
+    assert.equal(
+      run.services.get(`${base}/services/multi`)?.annotations['runway.dev/digest'],
+      digest('9'),
+    );
+  });
+});
