@@ -12,7 +12,11 @@ import type { RegistryNotification } from '../shared/artifact-registry.ts';
 import { RunwayError } from '../shared/errors.ts';
 import type { EventMessage } from '../shared/events.ts';
 import { canonicalTimestamp } from '../shared/timestamp.ts';
-import type { ReleaseSource, WorkflowArgs } from '../shared/workflow-args.ts';
+import {
+  type ReleaseSource,
+  unsupportedRegions,
+  type WorkflowArgs,
+} from '../shared/workflow-args.ts';
 
 /** The Workflows Executions API as the deployer needs it; the real client and fakes implement it. */
 export interface Executions {
@@ -45,7 +49,9 @@ export type ReleaseOutcome =
       until: string;
       freezes: { name: string; until: string }[];
     }
-  | { kind: 'ignored'; reason: string };
+  | { kind: 'ignored'; reason: string }
+  /** The pipeline takes the image, but the release workflow cannot release it as configured. */
+  | { kind: 'refused'; pipeline: string; reason: string };
 
 export interface ReleaseDeps {
   config: PipelineConfig;
@@ -168,6 +174,13 @@ export async function releaseImage(
         override: event.override ?? null,
         freezes: freezes.windows,
       });
+      // The workflow would refuse it at once (start_release): say so here, start nothing.
+      const unsupported = unsupportedRegions(args);
+      if (unsupported) {
+        log.error(`release refused: ${unsupported}`);
+        out.push({ kind: 'refused', pipeline: pipeline.name, reason: unsupported });
+        continue;
+      }
       const execution = await deps.executions.start(args, labels);
       deps.local?.remember(key);
       if (event.override)

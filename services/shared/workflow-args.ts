@@ -401,6 +401,25 @@ export function withRegionDefaults<
 
 export type PromotionRegions = z.output<typeof promotionRegionsSchema>;
 
+/**
+ * Why workflows/release.yaml cannot release these arguments yet, or null: it releases to `region`
+ * only, so a target naming other regions (several, or one that is not `region`) is refused rather
+ * than released to one region. The same rule as start_release's check; both go when the workflow
+ * releases to several regions.
+ */
+export function unsupportedRegions(a: {
+  region: string;
+  staging: ReleaseTarget;
+  live: ReleaseTarget;
+}): string | null {
+  const other = (t: ReleaseTarget) => {
+    const named = regionsOf(t);
+    return named.length > 0 && (named.length !== 1 || named[0] !== a.region);
+  };
+  if (!other(a.staging) && !other(a.live)) return null;
+  return `releasing to several regions (live.regions, staging.regions) is not supported by this workflow yet; it releases to the pipeline region ${a.region} only: name no regions, or [${a.region}]`;
+}
+
 /** How many tasks a job pipeline's staging run starts (the job's own parallelism applies). */
 export const jobTaskCount = z
   .number({ error: 'must be a number' })

@@ -1083,3 +1083,102 @@ describe('LocalReleases: what this instance started, for a while', () => {
     assert.equal(local.busy('x'), false);
   });
 });
+
+// Issue 19: until the release workflow releases to several regions, a pipeline whose live (or
+// staging) names other regions than its own is refused by the deployer, with the workflow's
+// reason, and nothing is started for it; the other pipelines taking the image release as before.
+describe('a multi-region pipeline before the workflow releases to several regions', () => {
+  const regional = parsePipelineConfig(`
+project: ${PROJECT}
+region: ${REGION}
+pipelines:
+  - name: web
+    image: ${IMG}
+    staging: { service: web-staging }
+    live: { service: web }
+    acceptance: { job: web-acceptance }
+  - name: web-global
+    image: ${IMG}
+    staging: { service: global-staging }
+    live: { service: global, regions: [us-central1, europe-west1, asia-east1] }
+    acceptance: { job: global-acceptance }
+    promotion: { strategy: direct, regions: { concurrency: 1 } }
+`);
+  const started: string[] = [];
+  const lines: Record<string, unknown>[] = [];
+  const base = loopbackServer(
+    createServer(
+      createApp({
+        project: PROJECT,
+        pipelines: regional,
+        push: 'unauthenticated',
+        scheduler: 'unauthenticated',
+        verifier: createVerifier({ certs }),
+        executions: {
+          start: async (args) => {
+            started.push(args.pipeline);
+            return `projects/${PROJECT}/locations/${REGION}/workflows/w/executions/${started.length}`;
+          },
+          isActive: async () => false,
+        },
+        registry: { tagDigest: async () => undefined },
+        run: { getService: async () => undefined, runJob: async () => assert.fail('no verify') },
+        logger: createLogger({ stream: { write: (l: string) => lines.push(JSON.parse(l)) } }),
+      }),
+    ),
+  );
+  const reason =
+    /releasing to several regions \(live\.regions, staging\.regions\) is not supported by this workflow yet; it releases to the pipeline region us-central1 only/;
+  let n = 0;
+  const fresh = () => `${IMG}@sha256:${(0xabc00 + ++n).toString(16).padStart(64, '0')}`;
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${base()}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    type Answer = {
+      error: { status: string; message: string };
+      releases: { kind: string; pipeline: string; reason?: string }[];
+    };
+    return { status: res.status, body: (res.status === 204 ? null : await res.json()) as Answer };
+  };
+
+  test('POST /releases naming it: 400 FAILED_PRECONDITION with the reason, nothing started', async () => {
+    started.length = 0;
+    const r = await post('/releases', { pipeline: 'web-global', image: fresh() });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.error.status, 'FAILED_PRECONDITION');
+    assert.match(r.body.error.message, /pipeline web-global: /);
+    assert.match(r.body.error.message, reason);
+    assert.deepEqual(started, []);
+  });
+
+  test('POST /releases of the image: the single-region pipeline starts, the other is reported refused', async () => {
+    started.length = 0;
+    const r = await post('/releases', { image: fresh() });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.deepEqual(started, ['web']);
+    const refused = r.body.releases.find((o) => o.kind === 'refused');
+    assert.equal(refused?.pipeline, 'web-global');
+    assert.match(refused?.reason ?? '', reason);
+  });
+
+  test('a push: acknowledged, the single-region pipeline starts, the refusal is logged', async () => {
+    started.length = 0;
+    const mark = lines.length;
+    const image = fresh();
+    const r = await post(
+      '/pubsub/artifact-registry',
+      envelope({ action: 'INSERT', digest: image, tag: `${IMG}:main` }),
+    );
+    assert.equal(r.status, 204);
+    assert.deepEqual(started, ['web']);
+    assert.ok(
+      lines
+        .slice(mark)
+        .some((l) => /release refused/.test(String(l.message)) && reason.test(String(l.message))),
+      'the refusal is logged',
+    );
+  });
+});
