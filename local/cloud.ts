@@ -9,13 +9,23 @@ import { join } from 'node:path';
 import { type LocalCloudBuild, startLocalCloudBuild } from './build/api.ts';
 import { envVars } from './gcloud-env.ts';
 import { type GcloudProxy, startGcloudProxy } from './gcloud-proxy.ts';
-import { type LocalIdentity, startLocalIdentity } from './identity/index.ts';
-import { runwayRecipe } from './images.ts';
+import {
+  type LocalIdentity,
+  LOCAL_USER,
+  principalOf,
+  startLocalIdentity,
+} from './identity/index.ts';
+import type { TokenIssuer } from './identity/issuer.ts';
+import { policyGate } from './iam/caller.ts';
+import { Policy } from './iam/policy.ts';
+import { readTerraformGrants, type TerraformOptions } from './iam/terraform.ts';
+import { repoRoot, runwayRecipe } from './images.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { type LocalMonitoring, startLocalMonitoring } from './monitoring/server.ts';
 import { type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsub/index.ts';
 import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
 import { type LocalRun, startLocalRun } from './run/index.ts';
+import type { RunSettings } from './run/resources.ts';
 import { LogFile } from './run/process.ts';
 import { type LocalScheduler, startLocalScheduler } from './scheduler/server.ts';
 import { type LocalStorage, startLocalStorage } from './storage/server.ts';
@@ -49,6 +59,18 @@ export interface CloudOptions {
    * OIDC-signed pushes. `off`: no identity, every call carries a fake token, as before issue 17.
    */
   identity?: 'on' | 'off';
+  /**
+   * `on` (the default with identity on): every local API call and every request to a private
+   * service checks the caller's permission against the grants of `infra`'s Terraform. `off`: no
+   * checks. On needs identity on.
+   */
+  iam?: 'on' | 'off';
+  /** The Terraform environment whose grants apply (default infra/envs/example). */
+  infra?: string;
+  /** Variables that win over its tfvars (the stack passes its project and pipelines). */
+  infraVars?: TerraformOptions['vars'];
+  /** The local user granted roles/owner on the project (default user:developer@local); false: none. */
+  localUser?: string | false;
 }
 
 export interface LocalCloud {
@@ -71,6 +93,8 @@ export interface LocalCloud {
   build: LocalCloudBuild;
   /** The issuer and metadata server; absent with identity off. */
   identity?: LocalIdentity;
+  /** The allow policy every call is checked against; absent with IAM off. */
+  policy?: Policy;
   /**
    * The emulator host variables that point Google's clients and runway at this cloud, and with
    * identity on the issuer's (RUNWAY_TOKEN_ISSUER, RUNWAY_TOKEN_CERTS_URL).
@@ -88,11 +112,17 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
   };
   try {
     let identity: LocalIdentity | undefined;
-    if ((options.identity ?? 'on') === 'on') {
+    const identityOn = (options.identity ?? 'on') === 'on';
+    const iamOn = (options.iam ?? (identityOn ? 'on' : 'off')) === 'on';
+    if (iamOn && !identityOn)
+      throw new Error('IAM on needs identity on: the checks name callers by their tokens');
+    if (identityOn) {
       // Tokens expire on the wall clock, never the time-scaled one: the clients that cache them do.
       identity = await startLocalIdentity({ project, region });
       closers.push(() => identity!.close());
     }
+    const iam = iamOn && identity ? await startIam(options, identity) : undefined;
+    const gate = iam?.gate;
     const pubsub = await startPubSub({
       project,
       prefer: options.pubsub ?? 'auto',
@@ -122,6 +152,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       ...(options.ledger ? { ledger: options.ledger } : {}),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
       ...(identity ? { identity: (sa: string) => identity.metadata.envFor(sa) } : {}),
+      ...(iam ? { gate: iam.gate, invoker: iam.invoker } : {}),
     });
     closers.push(() => run.close());
     const monitoring = await startLocalMonitoring({
@@ -145,6 +176,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       project,
       location: region,
       ...(identity ? { defaultServiceAccount: identity.defaultServiceAccount } : {}),
+      ...(gate ? { gate } : {}),
       engineOptions: {
         endpoints: createEndpoints(env, identity?.token),
         clock,
@@ -232,6 +264,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       storage,
       build,
       ...(identity ? { identity } : {}),
+      ...(iam ? { policy: iam.policy } : {}),
       env,
       close,
     };
@@ -239,6 +272,66 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     await close();
     throw err;
   }
+}
+
+/** The policy of `infra`'s grants, the API servers' gate over it and Cloud Run's invoker check. */
+async function startIam(options: CloudOptions, identity: LocalIdentity) {
+  const dir = options.infra ?? join(repoRoot, 'infra', 'envs', 'example');
+  const { project, bindings } = await readTerraformGrants({
+    dir,
+    base: repoRoot,
+    vars: {
+      project: options.project,
+      project_number: identity.projectNumber,
+      region: options.region,
+      ...options.infraVars,
+    },
+    localUser: options.localUser ?? LOCAL_USER,
+  });
+  if (project !== options.project) {
+    throw new Error(
+      `${dir} grants on project ${project}, but the local cloud runs ${options.project}`,
+    );
+  }
+  const policy = new Policy(bindings, { project, projectNumber: identity.projectNumber });
+  const { issuer } = identity;
+  const gate = policyGate({ policy, issuer, localUser: options.localUser || LOCAL_USER });
+  return { policy, gate, invoker: invokerCheck(policy, issuer) };
+}
+
+/**
+ * Cloud Run's invoker check: a service whose policy lets `allUsers` invoke it takes any request;
+ * any other wants an ID token of the issuer, for one of the service's audiences, whose account
+ * holds `run.routes.invoke` on it. As Google answers: no token or a denied one 403, a token that
+ * does not verify 401.
+ */
+export function invokerCheck(policy: Policy, issuer: TokenIssuer): RunSettings['invoker'] {
+  return ({ service, audiences, authorization }) => {
+    if (policy.check(undefined, 'run.routes.invoke', service, RUN_SERVICE).allowed)
+      return undefined;
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (token === undefined) return forbidden(service, 'the request has no ID token');
+    const claims = issuer.verifyIdToken(token);
+    if (!claims || !audiences.includes(claims.aud)) {
+      return {
+        status: 401,
+        message: `Unauthorized: the ID token for ${service} is not valid (signature, expiry or audience; it accepts ${audiences.join(', ')})`,
+      };
+    }
+    const principal = principalOf(claims.email);
+    if (policy.check(principal, 'run.routes.invoke', service, RUN_SERVICE).allowed)
+      return undefined;
+    return forbidden(service, `${principal} lacks run.routes.invoke on it`);
+  };
+}
+
+const RUN_SERVICE = 'run.googleapis.com';
+
+function forbidden(service: string, why: string) {
+  return {
+    status: 403,
+    message: `Forbidden: Your client does not have permission to get URL from this server: ${service} (${why}; Permission 'run.routes.invoke' denied)`,
+  };
 }
 
 /**

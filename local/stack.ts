@@ -39,6 +39,12 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   /** Real tokens and OIDC-verified pushes (`on`, the default), or none (`off`); see cloud.ts. */
   identity?: 'on' | 'off';
+  /** IAM checks against `infra`'s Terraform (`on`, the default with identity on) or none; see cloud.ts. */
+  iam?: 'on' | 'off';
+  /** The Terraform environment whose grants apply (default infra/envs/example). */
+  infra?: string;
+  /** The local user granted roles/owner on the project (default user:developer@local); false: none. */
+  localUser?: string | false;
   /**
    * Awaited at each start-up phase once its processes run: `pubsub` (Pub/Sub started), `build`
    * (the image builds running), `deployer` (the deployer's instance running). Tests hold start-up
@@ -175,6 +181,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...(options.metricsDelaySeconds ? { metricsDelaySeconds: options.metricsDelaySeconds } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.iam ? { iam: options.iam } : {}),
+    ...(options.infra ? { infra: resolve(options.infra) } : {}),
+    ...(options.localUser !== undefined ? { localUser: options.localUser } : {}),
+    infraVars: { pipelines: pipelinesVar(config) },
   });
   const closers: (() => Promise<void>)[] = [() => cloud.close()];
   const close = async () => {
@@ -238,6 +248,25 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await close();
     throw err;
   }
+}
+
+/**
+ * runway.yaml's pipelines as the Terraform's `pipelines` variable, so its grants name the services
+ * and jobs this stack runs. Live services are public here: the local users (users.ts) play the
+ * public that calls them, without tokens; staging stays private, as infra/ makes it.
+ */
+export function pipelinesVar(config: PipelineConfig) {
+  return Object.fromEntries(
+    config.pipelines.map((p) => [
+      p.name,
+      {
+        staging_service: p.staging.service,
+        live_service: p.live.service,
+        acceptance_job: p.acceptance.job,
+        live_public: true,
+      },
+    ]),
+  );
 }
 
 /** The running stack's endpoints, from `<home>/stack.json`. */

@@ -33,6 +33,16 @@ export interface RunSettings {
    * metadata server's address); absent, processes have none, as before issue 17.
    */
   identity?: (serviceAccount: string) => Promise<Record<string, string>>;
+  /**
+   * Cloud Run's invoker check on a service's URLs: a request to `service` (its full name) with
+   * this `authorization`, whose ID token must name one of `audiences`. Undefined lets it through;
+   * absent, every request goes through, as before issue 17.
+   */
+  invoker?: (call: {
+    service: string;
+    audiences: readonly string[];
+    authorization: string | undefined;
+  }) => { status: number; message: string } | undefined;
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
