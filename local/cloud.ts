@@ -161,6 +161,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       location: region,
       now: clock.now,
       visibilityDelayMs: (options.metricsDelaySeconds ?? 0) * 1000,
+      ...(gate ? { gate } : {}),
     });
     closers.push(() => monitoring.close());
     const env: Record<string, string> = {
@@ -191,6 +192,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     const scheduler = await startLocalScheduler({
       project,
       clock,
+      ...(gate ? { gate } : {}),
       // A job's oidcToken / oauthToken account signs its requests, as Cloud Scheduler does.
       ...(identity
         ? {

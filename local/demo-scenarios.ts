@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { repoRoot } from './images.ts';
 import type { Stack } from './stack.ts';
 import { type ReleaseRun, waitForRelease } from './watch.ts';
+import { localAuthorization } from '../services/shared/clients.ts';
 
 export interface Scenario {
   name: string;
@@ -85,6 +86,7 @@ export async function liveVersion(
 ): Promise<string | null> {
   const res = await fetch(
     `${stack.run.url}/v2/projects/${stack.info.project}/locations/${stack.info.region}/services/${pipeline.live.service}`,
+    { headers: localAuthorization },
   );
   if (!res.ok) return null;
   const { uri } = (await res.json()) as { uri: string };

@@ -8,6 +8,12 @@ export interface LocalEndpoint {
   host: string;
 }
 
+/** The token Google's clients pointed at the local cloud hold: the local cloud's IAM takes it for the local user. */
+export const LOCAL_FAKE_TOKEN = 'local-fake-token';
+
+/** The header a plain `fetch` to a local API sends, so it calls as the local user, as the clients do. */
+export const localAuthorization = { authorization: `Bearer ${LOCAL_FAKE_TOKEN}` } as const;
+
 /**
  * Options for any `@google-cloud/*` client to talk to a local emulator at `host`. With
  * `credentials: 'metadata'` it calls with the tokens of the metadata server google-auth-library
@@ -24,7 +30,7 @@ export function localClientOptions(
   } else {
     authClient = new OAuth2Client();
     authClient.setCredentials({
-      access_token: 'local-fake-token',
+      access_token: LOCAL_FAKE_TOKEN,
       expiry_date: Date.now() + 365 * 86_400_000,
     });
   }

@@ -27,6 +27,7 @@ import { waitForRelease, waitForStage } from '../../local/watch.ts';
 import { gcloudInstalled, gcloudWorkflowsRun } from '../helpers/gcloud.ts';
 import { alive } from '../helpers/processes.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 
 const CONFIG = join(repoRoot, 'runway.yaml');
 
@@ -150,6 +151,7 @@ describe('releases on the local cloud', () => {
       `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/runway-release/executions`,
       {
         method: 'POST',
+        headers: localAuthorization,
         body: JSON.stringify({
           argument: JSON.stringify(args),
           labels: { pipeline: pipeline.name, digest: shortDigest(pushed.digest) },
@@ -419,6 +421,7 @@ describe('releases on the local cloud', () => {
 async function executionCount(stack: Stack): Promise<number> {
   const res = await fetch(
     `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/${WORKFLOW}/executions?pageSize=1000`,
+    { headers: localAuthorization },
   );
   return ((await res.json()) as { executions?: unknown[] }).executions?.length ?? 0;
 }
@@ -427,6 +430,7 @@ async function stackOutcomes(stack: Stack, digest: string): Promise<string[]> {
   const filter = encodeURIComponent(`labels.digest="${shortDigest(digest)}"`);
   const res = await fetch(
     `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/runway-release/executions?view=FULL&pageSize=1000&filter=${filter}`,
+    { headers: localAuthorization },
   );
   const { executions = [] } = (await res.json()) as {
     executions?: { state: string; result?: string }[];
