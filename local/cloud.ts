@@ -17,7 +17,7 @@ import {
 } from './identity/index.ts';
 import type { TokenIssuer } from './identity/issuer.ts';
 import { policyGate } from './iam/caller.ts';
-import { Policy } from './iam/policy.ts';
+import { type Binding, Policy } from './iam/policy.ts';
 import { readTerraformGrants, type TerraformOptions } from './iam/terraform.ts';
 import { repoRoot, runwayRecipe } from './images.ts';
 import type { ProcessLedger } from './process-ledger.ts';
@@ -71,6 +71,11 @@ export interface CloudOptions {
   infraVars?: TerraformOptions['vars'];
   /** The local user granted roles/owner on the project (default user:developer@local); false: none. */
   localUser?: string | false;
+  /**
+   * Grants only the local cloud makes, beside the Terraform's, each with a `source` saying why
+   * (given the project's number, known once the identity runs).
+   */
+  localBindings?: (projectNumber: string) => Binding[];
 }
 
 export interface LocalCloud {
@@ -295,7 +300,10 @@ async function startIam(options: CloudOptions, identity: LocalIdentity) {
       `${dir} grants on project ${project}, but the local cloud runs ${options.project}`,
     );
   }
-  const policy = new Policy(bindings, { project, projectNumber: identity.projectNumber });
+  const policy = new Policy(
+    [...bindings, ...(options.localBindings?.(identity.projectNumber) ?? [])],
+    { project, projectNumber: identity.projectNumber },
+  );
   const { issuer } = identity;
   const gate = policyGate({ policy, issuer, localUser: options.localUser || LOCAL_USER });
   return { policy, gate, invoker: invokerCheck(policy, issuer) };
