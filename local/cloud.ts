@@ -17,7 +17,7 @@ import {
 } from './identity/index.ts';
 import type { TokenIssuer } from './identity/issuer.ts';
 import { policyGate } from './iam/caller.ts';
-import { type Binding, Policy } from './iam/policy.ts';
+import { type Binding, defaultBucketBindings, Policy } from './iam/policy.ts';
 import { readTerraformGrants, type TerraformOptions } from './iam/terraform.ts';
 import { repoRoot, runwayRecipe } from './images.ts';
 import type { ProcessLedger } from './process-ledger.ts';
@@ -143,6 +143,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       publish: async (event) => {
         await publish(pubsub.url, project, TOPIC, event);
       },
+      ...(gate ? { gate } : {}),
     });
     closers.push(() => registry.close());
     // One clock for the engine and the request counts, so a time-scaled canary reading Cloud
@@ -219,7 +220,17 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     env.SCHEDULER_EMULATOR_HOST = scheduler.host;
     const gcloudProxy = await startGcloudProxy();
     closers.push(() => gcloudProxy.close());
-    const storage = await startLocalStorage();
+    const storage = await startLocalStorage(
+      iam
+        ? {
+            gate: iam.gate,
+            // Google's policy of a new bucket: the project's owners and editors own it.
+            onBucket: (bucket, p) => {
+              for (const b of defaultBucketBindings(bucket, p)) iam.policy.add(b);
+            },
+          }
+        : {},
+    );
     closers.push(() => storage.close());
     env.STORAGE_EMULATOR_HOST = storage.url;
     // Filled once the build server's own URL is known; each build reads it when it starts.
@@ -233,6 +244,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       pusher: registry,
       recipe: runwayRecipe(join(home, 'cloudbuild', 'images'), options.ledger),
       cloudEnv,
+      ...(gate ? { gate } : {}),
       // No timeScale: steps are real tools at wall speed; a scaled timeout would kill `npm ci`.
       ...(options.ledger ? { ledger: options.ledger } : {}),
     });
