@@ -76,6 +76,8 @@ export interface CloudOptions {
    * (given the project's number, known once the identity runs).
    */
   localBindings?: (projectNumber: string) => Binding[];
+  /** What a Cloud Run template naming no account runs as (default: the default compute account). */
+  runDefaultServiceAccount?: string;
 }
 
 export interface LocalCloud {
@@ -159,6 +161,9 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
       ...(identity ? { identity: (sa: string) => identity.metadata.envFor(sa) } : {}),
       ...(iam ? { gate: iam.gate, invoker: iam.invoker } : {}),
+      ...(options.runDefaultServiceAccount
+        ? { defaultServiceAccount: options.runDefaultServiceAccount }
+        : {}),
     });
     closers.push(() => run.close());
     const monitoring = await startLocalMonitoring({

@@ -7,7 +7,6 @@ import { join, resolve } from 'node:path';
 import { type PipelineConfig, parsePipelineConfig } from '../services/shared/pipeline-config.ts';
 import { startLocalCloud } from './cloud.ts';
 import { deployRunway } from './deploy-runway.ts';
-import { serviceAccountResource } from './iam/policy.ts';
 import { runwayAccount } from './identity/accounts.ts';
 import type { LocalIdentity } from './identity/index.ts';
 import { ledgerDir, liveOwner, ProcessLedger, stopLeftovers } from './process-ledger.ts';
@@ -187,18 +186,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...(options.infra ? { infra: resolve(options.infra) } : {}),
     ...(options.localUser !== undefined ? { localUser: options.localUser } : {}),
     infraVars: { pipelines: pipelinesVar(config) },
-    localBindings: (number) => [
-      {
-        // On Google, Terraform creates each pipeline's services running as runway-app, and the
-        // workflow keeps their account. Here the first release creates them, without one, so
-        // they run as the default compute account, which the workflow must then act as.
-        principal: `serviceAccount:${runwayAccount(project, 'workflow')}`,
-        role: 'roles/iam.serviceAccountUser',
-        resource: serviceAccountResource(`${number}-compute@developer.gserviceaccount.com`),
-        source:
-          'local: the first release creates the services Terraform creates on Google (local/stack.ts)',
-      },
-    ],
+    // On Google, Terraform creates each pipeline's services running as runway-app, and the
+    // workflow keeps their account. Here the first release creates them, naming none: they run as
+    // runway-app all the same, so the workflow needs to act as it, as on Google.
+    ...(options.identity !== 'off'
+      ? { runDefaultServiceAccount: runwayAccount(project, 'app') }
+      : {}),
   });
   const closers: (() => Promise<void>)[] = [() => cloud.close()];
   const close = async () => {

@@ -17,7 +17,7 @@ import type { Operation, Operations } from './operations.ts';
 import { KnativeView, knativeRoutes } from './knative.ts';
 import { decodeMessage, type JsonObject } from './proto-json.ts';
 import { asObject } from './containers.ts';
-import { maskPaths, page, serviceAccountOf } from './resources.ts';
+import { fallbackAccount, maskPaths, page, serviceAccountOf } from './resources.ts';
 import type { Services } from './services.ts';
 import type { UpdateOptions } from './table.ts';
 import type { WorkerPools } from './worker-pools.ts';
@@ -67,7 +67,7 @@ async function body(req: IncomingMessage, type: string, path: string): Promise<J
 export function runApiHandler(api: RunApi) {
   const { services, jobs, workerPools, operations } = api;
   const gate = api.gate ?? openGate;
-  const { project } = services.settings;
+  const fallback = fallbackAccount(services.settings);
   /** The IAM check of `method` (google.cloud.run.v2.X, or longrunning's Operations.X). */
   const can = (
     req: IncomingMessage,
@@ -86,7 +86,7 @@ export function runApiHandler(api: RunApi) {
     );
   /** The account a revision or task template runs as: what deploying it acts as. */
   const actingAs = (template: JsonObject[string] | undefined) =>
-    serviceAccountResource(serviceAccountOf(asObject(template), project));
+    serviceAccountResource(serviceAccountOf(asObject(template), fallback));
   const settled = async (op: Operation): Promise<JsonObject> =>
     operations.render(await operations.wait(op.name, api.settleMs));
   const list = (key: string, items: JsonObject[], q: URLSearchParams): JsonObject => {

@@ -41,6 +41,8 @@ export interface LocalRunOptions {
   gate?: Gate;
   /** Cloud Run's invoker check on the services' URLs (RunSettings.invoker); absent: none. */
   invoker?: RunSettings['invoker'];
+  /** What a template naming no account runs as (RunSettings.defaultServiceAccount). */
+  defaultServiceAccount?: string;
 }
 
 export interface LocalRun {
@@ -77,6 +79,9 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     ...(options.ledger ? { ledger: options.ledger } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.invoker ? { invoker: options.invoker } : {}),
+    ...(options.defaultServiceAccount
+      ? { defaultServiceAccount: options.defaultServiceAccount }
+      : {}),
   };
   const operations = new Operations();
   const services = new Services(settings, operations);

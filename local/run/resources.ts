@@ -43,6 +43,11 @@ export interface RunSettings {
     audiences: readonly string[];
     authorization: string | undefined;
   }) => { status: number; message: string } | undefined;
+  /**
+   * What a template naming no account runs as, instead of the project's default compute account:
+   * the stack names the account Terraform gives the pipelines' services (see local/stack.ts).
+   */
+  defaultServiceAccount?: string;
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -261,10 +266,17 @@ export function defaultServiceAccount(project: string): string {
   return `${projectNumber(project)}-compute@developer.gserviceaccount.com`;
 }
 
-/** The account a revision or task template runs as. */
-export function serviceAccountOf(template: JsonObject, project: string): string {
+/** What a template naming no account runs as here: the settings' stand-in, else the default compute account. */
+export function fallbackAccount(
+  settings: Pick<RunSettings, 'project' | 'defaultServiceAccount'>,
+): string {
+  return settings.defaultServiceAccount ?? defaultServiceAccount(settings.project);
+}
+
+/** The account a revision or task template runs as (`fallback` when it names none). */
+export function serviceAccountOf(template: JsonObject, fallback: string): string {
   const sa = template.serviceAccount;
-  return typeof sa === 'string' && sa !== '' ? sa : defaultServiceAccount(project);
+  return typeof sa === 'string' && sa !== '' ? sa : fallback;
 }
 
 /** The identity variables of a process running a template (none without identity). */
@@ -272,7 +284,9 @@ export async function identityEnv(
   settings: RunSettings,
   template: JsonObject,
 ): Promise<Record<string, string>> {
-  return settings.identity ? settings.identity(serviceAccountOf(template, settings.project)) : {};
+  return settings.identity
+    ? settings.identity(serviceAccountOf(template, fallbackAccount(settings)))
+    : {};
 }
 
 /**
@@ -282,10 +296,10 @@ export async function identityEnv(
  */
 export function withDefaultServiceAccount(
   template: Json | undefined,
-  project: string,
+  fallback: string,
 ): Json | undefined {
   if (!template || typeof template !== 'object' || Array.isArray(template)) return template;
   if (typeof template.serviceAccount === 'string' && template.serviceAccount !== '')
     return template;
-  return { ...template, serviceAccount: defaultServiceAccount(project) };
+  return { ...template, serviceAccount: fallback };
 }

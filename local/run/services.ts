@@ -12,6 +12,7 @@ import {
   type Meta,
   renderMeta,
   type RunSettings,
+  fallbackAccount,
   withDefaultServiceAccount,
 } from './resources.ts';
 import {
@@ -133,7 +134,7 @@ export class Services implements ResourceKind<ServiceRecord> {
     if (spec.template === undefined) return spec;
     return {
       ...spec,
-      template: withDefaultServiceAccount(spec.template, this.settings.project) ?? {},
+      template: withDefaultServiceAccount(spec.template, fallbackAccount(this.settings)) ?? {},
     };
   }
 
