@@ -84,6 +84,20 @@ export function runApiHandler(api: RunApi) {
       resources,
       flags,
     );
+  /**
+   * Where an operation's get, wait or delete is checked: on the resource it is about (its
+   * metadata's name), so a caller granted a role on one service can follow its own deploys, as
+   * the release workflow (run.developer on its services only) does. Google's documentation does
+   * not say; an unknown operation is checked on its own name (its project's grants).
+   */
+  const operationTarget = (name: string): string => {
+    try {
+      const target = operations.get(name).metadata().name;
+      return typeof target === 'string' ? target : name;
+    } catch {
+      return name;
+    }
+  };
   /** The account a revision or task template runs as: what deploying it acts as. */
   const actingAs = (template: JsonObject[string] | undefined) =>
     serviceAccountResource(serviceAccountOf(asObject(template), fallback));
@@ -394,7 +408,7 @@ export function runApiHandler(api: RunApi) {
       'GET',
       new RegExp(`^/v2/(${LOC}/operations/${ID})$`),
       async (m, _q, req) => {
-        can(req, 'Operations.GetOperation', { resource: m[1]! });
+        can(req, 'Operations.GetOperation', { resource: operationTarget(m[1]!) });
         return operations.render(operations.get(m[1]!));
       },
     ],
@@ -402,7 +416,7 @@ export function runApiHandler(api: RunApi) {
       'DELETE',
       new RegExp(`^/v2/(${LOC}/operations/${ID})$`),
       async (m, _q, req) => {
-        can(req, 'Operations.DeleteOperation', { resource: m[1]! });
+        can(req, 'Operations.DeleteOperation', { resource: operationTarget(m[1]!) });
         operations.delete(m[1]!);
         return {};
       },
@@ -411,7 +425,7 @@ export function runApiHandler(api: RunApi) {
       'POST',
       new RegExp(`^/v2/(${LOC}/operations/${ID}):wait$`),
       async (m, _q, req) => {
-        can(req, 'Operations.WaitOperation', { resource: m[1]! });
+        can(req, 'Operations.WaitOperation', { resource: operationTarget(m[1]!) });
         const raw = await readJsonBody(req, MAX_BODY);
         const timeout = raw.timeout;
         let ms = 60_000;
