@@ -23,6 +23,11 @@ const commands: Record<string, Entry> = {
     summary: "point gcloud and Google's clients at the local cloud: [--shell bash|fish|powershell]",
     load: async () => (await import('./commands/env.ts')).envCommand,
   },
+  'local iam': {
+    summary:
+      'the grants no call used since the stack started (or those used): unused|used [--json]',
+    load: async () => (await import('./commands/iam.ts')).iamCommand,
+  },
   'local push': {
     summary: 'push a directory as an image: DIR IMAGE_REF',
     load: async () => (await import('./commands/push.ts')).pushCommand,

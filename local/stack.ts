@@ -5,7 +5,10 @@
 import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type PipelineConfig, parsePipelineConfig } from '../services/shared/pipeline-config.ts';
+import { notFound } from '../services/shared/errors.ts';
+import { closeServer, sendJson, serveApi } from './api-server.ts';
 import { startLocalCloud } from './cloud.ts';
+import type { Policy } from './iam/policy.ts';
 import { deployRunway } from './deploy-runway.ts';
 import { runwayAccount } from './identity/accounts.ts';
 import type { LocalIdentity } from './identity/index.ts';
@@ -89,6 +92,11 @@ export interface StackInfo {
    * command needs (the push account's, to call the deployer).
    */
   issuer?: string;
+  /**
+   * With IAM on: the URL answering `GET /unused` and `GET /used` with the grants no call used
+   * during the stack's life, and those some call did (`runway local iam unused`).
+   */
+  iam?: string;
 }
 
 export interface Stack {
@@ -215,6 +223,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       perSecond: (options.users ?? 10) * timeScale,
     });
     closers.push(() => users.stop());
+    const iam = cloud.policy ? await serveIamUsage(cloud.policy) : undefined;
+    if (iam) closers.push(iam.close);
     const info: StackInfo = {
       run: cloud.run.url,
       workflows: cloud.workflows.url,
@@ -236,6 +246,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       env: cloud.env,
       gcloudProxy: cloud.gcloudProxy.url,
       ...(cloud.identity ? { issuer: cloud.identity.url } : {}),
+      ...(iam ? { iam: iam.url } : {}),
     };
     await writeFile(join(home, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
     const { run, registry, workflows, pubsub, identity } = cloud;
@@ -274,6 +285,19 @@ export function pipelinesVar(config: PipelineConfig) {
       },
     ]),
   );
+}
+
+/** What the policy's grants were used for so far, on loopback, for `runway local iam`. */
+async function serveIamUsage(policy: Policy) {
+  const { server, url } = await serveApi(async (req, res) => {
+    req.resume();
+    const path = new URL(req.url ?? '/', 'http://iam').pathname;
+    if (req.method === 'GET' && path === '/unused')
+      return sendJson(res, { unused: policy.unused() });
+    if (req.method === 'GET' && path === '/used') return sendJson(res, { used: policy.used() });
+    throw notFound(`no route for ${req.method} ${path} (GET /unused or /used)`);
+  });
+  return { url, close: () => closeServer(server) };
 }
 
 /** The running stack's endpoints, from `<home>/stack.json`. */
