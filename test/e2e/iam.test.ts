@@ -153,3 +153,53 @@ describe('a binding the release path needs, removed from infra/, fails the relea
     });
   }
 });
+
+describe('with the shipped Terraform: the release succeeds, and the grants nothing used are listed', () => {
+  let stack: Stack;
+  let tmp: string;
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'runway-iam-e2e-'));
+    stack = await startStack({ config: CONFIG, home: join(tmp, 'home'), timeScale: 20 });
+    await pauseScheduledReconcile(stack.info);
+  });
+  after(async () => {
+    await stack?.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  test("v1 is promoted; the CI account's grants are unused, the workflow's deploy grant is not", async () => {
+    const pipeline = stack.config.pipelines[0]!;
+    const pushed = await stack.registry.push(
+      join(repoRoot, 'services', 'sample-app'),
+      `${pipeline.image}:v1`,
+    );
+    const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 180_000 });
+    assert.equal(run.result?.outcome, 'PROMOTED', JSON.stringify(run));
+    assert.ok(stack.info.iam, 'stack.json names the IAM usage endpoint');
+    const { unused } = (await (await fetch(`${stack.info.iam}/unused`)).json()) as {
+      unused: { binding: { principal: string; role: string; resource: string; source?: string } }[];
+    };
+    const named = unused.map(
+      (u) => `${u.binding.principal} ${u.binding.role} ${u.binding.resource}`,
+    );
+    const ci = `serviceAccount:runway-ci@${stack.info.project}.iam.gserviceaccount.com`;
+    assert.ok(
+      named.some((n) => n.startsWith(`${ci} roles/artifactregistry.writer`)),
+      named.join('\n'),
+    );
+    const workflow = `serviceAccount:${runwayAccount(stack.info.project, 'workflow')}`;
+    assert.ok(
+      !named.some(
+        (n) => n.startsWith(`${workflow} roles/run.developer`) && n.endsWith('/sample-staging'),
+      ),
+      named.join('\n'),
+    );
+    assert.ok(
+      !named.some((n) =>
+        n.startsWith(
+          `serviceAccount:${runwayAccount(stack.info.project, 'push')} roles/run.invoker`,
+        ),
+      ),
+    );
+  });
+});
