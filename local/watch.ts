@@ -153,7 +153,15 @@ function toRun(e: ApiExecution, executions: number): ReleaseRun {
   let error: string | null = null;
   if (e.error) {
     try {
-      error = (JSON.parse(e.error.payload) as { message?: string }).message ?? e.error.payload;
+      const payload = JSON.parse(e.error.payload) as {
+        message?: string;
+        body?: { error?: { message?: unknown } };
+      };
+      error = payload.message ?? e.error.payload;
+      // An HTTP error's message is only its status; Google's own message (a PERMISSION_DENIED
+      // naming the permission, say) is in its body.
+      const detail = payload.body?.error?.message;
+      if (typeof detail === 'string' && detail !== '') error = `${error}: ${detail}`;
     } catch {
       error = e.error.payload;
     }
