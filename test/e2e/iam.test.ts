@@ -57,7 +57,7 @@ const cases: Case[] = [
     resource: 'google_project_iam_member" "deployer_starts_releases',
     seenIn: 'deployer-log',
     denied:
-      /Permission 'workflows\.executions\.create' denied on resource 'projects\/local-project\/locations\/us-central1\/workflows\/runway-release'/,
+      /Permission 'workflows\.executions\.(list|create)' denied on resource 'projects\/local-project\/locations\/us-central1\/workflows\/runway-release'/,
   },
   {
     name: "the push account's run.invoker on the deployer: Cloud Run refuses the push",
