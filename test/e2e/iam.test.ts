@@ -28,12 +28,13 @@ interface Case {
 
 const cases: Case[] = [
   {
-    name: "the workflow's run.developer on staging: the staging deploy is refused",
+    // One resource, for_each over staging and live: the release reads live first.
+    name: "the workflow's run.developer on its services: reading or deploying them is refused",
     file: 'pipeline/main.tf',
     resource: 'google_cloud_run_v2_service_iam_member" "workflow_deploys',
     seenIn: 'release',
     denied:
-      /Permission 'run\.services\.(get|update)' denied on resource 'projects\/local-project\/locations\/us-central1\/services\/sample-staging'/,
+      /Permission 'run\.services\.(get|update)' denied on resource 'projects\/local-project\/locations\/us-central1\/services\/sample(-staging)?'/,
   },
   {
     name: "the workflow's actAs on the app account: deploying a revision running as it is refused",
