@@ -208,7 +208,8 @@ describe('releases on the local cloud', () => {
         subscription: `projects/${project}/subscriptions/runway-deployer-push`,
       });
     const cases: { name: string; token: string | null; status: number }[] = [
-      { name: 'no token', token: null, status: 401 },
+      // Cloud Run's invoker check answers before the deployer: no token is its 403.
+      { name: 'no token', token: null, status: 403 },
       { name: 'forged (another key)', token: forger.idToken(pusher, audience), status: 401 },
       { name: 'tampered (audience edited)', token: tampered, status: 401 },
       {
@@ -316,7 +317,14 @@ describe('releases on the local cloud', () => {
     const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
     assert.equal(run.result?.outcome, 'PROMOTED');
     assert.equal(alive(pid), false);
-    const health = await fetch(`${stack.info.deployer}/healthz`);
+    // The deployer is private, as on Google: the push account's token passes Cloud Run's check.
+    const token = stack.identity!.sign(
+      runwayAccount(stack.info.project, 'push'),
+      deployerAudience(stack.info.project),
+    );
+    const health = await fetch(`${stack.info.deployer}/healthz`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(health.status, 200);
     assert.notEqual(stack.run.services.pidOf(svc.name!, revision), pid);
     await rm(dir, { recursive: true, force: true });
