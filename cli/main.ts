@@ -16,7 +16,7 @@ const commands: Record<string, Entry> = {
     load: async () => (await import('./commands/workflows.ts')).serveCommand,
   },
   'local up': {
-    summary: 'start the local cloud: [--json] [--time-scale N]',
+    summary: 'start the local cloud: [--json] [--time-scale N] [--iam on|off] [--infra DIR]',
     load: async () => (await import('./commands/up.ts')).upCommand,
   },
   'local env': {
