@@ -57,6 +57,8 @@ const ALLOWED: Record<string, string[]> = {
     'roles/run.developer',
     'roles/run.jobsExecutorWithOverrides',
     'roles/run.viewer',
+    // answers a running release's callback (abort): workflows.callbacks.send
+    'roles/workflows.invoker',
     'roles/iam.serviceAccountUser',
     'roles/pubsub.publisher',
     'roles/logging.logWriter',
