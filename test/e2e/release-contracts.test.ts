@@ -20,7 +20,8 @@ import { deployerAudience, runwayAccount } from '../../local/identity/accounts.t
 import { localAuthorization } from '../../services/shared/clients.ts';
 
 const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/shop';
-const RUNTIME = 'shop-runtime@local-project.iam.gserviceaccount.com';
+// The app account infra/ gives the pipelines' services, and the workflow may act as (IAM on).
+const RUNTIME = 'runway-app@local-project.iam.gserviceaccount.com';
 // A 20 s bake, under the minute Cloud Monitoring aligns to; metrics that take 90 s to show.
 const CONFIG = `project: local-project
 region: us-central1
