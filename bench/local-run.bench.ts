@@ -4,7 +4,11 @@
 //  2. router overhead at 2,000 requests/s on loopback, open loop for a bounded time: latency
 //     through the service URL minus latency straight to the instance (target p99 <= 1 ms);
 //  3. memory of 50 services with 2 revisions each, the stack and every app process included
-//     (target <= 2 GB RSS); PSS is printed too, as RSS counts shared pages once per process.
+//     (target <= 2 GB RSS); PSS is printed too, as RSS counts shared pages once per process;
+//  4. an IAM check's cost (issue 17): identifying the caller by its access token and checking a
+//     method's permissions against the shipped Terraform's grants, and Cloud Run's invoker check
+//     of an ID token (target p99 <= 1 ms). The stack runs with --iam off so that 1-3 stay
+//     comparable with earlier figures (the bench's own services are private with IAM on).
 // The last line is one JSON object of all figures.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -14,6 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { IncomingMessage } from 'node:http';
+import { invokerCheck } from '../local/cloud.ts';
+import { policyGate } from '../local/iam/caller.ts';
+import { Policy } from '../local/iam/policy.ts';
+import { readTerraformGrants } from '../local/iam/terraform.ts';
+import { startIssuer } from '../local/identity/issuer.ts';
 import type { StackInfo } from '../local/stack.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -25,7 +35,18 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const home = await mkdtemp(join(tmpdir(), 'runway-bench-run-'));
 const stack: ChildProcess = spawn(
   process.execPath,
-  [join(root, 'bin', 'runway.js'), 'local', 'up', '--json', '--pubsub', 'bridge', '--home', home],
+  [
+    join(root, 'bin', 'runway.js'),
+    'local',
+    'up',
+    '--json',
+    '--pubsub',
+    'bridge',
+    '--iam',
+    'off',
+    '--home',
+    home,
+  ],
   {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -201,6 +222,48 @@ stack.kill('SIGTERM');
 await new Promise((r) => stack.once('exit', r));
 await rm(home, { recursive: true, force: true });
 
+// 4. The IAM checks, in process: the shipped grants, a real issuer's tokens.
+const grants = await readTerraformGrants({ dir: join(root, 'infra', 'envs', 'example') });
+const policy = new Policy(grants.bindings, { project: grants.project });
+const local = await startIssuer();
+const workflow = `runway-workflow@${grants.project}.iam.gserviceaccount.com`;
+const gate = policyGate({ policy, issuer: local.issuer, localUser: 'user:developer@local' });
+const staging = `projects/${grants.project}/locations/us-central1/services/sample-staging`;
+const deployerService = `projects/${grants.project}/locations/us-central1/services/runway-deployer`;
+const callReq = {
+  headers: {
+    authorization: `Bearer ${local.issuer.accessToken(`serviceAccount:${workflow}`).token}`,
+  },
+} as IncomingMessage;
+const audience = 'https://runway-deployer.invalid';
+const idToken = local.issuer.idToken(
+  `runway-push@${grants.project}.iam.gserviceaccount.com`,
+  audience,
+);
+const invoker = invokerCheck(policy, local.issuer)!;
+const timeEach = (n: number, f: () => void) => {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    f();
+    out.push(performance.now() - t);
+  }
+  return out;
+};
+const apiChecks = timeEach(20_000, () =>
+  gate.authorize(callReq, 'run.googleapis.com', 'google.cloud.run.v2.Services.UpdateService', {
+    resource: staging,
+    serviceAccount: `projects/-/serviceAccounts/runway-app@${grants.project}.iam.gserviceaccount.com`,
+  }),
+);
+const invokerChecks = timeEach(5_000, () => {
+  if (
+    invoker({ service: deployerService, audiences: [audience], authorization: `Bearer ${idToken}` })
+  )
+    throw new Error('the push account was refused');
+});
+await local.close();
+
 const figures = {
   app_spawn_to_listen_ms_median: round(median(own)),
   revision_ready_ms_median: round(median(ready)),
@@ -215,6 +278,10 @@ const figures = {
   pss_total_mb: round(pss / 1024, 0),
   // What the 50 services took from the machine: MemAvailable before and after starting them.
   memory_taken_by_services_mb: round((availableBefore - availableAfter) / 1024, 0),
+  iam_api_check_p50_ms: round(pct(apiChecks, 50), 4),
+  iam_api_check_p99_ms: round(pct(apiChecks, 99), 4),
+  iam_invoker_check_p50_ms: round(pct(invokerChecks, 50), 4),
+  iam_invoker_check_p99_ms: round(pct(invokerChecks, 99), 4),
 };
 console.log(
   `revision ready: ${figures.revision_ready_ms_median} ms vs the app's own ${figures.app_spawn_to_listen_ms_median} ms = ${figures.revision_ready_ratio}x (target <= 1.5x)`,
@@ -224,5 +291,8 @@ console.log(
 );
 console.log(
   `${many} services x 2 revisions: ${pids.length} processes; RSS summed per process ${figures.rss_total_mb} MB (shared pages counted in each), PSS ${figures.pss_total_mb} MB, memory taken from the machine ${figures.memory_taken_by_services_mb} MB (target <= 2048 MB)`,
+);
+console.log(
+  `IAM: an API call's check p50 ${figures.iam_api_check_p50_ms} ms, p99 ${figures.iam_api_check_p99_ms} ms; Cloud Run's invoker check (RS256 verify) p50 ${figures.iam_invoker_check_p50_ms} ms, p99 ${figures.iam_invoker_check_p99_ms} ms (target p99 <= 1 ms)`,
 );
 console.log(JSON.stringify(figures));

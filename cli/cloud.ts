@@ -3,7 +3,7 @@
 // local stack alike (google.ts); who is calling, how a gate is answered and how the deployer is
 // asked differ: locally, the local user and plain HTTP; on Google, the credentials and their tokens.
 import { deployerAudience, runwayAccount } from '../local/identity/accounts.ts';
-import { localClientOptions } from '../services/shared/clients.ts';
+import { localAuthorization, localClientOptions } from '../services/shared/clients.ts';
 import { UsageError } from './args.ts';
 import { Refused } from './exit.ts';
 import type { Target } from './target.ts';
@@ -124,7 +124,7 @@ export function plainCallbacks(): Callbacks {
       try {
         res = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...localAuthorization },
           body: JSON.stringify(answer),
         });
       } catch (err) {

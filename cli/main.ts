@@ -16,12 +16,17 @@ const commands: Record<string, Entry> = {
     load: async () => (await import('./commands/workflows.ts')).serveCommand,
   },
   'local up': {
-    summary: 'start the local cloud: [--json] [--time-scale N]',
+    summary: 'start the local cloud: [--json] [--time-scale N] [--iam on|off] [--infra DIR]',
     load: async () => (await import('./commands/up.ts')).upCommand,
   },
   'local env': {
     summary: "point gcloud and Google's clients at the local cloud: [--shell bash|fish|powershell]",
     load: async () => (await import('./commands/env.ts')).envCommand,
+  },
+  'local iam': {
+    summary:
+      'the grants no call used since the stack started (or those used): unused|used [--json]',
+    load: async () => (await import('./commands/iam.ts')).iamCommand,
   },
   'local push': {
     summary: 'push a directory as an image: DIR IMAGE_REF',

@@ -9,13 +9,23 @@ import { join } from 'node:path';
 import { type LocalCloudBuild, startLocalCloudBuild } from './build/api.ts';
 import { envVars } from './gcloud-env.ts';
 import { type GcloudProxy, startGcloudProxy } from './gcloud-proxy.ts';
-import { type LocalIdentity, startLocalIdentity } from './identity/index.ts';
-import { runwayRecipe } from './images.ts';
+import {
+  type LocalIdentity,
+  LOCAL_USER,
+  principalOf,
+  startLocalIdentity,
+} from './identity/index.ts';
+import type { TokenIssuer } from './identity/issuer.ts';
+import { policyGate } from './iam/caller.ts';
+import { type Binding, defaultBucketBindings, Policy } from './iam/policy.ts';
+import { readTerraformGrants, type TerraformOptions } from './iam/terraform.ts';
+import { repoRoot, runwayRecipe } from './images.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { type LocalMonitoring, startLocalMonitoring } from './monitoring/server.ts';
 import { type LocalPubSub, type PubSubKind, publish, startPubSub } from './pubsub/index.ts';
 import { type LocalRegistry, startLocalRegistry } from './registry/server.ts';
 import { type LocalRun, startLocalRun } from './run/index.ts';
+import type { RunSettings } from './run/resources.ts';
 import { LogFile } from './run/process.ts';
 import { type LocalScheduler, startLocalScheduler } from './scheduler/server.ts';
 import { type LocalStorage, startLocalStorage } from './storage/server.ts';
@@ -49,6 +59,25 @@ export interface CloudOptions {
    * OIDC-signed pushes. `off`: no identity, every call carries a fake token, as before issue 17.
    */
   identity?: 'on' | 'off';
+  /**
+   * `on` (the default with identity on): every local API call and every request to a private
+   * service checks the caller's permission against the grants of `infra`'s Terraform. `off`: no
+   * checks. On needs identity on.
+   */
+  iam?: 'on' | 'off';
+  /** The Terraform environment whose grants apply (default infra/envs/example). */
+  infra?: string;
+  /** Variables that win over its tfvars (the stack passes its project and pipelines). */
+  infraVars?: TerraformOptions['vars'];
+  /** The local user granted roles/owner on the project (default user:developer@local); false: none. */
+  localUser?: string | false;
+  /**
+   * Grants only the local cloud makes, beside the Terraform's, each with a `source` saying why
+   * (given the project's number, known once the identity runs).
+   */
+  localBindings?: (projectNumber: string) => Binding[];
+  /** What a Cloud Run template naming no account runs as (default: the default compute account). */
+  runDefaultServiceAccount?: string;
 }
 
 export interface LocalCloud {
@@ -71,6 +100,8 @@ export interface LocalCloud {
   build: LocalCloudBuild;
   /** The issuer and metadata server; absent with identity off. */
   identity?: LocalIdentity;
+  /** The allow policy every call is checked against; absent with IAM off. */
+  policy?: Policy;
   /**
    * The emulator host variables that point Google's clients and runway at this cloud, and with
    * identity on the issuer's (RUNWAY_TOKEN_ISSUER, RUNWAY_TOKEN_CERTS_URL).
@@ -88,11 +119,17 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
   };
   try {
     let identity: LocalIdentity | undefined;
-    if ((options.identity ?? 'on') === 'on') {
+    const identityOn = (options.identity ?? 'on') === 'on';
+    const iamOn = (options.iam ?? (identityOn ? 'on' : 'off')) === 'on';
+    if (iamOn && !identityOn)
+      throw new Error('IAM on needs identity on: the checks name callers by their tokens');
+    if (identityOn) {
       // Tokens expire on the wall clock, never the time-scaled one: the clients that cache them do.
       identity = await startLocalIdentity({ project, region });
       closers.push(() => identity!.close());
     }
+    const iam = iamOn && identity ? await startIam(options, identity) : undefined;
+    const gate = iam?.gate;
     const pubsub = await startPubSub({
       project,
       prefer: options.pubsub ?? 'auto',
@@ -108,6 +145,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       publish: async (event) => {
         await publish(pubsub.url, project, TOPIC, event);
       },
+      ...(gate ? { gate } : {}),
     });
     closers.push(() => registry.close());
     // One clock for the engine and the request counts, so a time-scaled canary reading Cloud
@@ -122,6 +160,10 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       ...(options.ledger ? { ledger: options.ledger } : {}),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
       ...(identity ? { identity: (sa: string) => identity.metadata.envFor(sa) } : {}),
+      ...(iam ? { gate: iam.gate, invoker: iam.invoker } : {}),
+      ...(options.runDefaultServiceAccount
+        ? { defaultServiceAccount: options.runDefaultServiceAccount }
+        : {}),
     });
     closers.push(() => run.close());
     const monitoring = await startLocalMonitoring({
@@ -130,6 +172,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       location: region,
       now: clock.now,
       visibilityDelayMs: (options.metricsDelaySeconds ?? 0) * 1000,
+      ...(gate ? { gate } : {}),
     });
     closers.push(() => monitoring.close());
     const env: Record<string, string> = {
@@ -145,6 +188,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       project,
       location: region,
       ...(identity ? { defaultServiceAccount: identity.defaultServiceAccount } : {}),
+      ...(gate ? { gate } : {}),
       engineOptions: {
         endpoints: createEndpoints(env, identity?.token),
         clock,
@@ -159,6 +203,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     const scheduler = await startLocalScheduler({
       project,
       clock,
+      ...(gate ? { gate } : {}),
       // A job's oidcToken / oauthToken account signs its requests, as Cloud Scheduler does.
       ...(identity
         ? {
@@ -180,7 +225,17 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     env.SCHEDULER_EMULATOR_HOST = scheduler.host;
     const gcloudProxy = await startGcloudProxy();
     closers.push(() => gcloudProxy.close());
-    const storage = await startLocalStorage();
+    const storage = await startLocalStorage(
+      iam
+        ? {
+            gate: iam.gate,
+            // Google's policy of a new bucket: the project's owners and editors own it.
+            onBucket: (bucket, p) => {
+              for (const b of defaultBucketBindings(bucket, p)) iam.policy.add(b);
+            },
+          }
+        : {},
+    );
     closers.push(() => storage.close());
     env.STORAGE_EMULATOR_HOST = storage.url;
     // Filled once the build server's own URL is known; each build reads it when it starts.
@@ -194,6 +249,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       pusher: registry,
       recipe: runwayRecipe(join(home, 'cloudbuild', 'images'), options.ledger),
       cloudEnv,
+      ...(gate ? { gate } : {}),
       // No timeScale: steps are real tools at wall speed; a scaled timeout would kill `npm ci`.
       ...(options.ledger ? { ledger: options.ledger } : {}),
     });
@@ -232,6 +288,7 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       storage,
       build,
       ...(identity ? { identity } : {}),
+      ...(iam ? { policy: iam.policy } : {}),
       env,
       close,
     };
@@ -239,6 +296,81 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     await close();
     throw err;
   }
+}
+
+/** The policy of `infra`'s grants, the API servers' gate over it and Cloud Run's invoker check. */
+async function startIam(options: CloudOptions, identity: LocalIdentity) {
+  const dir = options.infra ?? join(repoRoot, 'infra', 'envs', 'example');
+  const { project, bindings } = await readTerraformGrants({
+    dir,
+    base: repoRoot,
+    vars: {
+      project: options.project,
+      project_number: identity.projectNumber,
+      region: options.region,
+      ...options.infraVars,
+    },
+    localUser: options.localUser ?? LOCAL_USER,
+  });
+  if (project !== options.project) {
+    throw new Error(
+      `${dir} grants on project ${project}, but the local cloud runs ${options.project}`,
+    );
+  }
+  const policy = new Policy(
+    [...bindings, ...(options.localBindings?.(identity.projectNumber) ?? [])],
+    { project, projectNumber: identity.projectNumber },
+  );
+  const { issuer } = identity;
+  const gate = policyGate({ policy, issuer, localUser: options.localUser || LOCAL_USER });
+  return { policy, gate, invoker: invokerCheck(policy, issuer) };
+}
+
+/**
+ * Cloud Run's invoker check: a service whose policy lets `allUsers` invoke it takes any request;
+ * any other wants an ID token of the issuer, for one of the service's audiences, whose account
+ * holds `run.routes.invoke` on it. As Google answers: no token or a denied one 403, a token that
+ * does not verify 401.
+ */
+export function invokerCheck(policy: Policy, issuer: TokenIssuer): RunSettings['invoker'] {
+  // Clients reuse an ID token for its hour (google-auth-library caches it): each is verified (an
+  // RS256 signature, ~40 µs) once, then found here until it expires.
+  const verified = new Map<string, { aud: string; email: string; exp: number }>();
+  const claimsOf = (token: string) => {
+    const known = verified.get(token);
+    if (known && known.exp * 1000 > Date.now()) return known;
+    const claims = issuer.verifyIdToken(token);
+    if (!claims) return undefined;
+    if (verified.size >= 1000) verified.clear();
+    verified.set(token, claims);
+    return claims;
+  };
+  return ({ service, audiences, authorization }) => {
+    if (policy.check(undefined, 'run.routes.invoke', service, RUN_SERVICE).allowed)
+      return undefined;
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (token === undefined) return forbidden(service, 'the request has no ID token');
+    const claims = claimsOf(token);
+    if (!claims || !audiences.includes(claims.aud)) {
+      return {
+        status: 401,
+        message: `Unauthorized: the ID token for ${service} is not valid (signature, expiry or audience; it accepts ${audiences.join(', ')})`,
+      };
+    }
+    const principal = principalOf(claims.email);
+    if (policy.check(principal, 'run.routes.invoke', service, RUN_SERVICE).allowed)
+      return undefined;
+    return forbidden(service, `${principal} lacks run.routes.invoke on it`);
+  };
+}
+
+const RUN_SERVICE = 'run.googleapis.com';
+
+function forbidden(service: string, why: string) {
+  return {
+    status: 403,
+    message: `Forbidden: Your client does not have permission to get URL from this server: ${service} (${why}; Permission 'run.routes.invoke' denied)`,
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import { repoRoot } from './images.ts';
 import { targetOf } from '../services/shared/pipeline-config.ts';
 import type { Stack } from './stack.ts';
 import { type ReleaseRun, waitForRelease } from './watch.ts';
+import { localAuthorization } from '../services/shared/clients.ts';
 
 export interface Scenario {
   name: string;
@@ -86,6 +87,7 @@ export async function liveVersion(
 ): Promise<string | null> {
   const res = await fetch(
     `${stack.run.url}/v2/projects/${stack.info.project}/locations/${stack.info.region}/services/${targetOf(pipeline.live)}`,
+    { headers: localAuthorization },
   );
   if (!res.ok) return null;
   const { uri } = (await res.json()) as { uri: string };

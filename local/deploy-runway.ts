@@ -156,6 +156,8 @@ async function createDeployer(
     parent: `projects/${cloud.project}/locations/${cloud.region}`,
     serviceId: DEPLOYER,
     service: {
+      // Pushes and the scheduler name the fixed audience infra/modules/deployer gives it.
+      ...(cloud.identity ? { customAudiences: [deployerAudience(project)] } : {}),
       template: {
         ...(cloud.identity ? { serviceAccount: runwayAccount(project, 'deployer') } : {}),
         scaling: { minInstanceCount: 1 },

@@ -4,9 +4,17 @@
 // `runway` commands.
 import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type PipelineConfig, parsePipelineConfig } from '../services/shared/pipeline-config.ts';
+import {
+  isServicePipeline,
+  type PipelineConfig,
+  parsePipelineConfig,
+} from '../services/shared/pipeline-config.ts';
+import { notFound } from '../services/shared/errors.ts';
+import { closeServer, sendJson, serveApi } from './api-server.ts';
 import { startLocalCloud } from './cloud.ts';
+import type { Policy } from './iam/policy.ts';
 import { deployRunway } from './deploy-runway.ts';
+import { runwayAccount } from './identity/accounts.ts';
 import type { LocalIdentity } from './identity/index.ts';
 import { ledgerDir, liveOwner, ProcessLedger, stopLeftovers } from './process-ledger.ts';
 import type { LocalPubSub, PubSubKind } from './pubsub/index.ts';
@@ -39,6 +47,12 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   /** Real tokens and OIDC-verified pushes (`on`, the default), or none (`off`); see cloud.ts. */
   identity?: 'on' | 'off';
+  /** IAM checks against `infra`'s Terraform (`on`, the default with identity on) or none; see cloud.ts. */
+  iam?: 'on' | 'off';
+  /** The Terraform environment whose grants apply (default infra/envs/example). */
+  infra?: string;
+  /** The local user granted roles/owner on the project (default user:developer@local); false: none. */
+  localUser?: string | false;
   /**
    * Awaited at each start-up phase once its processes run: `pubsub` (Pub/Sub started), `build`
    * (the image builds running), `deployer` (the deployer's instance running). Tests hold start-up
@@ -82,6 +96,11 @@ export interface StackInfo {
    * command needs (the push account's, to call the deployer).
    */
   issuer?: string;
+  /**
+   * With IAM on: the URL answering `GET /unused` and `GET /used` with the grants no call used
+   * during the stack's life, and those some call did (`runway local iam unused`).
+   */
+  iam?: string;
 }
 
 export interface Stack {
@@ -175,6 +194,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...(options.metricsDelaySeconds ? { metricsDelaySeconds: options.metricsDelaySeconds } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.iam ? { iam: options.iam } : {}),
+    ...(options.infra ? { infra: resolve(options.infra) } : {}),
+    ...(options.localUser !== undefined ? { localUser: options.localUser } : {}),
+    infraVars: { pipelines: pipelinesVar(config) },
+    // On Google, Terraform creates each pipeline's services running as runway-app, and the
+    // workflow keeps their account. Here the first release creates them, naming none: they run as
+    // runway-app all the same, so the workflow needs to act as it, as on Google.
+    ...(options.identity !== 'off'
+      ? { runDefaultServiceAccount: runwayAccount(project, 'app') }
+      : {}),
   });
   const closers: (() => Promise<void>)[] = [() => cloud.close()];
   const close = async () => {
@@ -198,6 +227,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       perSecond: (options.users ?? 10) * timeScale,
     });
     closers.push(() => users.stop());
+    const iam = cloud.policy ? await serveIamUsage(cloud.policy) : undefined;
+    if (iam) closers.push(iam.close);
     const info: StackInfo = {
       run: cloud.run.url,
       workflows: cloud.workflows.url,
@@ -219,6 +250,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       env: cloud.env,
       gcloudProxy: cloud.gcloudProxy.url,
       ...(cloud.identity ? { issuer: cloud.identity.url } : {}),
+      ...(iam ? { iam: iam.url } : {}),
     };
     await writeFile(join(home, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
     const { run, registry, workflows, pubsub, identity } = cloud;
@@ -238,6 +270,39 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await close();
     throw err;
   }
+}
+
+/**
+ * runway.yaml's pipelines as the Terraform's `pipelines` variable, so its grants name the services
+ * and jobs this stack runs. Live services are public here: the local users (users.ts) play the
+ * public that calls them, without tokens; staging stays private, as infra/ makes it.
+ */
+export function pipelinesVar(config: PipelineConfig) {
+  // infra/'s pipelines are services; a job pipeline's grants are not modelled there yet.
+  return Object.fromEntries(
+    config.pipelines.filter(isServicePipeline).map((p) => [
+      p.name,
+      {
+        staging_service: p.staging.service,
+        live_service: p.live.service,
+        acceptance_job: p.acceptance.job,
+        live_public: true,
+      },
+    ]),
+  );
+}
+
+/** What the policy's grants were used for so far, on loopback, for `runway local iam`. */
+async function serveIamUsage(policy: Policy) {
+  const { server, url } = await serveApi(async (req, res) => {
+    req.resume();
+    const path = new URL(req.url ?? '/', 'http://iam').pathname;
+    if (req.method === 'GET' && path === '/unused')
+      return sendJson(res, { unused: policy.unused() });
+    if (req.method === 'GET' && path === '/used') return sendJson(res, { used: policy.used() });
+    throw notFound(`no route for ${req.method} ${path} (GET /unused or /used)`);
+  });
+  return { url, close: () => closeServer(server) };
 }
 
 /** The running stack's endpoints, from `<home>/stack.json`. */

@@ -2,6 +2,7 @@
 // canary has traffic to be judged on, as it would in production. Cloud Monitoring counts them
 // like any request. Off with a rate of 0.
 import { isServicePipeline, type PipelineConfig } from '../services/shared/pipeline-config.ts';
+import { localAuthorization } from '../services/shared/clients.ts';
 
 export interface Users {
   /** Requests sent, and how many of them were answered at all. */
@@ -43,7 +44,7 @@ export function startUsers(options: {
 
   async function uriOf(service: string): Promise<string | undefined> {
     const url = `${options.run}/v2/projects/${options.project}/locations/${options.region}/services/${service}`;
-    const res = await fetch(url).catch(() => undefined);
+    const res = await fetch(url, { headers: localAuthorization }).catch(() => undefined);
     if (!res?.ok) return undefined;
     return ((await res.json()) as { uri?: string }).uri;
   }

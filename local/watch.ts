@@ -3,6 +3,7 @@
 import { shortDigest } from '../services/shared/image-ref.ts';
 import type { WorkflowResult } from '../services/shared/workflow-result.ts';
 import type { StackInfo } from './stack.ts';
+import { localAuthorization } from '../services/shared/clients.ts';
 
 // Google's Executions API names only the innermost routine running (status.currentSteps). The
 // stage routines of release.yaml name their stage; its helpers (record, read_service,
@@ -66,7 +67,7 @@ async function listFor(info: StackInfo, digest?: string): Promise<ApiExecution[]
     ? `&filter=${encodeURIComponent(`labels.digest="${shortDigest(digest)}"`)}`
     : '';
   const url = `${info.workflows}/v1/projects/${info.project}/locations/${info.region}/workflows/runway-release/executions?view=FULL&pageSize=100${filter}`;
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: localAuthorization });
   if (!res.ok) throw new Error(`listing executions failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { executions?: ApiExecution[] }).executions ?? [];
 }
@@ -152,7 +153,15 @@ function toRun(e: ApiExecution, executions: number): ReleaseRun {
   let error: string | null = null;
   if (e.error) {
     try {
-      error = (JSON.parse(e.error.payload) as { message?: string }).message ?? e.error.payload;
+      const payload = JSON.parse(e.error.payload) as {
+        message?: string;
+        body?: { error?: { message?: unknown } };
+      };
+      error = payload.message ?? e.error.payload;
+      // An HTTP error's message is only its status; Google's own message (a PERMISSION_DENIED
+      // naming the permission, say) is in its body.
+      const detail = payload.body?.error?.message;
+      if (typeof detail === 'string' && detail !== '') error = `${error}: ${detail}`;
     } catch {
       error = e.error.payload;
     }

@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { camelKeys, parseBuildConfig } from '../../local/build/config.ts';
 import { sourceTarball } from '../../local/build/source.ts';
 import { readStackInfo, type StackInfo } from '../../local/stack.ts';
-import { localClientOptions } from '../../services/shared/clients.ts';
+import { localAuthorization, localClientOptions } from '../../services/shared/clients.ts';
 import { parseArgs, UsageError } from '../args.ts';
 import { fail } from '../exit.ts';
 import { stackHome } from '../home.ts';
@@ -117,7 +117,7 @@ async function upload(
   const bucket = sourceBucket(project);
   const created = await fetch(`${storage}/storage/v1/b?project=${encodeURIComponent(project)}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...localAuthorization },
     body: JSON.stringify({ name: bucket }),
   });
   if (!created.ok && created.status !== 409)
@@ -125,7 +125,11 @@ async function upload(
   const object = `source/${(Date.now() / 1000).toFixed(6)}-${randomBytes(16).toString('hex')}.tgz`;
   const res = await fetch(
     `${storage}/upload/storage/v1/b/${bucket}/o?uploadType=media&name=${encodeURIComponent(object)}`,
-    { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: data },
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/gzip', ...localAuthorization },
+      body: data,
+    },
   );
   if (!res.ok) throw new Error(`uploading gs://${bucket}/${object} failed: ${await res.text()}`);
   return { bucket, object };
@@ -163,7 +167,9 @@ async function follow(
     await client.cancelBuild({ projectId: info.project, id }).catch(() => {});
   });
   const printNew = async () => {
-    const res = await fetch(`${info.build}/local/v1/builds/${id}/log`);
+    const res = await fetch(`${info.build}/local/v1/builds/${id}/log`, {
+      headers: localAuthorization,
+    });
     if (!res.ok) return;
     const text = await res.text();
     const end = text.lastIndexOf('\n') + 1;

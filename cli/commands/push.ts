@@ -9,6 +9,7 @@ import { parseArgs, UsageError } from '../args.ts';
 import { readStackInfo } from '../../local/stack.ts';
 import { stageLine } from '../table.ts';
 import { waitForRelease } from '../../local/watch.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 
 export const pushCommand: Command = async (argv, io) => {
   let positional: string[];
@@ -48,7 +49,7 @@ export const pushCommand: Command = async (argv, io) => {
   try {
     res = await fetch(`${info.registry}/local/v1/images:push`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...localAuthorization },
       body: JSON.stringify({
         dir: resolve(io.cwd, dir),
         image,

@@ -23,6 +23,9 @@ export const upCommand: Command = async (argv, io) => {
       pubsub: true,
       users: true,
       'metrics-delay': true,
+      iam: true,
+      infra: true,
+      'local-owner': true,
     }));
     users = numberOption(flags, 'users', 10, 10_000);
     metricsDelay = numberOption(flags, 'metrics-delay', 0, 3_600);
@@ -37,6 +40,22 @@ export const upCommand: Command = async (argv, io) => {
     io.stderr.write('runway local up: --pubsub must be auto, emulator or bridge\n');
     return 2;
   }
+  const iam = String(flags.get('iam') ?? 'on');
+  if (!['on', 'off'].includes(iam)) {
+    io.stderr.write('runway local up: --iam must be on or off\n');
+    return 2;
+  }
+  const infra = resolve(io.cwd, String(flags.get('infra') ?? 'infra/envs/example'));
+  // --local-owner none: the local user holds only what the Terraform grants it.
+  const owner = flags.get('local-owner');
+  if (
+    owner === true ||
+    (owner !== undefined && owner !== 'none' && !/^user:\S+@\S+$/.test(owner))
+  ) {
+    io.stderr.write('runway local up: --local-owner must be user:EMAIL or none\n');
+    return 2;
+  }
+  const localUser = owner === 'none' ? false : owner;
   const json = flags.get('json') === true;
   const say = (line: string) => {
     if (!json) io.stderr.write(`${line}\n`);
@@ -51,6 +70,9 @@ export const upCommand: Command = async (argv, io) => {
       metricsDelaySeconds: metricsDelay,
       pubsub: pubsub as PubSubKind | 'auto',
       env: io.env,
+      iam: iam as 'on' | 'off',
+      ...(iam === 'on' ? { infra } : {}),
+      ...(localUser !== undefined ? { localUser } : {}),
       onProgress: (m) => say(`… ${m}`),
       ...(pauseAt
         ? {
@@ -83,6 +105,7 @@ export const upCommand: Command = async (argv, io) => {
         `  Artifact Registry  ${info.registry}`,
         `  deployer           ${info.deployer}`,
         `  console            ${ui?.url ?? 'not running'}`,
+        `  IAM                ${iam === 'on' ? `on: the grants of ${infra} (--iam off for none)` : 'off: every call allowed (--iam off)'}`,
         `  users              ${users === 0 ? 'none (--users 0)' : `${users} requests/s to each live service (--users)`}`,
         ...info.pipelines.map((p) => `  pipeline ${p.name.padEnd(9)} watches ${p.image}`),
         '',

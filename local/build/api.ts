@@ -19,6 +19,8 @@ import {
   rpcCodeNumbers,
 } from '../../services/shared/errors.ts';
 import { closeServer, readJsonBody, sendJson, serveApi } from '../api-server.ts';
+import { type Gate, openGate } from '../iam/caller.ts';
+import { type RequestResources, serviceAccountResource } from '../iam/policy.ts';
 import type { ProcessLedger } from '../process-ledger.ts';
 import type { ObjectStore } from '../storage/server.ts';
 import { type BuildConfig, checkTags, parseBuild } from './config.ts';
@@ -47,6 +49,8 @@ export interface CloudBuildOptions {
   now?: () => number;
   ledger?: ProcessLedger;
   port?: number;
+  /** Each request's IAM check (local/iam/caller.ts); absent: none. */
+  gate?: Gate;
 }
 
 interface BuildRecord {
@@ -418,7 +422,34 @@ type Handler = (m: RegExpExecArray, q: URLSearchParams, req: IncomingMessage) =>
 
 const P = '([^/]+)';
 
-export function cloudBuildHandler(builds: CloudBuilds, defaultLocation: string) {
+export function cloudBuildHandler(
+  builds: CloudBuilds,
+  defaultLocation: string,
+  gate: Gate = openGate,
+) {
+  const can = (req: IncomingMessage, method: string, resources: RequestResources) =>
+    gate.authorize(
+      req,
+      'cloudbuild.googleapis.com',
+      `google.devtools.cloudbuild.v1.CloudBuild.${method}`,
+      resources,
+    );
+  /** A create's checks: on the project's builds, acting as the build's account if it names one. */
+  const create = async (req: IncomingMessage, project: string, location: string) => {
+    gate.caller(req);
+    const body = await readJsonBody(req, MAX_BODY);
+    const sa = typeof body.serviceAccount === 'string' ? body.serviceAccount : '';
+    const email = sa.replace(/^projects\/[^/]+\/serviceAccounts\//, '');
+    const parent = `projects/${project}/locations/${location}`;
+    can(req, 'CreateBuild', {
+      resource: `${parent}/builds`,
+      parent,
+      ...(email ? { serviceAccount: serviceAccountResource(email) } : {}),
+    });
+    return builds.operation(builds.create(project, location, body));
+  };
+  const buildName = (project: string, location: string | undefined, id: string) =>
+    `projects/${project}/locations/${location ?? defaultLocation}/builds/${id}`;
   const list = (project: string, location: string | undefined, q: URLSearchParams) => {
     const all = builds.list(project, location);
     const size = Math.min(
@@ -440,41 +471,52 @@ export function cloudBuildHandler(builds: CloudBuilds, defaultLocation: string) 
       'POST',
       new RegExp(`^/v1/projects/${P}/builds$`),
       // Google's clients may send both forms: project_id in the path, parent in the query.
-      async (m, q, req) =>
-        builds.operation(
-          builds.create(m[1]!, locationOf(q) ?? defaultLocation, await readJsonBody(req, MAX_BODY)),
-        ),
+      async (m, q, req) => create(req, m[1]!, locationOf(q) ?? defaultLocation),
     ],
     [
       'POST',
       new RegExp(`^/v1/projects/${P}/locations/${P}/builds$`),
-      async (m, _q, req) =>
-        builds.operation(builds.create(m[1]!, m[2]!, await readJsonBody(req, MAX_BODY))),
+      async (m, _q, req) => create(req, m[1]!, m[2]!),
     ],
     [
       'GET',
       new RegExp(`^/v1/projects/${P}/builds$`),
-      async (m, q) => list(m[1]!, locationOf(q), q),
+      async (m, q, req) => {
+        const parent = `projects/${m[1]}/locations/${locationOf(q) ?? defaultLocation}`;
+        can(req, 'ListBuilds', { resource: `${parent}/builds`, parent });
+        return list(m[1]!, locationOf(q), q);
+      },
     ],
     [
       'GET',
       new RegExp(`^/v1/projects/${P}/locations/${P}/builds$`),
-      async (m, q) => list(m[1]!, m[2]!, q),
+      async (m, q, req) => {
+        const parent = `projects/${m[1]}/locations/${m[2]}`;
+        can(req, 'ListBuilds', { resource: `${parent}/builds`, parent });
+        return list(m[1]!, m[2]!, q);
+      },
     ],
     [
       'GET',
       new RegExp(`^/v1/projects/${P}/builds/${P}$`),
-      async (m) => builds.render(builds.get(m[1]!, m[2]!)),
+      async (m, q, req) => {
+        can(req, 'GetBuild', { resource: buildName(m[1]!, locationOf(q), m[2]!) });
+        return builds.render(builds.get(m[1]!, m[2]!));
+      },
     ],
     [
       'GET',
       new RegExp(`^/v1/projects/${P}/locations/${P}/builds/${P}$`),
-      async (m) => builds.render(builds.get(m[1]!, m[3]!)),
+      async (m, _q, req) => {
+        can(req, 'GetBuild', { resource: buildName(m[1]!, m[2]!, m[3]!) });
+        return builds.render(builds.get(m[1]!, m[3]!));
+      },
     ],
     [
       'POST',
       new RegExp(`^/v1/projects/${P}/builds/${P}:cancel$`),
-      async (m, _q, req) => {
+      async (m, q, req) => {
+        can(req, 'CancelBuild', { resource: buildName(m[1]!, locationOf(q), m[2]!) });
         await readJsonBody(req, MAX_BODY);
         return builds.render(builds.cancel(m[1]!, m[2]!));
       },
@@ -483,6 +525,7 @@ export function cloudBuildHandler(builds: CloudBuilds, defaultLocation: string) 
       'POST',
       new RegExp(`^/v1/projects/${P}/locations/${P}/builds/${P}:cancel$`),
       async (m, _q, req) => {
+        can(req, 'CancelBuild', { resource: buildName(m[1]!, m[2]!, m[3]!) });
         await readJsonBody(req, MAX_BODY);
         return builds.render(builds.cancel(m[1]!, m[3]!));
       },
@@ -552,7 +595,7 @@ export interface LocalCloudBuild {
 export async function startLocalCloudBuild(options: CloudBuildOptions): Promise<LocalCloudBuild> {
   const builds = new CloudBuilds(options);
   const { server, host, url } = await serveApi(
-    cloudBuildHandler(builds, options.location),
+    cloudBuildHandler(builds, options.location, options.gate),
     options.port === undefined ? {} : { port: options.port },
   );
   builds.url = url;

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { closeServer, serveApi } from '../api-server.ts';
+import { type Gate, openGate } from '../iam/caller.ts';
 import type { RequestMetrics } from '../run/metrics.ts';
 import {
   type Aggregation,
@@ -224,6 +225,8 @@ export async function startLocalMonitoring(
     project: string;
     location: string;
     port?: number;
+    /** Each request's IAM check (local/iam/caller.ts); absent: none. */
+    gate?: Gate;
   } & ListOptions,
 ): Promise<LocalMonitoring> {
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
@@ -235,6 +238,12 @@ export async function startLocalMonitoring(
         `The requested URL ${url.pathname} was not found on this server (the local Cloud Monitoring serves GET /v3/projects/P/timeSeries).`,
       );
     }
+    (options.gate ?? openGate).authorize(
+      req,
+      'monitoring.googleapis.com',
+      'google.monitoring.v3.MetricService.ListTimeSeries',
+      { resource: `projects/${m[1]}` },
+    );
     if (m[1] !== options.project)
       throw notFound(`Project ${m[1]} is not served here (${options.project} is).`);
     const text = JSON.stringify(

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { closeServer, readJsonBody, serveApi } from '../api-server.ts';
+import { type Gate, openGate } from '../iam/caller.ts';
 import type { ImageSource } from '../run/containers.ts';
 import { ImageStore, type PushResult } from './store.ts';
 
@@ -21,6 +22,17 @@ export interface LocalRegistryOptions {
   /** Where push notifications go (the local Pub/Sub topic `gcr`); they are recorded either way. */
   publish?: (event: RegistryEvent) => Promise<void>;
   port?: number;
+  /** Each request's IAM check (local/iam/caller.ts); absent: none. */
+  gate?: Gate;
+}
+
+const AR = 'artifactregistry.googleapis.com';
+const AR_METHOD = 'google.devtools.artifactregistry.v1.ArtifactRegistry';
+
+/** The repository `LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/…` lives in, as a resource name. */
+export function repositoryOf(image: string): string | undefined {
+  const m = /^([a-z0-9-]+)-docker\.pkg\.dev\/([^/]+)\/([^/@:]+)\//.exec(image);
+  return m ? `projects/${m[2]}/locations/${m[1]}/repositories/${m[3]}` : undefined;
 }
 
 export interface LocalRegistry {
@@ -85,13 +97,18 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const gate = options.gate ?? openGate;
     if (url.pathname === '/local/v1/images:push' && req.method === 'POST') {
+      gate.caller(req);
       const body = await readJsonBody(req, 64 * 1024);
       const { dir, image, dockerfile } = body;
       if (typeof dir !== 'string' || !dir)
         throw invalidArgument('dir: the directory to push is required');
       if (typeof image !== 'string' || !image)
         throw invalidArgument('image: the image reference is required');
+      // `docker push`: uploading to the image's repository.
+      const repository = repositoryOf(image);
+      if (repository) gate.authorize(req, AR, 'Docker-PutManifest', { resource: repository });
       if (dockerfile !== undefined && typeof dockerfile !== 'string')
         throw invalidArgument('dockerfile must be a path');
       json(res, 200, await push(dir, image, dockerfile as string | undefined));
@@ -124,6 +141,16 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
       }
       if (s[7] === 'packages' && s[9] === 'tags' && s.length <= 11) {
         const pkg = s[8]!;
+        const pkgResource = `${base}/packages/${pkg}`;
+        if (s.length === 11)
+          gate.authorize(req, AR, `${AR_METHOD}.GetTag`, {
+            resource: `${pkgResource}/tags/${s[10]}`,
+          });
+        else
+          gate.authorize(req, AR, `${AR_METHOD}.ListTags`, {
+            resource: `${pkgResource}/tags`,
+            parent: pkgResource,
+          });
         const name = `${prefix}${pkg}`;
         const pkgName = `${base}/packages/${encodeURIComponent(pkg)}`;
         const render = (t: { tag: string; digest: string }) => ({
@@ -140,6 +167,10 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
         return;
       }
       if (s[7] === 'dockerImages' && s.length === 8) {
+        gate.authorize(req, AR, `${AR_METHOD}.ListDockerImages`, {
+          resource: `${base}/dockerImages`,
+          parent: base,
+        });
         const byDigest = new Map<string, { name: string; tags: string[]; uri: string }>();
         for (const image of await store.imageNames(prefix)) {
           for (const { tag, digest } of await store.tags(image)) {

@@ -4,6 +4,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeServer, serveApi } from '../api-server.ts';
+import type { Gate } from '../iam/caller.ts';
 import { runApiHandler } from './api.ts';
 import type { ProcessLedger } from '../process-ledger.ts';
 import type { ImageSource } from './containers.ts';
@@ -36,6 +37,12 @@ export interface LocalRunOptions {
   ledger?: ProcessLedger;
   /** Each process's identity variables by its service account (RunSettings.identity). */
   identity?: RunSettings['identity'];
+  /** The Admin API's IAM check (local/iam/caller.ts); absent: none. */
+  gate?: Gate;
+  /** Cloud Run's invoker check on the services' URLs (RunSettings.invoker); absent: none. */
+  invoker?: RunSettings['invoker'];
+  /** What a template naming no account runs as (RunSettings.defaultServiceAccount). */
+  defaultServiceAccount?: string;
 }
 
 export interface LocalRun {
@@ -71,6 +78,10 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     metrics: new RequestMetrics(options.now, () => performance.now()),
     ...(options.ledger ? { ledger: options.ledger } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.invoker ? { invoker: options.invoker } : {}),
+    ...(options.defaultServiceAccount
+      ? { defaultServiceAccount: options.defaultServiceAccount }
+      : {}),
   };
   const operations = new Operations();
   const services = new Services(settings, operations);
@@ -85,6 +96,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
       operations,
       settleMs: options.settleMs ?? 2_000,
       faults,
+      ...(options.gate ? { gate: options.gate } : {}),
     }),
     options.port === undefined ? {} : { port: options.port },
   );

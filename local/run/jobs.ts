@@ -25,6 +25,7 @@ import {
   renderMeta,
   type RunSettings,
   throwIfViolations,
+  fallbackAccount,
   withDefaultServiceAccount,
 } from './resources.ts';
 import { type ResourceKind, ResourceTable, type UpdateOptions } from './table.ts';
@@ -186,7 +187,7 @@ export class Jobs implements ResourceKind<JobRecord> {
       ...spec,
       template: {
         ...exec,
-        template: withDefaultServiceAccount(exec.template, this.settings.project) ?? {},
+        template: withDefaultServiceAccount(exec.template, fallbackAccount(this.settings)) ?? {},
       },
     };
   }

@@ -34,6 +34,21 @@ export interface RunSettings {
    * metadata server's address); absent, processes have none, as before issue 17.
    */
   identity?: (serviceAccount: string) => Promise<Record<string, string>>;
+  /**
+   * Cloud Run's invoker check on a service's URLs: a request to `service` (its full name) with
+   * this `authorization`, whose ID token must name one of `audiences`. Undefined lets it through;
+   * absent, every request goes through, as before issue 17.
+   */
+  invoker?: (call: {
+    service: string;
+    audiences: readonly string[];
+    authorization: string | undefined;
+  }) => { status: number; message: string } | undefined;
+  /**
+   * What a template naming no account runs as, instead of the project's default compute account:
+   * the stack names the account Terraform gives the pipelines' services (see local/stack.ts).
+   */
+  defaultServiceAccount?: string;
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -299,10 +314,17 @@ export function defaultServiceAccount(project: string): string {
   return `${projectNumber(project)}-compute@developer.gserviceaccount.com`;
 }
 
-/** The account a revision or task template runs as. */
-export function serviceAccountOf(template: JsonObject, project: string): string {
+/** What a template naming no account runs as here: the settings' stand-in, else the default compute account. */
+export function fallbackAccount(
+  settings: Pick<RunSettings, 'project' | 'defaultServiceAccount'>,
+): string {
+  return settings.defaultServiceAccount ?? defaultServiceAccount(settings.project);
+}
+
+/** The account a revision or task template runs as (`fallback` when it names none). */
+export function serviceAccountOf(template: JsonObject, fallback: string): string {
   const sa = template.serviceAccount;
-  return typeof sa === 'string' && sa !== '' ? sa : defaultServiceAccount(project);
+  return typeof sa === 'string' && sa !== '' ? sa : fallback;
 }
 
 /** The identity variables of a process running a template (none without identity). */
@@ -310,7 +332,9 @@ export async function identityEnv(
   settings: RunSettings,
   template: JsonObject,
 ): Promise<Record<string, string>> {
-  return settings.identity ? settings.identity(serviceAccountOf(template, settings.project)) : {};
+  return settings.identity
+    ? settings.identity(serviceAccountOf(template, fallbackAccount(settings)))
+    : {};
 }
 
 /**
@@ -320,10 +344,10 @@ export async function identityEnv(
  */
 export function withDefaultServiceAccount(
   template: Json | undefined,
-  project: string,
+  fallback: string,
 ): Json | undefined {
   if (!template || typeof template !== 'object' || Array.isArray(template)) return template;
   if (typeof template.serviceAccount === 'string' && template.serviceAccount !== '')
     return template;
-  return { ...template, serviceAccount: defaultServiceAccount(project) };
+  return { ...template, serviceAccount: fallback };
 }

@@ -26,6 +26,15 @@ export interface Backend {
   timeoutMs?: number;
 }
 
+/** Why a request is refused before it is routed (Cloud Run's invoker check). */
+export interface Refusal {
+  status: number;
+  message: string;
+}
+
+/** The check a listener makes of each request before routing it; undefined lets it through. */
+export type RequestGate = (req: IncomingMessage) => Refusal | undefined;
+
 /** What a listener serves right now: a weighted choice of backends, or why not. */
 export type Routing =
   | { kind: 'split'; targets: { backend: Backend; percent: number }[] }
@@ -169,10 +178,19 @@ async function forward(
   });
 }
 
-/** Opens a listener on loopback whose requests follow `route()`, read anew for each request. */
-export async function openListener(route: () => Routing): Promise<Listener> {
+/**
+ * Opens a listener on loopback whose requests follow `route()`, read anew for each request, once
+ * `gate` (if any) lets them through.
+ */
+export async function openListener(route: () => Routing, gate?: RequestGate): Promise<Listener> {
   const listener: Partial<Listener> & { route: () => Routing } = { route };
   const server: Server = createServer((req, res) => {
+    const refusal = gate?.(req);
+    if (refusal) {
+      req.resume();
+      refuse(res, refusal.status, refusal.message);
+      return;
+    }
     const routing = listener.route();
     if (routing.kind === 'none') {
       req.resume();

@@ -13,6 +13,7 @@ import {
   type Meta,
   renderMeta,
   type RunSettings,
+  fallbackAccount,
   withDefaultServiceAccount,
 } from './resources.ts';
 import {
@@ -23,7 +24,7 @@ import {
   requestedRevision,
   revisionPlan,
 } from './revisions.ts';
-import { type Listener, openListener, type Routing } from './router.ts';
+import { type Listener, openListener, type RequestGate, type Routing } from './router.ts';
 import { type ResourceKind, ResourceTable, type UpdateOptions } from './table.ts';
 import { checkTraffic, renderTraffic, resolveTraffic, type Target, Traffic } from './traffic.ts';
 
@@ -46,6 +47,21 @@ export interface ServiceRecord {
   tags: Map<string, Listener>;
   /** The service URL's routing, computed once per traffic change. */
   routing?: Routing | undefined;
+  /** The invoker check of its URLs (RunSettings.invoker), if any. */
+  gate?: RequestGate | undefined;
+}
+
+/**
+ * The audiences Cloud Run accepts in a token for a service: its URL, its tags' URLs (each a URL of
+ * its own here) and its `customAudiences`.
+ */
+export function audiencesOf(svc: ServiceRecord): string[] {
+  const out: string[] = [];
+  if (svc.listener) out.push(svc.listener.url);
+  for (const l of svc.tags.values()) out.push(l.url);
+  const custom = svc.spec.customAudiences;
+  if (Array.isArray(custom)) for (const a of custom) if (typeof a === 'string') out.push(a);
+  return out;
 }
 
 const SERVICE_FIELDS = new Set([
@@ -119,7 +135,7 @@ export class Services implements ResourceKind<ServiceRecord> {
     if (spec.template === undefined) return spec;
     return {
       ...spec,
-      template: withDefaultServiceAccount(spec.template, this.settings.project) ?? {},
+      template: withDefaultServiceAccount(spec.template, fallbackAccount(this.settings)) ?? {},
     };
   }
 
@@ -150,7 +166,16 @@ export class Services implements ResourceKind<ServiceRecord> {
   }
 
   async open(svc: ServiceRecord): Promise<void> {
-    svc.listener = await openListener(() => this.traffic.route(svc));
+    const { invoker } = this.settings;
+    if (invoker) {
+      svc.gate = (req) =>
+        invoker({
+          service: svc.meta.name,
+          audiences: audiencesOf(svc),
+          authorization: req.headers.authorization,
+        });
+    }
+    svc.listener = await openListener(() => this.traffic.route(svc), svc.gate);
   }
 
   /** Makes a revision when the write asks for one, then reconciles in the background. */

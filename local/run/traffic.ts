@@ -6,7 +6,13 @@ import { asList, asObject } from './containers.ts';
 import type { Json, JsonObject } from './proto-json.ts';
 import type { RequestMetrics } from './metrics.ts';
 import type { RevisionRecord } from './revisions.ts';
-import { type Backend, type Listener, openListener, type Routing } from './router.ts';
+import {
+  type Backend,
+  type Listener,
+  openListener,
+  type RequestGate,
+  type Routing,
+} from './router.ts';
 
 type AllocationType =
   | 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST'
@@ -32,6 +38,8 @@ export interface TrafficState {
   tags: Map<string, Listener>;
   /** The service URL's routing, computed once per traffic change. */
   routing?: Routing | undefined;
+  /** The invoker check of the service's URLs (its own and its tags'), if any. */
+  gate?: RequestGate | undefined;
 }
 
 const TAG = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -141,7 +149,7 @@ export class Traffic {
     for (const t of svc.served) {
       if (t.tag && !svc.tags.has(t.tag)) {
         const tag = t.tag;
-        svc.tags.set(tag, await openListener(() => this.routeTag(svc, tag)));
+        svc.tags.set(tag, await openListener(() => this.routeTag(svc, tag), svc.gate));
       }
     }
     const minFor = (rev: RevisionRecord) => {

@@ -30,6 +30,7 @@ import {
   renderMeta,
   type RunSettings,
   touch,
+  fallbackAccount,
   withDefaultServiceAccount,
 } from './resources.ts';
 import { crashMessage, requestedRevision, resolveImage, revisionPlan } from './revisions.ts';
@@ -191,7 +192,7 @@ export class WorkerPools implements ResourceKind<WorkerPoolRecord> {
     if (spec.template === undefined) return spec;
     return {
       ...spec,
-      template: withDefaultServiceAccount(spec.template, this.settings.project) ?? {},
+      template: withDefaultServiceAccount(spec.template, fallbackAccount(this.settings)) ?? {},
     };
   }
 

@@ -5,6 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArgument, notFound, RunwayError } from '../../services/shared/errors.ts';
 import { closeServer, readJsonBody, sendJson, serveApi } from '../api-server.ts';
+import { type Gate, openGate } from '../iam/caller.ts';
+import { type RequestResources, serviceAccountResource } from '../iam/policy.ts';
 import type { JsonObject } from '../run/proto-json.ts';
 import { maskPaths, page } from '../run/resources.ts';
 import { timeScaledClock } from '../workflows/engine.ts';
@@ -40,31 +42,82 @@ function listPage(jobs: JsonObject[], q: URLSearchParams): JsonObject {
   return { jobs: p.items, ...(p.nextPageToken ? { nextPageToken: p.nextPageToken } : {}) };
 }
 
-export function schedulerHandler(scheduler: Scheduler) {
+/** The account a job's requests sign as (its OIDC or OAuth token's), if any. */
+function signer(job: JsonObject): string | undefined {
+  const target = job.httpTarget;
+  if (!target || typeof target !== 'object' || Array.isArray(target)) return undefined;
+  for (const key of ['oidcToken', 'oauthToken']) {
+    const t = (target as JsonObject)[key];
+    if (t && typeof t === 'object' && !Array.isArray(t)) {
+      const email = (t as JsonObject).serviceAccountEmail;
+      if (typeof email === 'string' && email !== '') return serviceAccountResource(email);
+    }
+  }
+  return undefined;
+}
+
+export function schedulerHandler(scheduler: Scheduler, gate: Gate = openGate) {
   const body = async (req: IncomingMessage, type: string, path: string) =>
     decode(type, await readJsonBody(req, MAX_BODY), path);
+  const can = (req: IncomingMessage, method: string, resources: RequestResources) =>
+    gate.authorize(
+      req,
+      'cloudscheduler.googleapis.com',
+      `google.cloud.scheduler.v1.CloudScheduler.${method}`,
+      resources,
+    );
   const routes: [string, RegExp, Handler][] = [
-    ['GET', new RegExp(`^/v1/(${LOC})/jobs$`), async (m, q) => listPage(scheduler.list(m[1]!), q)],
+    [
+      'GET',
+      new RegExp(`^/v1/(${LOC})/jobs$`),
+      async (m, q, req) => {
+        can(req, 'ListJobs', { resource: `${m[1]}/jobs`, parent: m[1]! });
+        return listPage(scheduler.list(m[1]!), q);
+      },
+    ],
     [
       'POST',
       new RegExp(`^/v1/(${LOC})/jobs$`),
-      async (m, _q, req) => scheduler.create(m[1]!, await body(req, 'Job', 'job')),
+      async (m, _q, req) => {
+        gate.caller(req);
+        const job = await body(req, 'Job', 'job');
+        const sa = signer(job);
+        can(req, 'CreateJob', {
+          resource: typeof job.name === 'string' ? job.name : `${m[1]}/jobs`,
+          parent: m[1]!,
+          ...(sa ? { serviceAccount: sa } : {}),
+        });
+        return scheduler.create(m[1]!, job);
+      },
     ],
-    ['GET', new RegExp(`^/v1/(${LOC}/jobs/${ID})$`), async (m) => scheduler.get(m[1]!)],
+    [
+      'GET',
+      new RegExp(`^/v1/(${LOC}/jobs/${ID})$`),
+      async (m, _q, req) => {
+        can(req, 'GetJob', { resource: m[1]! });
+        return scheduler.get(m[1]!);
+      },
+    ],
     [
       'PATCH',
       new RegExp(`^/v1/(${LOC}/jobs/${ID})$`),
-      async (m, q, req) =>
-        scheduler.update(
+      async (m, q, req) => {
+        gate.caller(req);
+        const job = await body(req, 'Job', 'job');
+        const sa = signer(job);
+        can(req, 'UpdateJob', { resource: m[1]!, ...(sa ? { serviceAccount: sa } : {}) });
+        return scheduler.update(
           m[1]!,
-          await body(req, 'Job', 'job'),
+          job,
           maskPaths(q.get('updateMask') ?? q.get('update_mask') ?? undefined),
-        ),
+        );
+      },
     ],
     [
       'DELETE',
       new RegExp(`^/v1/(${LOC}/jobs/${ID})$`),
-      async (m) => {
+      async (m, _q, req) => {
+        can(req, 'DeleteJob', { resource: m[1]! });
         scheduler.delete(m[1]!);
         return {};
       },
@@ -74,6 +127,7 @@ export function schedulerHandler(scheduler: Scheduler) {
       new RegExp(`^/v1/(${LOC}/jobs/${ID}):${verb}$`),
       async (m, _q, req) => {
         const type = `${verb[0]!.toUpperCase()}${verb.slice(1)}JobRequest`;
+        can(req, type.replace(/Request$/, ''), { resource: m[1]! });
         const b = await body(req, type, '');
         if (typeof b.name === 'string' && b.name !== '' && b.name !== m[1]) {
           throw invalidArgument(`name ${b.name} does not match the job in the URL, ${m[1]}`);
@@ -131,6 +185,8 @@ export async function startLocalScheduler(options: {
   tokens?: TokenSource;
   log?: (entry: AttemptLog) => void;
   port?: number;
+  /** Each request's IAM check (local/iam/caller.ts); absent: none. */
+  gate?: Gate;
 }): Promise<LocalScheduler> {
   const scheduler = new Scheduler({
     project: options.project,
@@ -139,7 +195,7 @@ export async function startLocalScheduler(options: {
     ...(options.log ? { log: options.log } : {}),
   });
   const { server, host, url } = await serveApi(
-    schedulerHandler(scheduler),
+    schedulerHandler(scheduler, options.gate),
     options.port === undefined ? {} : { port: options.port },
   );
   return {

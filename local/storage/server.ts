@@ -6,6 +6,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArgument, notFound, RunwayError } from '../../services/shared/errors.ts';
 import { closeServer, readJsonBody, readRawBody, serveApi } from '../api-server.ts';
+import { type Gate, openGate } from '../iam/caller.ts';
+import type { RequestResources } from '../iam/policy.ts';
 
 export const STORAGE_LIMITS = { objectBytes: 256 * 1024 * 1024, totalBytes: 1024 * 1024 * 1024 };
 
@@ -295,8 +297,19 @@ interface Resumable {
 }
 
 export async function startLocalStorage(
-  options: { port?: number; store?: ObjectStore } = {},
+  options: {
+    port?: number;
+    store?: ObjectStore;
+    /** Each request's IAM check (local/iam/caller.ts); absent: none. */
+    gate?: Gate;
+    /** Hears each bucket created, to give it Google's default policy. */
+    onBucket?: (bucket: string, project: string) => void;
+  } = {},
 ): Promise<LocalStorage> {
+  const gate = options.gate ?? openGate;
+  const can = (req: IncomingMessage, method: string, resources: RequestResources) =>
+    gate.authorize(req, 'storage.googleapis.com', method, resources);
+  const bucketName = (b: string) => `projects/_/buckets/${b}`;
   const store = options.store ?? new ObjectStore();
   const sessions = new Map<string, Resumable>();
   let base = '';
@@ -317,31 +330,47 @@ export async function startLocalStorage(
 
     let m = /^\/storage\/v1\/b\/?$/.exec(path);
     if (m && method === 'POST') {
+      gate.caller(req);
       const body = await readJsonBody(req, 64 * 1024);
       const project = q.get('project');
       if (!project) throw invalidArgument('Required parameter: project');
       if (typeof body.name !== 'string') throw invalidArgument('Required: bucket name');
+      can(req, 'storage.buckets.insert', {
+        resource: bucketName(body.name),
+        project: `projects/${project}`,
+      });
       const b = store.createBucket(
         body.name,
         project,
         typeof body.location === 'string' ? body.location : undefined,
       );
+      options.onBucket?.(body.name, project);
       return sendJson(res, 200, bucketResource(b, base));
     }
     if (m && method === 'GET') {
       const project = q.get('project');
       if (!project) throw invalidArgument('Required parameter: project');
+      can(req, 'storage.buckets.list', {
+        resource: `projects/${project}/buckets`,
+        project: `projects/${project}`,
+      });
       return sendJson(res, 200, {
         kind: 'storage#buckets',
         items: store.buckets(project, q.get('prefix') ?? '').map((b) => bucketResource(b, base)),
       });
     }
     m = /^\/storage\/v1\/b\/([^/]+)\/?$/.exec(path);
-    if (m && method === 'GET')
+    if (m && method === 'GET') {
+      can(req, 'storage.buckets.get', { resource: bucketName(seg(m[1]!)) });
       return sendJson(res, 200, bucketResource(store.bucket(seg(m[1]!)), base));
+    }
 
     m = /^\/storage\/v1\/b\/([^/]+)\/o\/?$/.exec(path);
     if (m && method === 'GET') {
+      can(req, 'storage.objects.list', {
+        resource: `${bucketName(seg(m[1]!))}/objects`,
+        parent: bucketName(seg(m[1]!)),
+      });
       const items = store
         .list(seg(m[1]!), q.get('prefix') ?? '')
         .map((o) => objectResource(o, base));
@@ -349,6 +378,9 @@ export async function startLocalStorage(
     }
     m = /^\/(?:storage|download\/storage)\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(path);
     if (m && method === 'GET') {
+      can(req, 'storage.objects.get', {
+        resource: `${bucketName(seg(m[1]!))}/objects/${seg(m[2]!)}`,
+      });
       const obj = store.get(seg(m[1]!), seg(m[2]!));
       if (q.get('alt') === 'media') return sendMedia(req, res, obj);
       return sendJson(res, 200, objectResource(obj, base));
@@ -358,6 +390,9 @@ export async function startLocalStorage(
     if (m && (method === 'POST' || method === 'PUT')) {
       const bucket = seg(m[1]!);
       const type = q.get('uploadType');
+      // Checked on the bucket: the object's name may be in the body (multipart, resumable).
+      if (!q.get('upload_id'))
+        can(req, 'storage.objects.insert', { resource: `${bucketName(bucket)}/objects` });
       const ifGen = q.get('ifGenerationMatch') ?? undefined;
       if (type === 'media' && method === 'POST') {
         const name = q.get('name');

@@ -33,6 +33,7 @@ const envSchema = z
     WORKFLOWS_EMULATOR_HOST: z.string().optional(),
     RUN_EMULATOR_HOST: z.string().optional(),
     ARTIFACT_REGISTRY_EMULATOR_HOST: z.string().optional(),
+    GCE_METADATA_HOST: z.string().optional(),
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL']).default('INFO'),
   })
@@ -108,6 +109,11 @@ export interface DeployerConfig {
   artifactRegistryEmulatorHost?: string;
   /** Where events are published instead of Google's Pub/Sub. */
   pubsubEmulatorHost?: string;
+  /**
+   * A metadata server other than Google's (the local cloud's): the emulators are then called with
+   * the deployer's own tokens from it, not a fake one, so their IAM checks see its account.
+   */
+  metadataHost?: string;
   port: number;
   logLevel: z.output<typeof envSchema>['LOG_LEVEL'];
 }
@@ -156,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DeployerConfig
       ? { artifactRegistryEmulatorHost: e.ARTIFACT_REGISTRY_EMULATOR_HOST }
       : {}),
     ...(e.PUBSUB_EMULATOR_HOST ? { pubsubEmulatorHost: e.PUBSUB_EMULATOR_HOST } : {}),
+    ...(e.GCE_METADATA_HOST ? { metadataHost: e.GCE_METADATA_HOST } : {}),
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

@@ -28,10 +28,10 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
   };
 }
 
-async function clientOptions(host: string | undefined) {
+async function clientOptions(host: string | undefined, metadataHost: string | undefined) {
   if (!host) return { fallback: true as const };
   const { localClientOptions } = await import('../shared/clients.ts');
-  return localClientOptions(host);
+  return localClientOptions(host, metadataHost ? { credentials: 'metadata' } : {});
 }
 
 export function googleAccess(config: DeployerConfig) {
@@ -43,7 +43,7 @@ export function googleAccess(config: DeployerConfig) {
       // which REST mode never uses.
       import('@google-cloud/workflows/build/src/v1/executions_client.js'),
       import('./executions.ts'),
-      clientOptions(config.workflowsEmulatorHost),
+      clientOptions(config.workflowsEmulatorHost, config.metadataHost),
     ]);
     const { ExecutionsClient } = commonJs(clientModule);
     return workflowsExecutions(new ExecutionsClient(options), parent);
@@ -52,7 +52,7 @@ export function googleAccess(config: DeployerConfig) {
     const [clientModule, { artifactRegistry }, options] = await Promise.all([
       import('@google-cloud/artifact-registry/build/src/v1/artifact_registry_client.js'),
       import('./cloud.ts'),
-      clientOptions(config.artifactRegistryEmulatorHost),
+      clientOptions(config.artifactRegistryEmulatorHost, config.metadataHost),
     ]);
     const { ArtifactRegistryClient } = commonJs(clientModule);
     return artifactRegistry(new ArtifactRegistryClient(options));
@@ -62,7 +62,7 @@ export function googleAccess(config: DeployerConfig) {
       import('@google-cloud/run/build/src/v2/services_client.js'),
       import('@google-cloud/run/build/src/v2/jobs_client.js'),
       import('./cloud.ts'),
-      clientOptions(config.runEmulatorHost),
+      clientOptions(config.runEmulatorHost, config.metadataHost),
     ]);
     const { ServicesClient } = commonJs(servicesModule);
     const { JobsClient } = commonJs(jobsModule);

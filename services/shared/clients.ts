@@ -1,20 +1,39 @@
 // Google's own client libraries pointed at the local cloud: REST ("fallback") mode over plain HTTP
-// on loopback, with a fake access token so they never look for credentials or a metadata server.
-import { OAuth2Client } from 'google-auth-library';
+// on loopback, with a fake access token so they never look for credentials or a metadata server,
+// or, in a process the local cloud gave an identity (GCE_METADATA_HOST), with its own tokens.
+import { Compute, OAuth2Client } from 'google-auth-library';
 
 export interface LocalEndpoint {
   /** `127.0.0.1:PORT` or `http://127.0.0.1:PORT`. */
   host: string;
 }
 
-/** Options for any `@google-cloud/*` client to talk to a local emulator at `host`. */
-export function localClientOptions(host: string) {
+/** The token Google's clients pointed at the local cloud hold: the local cloud's IAM takes it for the local user. */
+export const LOCAL_FAKE_TOKEN = 'local-fake-token';
+
+/** The header a plain `fetch` to a local API sends, so it calls as the local user, as the clients do. */
+export const localAuthorization = { authorization: `Bearer ${LOCAL_FAKE_TOKEN}` } as const;
+
+/**
+ * Options for any `@google-cloud/*` client to talk to a local emulator at `host`. With
+ * `credentials: 'metadata'` it calls with the tokens of the metadata server google-auth-library
+ * finds (GCE_METADATA_HOST), so the local cloud's IAM checks see the process's own account.
+ */
+export function localClientOptions(
+  host: string,
+  options: { credentials?: 'fake' | 'metadata' } = {},
+) {
   const url = new URL(host.includes('://') ? host : `http://${host}`);
-  const authClient = new OAuth2Client();
-  authClient.setCredentials({
-    access_token: 'local-fake-token',
-    expiry_date: Date.now() + 365 * 86_400_000,
-  });
+  let authClient: OAuth2Client;
+  if (options.credentials === 'metadata') {
+    authClient = new Compute();
+  } else {
+    authClient = new OAuth2Client();
+    authClient.setCredentials({
+      access_token: LOCAL_FAKE_TOKEN,
+      expiry_date: Date.now() + 365 * 86_400_000,
+    });
+  }
   return {
     fallback: true as const,
     apiEndpoint: url.hostname,

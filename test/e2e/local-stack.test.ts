@@ -31,6 +31,7 @@ import { waitForRelease, waitForStage } from '../../local/watch.ts';
 import { gcloudInstalled, gcloudWorkflowsRun } from '../helpers/gcloud.ts';
 import { alive } from '../helpers/processes.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 
 const CONFIG = join(repoRoot, 'runway.yaml');
 
@@ -154,6 +155,7 @@ describe('releases on the local cloud', () => {
       `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/runway-release/executions`,
       {
         method: 'POST',
+        headers: localAuthorization,
         body: JSON.stringify({
           argument: JSON.stringify(args),
           labels: { pipeline: pipeline.name, digest: shortDigest(pushed.digest) },
@@ -210,7 +212,8 @@ describe('releases on the local cloud', () => {
         subscription: `projects/${project}/subscriptions/runway-deployer-push`,
       });
     const cases: { name: string; token: string | null; status: number }[] = [
-      { name: 'no token', token: null, status: 401 },
+      // Cloud Run's invoker check answers before the deployer: no token is its 403.
+      { name: 'no token', token: null, status: 403 },
       { name: 'forged (another key)', token: forger.idToken(pusher, audience), status: 401 },
       { name: 'tampered (audience edited)', token: tampered, status: 401 },
       {
@@ -318,7 +321,14 @@ describe('releases on the local cloud', () => {
     const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
     assert.equal(run.result?.outcome, 'PROMOTED');
     assert.equal(alive(pid), false);
-    const health = await fetch(`${stack.info.deployer}/healthz`);
+    // The deployer is private, as on Google: the push account's token passes Cloud Run's check.
+    const token = stack.identity!.sign(
+      runwayAccount(stack.info.project, 'push'),
+      deployerAudience(stack.info.project),
+    );
+    const health = await fetch(`${stack.info.deployer}/healthz`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(health.status, 200);
     assert.notEqual(stack.run.services.pidOf(svc.name!, revision), pid);
     await rm(dir, { recursive: true, force: true });
@@ -423,6 +433,7 @@ describe('releases on the local cloud', () => {
 async function executionCount(stack: Stack): Promise<number> {
   const res = await fetch(
     `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/${WORKFLOW}/executions?pageSize=1000`,
+    { headers: localAuthorization },
   );
   return ((await res.json()) as { executions?: unknown[] }).executions?.length ?? 0;
 }
@@ -431,6 +442,7 @@ async function stackOutcomes(stack: Stack, digest: string): Promise<string[]> {
   const filter = encodeURIComponent(`labels.digest="${shortDigest(digest)}"`);
   const res = await fetch(
     `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/runway-release/executions?view=FULL&pageSize=1000&filter=${filter}`,
+    { headers: localAuthorization },
   );
   const { executions = [] } = (await res.json()) as {
     executions?: { state: string; result?: string }[];

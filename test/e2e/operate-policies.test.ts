@@ -17,6 +17,7 @@ import { deployerAudience, runwayAccount } from '../../local/identity/accounts.t
 import { parseEventMessage } from '../../services/shared/events.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
 import { runwayIn } from '../helpers/runway.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 
 const REPO = 'us-central1-docker.pkg.dev/local-project/apps';
 const ALICE = 'user:alice@example.com';
@@ -162,7 +163,7 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
 
   async function executionsOf(pipeline: string): Promise<string[]> {
     const url = `${stack.info.workflows}/v1/projects/local-project/locations/us-central1/workflows/runway-release/executions?filter=${encodeURIComponent(`labels.pipeline="${pipeline}"`)}`;
-    const res = await fetch(url);
+    const res = await fetch(url, { headers: localAuthorization });
     assert.equal(res.status, 200, await res.clone().text());
     return (
       ((await res.json()) as { executions?: { name: string }[] }).executions?.map((e) => e.name) ??

@@ -17,6 +17,7 @@ import { type Stack, startStack, WORKFLOW } from '../../local/stack.ts';
 import { shortDigest } from '../../services/shared/image-ref.ts';
 import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
 import { runwayIn } from '../helpers/runway.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 
 const bin = new URL('../../bin/runway.js', import.meta.url).pathname;
 const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/shop';
@@ -75,6 +76,7 @@ describe('operating releases on the local cloud', () => {
     const argument = { ...args, promotion: { ...args.promotion, ...promotion } };
     const res = await fetch(executionsUrl(), {
       method: 'POST',
+      headers: localAuthorization,
       body: JSON.stringify({
         argument: JSON.stringify(argument),
         labels: { pipeline: 'shop', digest: shortDigest(digestRef.split('@')[1]!) },
@@ -86,7 +88,9 @@ describe('operating releases on the local cloud', () => {
 
   async function ended(name: string): Promise<Execution> {
     for (;;) {
-      const e = (await (await fetch(`${stack.info.workflows}/v1/${name}`)).json()) as Execution;
+      const e = (await (
+        await fetch(`${stack.info.workflows}/v1/${name}`, { headers: localAuthorization })
+      ).json()) as Execution;
       if (e.state !== 'ACTIVE') return e;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -17,9 +17,11 @@ import { shortDigest } from '../../services/shared/image-ref.ts';
 import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
 import { type GcloudExecution, gcloudInstalled, gcloudWorkflowsRun } from '../helpers/gcloud.ts';
 import { deployerAudience, runwayAccount } from '../../local/identity/accounts.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 
 const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/shop';
-const RUNTIME = 'shop-runtime@local-project.iam.gserviceaccount.com';
+// The app account infra/ gives the pipelines' services, and the workflow may act as (IAM on).
+const RUNTIME = 'runway-app@local-project.iam.gserviceaccount.com';
 // A 20 s bake, under the minute Cloud Monitoring aligns to; metrics that take 90 s to show.
 const CONFIG = `project: local-project
 region: us-central1
@@ -172,13 +174,14 @@ describe('Google contracts on the local cloud', () => {
         const base = `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/${WORKFLOW}/executions`;
         const res = await fetch(base, {
           method: 'POST',
+          headers: localAuthorization,
           body: JSON.stringify({ argument: JSON.stringify(argument) }),
         });
         assert.equal(res.status, 200, await res.clone().text());
         const { name } = (await res.json()) as { name: string };
         for (;;) {
           const e = (await (
-            await fetch(`${stack.info.workflows}/v1/${name}`)
+            await fetch(`${stack.info.workflows}/v1/${name}`, { headers: localAuthorization })
           ).json()) as GcloudExecution;
           if (e.state !== 'ACTIVE') return e;
           await new Promise((r) => setTimeout(r, 100));

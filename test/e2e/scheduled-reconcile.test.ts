@@ -37,7 +37,11 @@ const pushProxy = createServer((req, res) => {
     proxy.forwarded++;
     const answer = await fetch(`${proxy.deployer}/pubsub/artifact-registry`, {
       method: 'POST',
-      headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json') },
+      headers: {
+        'content-type': String(req.headers['content-type'] ?? 'application/json'),
+        // The push's OIDC token: Cloud Run's invoker check and the deployer both want it.
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      },
       body,
     }).catch(() => undefined);
     res.writeHead(answer?.status ?? 502).end();

@@ -4,6 +4,7 @@
 import { serveCallbacks } from '../../local/workflows/api/server.ts';
 import { CallbackHub } from '../../local/workflows/stdlib/events.ts';
 import type { Clock } from '../../local/workflows/stdlib/types.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 
 export interface TestCallbacks {
   hub: CallbackHub;
@@ -31,7 +32,7 @@ export function testCallbacks(clock?: Clock): TestCallbacks {
     async send(url, body) {
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...localAuthorization },
         body: JSON.stringify(body),
       });
       await res.arrayBuffer();

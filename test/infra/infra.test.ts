@@ -51,10 +51,14 @@ const ALLOWED: Record<string, string[]> = {
   ],
   push: ['roles/run.invoker'],
   scheduler: ['roles/run.invoker'],
-  // deploys staging and live, runs the acceptance job, deploys as app/acceptance, reports, logs
+  // deploys staging and live, runs the acceptance job and follows it (run.viewer on the job: its
+  // operation and execution), deploys as app/acceptance, reports, logs
   workflow: [
     'roles/run.developer',
     'roles/run.jobsExecutorWithOverrides',
+    'roles/run.viewer',
+    // answers a running release's callback (abort): workflows.callbacks.send
+    'roles/workflows.invoker',
     'roles/iam.serviceAccountUser',
     'roles/pubsub.publisher',
     'roles/logging.logWriter',

@@ -114,6 +114,27 @@ resource "google_cloud_run_v2_job_iam_member" "workflow_runs_tests" {
   member   = "serviceAccount:${var.accounts.workflow}"
 }
 
+# Running the job is not following it: roles/run.jobsExecutorWithOverrides holds neither
+# run.operations.get nor run.executions.get, and both the workflow's connector and the deployer
+# wait on the job's long-running operation for the execution's verdict. Found by running a
+# release on the local cloud with IAM on (issue 17): without these, every acceptance stage fails
+# with PERMISSION_DENIED on run.operations.get.
+resource "google_cloud_run_v2_job_iam_member" "workflow_follows_tests" {
+  project  = var.project
+  location = var.region
+  name     = google_cloud_run_v2_job.acceptance.name
+  role     = "roles/run.viewer"
+  member   = "serviceAccount:${var.accounts.workflow}"
+}
+
+resource "google_cloud_run_v2_job_iam_member" "deployer_follows_verification" {
+  project  = var.project
+  location = var.region
+  name     = google_cloud_run_v2_job.acceptance.name
+  role     = "roles/run.viewer"
+  member   = "serviceAccount:${var.accounts.deployer}"
+}
+
 # The deployer's /reconcile reads live's digest annotation and, with verify, runs the job.
 resource "google_cloud_run_v2_service_iam_member" "deployer_reads_live" {
   project  = var.project

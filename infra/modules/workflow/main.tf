@@ -54,6 +54,18 @@ resource "google_service_account_iam_member" "workflow_acts_as_acceptance" {
   member             = "serviceAccount:${var.accounts.workflow}"
 }
 
+# An abort (or a rollback) of a running release is an execution of this workflow that posts the
+# decision to the running one's callback URL as this account: that needs
+# workflows.callbacks.send, which only roles/workflows.invoker (or wider) holds among predefined
+# roles, and Workflows has no per-workflow IAM. Found by running `runway abort` on the local cloud
+# with IAM on (issue 17): without it the decision goes unheard, and the release only stops at its
+# next annotation check. A custom role with workflows.callbacks.send alone would be narrower.
+resource "google_project_iam_member" "workflow_answers_callbacks" {
+  project = var.project
+  role    = "roles/workflows.invoker"
+  member  = "serviceAccount:${var.accounts.workflow}"
+}
+
 resource "google_project_iam_member" "workflow_logs" {
   project = var.project
   role    = "roles/logging.logWriter"

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { invalidArgument, notFound, RunwayError } from '../../../services/shared/errors.ts';
 import { closeServer, readJsonBody, readRawBody, sendJson, serveApi } from '../../api-server.ts';
+import { type Gate, openGate } from '../../iam/caller.ts';
 import { parseJsonValue, toJsonText } from '../convert.ts';
 import { type EngineOptions, type Execution, startExecution } from '../engine.ts';
 import { CallbackHub, type Delivery, payloadJson } from '../stdlib/events.ts';
@@ -42,7 +43,12 @@ export interface ExecutionsServerOptions {
   engineOptions?: EngineOptions;
   /** What a workflow deployed without an account runs as: Google uses the default compute account. */
   defaultServiceAccount?: string;
+  /** Each request's IAM check (local/iam/caller.ts); absent: none. */
+  gate?: Gate;
 }
+
+const EXECUTIONS_SERVICE = 'workflowexecutions.googleapis.com';
+const EXECUTIONS_METHOD = 'google.cloud.workflows.executions.v1.Executions';
 
 export interface ExecutionsServer {
   url: string;
@@ -71,8 +77,8 @@ function refused(d: Exclude<Delivery, { ok: true }>): RunwayError {
 
 /**
  * Answers a callback URL (with the method its endpoint expects) or `callbacks.list` (GET without
- * an ID); false for any other path. Google wants a token allowed `workflows.callbacks.send`;
- * locally any Authorization header, or none, is accepted.
+ * an ID); false for any other path. A callback wants a caller allowed `workflows.callbacks.send`
+ * on the execution, as Google does (with IAM off, anyone).
  */
 async function routeCallbacks(
   hub: CallbackHub,
@@ -80,11 +86,13 @@ async function routeCallbacks(
   res: ServerResponse,
   url: URL,
   executionKnown: (name: string) => boolean,
+  gate: Gate = openGate,
 ): Promise<boolean> {
   const m = CALLBACK_ROUTE.exec(url.pathname);
   if (!m) return false;
   const [, execution, executionId, callbackId] = m as unknown as [string, string, string, string?];
   if (callbackId) {
+    gate.authorize(req, EXECUTIONS_SERVICE, 'http:callback', { resource: execution });
     const body = await readRawBody(req, MAX_BODY_BYTES);
     const d = hub.deliver(url.pathname, {
       method: req.method ?? 'GET',
@@ -98,6 +106,10 @@ async function routeCallbacks(
     return true;
   }
   if (req.method !== 'GET') throw notFound(`no route for ${req.method} ${url.pathname}`);
+  gate.authorize(req, EXECUTIONS_SERVICE, `${EXECUTIONS_METHOD}.ListCallbacks`, {
+    resource: `${execution}/callbacks`,
+    parent: execution,
+  });
   if (!executionKnown(execution)) throw notFound(`Execution not found: ${execution}`);
   const pageSize = Math.min(
     Math.max(
@@ -484,9 +496,16 @@ async function routeWorkflows(
   return true;
 }
 
+/** The IAM method of each execution route. */
+const EXECUTION_METHODS: Record<string, string> = {
+  GET: 'GetExecution',
+  'POST:cancel': 'CancelExecution',
+};
+
 async function route(api: ExecutionsApi, req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? '/', 'http://local');
-  if (await routeCallbacks(api.callbacks, req, res, url, (name) => api.has(name))) return;
+  const gate = api.options.gate ?? openGate;
+  if (await routeCallbacks(api.callbacks, req, res, url, (name) => api.has(name), gate)) return;
   if (await routeWorkflows(api, req, res, url)) return;
   const noRoute = () => notFound(`no route for ${req.method} ${url.pathname}`);
   const m = EXECUTIONS_ROUTE.exec(url.pathname);
@@ -507,10 +526,25 @@ async function route(api: ExecutionsApi, req: IncomingMessage, res: ServerRespon
   };
   const method = req.method ?? '';
   const collection = id ? undefined : COLLECTION_ROUTES[method];
-  if (collection) return sendJson(res, await collection(api, t, req, url));
+  if (collection) {
+    gate.authorize(
+      req,
+      EXECUTIONS_SERVICE,
+      `${EXECUTIONS_METHOD}.${method === 'POST' ? 'CreateExecution' : 'ListExecutions'}`,
+      { resource: `${t.parent}/executions`, parent: t.parent },
+    );
+    return sendJson(res, await collection(api, t, req, url));
+  }
+  const key = verb ? `${method}:${verb}` : method;
+  const iamMethod = EXECUTION_METHODS[key];
+  if (iamMethod) {
+    gate.authorize(req, EXECUTIONS_SERVICE, `${EXECUTIONS_METHOD}.${iamMethod}`, {
+      resource: `${t.parent}/executions/${id}`,
+    });
+  }
   const record = id ? api.execution(`${t.parent}/executions/${id}`) : undefined;
   if (!record) throw notFound(`Execution not found: ${t.parent}/executions/${id}`);
-  const handler = EXECUTION_ROUTES[verb ? `${method}:${verb}` : method];
+  const handler = EXECUTION_ROUTES[key];
   if (!handler) throw noRoute();
   sendJson(res, await handler(api, record));
 }
