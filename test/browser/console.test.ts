@@ -25,6 +25,7 @@ import { type Stack, startStack, WORKFLOW } from '../../local/stack.ts';
 import { shortDigest } from '../../services/shared/image-ref.ts';
 import { workflowArgsFor } from '../../services/shared/pipeline-config.ts';
 import { runwayIn } from '../helpers/runway.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const NO_BROWSER = existsSync(CHROMIUM)
@@ -94,6 +95,7 @@ describe('the console in Chromium against a live local stack', () => {
       `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/${WORKFLOW}/executions`,
       {
         method: 'POST',
+        headers: localAuthorization,
         body: JSON.stringify({
           argument: JSON.stringify(argument),
           labels: { pipeline: 'shop', digest: shortDigest(pushed.digest) },
@@ -108,7 +110,10 @@ describe('the console in Chromium against a live local stack', () => {
     const name = `${stack.info.workflows}/v1/projects/${stack.info.project}/locations/${stack.info.region}/workflows/${WORKFLOW}/executions/${id}`;
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const e = (await (await fetch(name)).json()) as { state: string; result?: string };
+      const e = (await (await fetch(name, { headers: localAuthorization })).json()) as {
+        state: string;
+        result?: string;
+      };
       if (e.state !== 'ACTIVE') return e;
       if (Date.now() > deadline) throw new Error(`execution ${id} did not end`);
       await new Promise((r) => setTimeout(r, 100));

@@ -46,6 +46,8 @@ describe('identity on', () => {
       project: PROJECT,
       region: REGION,
       home,
+      // Identity alone: with IAM on, the services this test makes would be private (iam.test.ts).
+      iam: 'off',
       pubsub: 'bridge',
       startupTimeoutMs: 5_000,
     });
