@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { invalidArgument, notFound, RunwayError } from '../../../services/shared/errors.ts';
 import { closeServer, readJsonBody, readRawBody, sendJson, serveApi } from '../../api-server.ts';
 import { type Gate, openGate } from '../../iam/caller.ts';
+import { serviceAccountResource } from '../../iam/policy.ts';
 import { parseJsonValue, toJsonText } from '../convert.ts';
 import { type EngineOptions, type Execution, startExecution } from '../engine.ts';
 import { CallbackHub, type Delivery, payloadJson } from '../stdlib/events.ts';
@@ -452,6 +453,22 @@ async function routeWorkflows(
   const m = w ?? o;
   if (!m) return false;
   const [, project, location, id] = m as unknown as [string, string, string, string | undefined];
+  const gate = api.options.gate ?? openGate;
+  const parent = `projects/${project}/locations/${location}`;
+  /** The Workflows API's IAM check; deploying as an account needs act-as on it too. */
+  const authorize = (method: string, resource: string, account?: unknown) =>
+    gate.authorize(
+      req,
+      'workflows.googleapis.com',
+      `google.cloud.workflows.v1.Workflows.${method}`,
+      {
+        resource,
+        parent,
+        ...(typeof account === 'string' && account
+          ? { serviceAccount: serviceAccountResource(account) }
+          : {}),
+      },
+    );
   const wrongMethod = () =>
     new RunwayError('INVALID_ARGUMENT', `Method ${method} is not allowed on ${url.pathname}`, {
       httpStatus: 405,
@@ -469,15 +486,23 @@ async function routeWorkflows(
   }
   if (!id) {
     if (method === 'GET') {
+      authorize('ListWorkflows', parent);
       await api.deployDir();
       sendJson(res, store.list(url.searchParams));
     } else if (method === 'POST') {
       const body = await readJsonBody(req, MAX_BODY_BYTES);
+      authorize(
+        'CreateWorkflow',
+        `${parent}/workflows/${url.searchParams.get('workflowId') ?? ''}`,
+        body.serviceAccount,
+      );
       sendJson(res, store.create(url.searchParams.get('workflowId'), body));
     } else throw wrongMethod();
     return true;
   }
+  const name = `${parent}/workflows/${id}`;
   if (method === 'GET') {
+    authorize('GetWorkflow', name);
     const d = await api.workflowNamed(id).catch((err: unknown) => {
       if (err instanceof RunwayError && err.code === 'NOT_FOUND')
         throw notFound(`Resource '${store.parent}/workflows/${id}' was not found`);
@@ -486,11 +511,13 @@ async function routeWorkflows(
     sendJson(res, store.render(id, d));
   } else if (method === 'PATCH') {
     const body = await readJsonBody(req, MAX_BODY_BYTES);
+    authorize('UpdateWorkflow', name, body.serviceAccount);
     // A workflow read from the directory exists for the API as soon as it is asked for.
     await api.workflowNamed(id).catch(() => undefined);
     sendJson(res, store.update(id, body, url.searchParams.get('updateMask')));
   } else if (method === 'DELETE') {
     req.resume();
+    authorize('DeleteWorkflow', name);
     sendJson(res, store.delete(id));
   } else throw wrongMethod();
   return true;
