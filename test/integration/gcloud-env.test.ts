@@ -14,7 +14,12 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { RevisionsClient, ServicesClient } from '@google-cloud/run';
 import { envCommand } from '../../cli/commands/env.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type LocalCloudBuild, startLocalCloudBuild } from '../../local/build/api.ts';
 import { type GcloudProxy, startGcloudProxy } from '../../local/gcloud-proxy.ts';
+import { type LocalScheduler, startLocalScheduler } from '../../local/scheduler/server.ts';
+import { type LocalStorage, startLocalStorage } from '../../local/storage/server.ts';
 import { type LocalRegistry, startLocalRegistry } from '../../local/registry/server.ts';
 import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
 import type { StackInfo } from '../../local/stack.ts';
@@ -49,6 +54,12 @@ let registry: LocalRegistry;
 let run: LocalRun;
 let workflows: ExecutionsServer;
 let proxy: GcloudProxy;
+let scheduler: LocalScheduler;
+let storage: LocalStorage;
+let build: LocalCloudBuild;
+/** Where the reconcile job posts: each request's path, as the deployer would see it. */
+let deployer: Server;
+const reconciles: string[] = [];
 let envText: string;
 let services: ServicesClient;
 let revisions: RevisionsClient;
@@ -99,6 +110,37 @@ describe('gcloud after eval "$(runway local env)"', {
       engineOptions: { clock: timeScaledClock(1) },
     });
     proxy = await startGcloudProxy();
+    scheduler = await startLocalScheduler({ project: PROJECT });
+    storage = await startLocalStorage();
+    build = await startLocalCloudBuild({
+      project: PROJECT,
+      location: 'global',
+      root: join(root, 'cb'),
+      storage: storage.store,
+      pusher: { push: async () => Promise.reject(new Error('no pushes in this test')) },
+    });
+    deployer = createServer((req, res) => {
+      reconciles.push(`${req.method} ${req.url}`);
+      req.resume();
+      res.end('{}');
+    });
+    await new Promise<void>((r) => deployer.listen(0, '127.0.0.1', r));
+    // The reconcile job as `runway local up` creates it (deploy-runway.ts), at a stand-in deployer.
+    const made = await fetch(`${scheduler.url}/v1/${PARENT}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: `${PARENT}/jobs/runway-reconcile`,
+        schedule: '*/15 * * * *',
+        timeZone: 'Etc/UTC',
+        httpTarget: {
+          uri: `http://127.0.0.1:${(deployer.address() as AddressInfo).port}/reconcile`,
+          httpMethod: 'POST',
+          body: Buffer.from('{"verify":false}').toString('base64'),
+        },
+      }),
+    });
+    assert.equal(made.status, 200, await made.clone().text());
     const info: StackInfo = {
       run: run.url,
       workflows: workflows.url,
@@ -113,6 +155,9 @@ describe('gcloud after eval "$(runway local env)"', {
       home,
       pid: process.pid,
       gcloudProxy: proxy.url,
+      scheduler: scheduler.url,
+      storage: storage.url,
+      build: build.url,
     };
     await mkdir(home, { recursive: true });
     await writeFile(join(home, 'stack.json'), JSON.stringify(info));
@@ -136,6 +181,10 @@ describe('gcloud after eval "$(runway local env)"', {
   after(async () => {
     await Promise.all([services?.close(), revisions?.close()]);
     await proxy?.close();
+    await build?.close();
+    await storage?.close();
+    await scheduler?.close();
+    deployer?.close();
     await workflows?.close();
     await run?.close();
     await registry?.close();
@@ -220,6 +269,33 @@ describe('gcloud after eval "$(runway local env)"', {
       `gcloud run revisions list --service web --format='value(metadata.name)'`,
     );
     assert.deepEqual(revisionsListed.trim().split('\n').sort(), [newest, oldest].sort());
+  });
+
+  test('gcloud scheduler jobs run runway-reconcile: the job posts to the deployer at once', async () => {
+    await ok(`gcloud scheduler jobs run runway-reconcile --location ${REGION}`);
+    for (let i = 0; i < 100 && reconciles.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(reconciles, ['POST /reconcile']);
+    const listed = await ok(
+      `gcloud scheduler jobs list --location ${REGION} --format='value(name)'`,
+    );
+    assert.match(listed, /runway-reconcile/);
+  });
+
+  test('gcloud builds submit: the directory uploaded, the build run, its log read back', async () => {
+    const src = join(root, 'build src');
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'a.txt'), 'from the directory\n');
+    await writeFile(
+      join(src, 'cloudbuild.yaml'),
+      "steps:\n- name: bash\n  args: ['-c', 'cat a.txt']\noptions:\n  logging: CLOUD_LOGGING_ONLY\n",
+    );
+    const out = await ok(
+      `gcloud builds submit --config '${join(src, 'cloudbuild.yaml')}' --format='value(id,status)' '${src}'`,
+    );
+    const [id, status] = out.trim().split(/\s+/);
+    assert.equal(status, 'SUCCESS', out);
+    assert.match(await ok(`gcloud builds log ${id}`), /from the directory/);
   });
 
   test("the user's own gcloud configuration is never touched", () => {
