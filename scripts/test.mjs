@@ -33,6 +33,10 @@ const args = [
   '--test-reporter=spec',
   `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
   '--test-timeout=600000',
+  // A file whose tests have all ended exits then, even if a handle it leaked (a browser's socket,
+  // a timer) would keep it alive: once, the console's browser tests passed and then held their
+  // process to the 10-minute timeout.
+  '--test-force-exit',
   ...files,
 ];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
