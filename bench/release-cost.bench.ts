@@ -4,15 +4,15 @@
 // a direct release's 75). Cloud Run is the fake API of test/fixtures/fake-run.ts: its operations
 // finish at once, so no polls are counted, and the figures are the same every run. The last line
 // is one JSON object of all figures.
-import { readFileSync } from 'node:fs';
 import { fromPlain } from '../local/workflows/convert.ts';
 import { createEndpoints } from '../local/workflows/connectors/index.ts';
+import { deployableFile } from '../local/workflows/deployable.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../local/workflows/engine.ts';
 import { startFakeRun } from '../test/fixtures/fake-run.ts';
 import { testCallbacks } from '../test/helpers/callbacks.ts';
 
 const workflow = parseWorkflow(
-  readFileSync(new URL('../workflows/release.yaml', import.meta.url), 'utf8'),
+  deployableFile(new URL('../workflows/release.yaml', import.meta.url)),
 );
 const run = await startFakeRun();
 const callbacks = testCallbacks();

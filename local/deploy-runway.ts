@@ -5,7 +5,6 @@
 // names. With the cloud's identity on, each part runs as its account from
 // infra/modules/identities, and pushes carry the push account's OIDC token for the deployer's
 // audience (infra/modules/deployer, events), which it verifies.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobsClient, ServicesClient } from '@google-cloud/run';
 import { CloudSchedulerClient } from '@google-cloud/scheduler';
@@ -16,6 +15,7 @@ import { deployerAudience, runwayAccount } from './identity/accounts.ts';
 import { buildRunwayImage, repoRoot } from './images.ts';
 import type { ProcessLedger } from './process-ledger.ts';
 import { ensureSubscription, ensureTopic } from './pubsub/index.ts';
+import { deployableFile } from './workflows/deployable.ts';
 
 export const WORKFLOW = 'runway-release';
 export const DEPLOYER = 'runway-deployer';
@@ -52,7 +52,7 @@ export async function deployRunway(cloud: LocalCloud, options: DeployOptions): P
   const identity = cloud.identity !== undefined;
   cloud.workflows.deploy(
     WORKFLOW,
-    await readFile(join(repoRoot, 'workflows', 'release.yaml'), 'utf8'),
+    deployableFile(join(repoRoot, 'workflows', 'release.yaml')),
     identity ? { serviceAccount: runwayAccount(cloud.project, 'workflow') } : {},
   );
   progress('building the deployer and acceptance images');

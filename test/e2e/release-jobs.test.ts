@@ -3,17 +3,17 @@
 // staging job's template and run, the acceptance job with RUNWAY_JOB_EXECUTION, the live job's
 // template and annotations, and rollback. Asserts the jobs' state, not only the result.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
+import { deployableFile } from '../../local/workflows/deployable.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
 import { eventSchema } from '../../services/shared/events.ts';
 import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
 import { testCallbacks } from '../helpers/callbacks.ts';
 
 const workflow = parseWorkflow(
-  readFileSync(new URL('../../workflows/release.yaml', import.meta.url), 'utf8'),
+  deployableFile(new URL('../../workflows/release.yaml', import.meta.url)),
   { file: 'release.yaml' },
 );
 const IMG = 'us-central1-docker.pkg.dev/local-project/apps/etl';

@@ -4,17 +4,17 @@
 // topic. Time runs 1,000 times faster (a 60 s bake is 60 ms). The same operations through
 // runway's commands, on the local cloud, are in test/e2e/operate.test.ts.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
+import { deployableFile } from '../../local/workflows/deployable.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
 import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
 import { parseEventMessage } from '../../services/shared/events.ts';
 import { testCallbacks } from '../helpers/callbacks.ts';
 
 const workflow = parseWorkflow(
-  readFileSync(new URL('../../workflows/release.yaml', import.meta.url), 'utf8'),
+  deployableFile(new URL('../../workflows/release.yaml', import.meta.url)),
   { file: 'release.yaml' },
 );
 const SCALE = 1000;

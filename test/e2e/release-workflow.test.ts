@@ -2,10 +2,10 @@
 // (test/fixtures/fake-run.ts) until the local Cloud Run lands. Asserts the services' state
 // (traffic, tags, annotations), not only the result.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
+import { deployableFile } from '../../local/workflows/deployable.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
 import { canonicalTimestamp } from '../../services/shared/timestamp.ts';
 import type { AnalysisReport } from '../../services/shared/workflow-result.ts';
@@ -13,7 +13,7 @@ import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
 import { testCallbacks } from '../helpers/callbacks.ts';
 
 const workflow = parseWorkflow(
-  readFileSync(new URL('../../workflows/release.yaml', import.meta.url), 'utf8'),
+  deployableFile(new URL('../../workflows/release.yaml', import.meta.url)),
   { file: 'release.yaml' },
 );
 const IMG = 'us-central1-docker.pkg.dev/local-project/apps/web';

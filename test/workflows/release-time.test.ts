@@ -2,23 +2,23 @@
 // canonicalTimestamp: both sides must spell one instant the same way, or a publish time written
 // by one would compare wrongly with one written by the other.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
+import { deployableFile } from '../../local/workflows/deployable.ts';
 import { parseWorkflow, startExecution } from '../../local/workflows/engine.ts';
 import { canonicalTimestamp } from '../../services/shared/timestamp.ts';
 
 // release.yaml with its main renamed, and a main that calls one of its subworkflows.
-const source = readFileSync(new URL('../../workflows/release.yaml', import.meta.url), 'utf8');
+const { main: releaseMain, ...routines } = JSON.parse(
+  deployableFile(new URL('../../workflows/release.yaml', import.meta.url)),
+);
 const harness = parseWorkflow(
-  `${source.replace(/^main:/m, 'release_main:')}
-main:
-  params: [value]
-  steps:
-    - canonical:
-        return: \${canonical_time(value)}
-`,
-  { file: 'release-time.yaml' },
+  JSON.stringify({
+    ...routines,
+    release_main: releaseMain,
+    main: { params: ['value'], steps: [{ canonical: { return: '${canonical_time(value)}' } }] },
+  }),
+  { file: 'release-time.json' },
 );
 
 async function canonical(value: string | null): Promise<string | null> {

@@ -34,7 +34,9 @@ resource "google_workflows_workflow" "release" {
   name            = "runway-release"
   description     = "runway: staging, acceptance tests, promotion or rollback of one image"
   service_account = var.accounts.workflow
-  source_contents = file(var.source_file)
+  # The YAML's data as JSON, without comments or layout: Google counts a source against 128 KB,
+  # and the local cloud deploys the same form (local/workflows/deployable.ts).
+  source_contents = jsonencode(yamldecode(file(var.source_file)))
   call_log_level  = "LOG_ERRORS_ONLY"
   # Deleting a workflow cancels its running executions, releases halfway included.
   deletion_protection = var.deletion_protection
