@@ -41,7 +41,6 @@ before(async () => {
   monitoring = await startLocalMonitoring({
     metrics: run.metrics,
     project: PROJECT,
-    location: REGION,
   });
   services = new ServicesClient(localClientOptions(run.host));
   client = new MetricServiceClient(localClientOptions(monitoring.host));
