@@ -1,4 +1,5 @@
-// What the router's records become: counts and latency histograms per revision and code class,
+// What the router's records become: counts and latency histograms per location (region), revision
+// and code class,
 // stamped and timed on the injected clock (a time-scaled stack's), kept for an hour.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -51,6 +52,25 @@ describe('request metrics', () => {
     assert.equal(window(10, 20), 0);
   });
 
+  test('the same service and revision names in two regions are kept apart', () => {
+    const metrics = new RequestMetrics(() => T0);
+    const rev = 'web-0123456789ab';
+    metrics.start('us-central1', 'web', rev)(200);
+    for (let i = 0; i < 3; i++) metrics.record('europe-west1', 'web', rev, 200, 5);
+    metrics.record('europe-west1', 'web', rev, 500, 5);
+    const want = { 'us-central1/2xx': 1, 'europe-west1/2xx': 3, 'europe-west1/5xx': 1 };
+    const counts = metrics.counts(T0, T0 + 1000);
+    assert.deepEqual(
+      Object.fromEntries(counts.map((r) => [`${r.location}/${r.codeClass}`, r.count])),
+      want,
+    );
+    const timed = metrics.latencies(T0, T0 + 1000);
+    assert.deepEqual(
+      Object.fromEntries(timed.map((r) => [`${r.location}/${r.codeClass}`, r.latencies.count])),
+      want,
+    );
+  });
+
   test('requests recorded without a latency are counted, not timed', () => {
     const metrics = new RequestMetrics(() => T0);
     metrics.record('us-central1', 'web', 'web-a', 200);
@@ -64,7 +84,8 @@ describe('request metrics', () => {
     const metrics = new RequestMetrics(() => now);
     for (let s = 0; s < 7200; s++) {
       now = T0 + s * 1000;
-      for (let i = 0; i < 20; i++) metrics.record('us-central1', 'web', 'web-a', 200, 1 + ((s * 20 + i) % 5000));
+      for (let i = 0; i < 20; i++)
+        metrics.record('us-central1', 'web', 'web-a', 200, 1 + ((s * 20 + i) % 5000));
     }
     // Data older than an hour is pruned.
     assert.equal(metrics.latencies(T0, T0 + 3_000_000).length, 0);
