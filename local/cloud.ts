@@ -169,7 +169,6 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
     const monitoring = await startLocalMonitoring({
       metrics: run.metrics,
       project,
-      location: region,
       now: clock.now,
       visibilityDelayMs: (options.metricsDelaySeconds ?? 0) * 1000,
       ...(gate ? { gate } : {}),

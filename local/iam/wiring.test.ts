@@ -57,7 +57,6 @@ describe('the local APIs with IAM on', () => {
     monitoring = await startLocalMonitoring({
       metrics: new RequestMetrics(),
       project: 'p',
-      location: 'us-central1',
       gate,
     });
   });

@@ -3,6 +3,9 @@
 // (DELTA, DISTRIBUTION, in ms), recorded by the local Cloud Run's router. It answers
 // `GET /v3/projects/P/timeSeries` (projects.timeSeries.list) in Google's JSON, with Monitoring's
 // filter language, interval, aligners and reducers (aggregation.ts); other metrics have no data.
+// Each series' `resource.labels.location` is the region of the service that served its requests,
+// as on Google: one project's Monitoring holds every region's revisions, and a revision of the same
+// name in two regions is two series.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { closeServer, serveApi } from '../api-server.ts';
@@ -85,7 +88,10 @@ function rawSeries(
   metricType: string,
   from: number,
   to: number,
-): { labels: { service: string; revision: string; codeClass: string }; value: Value }[] {
+): {
+  labels: { location: string; service: string; revision: string; codeClass: string };
+  value: Value;
+}[] {
   if (metricType === REQUEST_COUNT) {
     return metrics
       .counts(from, to)
@@ -137,7 +143,6 @@ function valueJson(v: Value) {
 export function listTimeSeries(
   metrics: RequestMetrics,
   project: string,
-  location: string,
   query: URLSearchParams,
   options: ListOptions = {},
 ) {
@@ -164,7 +169,7 @@ export function listTimeSeries(
       const metric: Labels = { response_code_class: l.codeClass };
       const resource: Labels = {
         project_id: project,
-        location,
+        location: l.location,
         service_name: l.service,
         configuration_name: l.service,
         revision_name: l.revision,
@@ -223,7 +228,6 @@ export async function startLocalMonitoring(
   options: {
     metrics: RequestMetrics;
     project: string;
-    location: string;
     port?: number;
     /** Each request's IAM check (local/iam/caller.ts); absent: none. */
     gate?: Gate;
@@ -247,7 +251,7 @@ export async function startLocalMonitoring(
     if (m[1] !== options.project)
       throw notFound(`Project ${m[1]} is not served here (${options.project} is).`);
     const text = JSON.stringify(
-      listTimeSeries(options.metrics, options.project, options.location, url.searchParams, options),
+      listTimeSeries(options.metrics, options.project, url.searchParams, options),
     );
     res.writeHead(200, {
       'content-type': 'application/json; charset=utf-8',

@@ -1,6 +1,10 @@
 // Requests of the local Cloud Run's revisions, as Cloud Monitoring reports them: counted for
 // `run.googleapis.com/request_count` and timed for `run.googleapis.com/request_latencies`, per
-// service, revision and response code class, in one-second buckets kept for an hour. The clock is
+// location (the region of the service that served the request), service, revision and response
+// code class, in one-second buckets kept for an hour. The location is part of the key because the
+// local Cloud Run serves every region, and a release to several regions makes services and
+// revisions of the same names in each (as on Google, where `location` is a resource label of
+// `cloud_run_revision`). The clock is
 // injectable so a time-scaled stack stamps requests on the same clock its workflows read with
 // sys.now().
 //
@@ -14,6 +18,8 @@ import { emptyHistogram, type Histogram, merge, observe } from '../monitoring/di
 export type CodeClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
 
 export interface RequestCount {
+  /** The region of the service that served the requests. */
+  location: string;
   service: string;
   revision: string;
   codeClass: CodeClass;
@@ -21,6 +27,7 @@ export interface RequestCount {
 }
 
 export interface RequestLatencies {
+  location: string;
   service: string;
   revision: string;
   codeClass: CodeClass;
@@ -36,7 +43,7 @@ interface Second {
 }
 
 export class RequestMetrics {
-  /** key `service/revision/class` -> second -> what was recorded in it */
+  /** key `location/service/revision/class` -> second -> what was recorded in it */
   readonly #buckets = new Map<string, Map<number, Second>>();
   #pruned = 0;
 
@@ -45,16 +52,25 @@ export class RequestMetrics {
     readonly latencyNow: () => number = now,
   ) {}
 
-  /** Starts timing a request; call the answer with its status once its response has ended. */
-  start(service: string, revision: string): (status: number) => void {
+  /**
+   * Starts timing a request to `revision` of `service` in region `location`; call the answer with
+   * its status once its response has ended.
+   */
+  start(location: string, service: string, revision: string): (status: number) => void {
     const began = this.latencyNow();
     return (status) =>
-      this.record(service, revision, status, Math.max(0, this.latencyNow() - began));
+      this.record(location, service, revision, status, Math.max(0, this.latencyNow() - began));
   }
 
-  record(service: string, revision: string, status: number, latencyMs?: number): void {
+  record(
+    location: string,
+    service: string,
+    revision: string,
+    status: number,
+    latencyMs?: number,
+  ): void {
     const codeClass = `${Math.min(5, Math.max(1, Math.floor(status / 100)))}xx`;
-    const key = `${service}/${revision}/${codeClass}`;
+    const key = `${location}/${service}/${revision}/${codeClass}`;
     const second = Math.floor(this.now() / 1000);
     let buckets = this.#buckets.get(key);
     if (!buckets) {
@@ -86,13 +102,18 @@ export class RequestMetrics {
     const from = Math.floor(startMs / 1000);
     const to = Math.ceil(endMs / 1000);
     for (const [key, buckets] of this.#buckets) {
-      const [service, revision, codeClass] = key.split('/') as [string, string, CodeClass];
+      const [location, service, revision, codeClass] = key.split('/') as [
+        string,
+        string,
+        string,
+        CodeClass,
+      ];
       const inside = [...buckets].filter(([s]) => s >= from && s < to).map(([, e]) => e);
-      yield { service, revision, codeClass, inside };
+      yield { location, service, revision, codeClass, inside };
     }
   }
 
-  /** Counts in [startMs, endMs), one per service, revision and class that had requests. */
+  /** Counts in [startMs, endMs), one per location, service, revision and class that had requests. */
   counts(startMs: number, endMs: number): RequestCount[] {
     const out: RequestCount[] = [];
     for (const { inside, ...labels } of this.#seconds(startMs, endMs)) {
@@ -102,7 +123,7 @@ export class RequestMetrics {
     return out;
   }
 
-  /** Latency histograms in [startMs, endMs), one per service, revision and class that had any. */
+  /** Latency histograms in [startMs, endMs), one per location, service, revision and class that had any. */
   latencies(startMs: number, endMs: number): RequestLatencies[] {
     const out: RequestLatencies[] = [];
     for (const { inside, ...labels } of this.#seconds(startMs, endMs)) {

@@ -5,6 +5,7 @@ import type { FieldViolation } from '../../services/shared/errors.ts';
 import { asList, asObject } from './containers.ts';
 import type { Json, JsonObject } from './proto-json.ts';
 import type { RequestMetrics } from './metrics.ts';
+import { regionOf } from './resources.ts';
 import type { RevisionRecord } from './revisions.ts';
 import {
   type Backend,
@@ -29,6 +30,8 @@ export interface Target {
 
 /** What traffic reads and writes of a service. */
 export interface TrafficState {
+  /** The service's full name, `projects/P/locations/L/services/S`: its region labels its metrics. */
+  meta: { name: string };
   id: string;
   spec: JsonObject;
   revisions: Map<string, RevisionRecord>;
@@ -202,10 +205,11 @@ export class Traffic {
   }
 
   #backend(svc: TrafficState, rev: RevisionRecord): Backend {
+    const location = regionOf(svc.meta.name);
     return {
       revision: rev.id,
       instances: rev.instances!,
-      begin: () => this.metrics?.start(svc.id, rev.id) ?? (() => {}),
+      begin: () => this.metrics?.start(location, svc.id, rev.id) ?? (() => {}),
       timeoutMs:
         typeof rev.template.timeout === 'string'
           ? Number(rev.template.timeout.slice(0, -1)) * 1000

@@ -21,11 +21,11 @@ before(async () => {
   // 1000 ms; api-a 4xx in 5 ms.
   for (let s = 0; s < 30; s++) {
     now = Date.parse('2026-11-23T10:00:00Z') + s * 1000;
-    metrics.record('web', 'web-a', 200, 10);
-    metrics.record('web', 'web-b', s % 4 === 0 ? 503 : 200, s % 4 === 0 ? 1000 : 20);
-    metrics.record('api', 'api-a', 404, 5);
+    metrics.record('us-central1', 'web', 'web-a', 200, 10);
+    metrics.record('us-central1', 'web', 'web-b', s % 4 === 0 ? 503 : 200, s % 4 === 0 ? 1000 : 20);
+    metrics.record('us-central1', 'api', 'api-a', 404, 5);
   }
-  monitoring = await startLocalMonitoring({ metrics, project: PROJECT, location: 'us-central1' });
+  monitoring = await startLocalMonitoring({ metrics, project: PROJECT });
   client = new MetricServiceClient(localClientOptions(monitoring.host));
 });
 after(async () => {
@@ -386,12 +386,11 @@ describe('local Cloud Monitoring with late data', () => {
     const late = new RequestMetrics(() => clock);
     for (let s = 0; s < 60; s++) {
       clock = Date.parse('2026-11-23T10:00:00Z') + s * 1000;
-      late.record('web', 'web-a', 200);
+      late.record('us-central1', 'web', 'web-a', 200);
     }
     const server = await startLocalMonitoring({
       metrics: late,
       project: PROJECT,
-      location: 'us-central1',
       now: () => clock,
       visibilityDelayMs: 180_000,
     });

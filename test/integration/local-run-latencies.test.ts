@@ -1,6 +1,8 @@
 // Request latencies measured by the local Cloud Run's router, as Cloud Monitoring reports them:
 // a revision of the sample app slowed by LATENCY_MS and a fast one, real processes behind real
 // sockets, read back as run.googleapis.com/request_latencies through Google's Monitoring client.
+// And a service of the same name and revision name in two regions, each request labelled with the
+// region of the service that served it (resource.labels.location).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,9 @@ const PROJECT = 'demo-project';
 const REGION = 'us-central1';
 const APP = new URL('../../services/sample-app/', import.meta.url).pathname;
 const SLOW_MS = 300;
+const TWIN = 'twin-0123456789ab';
+/** Requests to the twin service, per region. */
+const TWIN_REQUESTS: Record<string, number> = { 'us-central1': 2, 'europe-west1': 3 };
 
 let root: string;
 let registry: LocalRegistry;
@@ -41,7 +46,6 @@ before(async () => {
   monitoring = await startLocalMonitoring({
     metrics: run.metrics,
     project: PROJECT,
-    location: REGION,
   });
   services = new ServicesClient(localClientOptions(run.host));
   client = new MetricServiceClient(localClientOptions(monitoring.host));
@@ -62,6 +66,20 @@ before(async () => {
     // Ten requests each, one after another so that no request waits for a new instance to
     // start: the router times each from its start to its end.
     for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${svc.uri}/`);
+      assert.equal(res.status, 200);
+      await res.text();
+    }
+  }
+  for (const [region, n] of Object.entries(TWIN_REQUESTS)) {
+    const [op] = await services.createService({
+      parent: `projects/${PROJECT}/locations/${region}`,
+      serviceId: 'twin',
+      service: { template: { revision: TWIN, containers: [{ image }] } },
+    });
+    const [svc] = await op.promise();
+    assert.equal(String(svc.latestReadyRevision).split('/').at(-1), TWIN);
+    for (let i = 0; i < n; i++) {
       const res = await fetch(`${svc.uri}/`);
       assert.equal(res.status, 200);
       await res.text();
@@ -122,5 +140,26 @@ describe('latencies through the router', () => {
     const d = series[0]!.points?.[0]?.value?.distributionValue;
     assert.equal(Number(d?.count), 10);
     assert.ok(Number(d?.mean) >= SLOW_MS, `mean ${d?.mean}`);
+  });
+
+  test('a revision of the same name in two regions: a series per region, one per location filter', async () => {
+    const interval = {
+      startTime: { seconds: Math.floor(started / 1000) - 60 },
+      endTime: { seconds: Math.ceil(Date.now() / 1000) + 1 },
+    };
+    const filter = `metric.type = "run.googleapis.com/request_count" AND resource.labels.revision_name = "${TWIN}"`;
+    const [series] = await client.listTimeSeries({ name: `projects/${PROJECT}`, filter, interval });
+    const byRegion = Object.fromEntries(
+      series.map((s) => [s.resource?.labels?.location, Number(s.points?.[0]?.value?.int64Value)]),
+    );
+    assert.deepEqual(byRegion, TWIN_REQUESTS);
+    const [europe] = await client.listTimeSeries({
+      name: `projects/${PROJECT}`,
+      filter: `${filter} AND resource.labels.location = "europe-west1"`,
+      interval,
+    });
+    assert.equal(europe.length, 1);
+    assert.equal(europe[0]!.resource?.labels?.service_name, 'twin');
+    assert.equal(Number(europe[0]!.points?.[0]?.value?.int64Value), 3);
   });
 });
