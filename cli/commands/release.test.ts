@@ -107,15 +107,12 @@ describe("releaseAnswer: the deployer's status and body", () => {
       refused: /^no pipeline named api$/,
     },
     {
-      name: 'a multi-region pipeline the workflow cannot release yet',
+      name: 'a release the deployer refuses for a pipeline',
       status: 400,
-      body: error(
-        400,
-        'pipeline web-global: releasing to several regions (live.regions, staging.regions) is not supported by this workflow yet; it releases to the pipeline region us-central1 only: name no regions, or [us-central1]',
-      ),
+      body: error(400, 'pipeline web-global: its image is not in the registry'),
       want: null,
       refused:
-        /^the deployer refused the request: pipeline web-global: releasing to several regions .* is not supported by this workflow yet/,
+        /^the deployer refused the request: pipeline web-global: its image is not in the registry/,
     },
     {
       name: 'the deployer is down',

@@ -14,7 +14,6 @@ import type { EventMessage } from '../shared/events.ts';
 import { canonicalTimestamp } from '../shared/timestamp.ts';
 import {
   type ReleaseSource,
-  unsupportedRegions,
   type WorkflowArgs,
 } from '../shared/workflow-args.ts';
 
@@ -174,13 +173,6 @@ export async function releaseImage(
         override: event.override ?? null,
         freezes: freezes.windows,
       });
-      // The workflow would refuse it at once (start_release): say so here, start nothing.
-      const unsupported = unsupportedRegions(args);
-      if (unsupported) {
-        log.error(`release refused: ${unsupported}`);
-        out.push({ kind: 'refused', pipeline: pipeline.name, reason: unsupported });
-        continue;
-      }
       const execution = await deps.executions.start(args, labels);
       deps.local?.remember(key);
       if (event.override)

@@ -1032,6 +1032,12 @@ describe('bad multi-region pipelines are refused naming the path', () => {
       want: /pipelines\[0\]\.promotion\.regions\.concurrency: must be 1\.\.3 \(the number of live\.regions\)/,
     },
     {
+      name: 'an approval gate with several live regions',
+      from: 'regions: { concurrency: 1, onFailure: stop } }',
+      to: 'regions: { concurrency: 1, onFailure: stop }, approval: { before: [live], approvers: [user:a@example.com] } }',
+      want: /pipelines\[0\]\.promotion\.approval: is not supported with several live\.regions/,
+    },
+    {
       name: 'concurrency 0',
       from: 'concurrency: 1',
       to: 'concurrency: 0',

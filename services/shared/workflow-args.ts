@@ -349,7 +349,10 @@ export function regionIssues(a: {
   kind: PipelineKind;
   staging: ReleaseTarget | { regions?: unknown };
   live: ReleaseTarget | { regions?: unknown };
-  promotion?: { regions?: { concurrency?: number | undefined } | undefined };
+  promotion?: {
+    regions?: { concurrency?: number | undefined } | undefined;
+    approval?: unknown;
+  };
 }): { path: (string | number)[]; message: string }[] {
   const issues: { path: (string | number)[]; message: string }[] = [];
   if (a.kind === 'job') {
@@ -368,6 +371,12 @@ export function regionIssues(a: {
     issues.push({
       path: ['promotion', 'regions'],
       message: 'says how to move through several regions: name them in live.regions',
+    });
+  // A gate answers one release in one place; across regions it would be asked once per region.
+  if (live && live.length > 1 && a.promotion?.approval !== undefined)
+    issues.push({
+      path: ['promotion', 'approval'],
+      message: 'is not supported with several live.regions (a gate is asked in one region)',
     });
   if (rollout?.concurrency !== undefined && live && rollout.concurrency > live.length)
     issues.push({
@@ -400,25 +409,6 @@ export function withRegionDefaults<
 }
 
 export type PromotionRegions = z.output<typeof promotionRegionsSchema>;
-
-/**
- * Why workflows/release.yaml cannot release these arguments yet, or null: it releases to `region`
- * only, so a target naming other regions (several, or one that is not `region`) is refused rather
- * than released to one region. The same rule as start_release's check; both go when the workflow
- * releases to several regions.
- */
-export function unsupportedRegions(a: {
-  region: string;
-  staging: ReleaseTarget;
-  live: ReleaseTarget;
-}): string | null {
-  const other = (t: ReleaseTarget) => {
-    const named = regionsOf(t);
-    return named.length > 0 && (named.length !== 1 || named[0] !== a.region);
-  };
-  if (!other(a.staging) && !other(a.live)) return null;
-  return `releasing to several regions (live.regions, staging.regions) is not supported by this workflow yet; it releases to the pipeline region ${a.region} only: name no regions, or [${a.region}]`;
-}
 
 /** How many tasks a job pipeline's staging run starts (the job's own parallelism applies). */
 export const jobTaskCount = z

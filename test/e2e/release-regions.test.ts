@@ -309,7 +309,7 @@ describe('multi-region releases (fake Cloud Run)', () => {
     const older = args('race', digest('2'), slow);
     const newer = args('race', digest('3'), slow);
     const [a, b] = await Promise.all([release(older, 200), release(newer, 200)]);
-    const digests = THREE.map((region) => digestIn('race' && region, 'race'));
+    const digests = THREE.map((region) => digestIn(region, 'race'));
     assert.equal(new Set(digests).size, 1, `regions on ${digests.join(', ')}`);
     assert.equal(digests[0], digest('3'), `${a.outcome} / ${b.outcome}`);
     for (const region of THREE)

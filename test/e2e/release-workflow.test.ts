@@ -732,50 +732,9 @@ describe('release workflow (fake Cloud Run)', () => {
   }
 });
 
-// Until the workflow releases to several regions (issue 19), a target naming regions other than
-// exactly the pipeline's region is refused before anything is touched, never released to one.
-describe('multi-region arguments before the workflow supports them', () => {
-  const three = ['us-central1', 'europe-west1', 'asia-east1'];
-  const refused =
-    /releasing to several regions \(live\.regions, staging\.regions\) is not supported by this workflow yet; it releases to the pipeline region us-central1 only/;
-  const cases: { name: string; extra: Record<string, unknown> }[] = [
-    {
-      name: 'live in three regions',
-      extra: {
-        live: { service: 'multi', regions: three },
-        promotion: { strategy: 'direct', regions: { concurrency: 3, onFailure: 'rollback-all' } },
-      },
-    },
-    {
-      name: 'a canary in waves across two regions',
-      extra: {
-        live: { service: 'multi', regions: ['us-central1', 'europe-west1'] },
-        promotion: { strategy: 'canary', regions: { concurrency: 1, onFailure: 'stop' } },
-      },
-    },
-    {
-      name: 'live in one region that is not the pipeline region',
-      extra: { live: { service: 'multi', regions: ['europe-west1'] } },
-    },
-    {
-      name: 'staging in another region',
-      extra: {
-        staging: { service: 'multi-staging', regions: ['europe-west1'] },
-        live: { service: 'multi' },
-      },
-    },
-    { name: 'regions not a list', extra: { live: { service: 'multi', regions: 'us-central1' } } },
-  ];
-  for (const c of cases) {
-    test(`refused before any write: ${c.name}`, async () => {
-      const names = [...run.services.keys()];
-      const r = await release(args(digest('9'), c.extra));
-      assert.match(String(r.failed), refused, JSON.stringify(r));
-      assert.deepEqual([...run.services.keys()], names, 'no service created');
-      assert.equal(run.services.get(`${base}/services/multi`), undefined);
-    });
-  }
-
+// A target naming one region releases there, by the single-region path (release-regions.test.ts
+// covers several).
+describe('live.regions naming one region', () => {
   test('live.regions naming exactly the pipeline region releases as before', async () => {
     const r = await release(
       args(digest('9'), {
@@ -789,5 +748,19 @@ describe('multi-region arguments before the workflow supports them', () => {
       run.services.get(`${base}/services/multi`)?.annotations['runway.dev/digest'],
       digest('9'),
     );
+  });
+  test('live in one region that is not the pipeline region: released there', async () => {
+    const r = await release(
+      args(digest('9'), {
+        staging: { service: 'away-staging', regions: ['europe-west1'] },
+        live: { service: 'away', regions: ['europe-west1'] },
+      }),
+    );
+    assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+    const eu = 'projects/local-project/locations/europe-west1/services';
+    assert.equal(run.services.get(`${eu}/away`)?.annotations['runway.dev/digest'], digest('9'));
+    assert.ok(run.services.get(`${eu}/away-staging`));
+    assert.equal(run.services.get(`${base}/services/away`), undefined);
+    assert.equal(run.services.get(`${base}/services/away-staging`), undefined);
   });
 });

@@ -1084,10 +1084,9 @@ describe('LocalReleases: what this instance started, for a while', () => {
   });
 });
 
-// Issue 19: until the release workflow releases to several regions, a pipeline whose live (or
-// staging) names other regions than its own is refused by the deployer, with the workflow's
-// reason, and nothing is started for it; the other pipelines taking the image release as before.
-describe('a multi-region pipeline before the workflow releases to several regions', () => {
+// A multi-region pipeline (issue 19) starts one execution for every region, with its regions and
+// promotion.regions (defaults filled) in the arguments, beside the single-region pipeline.
+describe('a multi-region pipeline', () => {
   const regional = parsePipelineConfig(`
 project: ${PROJECT}
 region: ${REGION}
@@ -1104,8 +1103,7 @@ pipelines:
     acceptance: { job: global-acceptance }
     promotion: { strategy: direct, regions: { concurrency: 1 } }
 `);
-  const started: string[] = [];
-  const lines: Record<string, unknown>[] = [];
+  const started: { pipeline: string; live: unknown; promotion: unknown }[] = [];
   const base = loopbackServer(
     createServer(
       createApp({
@@ -1116,69 +1114,40 @@ pipelines:
         verifier: createVerifier({ certs }),
         executions: {
           start: async (args) => {
-            started.push(args.pipeline);
+            started.push({ pipeline: args.pipeline, live: args.live, promotion: args.promotion });
             return `projects/${PROJECT}/locations/${REGION}/workflows/w/executions/${started.length}`;
           },
           isActive: async () => false,
         },
         registry: { tagDigest: async () => undefined },
         run: { getService: async () => undefined, runJob: async () => assert.fail('no verify') },
-        logger: createLogger({ stream: { write: (l: string) => lines.push(JSON.parse(l)) } }),
+        logger: createLogger({ stream: { write: () => true } }),
       }),
     ),
   );
-  const reason =
-    /releasing to several regions \(live\.regions, staging\.regions\) is not supported by this workflow yet; it releases to the pipeline region us-central1 only/;
-  let n = 0;
-  const fresh = () => `${IMG}@sha256:${(0xabc00 + ++n).toString(16).padStart(64, '0')}`;
-  const post = async (path: string, body: unknown) => {
-    const res = await fetch(`${base()}${path}`, {
+
+  test('a push of the image starts both pipelines, the regions in the arguments', async () => {
+    const res = await fetch(`${base()}/pubsub/artifact-registry`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      body: JSON.stringify(
+        envelope({
+          action: 'INSERT',
+          digest: `${IMG}@sha256:${'ab'.repeat(32)}`,
+          tag: `${IMG}:main`,
+        }),
+      ),
     });
-    type Answer = {
-      error: { status: string; message: string };
-      releases: { kind: string; pipeline: string; reason?: string }[];
-    };
-    return { status: res.status, body: (res.status === 204 ? null : await res.json()) as Answer };
-  };
-
-  test('POST /releases naming it: 400 FAILED_PRECONDITION with the reason, nothing started', async () => {
-    started.length = 0;
-    const r = await post('/releases', { pipeline: 'web-global', image: fresh() });
-    assert.equal(r.status, 400, JSON.stringify(r.body));
-    assert.equal(r.body.error.status, 'FAILED_PRECONDITION');
-    assert.match(r.body.error.message, /pipeline web-global: /);
-    assert.match(r.body.error.message, reason);
-    assert.deepEqual(started, []);
-  });
-
-  test('POST /releases of the image: the single-region pipeline starts, the other is reported refused', async () => {
-    started.length = 0;
-    const r = await post('/releases', { image: fresh() });
-    assert.equal(r.status, 202, JSON.stringify(r.body));
-    assert.deepEqual(started, ['web']);
-    const refused = r.body.releases.find((o) => o.kind === 'refused');
-    assert.equal(refused?.pipeline, 'web-global');
-    assert.match(refused?.reason ?? '', reason);
-  });
-
-  test('a push: acknowledged, the single-region pipeline starts, the refusal is logged', async () => {
-    started.length = 0;
-    const mark = lines.length;
-    const image = fresh();
-    const r = await post(
-      '/pubsub/artifact-registry',
-      envelope({ action: 'INSERT', digest: image, tag: `${IMG}:main` }),
-    );
-    assert.equal(r.status, 204);
-    assert.deepEqual(started, ['web']);
-    assert.ok(
-      lines
-        .slice(mark)
-        .some((l) => /release refused/.test(String(l.message)) && reason.test(String(l.message))),
-      'the refusal is logged',
-    );
+    assert.equal(res.status, 204);
+    assert.deepEqual(started.map((s) => s.pipeline).sort(), ['web', 'web-global']);
+    const global = started.find((s) => s.pipeline === 'web-global')!;
+    assert.deepEqual(global.live, {
+      service: 'global',
+      regions: ['us-central1', 'europe-west1', 'asia-east1'],
+    });
+    assert.deepEqual((global.promotion as { regions: unknown }).regions, {
+      concurrency: 1,
+      onFailure: 'rollback-all',
+    });
   });
 });
