@@ -45,21 +45,26 @@ function walk(ns, prefix) {
       const service = host.replace(/\.googleapis\.com$/, '');
       for (const [mname, m] of Object.entries(node.methods)) {
         const o = m.options ?? {};
-        const verb = VERBS.find((v) => o[`(google.api.http).${v}`]);
-        if (!verb) continue;
-        const path = o[`(google.api.http).${verb}`];
-        const version = /^\/(v\d[a-z0-9]*)\//.exec(path)?.[1];
-        if (!version) continue;
-        const key = `${service}.${version}.${resourcePath(path)}.${methodName(verb, path, mname)}`;
-        if (table[key]) continue;
-        table[key] = {
-          host,
-          verb: verb.toUpperCase(),
-          path,
-          ...(o['(google.api.http).body'] ? { body: o['(google.api.http).body'] } : {}),
-          ...(m.responseType === 'google.longrunning.Operation' ? { lro: true } : {}),
-          rpc: `${prefix}${name}.${mname}`,
-        };
+        // An additional binding is a resource of its own in the discovery document the connectors
+        // come from (Revisions.GetRevision is services.revisions.get and workerPools.revisions.get).
+        for (const binding of ['(google.api.http)', '(google.api.http).additional_bindings']) {
+          const verb = VERBS.find((v) => o[`${binding}.${v}`]);
+          if (!verb) continue;
+          const path = o[`${binding}.${verb}`];
+          const version = /^\/(v\d[a-z0-9]*)\//.exec(path)?.[1];
+          if (!version) continue;
+          const key = `${service}.${version}.${resourcePath(path)}.${methodName(verb, path, mname)}`;
+          if (table[key]) continue;
+          const body = o[`${binding}.body`];
+          table[key] = {
+            host,
+            verb: verb.toUpperCase(),
+            path,
+            ...(body ? { body } : {}),
+            ...(m.responseType === 'google.longrunning.Operation' ? { lro: true } : {}),
+            rpc: `${prefix}${name}.${mname}`,
+          };
+        }
       }
     }
     walk(node, `${prefix}${name}.`);

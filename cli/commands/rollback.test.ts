@@ -129,6 +129,25 @@ describe('rollbackOutcome', () => {
       rollbackOutcome(base, 'web'),
       'ROLLED_BACK: web live on web-111111111111 (111111111111), from web-222222222222',
     ));
+  test('a worker pool rolled back: the pool and its revisions', () =>
+    assert.equal(
+      rollbackOutcome(
+        {
+          ...base,
+          result: {
+            outcome: 'ROLLED_BACK',
+            digest: D1,
+            live: {
+              workerPool: 'queue',
+              revision: 'queue-111111111111',
+              previousRevision: 'queue-222222222222',
+            },
+          },
+        },
+        'queue',
+      ),
+      'ROLLED_BACK: queue worker pool queue on queue-111111111111 (111111111111), from queue-222222222222',
+    ));
   const refusals = [
     {
       name: 'refused by the workflow: its reason',

@@ -93,7 +93,12 @@ export async function rollbackTarget(
 interface RollbackResult {
   outcome?: string;
   digest?: string;
-  live?: { revision?: string | null; previousRevision?: string | null; job?: string };
+  live?: {
+    revision?: string | null;
+    previousRevision?: string | null;
+    job?: string;
+    workerPool?: string;
+  };
 }
 
 /** What a finished rollback execution says: the line to print, or Refused. */
@@ -109,6 +114,8 @@ export function rollbackOutcome(done: ExecutionView, pipeline: string): string {
   const r = (done.result ?? {}) as RollbackResult;
   if (r.live && 'job' in r.live)
     return `${r.outcome ?? 'ROLLED_BACK'}: ${pipeline} job ${r.live.job} on ${r.digest ? shortDigest(r.digest) : '?'}`;
+  if (r.live && 'workerPool' in r.live)
+    return `${r.outcome ?? 'ROLLED_BACK'}: ${pipeline} worker pool ${r.live.workerPool} on ${r.live.revision ?? '?'} (${r.digest ? shortDigest(r.digest) : '?'}), from ${r.live.previousRevision ?? 'nothing'}`;
   return `${r.outcome ?? 'ROLLED_BACK'}: ${pipeline} live on ${r.live?.revision ?? '?'} (${r.digest ? shortDigest(r.digest) : '?'}), from ${r.live?.previousRevision ?? 'nothing'}`;
 }
 
@@ -126,9 +133,10 @@ export async function rollBack(
     throw new Refused(
       `the freeze ${frozen.name} covers rollbacks of ${pipeline.name} until ${frozen.until.toISOString()}`,
     );
-  // A job pipeline's live state is on its job, which the workflow reads and checks itself.
+  // A job (worker pool) pipeline's live state is on its job (pool), which the workflow reads and
+  // checks itself.
   const { target, from } =
-    pipeline.kind === 'job'
+    pipeline.kind !== 'service'
       ? { target: options.to, from: null }
       : await rollbackTarget(deps.services, pipeline, options.to);
   const by = await deps.caller.member();
@@ -144,7 +152,9 @@ export async function rollBack(
   say(
     pipeline.kind === 'job'
       ? `rollback ${started.id}: job ${pipeline.live.job} of ${pipeline.name} to ${target ? shortDigest(target) : 'its previous template'}, by ${by}`
-      : `rollback ${started.id}: ${pipeline.name} from ${from ? shortDigest(from) : 'nothing'} to ${shortDigest(target!)}, by ${by}`,
+      : pipeline.kind === 'workerPool'
+        ? `rollback ${started.id}: worker pool ${pipeline.live.workerPool} of ${pipeline.name} to ${target ? shortDigest(target) : 'its previous revision'}, by ${by}`
+        : `rollback ${started.id}: ${pipeline.name} from ${from ? shortDigest(from) : 'nothing'} to ${shortDigest(target!)}, by ${by}`,
   );
   if (!options.wait) return;
   const done = await waitForExecution(deps.executions, started.name, wait);

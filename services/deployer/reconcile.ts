@@ -123,9 +123,12 @@ async function reconcileOne(
     liveDigest: null,
     action: 'no-image',
   };
-  // A job pipeline's live digest is on its live job, which the reconcile does not read yet.
+  // A job's (or worker pool's) live digest is on the live job (pool), which the reconcile does not
+  // read yet.
   if (pipeline.kind === 'job')
     return { ...report, action: 'skipped', reason: 'job pipelines are not reconciled yet' };
+  if (pipeline.kind === 'workerPool')
+    return { ...report, action: 'skipped', reason: 'worker pool pipelines are not reconciled yet' };
   let live: LiveService | undefined;
   try {
     const image = parseImageRef(pipeline.image);

@@ -13,6 +13,7 @@ const resourceName = (what: string, max: number) =>
 /** Cloud Run service ids: at most 49 characters so revision names fit. */
 export const serviceName = resourceName('a Cloud Run service name', 49);
 export const jobName = resourceName('a Cloud Run job name', 63);
+export const workerPoolName = resourceName('a Cloud Run worker pool name', 49);
 export const pipelineName = resourceName('a pipeline name', 63);
 
 export const projectId = z

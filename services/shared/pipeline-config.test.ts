@@ -828,7 +828,7 @@ describe('bad job pipelines are refused naming the path', () => {
       name: 'an unknown kind',
       from: '    kind: job\n    staging: { job: etl-staging }',
       to: '    kind: function\n    staging: { job: etl-staging }',
-      want: /pipelines\[0\]\.kind: kind must be "service" or "job"/,
+      want: /pipelines\[0\]\.kind: kind must be "service", "job" or "workerPool"/,
     },
     {
       name: 'taskCount 0',
@@ -878,6 +878,137 @@ describe('bad job pipelines are refused naming the path', () => {
       assert.ok(jobs.includes(c.from), `fixture has ${c.from}`);
       assert.throws(
         () => parsePipelineConfig(jobs.replace(c.from, c.to)),
+        (err: Error) => {
+          assert.equal(err.name, 'ConfigError');
+          assert.match(err.message, c.want);
+          return true;
+        },
+      );
+    });
+  }
+});
+
+const pools = `
+project: my-project
+region: us-central1
+pipelines:
+  - name: queue
+    image: us-central1-docker.pkg.dev/my-project/apps/queue
+    kind: workerPool
+    staging: { workerPool: queue-staging }
+    live: { workerPool: queue }
+    acceptance: { job: queue-check }
+    promotion: { strategy: canary, steps: [25, 100], bakeSeconds: 30 }
+  - name: mailer
+    image: us-central1-docker.pkg.dev/my-project/apps/mailer
+    kind: workerPool
+    staging: { workerPool: mailer-staging }
+    live: { workerPool: mailer }
+`;
+
+test('worker pool pipelines: kind workerPool, pools as targets, acceptance optional, direct by default', () => {
+  const [queue, mailer] = parsePipelineConfig(pools).pipelines;
+  assert.equal(queue?.kind, 'workerPool');
+  assert.deepEqual(queue?.staging, { workerPool: 'queue-staging' });
+  assert.deepEqual(queue?.live, { workerPool: 'queue' });
+  assert.equal(queue?.acceptance?.job, 'queue-check');
+  assert.deepEqual(queue?.kind === 'workerPool' && queue.promotion, {
+    strategy: 'canary',
+    steps: [25, 100],
+    bakeSeconds: 30,
+    analysis: null,
+  });
+  assert.equal(mailer?.acceptance, null);
+  assert.deepEqual(mailer?.kind === 'workerPool' && mailer.promotion, { strategy: 'direct' });
+});
+
+test('workflowArgsFor a worker pool pipeline: kind, pools, the canary', () => {
+  const config = parsePipelineConfig(pools);
+  const args = workflowArgsFor(config, config.pipelines[0]!, {
+    image: `us-central1-docker.pkg.dev/my-project/apps/queue@sha256:${HEX}`,
+    source: 'pubsub',
+  });
+  assert.equal(args.kind, 'workerPool');
+  assert.deepEqual(args.staging, { workerPool: 'queue-staging' });
+  assert.deepEqual(args.live, { workerPool: 'queue' });
+  assert.equal(args.promotion.strategy, 'canary');
+  assert.deepEqual(workflowArgsSchema.parse(args), args);
+});
+
+describe('bad worker pool pipelines are refused naming the path', () => {
+  const cases: { name: string; from: string; to: string; want: RegExp }[] = [
+    {
+      name: 'a service as a worker pool pipeline staging',
+      from: 'staging: { workerPool: queue-staging }',
+      to: 'staging: { service: queue-staging }',
+      want: /pipelines\[0\]\.staging\.service: a worker pool pipeline \(kind: workerPool\) releases worker pools/,
+    },
+    {
+      name: 'a worker pool in a service pipeline',
+      from: '    kind: workerPool\n    staging: { workerPool: queue-staging }',
+      to: '    staging: { workerPool: queue-staging }',
+      want: /pipelines\[0\]\.staging\.workerPool: a worker pool is released by a worker pool pipeline: add kind: workerPool/,
+    },
+    {
+      name: 'a worker pool in a job pipeline',
+      from: '    kind: workerPool\n    staging: { workerPool: queue-staging }',
+      to: '    kind: job\n    staging: { workerPool: queue-staging }',
+      want: /pipelines\[0\]\.staging\.workerPool: a job pipeline \(kind: job\) releases jobs/,
+    },
+    {
+      name: 'an analysis for a worker pool canary',
+      from: 'bakeSeconds: 30 }',
+      to: 'bakeSeconds: 30, health: { maxErrorRatio: 0.1 } }',
+      want: /pipelines\[0\]\.promotion\.health: a worker pool serves no requests/,
+    },
+    {
+      name: 'a watch for a worker pool',
+      from: 'bakeSeconds: 30 }',
+      to: 'bakeSeconds: 30, watchSeconds: 600 }',
+      want: /pipelines\[0\]\.promotion\.watchSeconds: is for service pipelines/,
+    },
+    {
+      name: 'regions for a worker pool',
+      from: 'live: { workerPool: queue }',
+      to: 'live: { workerPool: queue, regions: [us-central1] }',
+      want: /pipelines\[0\]\.live\.regions: a worker pool pipeline \(kind: workerPool\) releases in the pipeline region only/,
+    },
+    {
+      name: 'taskCount for a worker pool',
+      from: '    live: { workerPool: mailer }',
+      to: '    live: { workerPool: mailer }\n    taskCount: 2',
+      want: /pipelines\[1\]: Unrecognized key: "taskCount"/,
+    },
+    {
+      name: 'the same worker pool for staging and live',
+      from: 'live: { workerPool: queue }',
+      to: 'live: { workerPool: queue-staging }',
+      want: /pipelines\[0\]\.staging\.workerPool: staging and live must be different worker pools/,
+    },
+    {
+      name: "another pipeline's live worker pool",
+      from: 'live: { workerPool: mailer }',
+      to: 'live: { workerPool: queue }',
+      want: /pipelines\[1\]\.live: worker pool us-central1\/queue is already used by pipelines\[0\]/,
+    },
+    {
+      name: 'a bad worker pool name',
+      from: 'live: { workerPool: queue }',
+      to: 'live: { workerPool: Queue_ }',
+      want: /pipelines\[0\]\.live\.workerPool: a Cloud Run worker pool name must be lowercase/,
+    },
+    {
+      name: 'an unknown kind names workerPool',
+      from: '    kind: workerPool\n    staging: { workerPool: queue-staging }',
+      to: '    kind: pool\n    staging: { workerPool: queue-staging }',
+      want: /pipelines\[0\]\.kind: kind must be "service", "job" or "workerPool"/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.ok(pools.includes(c.from), `fixture has ${c.from}`);
+      assert.throws(
+        () => parsePipelineConfig(pools.replace(c.from, c.to)),
         (err: Error) => {
           assert.equal(err.name, 'ConfigError');
           assert.match(err.message, c.want);

@@ -13,6 +13,7 @@ import {
   region,
   serviceName,
   topicName,
+  workerPoolName,
 } from './names.ts';
 import { describeZodError, violations } from './validation.ts';
 import {
@@ -27,6 +28,8 @@ import {
   withRegionDefaults,
   checkWorkflowArgs,
   jobTaskCount,
+  kindLabel,
+  workerPoolPromotionIssues,
   type ReleaseSource,
   type WorkflowArgs,
   type WorkflowArgsInput,
@@ -64,38 +67,60 @@ const common = {
   notify: z.strictObject({ topic: topicName }).nullable().default(null),
 };
 
+type TargetKind = 'service' | 'job' | 'workerPool';
+type TargetOf<K extends TargetKind> = K extends 'service'
+  ? { service: string; regions?: string[] }
+  : K extends 'job'
+    ? { job: string }
+    : { workerPool: string };
+
+/** How a target naming a resource of another kind is told which pipeline releases it. */
+const releasedBy: Record<TargetKind, string> = {
+  service: 'a service is released by a service pipeline: remove kind, or name a',
+  job: 'a job is released by a job pipeline: add kind: job, or name a',
+  workerPool:
+    'a worker pool is released by a worker pool pipeline: add kind: workerPool, or name a',
+};
+
 /** A target naming the wrong kind of resource is refused at that key, saying which kind. */
-const target = <K extends 'service' | 'job'>(kind: K, name: z.ZodType<string>) =>
+const target = <K extends TargetKind>(kind: K, name: z.ZodType<string>) =>
   z
-    .object({ service: z.unknown(), job: z.unknown(), regions: z.unknown() })
+    .object({
+      service: z.unknown(),
+      job: z.unknown(),
+      workerPool: z.unknown(),
+      regions: z.unknown(),
+    })
     .partial()
     .passthrough()
     .superRefine((t, ctx) => {
-      if (kind === 'job' && t.regions !== undefined)
+      if (kind !== 'service' && t.regions !== undefined)
         ctx.addIssue({
           code: 'custom',
           path: ['regions'],
-          message:
-            'a job pipeline (kind: job) releases in the pipeline region only; regions are for service pipelines',
+          message: `a ${kindLabel[kind]} releases in the pipeline region only; regions are for service pipelines`,
         });
-      const other = kind === 'job' ? 'service' : 'job';
-      if (t[other] !== undefined)
+      for (const other of ['service', 'job', 'workerPool'] as const) {
+        if (other === kind || t[other] === undefined) continue;
         ctx.addIssue({
           code: 'custom',
           path: [other],
           message:
             kind === 'job'
               ? 'a job pipeline (kind: job) releases jobs: name a job, { job: NAME }'
-              : 'a job is released by a job pipeline: add kind: job, or name a service',
+              : kind === 'workerPool'
+                ? 'a worker pool pipeline (kind: workerPool) releases worker pools: name one, { workerPool: NAME }'
+                : `${releasedBy[other]} service`,
         });
+      }
     })
     .pipe(
       kind === 'service'
         ? z.strictObject({ service: name, regions: targetRegions.optional() })
-        : z.strictObject({ job: name }),
-    ) as unknown as z.ZodType<
-    K extends 'service' ? { service: string; regions?: string[] } : { job: string }
-  >;
+        : kind === 'job'
+          ? z.strictObject({ job: name })
+          : z.strictObject({ workerPool: name }),
+    ) as unknown as z.ZodType<TargetOf<K>>;
 
 const servicePipeline = z.strictObject({
   ...common,
@@ -120,15 +145,37 @@ const jobPipeline = z.strictObject({
   acceptance: acceptanceArgsSchema.nullable().default(null),
 });
 
+/**
+ * A worker pool pipeline: the staging pool runs the digest (and the acceptance job checks it, when
+ * there is one, with RUNWAY_WORKER_POOL and RUNWAY_REVISION); then the live pool's instance splits
+ * move to it, at once or in canary steps, each step failing when the candidate's instances crash.
+ */
+const workerPoolPipeline = z.strictObject({
+  ...common,
+  kind: z.literal('workerPool'),
+  staging: target('workerPool', workerPoolName),
+  live: target('workerPool', workerPoolName),
+  acceptance: acceptanceArgsSchema.nullable().default(null),
+  promotion: z
+    .unknown()
+    .superRefine((p, ctx) => {
+      if (p && typeof p === 'object')
+        for (const issue of workerPoolPromotionIssues(p))
+          ctx.addIssue({ code: 'custom', path: issue.path.slice(1), message: issue.message });
+    })
+    .pipe(promotionSchema)
+    .default({ strategy: 'direct' }),
+});
+
 export const pipelineSchema = z.preprocess(
   // kind defaults to service: a pipeline written before jobs is still a service pipeline.
   (p) =>
     p && typeof p === 'object' && !Array.isArray(p) && !('kind' in p)
       ? { ...p, kind: 'service' }
       : p,
-  z.discriminatedUnion('kind', [servicePipeline, jobPipeline], {
+  z.discriminatedUnion('kind', [servicePipeline, jobPipeline, workerPoolPipeline], {
     error: (issue) =>
-      issue.code === 'invalid_union' ? 'kind must be "service" or "job"' : undefined,
+      issue.code === 'invalid_union' ? 'kind must be "service", "job" or "workerPool"' : undefined,
   }),
 );
 
@@ -260,6 +307,9 @@ export const freezeSchema = z
 
 export type Freeze = z.output<typeof freezeSchema>;
 
+/** What each kind of pipeline releases, in messages. */
+const noun = { service: 'service', job: 'job', workerPool: 'worker pool' } as const;
+
 export const pipelineConfigSchema = z
   .strictObject({
     project: projectId.optional(),
@@ -277,7 +327,7 @@ export const pipelineConfigSchema = z
         ctx.addIssue({
           code: 'custom',
           path: [...where('staging'), p.kind],
-          message: `staging and live must be different ${p.kind}s`,
+          message: `staging and live must be different ${noun[p.kind]}s`,
         });
       }
       if (!p.region && !config.region) {
@@ -300,8 +350,8 @@ export const pipelineConfigSchema = z
       };
       for (const [key, id] of [
         ['name', `pipeline ${p.name}`],
-        ...regions(p.live).map((rg) => ['live', `${p.kind} ${rg}/${live}`] as const),
-        ...regions(p.staging).map((rg) => ['staging', `${p.kind} ${rg}/${staging}`] as const),
+        ...regions(p.live).map((rg) => ['live', `${noun[p.kind]} ${rg}/${live}`] as const),
+        ...regions(p.staging).map((rg) => ['staging', `${noun[p.kind]} ${rg}/${staging}`] as const),
       ] as const) {
         const other = seen.get(id);
         if (other !== undefined) {
@@ -318,9 +368,11 @@ export const pipelineConfigSchema = z
     checkFreezes(config, ctx);
   });
 
-/** The service or job a target names. */
-export function targetOf(t: { service: string } | { job: string }): string {
-  return 'service' in t ? t.service : t.job;
+/** The service, job or worker pool a target names. */
+export function targetOf(
+  t: { service: string } | { job: string } | { workerPool: string },
+): string {
+  return 'service' in t ? t.service : 'job' in t ? t.job : t.workerPool;
 }
 
 /** Freeze names are unique, and every pattern covers a configured pipeline (a typo covers none). */
@@ -352,6 +404,7 @@ function checkFreezes(
 export type Pipeline = z.output<typeof pipelineSchema> & { region: string };
 export type ServicePipeline = Extract<Pipeline, { kind: 'service' }>;
 export type JobPipeline = Extract<Pipeline, { kind: 'job' }>;
+export type WorkerPoolPipeline = Extract<Pipeline, { kind: 'workerPool' }>;
 export const isServicePipeline = (p: Pipeline): p is ServicePipeline => p.kind === 'service';
 export interface PipelineConfig {
   project?: string;
@@ -460,7 +513,7 @@ function pipelineFields(pipeline: Pipeline): PipelineFields {
         live: pipeline.live,
         acceptance: pipeline.acceptance,
         ...(pipeline.kind === 'job' ? { taskCount: pipeline.taskCount } : {}),
-        ...(pipeline.kind === 'service' ? { promotion: pipeline.promotion } : {}),
+        ...(pipeline.kind !== 'job' ? { promotion: pipeline.promotion } : {}),
         notify: pipeline.notify,
       }),
     );

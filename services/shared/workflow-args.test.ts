@@ -239,6 +239,66 @@ describe('bad arguments name the field', () => {
       want: /^promotion: a job pipeline promotes directly/,
     },
     {
+      name: 'a worker pool pipeline naming services',
+      input: { ...minimal, kind: 'workerPool' },
+      want: /^staging\.service: a workerPool pipeline releases workerPools: name staging\.workerPool; live\.service: /,
+    },
+    {
+      name: 'a service pipeline naming a worker pool',
+      input: { ...minimal, live: { workerPool: 'web' } },
+      want: /^live\.workerPool: a service pipeline releases services: name live\.service/,
+    },
+    {
+      name: 'a target naming a job and a worker pool',
+      input: { ...minimal, live: { job: 'web', workerPool: 'web' } },
+      want: /^live\.workerPool: name one service, or \(kind job\) one job, or \(kind workerPool\) one worker pool/,
+    },
+    {
+      name: 'a worker pool canary with an analysis',
+      input: {
+        ...minimal,
+        kind: 'workerPool',
+        staging: { workerPool: 'a' },
+        live: { workerPool: 'b' },
+        promotion: { strategy: 'canary', health: { maxErrorRatio: 0.1 } },
+      },
+      want: /^promotion\.analysis: a worker pool serves no requests/,
+    },
+    {
+      name: 'a worker pool promotion with a gate',
+      input: {
+        ...minimal,
+        kind: 'workerPool',
+        staging: { workerPool: 'a' },
+        live: { workerPool: 'b' },
+        promotion: {
+          strategy: 'direct',
+          approval: { before: ['live'], approvers: ['user:a@b.c'] },
+        },
+      },
+      want: /^promotion\.approval: is for service pipelines; a worker pool pipeline/,
+    },
+    {
+      name: 'a worker pool in several regions',
+      input: {
+        ...minimal,
+        kind: 'workerPool',
+        staging: { workerPool: 'a' },
+        live: { workerPool: 'b', regions: ['us-central1', 'europe-west1'] },
+      },
+      want: /^live\.regions: a worker pool pipeline \(kind: workerPool\) releases in the pipeline region only/,
+    },
+    {
+      name: 'a bad worker pool name',
+      input: {
+        ...minimal,
+        kind: 'workerPool',
+        staging: { workerPool: 'a' },
+        live: { workerPool: 'B_' },
+      },
+      want: /^live\.workerPool: a Cloud Run worker pool name/,
+    },
+    {
       name: 'taskCount 0',
       input: { ...minimal, kind: 'job', staging: { job: 'a' }, live: { job: 'b' }, taskCount: 0 },
       want: /^taskCount: must be 1\.\.10000/,
@@ -572,6 +632,20 @@ describe('workflow result', () => {
     });
     assert.deepEqual(r.live, { job: 'etl', previousDigest: null });
   });
+  test("a worker pool release's result: the pools and their revisions", () => {
+    const r = workflowResultSchema.parse({
+      ...good,
+      staging: { workerPool: 'queue-staging', revision: 'queue-staging-abc' },
+      live: { workerPool: 'queue', revision: 'queue-abc' },
+    });
+    assert.deepEqual(r.staging, { workerPool: 'queue-staging', revision: 'queue-staging-abc' });
+    assert.deepEqual(r.live, {
+      workerPool: 'queue',
+      revision: 'queue-abc',
+      previousRevision: null,
+    });
+    assert.throws(() => workflowResultSchema.parse({ ...good, live: { workerPool: 'queue' } }));
+  });
   test('a rollback, and decisions recorded with who and why', () => {
     const r = workflowResultSchema.parse({
       ...good,
@@ -714,4 +788,34 @@ describe('multi-region arguments (issue 19)', () => {
       if (!r.success) assert.match(describeZodError(r.error), c.want);
     });
   }
+});
+
+describe('worker pool arguments', () => {
+  const pool = {
+    ...minimal,
+    kind: 'workerPool',
+    staging: { workerPool: 'queue-staging' },
+    live: { workerPool: 'queue' },
+    acceptance: null,
+  };
+  test('a worker pool pipeline: no acceptance needed, a direct promotion by default', () => {
+    const a = workflowArgsSchema.parse(pool);
+    assert.equal(a.kind, 'workerPool');
+    assert.deepEqual(a.staging, { workerPool: 'queue-staging' });
+    assert.deepEqual(a.live, { workerPool: 'queue' });
+    assert.equal(a.acceptance, null);
+    assert.deepEqual(a.promotion, { strategy: 'direct' });
+  });
+  test('a canary of steps and bakes, with no analysis', () => {
+    const a = workflowArgsSchema.parse({
+      ...pool,
+      promotion: { strategy: 'canary', steps: [25, 100], bakeSeconds: 30 },
+    });
+    assert.deepEqual(a.promotion, {
+      strategy: 'canary',
+      steps: [25, 100],
+      bakeSeconds: 30,
+      analysis: null,
+    });
+  });
 });

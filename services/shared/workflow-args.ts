@@ -13,6 +13,7 @@ import {
   region,
   serviceName,
   topicName,
+  workerPoolName,
 } from './names.ts';
 import { timestampSchema } from './timestamp.ts';
 
@@ -307,8 +308,8 @@ export const acceptanceArgsSchema = z.strictObject({
   checks: acceptanceChecksSchema.nullable().default(null),
 });
 
-/** What a pipeline releases: a Cloud Run service (the default) or a Cloud Run job. */
-export const pipelineKinds = ['service', 'job'] as const;
+/** What a pipeline releases: a Cloud Run service (the default), job, or worker pool. */
+export const pipelineKinds = ['service', 'job', 'workerPool'] as const;
 export type PipelineKind = (typeof pipelineKinds)[number];
 
 export const serviceTargetSchema = z.strictObject({
@@ -316,26 +317,47 @@ export const serviceTargetSchema = z.strictObject({
   regions: targetRegions.optional(),
 });
 export const jobTargetSchema = z.strictObject({ job: jobName });
-export type ReleaseTarget = z.output<typeof serviceTargetSchema> | z.output<typeof jobTargetSchema>;
-/** Where a release goes: a service (in one region or several), or (kind job) a job; errors name the key. */
+export const workerPoolTargetSchema = z.strictObject({ workerPool: workerPoolName });
+export type ReleaseTarget =
+  | z.output<typeof serviceTargetSchema>
+  | z.output<typeof jobTargetSchema>
+  | z.output<typeof workerPoolTargetSchema>;
+/**
+ * Where a release goes: a service (in one region or several), (kind job) a job, or (kind
+ * workerPool) a worker pool; errors name the key.
+ */
 const targetSchema = z
   .strictObject({
     service: serviceName.optional(),
     job: jobName.optional(),
+    workerPool: workerPoolName.optional(),
     regions: targetRegions.optional(),
   })
   .superRefine((t, ctx) => {
-    if ((t.service === undefined) === (t.job === undefined))
+    const named = (['service', 'job', 'workerPool'] as const).filter((k) => t[k] !== undefined);
+    if (named.length !== 1)
       ctx.addIssue({
         code: 'custom',
-        path: [t.job === undefined ? 'service' : 'job'],
-        message: 'name one service, or (kind job) one job',
+        path: [named[1] ?? 'service'],
+        message: 'name one service, or (kind job) one job, or (kind workerPool) one worker pool',
       });
   })
   .transform((t): ReleaseTarget => {
-    if (t.job !== undefined) return { job: t.job, ...(t.regions ? { regions: t.regions } : {}) };
-    return { service: t.service!, ...(t.regions ? { regions: t.regions } : {}) };
+    const regions = t.regions ? { regions: t.regions } : {};
+    if (t.job !== undefined) return { job: t.job, ...regions };
+    if (t.workerPool !== undefined) return { workerPool: t.workerPool, ...regions };
+    return { service: t.service!, ...regions };
   });
+
+/** How messages name a pipeline of each kind. */
+export const kindLabel: Record<PipelineKind, string> = {
+  service: 'service pipeline',
+  job: 'job pipeline (kind: job)',
+  workerPool: 'worker pool pipeline (kind: workerPool)',
+};
+
+/** The key a target of each kind names its resource with. */
+export const targetKey = { service: 'service', job: 'job', workerPool: 'workerPool' } as const;
 
 /** The regions a target names; empty: the pipeline's region. */
 export const regionsOf = (t: ReleaseTarget): string[] => ('regions' in t && t.regions) || [];
@@ -355,13 +377,12 @@ export function regionIssues(a: {
   };
 }): { path: (string | number)[]; message: string }[] {
   const issues: { path: (string | number)[]; message: string }[] = [];
-  if (a.kind === 'job') {
+  if (a.kind !== 'service') {
     for (const where of ['staging', 'live'] as const)
       if ('regions' in a[where] && a[where].regions !== undefined)
         issues.push({
           path: [where, 'regions'],
-          message:
-            'a job pipeline (kind: job) releases in the pipeline region only; regions are for service pipelines',
+          message: `a ${kindLabel[a.kind]} releases in the pipeline region only; regions are for service pipelines`,
         });
     return issues;
   }
@@ -469,10 +490,15 @@ export const workflowArgsObject = z.strictObject({
    * spelling in, the canonical one out (UTC, 9 fractional digits), so the workflow sees one form.
    */
   publishTime: timestampSchema.nullable().default(null),
-  kind: z.enum(pipelineKinds, { error: 'must be "service" or "job"' }).default('service'),
+  kind: z
+    .enum(pipelineKinds, { error: 'must be "service", "job" or "workerPool"' })
+    .default('service'),
   staging: targetSchema,
   live: targetSchema,
-  /** A job pipeline may have none: its staging run's exit codes are the verdict. */
+  /**
+   * A job pipeline may have none (its staging run's exit codes are the verdict), nor a worker pool
+   * pipeline (its instances' crashes and restarts are).
+   */
   acceptance: acceptanceArgsSchema.nullable().default(null),
   /** kind job: the staging run's task count. */
   taskCount: jobTaskCount.default(1),
@@ -508,7 +534,8 @@ export function checkWorkflowArgs(
 
 /**
  * A service pipeline releases services and needs acceptance tests; a job pipeline releases jobs,
- * directly (its staging run is its test).
+ * directly (its staging run is its test); a worker pool pipeline releases worker pools, directly or
+ * by a canary of instance splits judged by its instances' health (no analysis, gates or watch).
  */
 export function checkTargets(
   a: {
@@ -518,6 +545,7 @@ export function checkTargets(
     acceptance: unknown;
     promotion: {
       strategy: string;
+      analysis?: unknown;
       approval?: unknown;
       watchSeconds?: unknown;
       regions?: { concurrency?: number | undefined } | undefined;
@@ -525,13 +553,12 @@ export function checkTargets(
   },
   ctx: z.RefinementCtx,
 ) {
-  const want = a.kind === 'job' ? 'job' : 'service';
-  const other = a.kind === 'job' ? 'service' : 'job';
+  const want = targetKey[a.kind];
   for (const where of ['staging', 'live'] as const)
     if (!(want in a[where]))
       ctx.addIssue({
         code: 'custom',
-        path: [where, other],
+        path: [where, Object.keys(a[where])[0] ?? want],
         message: `a ${a.kind} pipeline releases ${want}s: name ${where}.${want}`,
       });
   if (a.kind === 'service' && a.acceptance === null)
@@ -541,8 +568,8 @@ export function checkTargets(
       message: 'a service pipeline needs acceptance tests (a job)',
     });
   for (const i of regionIssues(a)) ctx.addIssue({ code: 'custom', ...i });
+  const p = a.promotion;
   if (a.kind === 'job') {
-    const p = a.promotion;
     if (
       p.strategy !== 'direct' ||
       p.approval !== undefined ||
@@ -555,6 +582,37 @@ export function checkTargets(
         message: 'a job pipeline promotes directly: no canary, approval, watch or regions',
       });
   }
+  if (a.kind === 'workerPool')
+    for (const issue of workerPoolPromotionIssues(p)) ctx.addIssue({ code: 'custom', ...issue });
+}
+
+/**
+ * What a worker pool pipeline's promotion may not have: a pool serves no requests, so a canary's
+ * step is judged by its instances' crashes and restarts, never by request analysis; gates, a watch
+ * and regions are for service pipelines.
+ */
+export function workerPoolPromotionIssues(p: {
+  analysis?: unknown;
+  health?: unknown;
+  approval?: unknown;
+  watchSeconds?: unknown;
+  regions?: unknown;
+}): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  for (const key of ['analysis', 'health'] as const)
+    if (p[key] !== undefined && p[key] !== null)
+      issues.push({
+        path: ['promotion', key],
+        message:
+          "a worker pool serves no requests: a canary step is judged by its instances' crashes and restarts, with no analysis",
+      });
+  for (const key of ['approval', 'watchSeconds', 'regions'] as const)
+    if (p[key] !== undefined)
+      issues.push({
+        path: ['promotion', key],
+        message: `is for service pipelines; a worker pool pipeline (kind: workerPool) promotes directly or by a canary of steps and bakes`,
+      });
+  return issues;
 }
 
 export const workflowArgsSchema = workflowArgsObject

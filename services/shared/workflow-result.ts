@@ -77,17 +77,31 @@ export const workflowResultSchema = z.object({
     'job',
     /** A job pipeline: the staging job and the execution that tested the digest. */
     z.object({ job: z.string(), execution: z.string().nullable() }),
-    z.object({ service: z.string(), revision: z.string().nullable() }),
+    byKey(
+      'workerPool',
+      /** A worker pool pipeline: the staging pool and its revision on the digest. */
+      z.object({ workerPool: z.string(), revision: z.string().nullable() }),
+      z.object({ service: z.string(), revision: z.string().nullable() }),
+    ),
   ),
   live: byKey(
     'job',
     /** A job pipeline: the live job and the digest its template ran before. */
     z.object({ job: z.string(), previousDigest: z.string().nullable().default(null) }),
-    z.object({
-      service: z.string(),
-      revision: z.string().nullable(),
-      previousRevision: z.string().nullable().default(null),
-    }),
+    byKey(
+      'workerPool',
+      /** A worker pool pipeline: the live pool, the revision its instances run, and the one before. */
+      z.object({
+        workerPool: z.string(),
+        revision: z.string().nullable(),
+        previousRevision: z.string().nullable().default(null),
+      }),
+      z.object({
+        service: z.string(),
+        revision: z.string().nullable(),
+        previousRevision: z.string().nullable().default(null),
+      }),
+    ),
   ),
   stages: z.array(stageSchema),
   /** Each canary step's analysis, in order (with promotion.analysis). */

@@ -232,3 +232,17 @@ describe('googleapis connectors', () => {
 test('the connector table is generated from the installed protos', () => {
   execFileSync(process.execPath, ['scripts/gen-connectors.mjs', '--check'], { stdio: 'pipe' });
 });
+
+test("an additional binding is a connector of its own: a worker pool's revisions", async () => {
+  const { connectorResolver } = await import('./index.ts');
+  for (const m of ['get', 'list', 'delete'])
+    assert.ok(
+      connectorResolver(`googleapis.run.v2.projects.locations.workerPools.revisions.${m}`),
+      m,
+    );
+  assert.equal(
+    connectorResolver('googleapis.run.v2.projects.locations.services.revisions.get') !== undefined,
+    true,
+    'the primary binding stays',
+  );
+});
