@@ -12,10 +12,7 @@ import type { RegistryNotification } from '../shared/artifact-registry.ts';
 import { RunwayError } from '../shared/errors.ts';
 import type { EventMessage } from '../shared/events.ts';
 import { canonicalTimestamp } from '../shared/timestamp.ts';
-import {
-  type ReleaseSource,
-  type WorkflowArgs,
-} from '../shared/workflow-args.ts';
+import { type ReleaseSource, type WorkflowArgs } from '../shared/workflow-args.ts';
 
 /** The Workflows Executions API as the deployer needs it; the real client and fakes implement it. */
 export interface Executions {
@@ -154,6 +151,15 @@ export async function releaseImage(
         deps.local?.remember(key);
         log.info('a release of this digest is already running; not starting another');
         out.push({ kind: 'duplicate', pipeline: pipeline.name });
+        continue;
+      }
+      // Worker-pool pipelines are released by their own workflow (workflows/release-worker-pool.yaml),
+      // which the deployer does not start yet: say so, start nothing that would fail at once.
+      if (pipeline.kind === 'workerPool') {
+        const reason =
+          'worker-pool pipelines are released by the runway-release-pool workflow (gcloud workflows run runway-release-pool), which the deployer does not start yet';
+        log.error(`release refused: ${reason}`);
+        out.push({ kind: 'refused', pipeline: pipeline.name, reason });
         continue;
       }
       const freezes = await freezesFor(deps.config, pipeline, now, event.override ?? null);

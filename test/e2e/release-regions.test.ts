@@ -94,7 +94,8 @@ const servingIn = (region: string, service: string) =>
     ?.traffic.filter((t) => (t.percent ?? 0) > 0)
     .map((t) => `${t.revision}:${t.percent}`)
     .join(',');
-const outcomes = (r: Result) => Object.fromEntries((r.regions ?? []).map((x) => [x.region, x.outcome]));
+const outcomes = (r: Result) =>
+  Object.fromEntries((r.regions ?? []).map((x) => [x.region, x.outcome]));
 const billed = (r: Result) => r.steps.internal + r.steps.external;
 
 /** Releases `d` to `service` in one region, then to all three: the baseline of a later test. */
@@ -166,11 +167,7 @@ describe('multi-region releases (fake Cloud Run)', () => {
       }
       const o = outcomes(r);
       assert.equal(o['europe-west1'], 'ROLLED_BACK');
-      assert.deepEqual(
-        Object.keys(o).sort(),
-        [...THREE].sort(),
-        'every region reported',
-      );
+      assert.deepEqual(Object.keys(o).sort(), [...THREE].sort(), 'every region reported');
       // The siblings were aborted mid-canary (never reached 100 %) or rolled back after.
       for (const region of ['us-central1', 'asia-east1']) {
         const moves = (run.trafficLog.get(at(region, 'lock')) ?? []).map((t) =>
@@ -211,7 +208,10 @@ describe('multi-region releases (fake Cloud Run)', () => {
       assert.equal(digestIn('europe-west1', 'wave'), digest('6'));
       assert.equal(digestIn('asia-east1', 'wave'), digest('6'));
       assert.equal(servingIn('asia-east1', 'wave'), 'wave-666666666666:100');
-      assert.equal(run.services.get(at('asia-east1', 'wave'))!.annotations['runway.dev/claim'], undefined);
+      assert.equal(
+        run.services.get(at('asia-east1', 'wave'))!.annotations['runway.dev/claim'],
+        undefined,
+      );
     } finally {
       run.crashedRevisions.clear();
     }
@@ -305,7 +305,9 @@ describe('multi-region releases (fake Cloud Run)', () => {
 
   test('two releases racing across regions end with every region on one digest', async () => {
     await promoteEverywhere('race', digest('1'));
-    const slow = { promotion: { strategy: 'canary', steps: [50, 100], bakeSeconds: 20, health: null } };
+    const slow = {
+      promotion: { strategy: 'canary', steps: [50, 100], bakeSeconds: 20, health: null },
+    };
     const older = args('race', digest('2'), slow);
     const newer = args('race', digest('3'), slow);
     const [a, b] = await Promise.all([release(older, 200), release(newer, 200)]);
@@ -313,12 +315,17 @@ describe('multi-region releases (fake Cloud Run)', () => {
     assert.equal(new Set(digests).size, 1, `regions on ${digests.join(', ')}`);
     assert.equal(digests[0], digest('3'), `${a.outcome} / ${b.outcome}`);
     for (const region of THREE)
-      assert.equal(run.services.get(at(region, 'race'))!.annotations['runway.dev/claim'], undefined);
+      assert.equal(
+        run.services.get(at(region, 'race'))!.annotations['runway.dev/claim'],
+        undefined,
+      );
   });
 
   test('a hand-run release claiming in another order backs off instead of holding a region', async () => {
     await promoteEverywhere('order', digest('4'));
-    const slow = { promotion: { strategy: 'canary', steps: [50, 100], bakeSeconds: 20, health: null } };
+    const slow = {
+      promotion: { strategy: 'canary', steps: [50, 100], bakeSeconds: 20, health: null },
+    };
     // No publish times: neither supersedes the other, so only the claims' order decides.
     const one = { ...args('order', digest('5'), slow), publishTime: undefined };
     const two = {
@@ -394,7 +401,10 @@ describe('multi-region releases (fake Cloud Run)', () => {
         },
       }),
     );
-    assert.match(String(r.failed), /promotion\.approval is not supported with several live\.regions/);
+    assert.match(
+      String(r.failed),
+      /promotion\.approval is not supported with several live\.regions/,
+    );
     assert.equal(run.services.get(at('us-central1', 'gate')), undefined);
   });
 

@@ -1151,3 +1151,56 @@ pipelines:
     });
   });
 });
+
+// Worker-pool pipelines have their own workflow, which the deployer does not start yet: a push is
+// acknowledged and nothing starts; a release request is refused with the reason.
+describe('a worker-pool pipeline', () => {
+  const pools = parsePipelineConfig(`
+project: ${PROJECT}
+region: ${REGION}
+pipelines:
+  - name: queue
+    kind: workerPool
+    image: ${IMG}
+    staging: { workerPool: queue-staging }
+    live: { workerPool: queue }
+`);
+  const started: string[] = [];
+  const base = loopbackServer(
+    createServer(
+      createApp({
+        project: PROJECT,
+        pipelines: pools,
+        push: 'unauthenticated',
+        scheduler: 'unauthenticated',
+        verifier: createVerifier({ certs }),
+        executions: {
+          start: async (args) => {
+            started.push(args.pipeline);
+            return 'never';
+          },
+          isActive: async () => false,
+        },
+        registry: { tagDigest: async () => undefined },
+        run: { getService: async () => undefined, runJob: async () => assert.fail('no verify') },
+        logger: createLogger({ stream: { write: () => true } }),
+      }),
+    ),
+  );
+
+  test('POST /releases: 400 FAILED_PRECONDITION naming the workflow that releases it', async () => {
+    const res = await fetch(`${base()}/releases`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pipeline: 'queue', image: `${IMG}@sha256:${'cd'.repeat(32)}` }),
+    });
+    const body = (await res.json()) as { error: { status: string; message: string } };
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(body.error.status, 'FAILED_PRECONDITION');
+    assert.match(
+      body.error.message,
+      /pipeline queue: worker-pool pipelines are released by the runway-release-pool workflow/,
+    );
+    assert.deepEqual(started, []);
+  });
+});
