@@ -12,7 +12,7 @@ import type { RegistryNotification } from '../shared/artifact-registry.ts';
 import { RunwayError } from '../shared/errors.ts';
 import type { EventMessage } from '../shared/events.ts';
 import { canonicalTimestamp } from '../shared/timestamp.ts';
-import { type ReleaseSource, type WorkflowArgs } from '../shared/workflow-args.ts';
+import type { ReleaseSource, WorkflowArgs } from '../shared/workflow-args.ts';
 
 /** The Workflows Executions API as the deployer needs it; the real client and fakes implement it. */
 export interface Executions {
