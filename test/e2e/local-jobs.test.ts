@@ -2,7 +2,7 @@
 // Pub/Sub -> the deployer -> the release workflow, whose staging job runs its tasks as processes
 // of the local Cloud Run. A good job is promoted (the live job's template on its digest), a job
 // whose tasks exit 1 is REJECTED with live untouched, and `runway rollback` restores the previous
-// template. Time runs 20 times faster.
+// template. IAM is on, with infra/'s grants. Time runs 20 times faster.
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Stack, startStack } from '../../local/stack.ts';
 import { waitForRelease } from '../../local/watch.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
 import { runwayIn } from '../helpers/runway.ts';
 
@@ -41,15 +42,8 @@ describe('a job pipeline on the local cloud', () => {
   before(async () => {
     home = await mkdtemp(join(tmpdir(), 'runway-e2e-jobs-'));
     await writeFile(join(home, 'runway.yaml'), CONFIG);
-    // IAM off: infra/ grants the workflow its roles on each pipeline's services, not yet on a job
-    // pipeline's jobs (issue 19), so with IAM on the release is refused run.jobs.get, as on Google.
-    stack = await startStack({
-      config: join(home, 'runway.yaml'),
-      home,
-      timeScale: 20,
-      users: 0,
-      iam: 'off',
-    });
+    // IAM on: the workflow's rights on the jobs are infra/'s module job-pipeline's, as on Google.
+    stack = await startStack({ config: join(home, 'runway.yaml'), home, timeScale: 20, users: 0 });
     await pauseScheduledReconcile(stack.info);
   });
 
@@ -73,6 +67,7 @@ describe('a job pipeline on the local cloud', () => {
   async function job(id: string): Promise<Job> {
     const res = await fetch(
       `${stack.run.url}/v2/projects/${stack.info.project}/locations/${stack.info.region}/jobs/${id}`,
+      { headers: localAuthorization },
     );
     assert.equal(res.status, 200, await res.clone().text());
     return (await res.json()) as Job;
