@@ -110,6 +110,30 @@ describe('a job pipeline on the local cloud', () => {
     assert.equal(live.annotations?.['runway.dev/claim'], undefined);
   });
 
+  test('runway status reads the live job: its digest and the last refused digest', async () => {
+    const r = await runway(['status', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const { pipelines } = JSON.parse(r.stdout) as {
+      pipelines: {
+        name: string;
+        kind: string;
+        digest: string;
+        lastFailed: string;
+        running: null;
+      }[];
+    };
+    const etl = pipelines.find((p) => p.name === 'etl');
+    assert.deepEqual(
+      { kind: etl?.kind, digest: etl?.digest, lastFailed: etl?.lastFailed, running: etl?.running },
+      { kind: 'job', digest: digests[1], lastFailed: digests[2], running: null },
+    );
+    const text = await runway(['status']);
+    assert.match(
+      text.stdout,
+      new RegExp(`^etl +etl +${digests[1]!.slice(7, 19)} +- +${digests[2]!.slice(7, 19)}$`, 'm'),
+    );
+  });
+
   test('runway rollback restores the previous template', async () => {
     const r = await runway(['rollback', 'etl', '--reason', 'bad numbers', '--wait']);
     assert.equal(r.code, 0, r.stderr);
