@@ -4,7 +4,7 @@
 import { stageOf } from '../local/watch.ts';
 import type { ExecutionView } from '../cli/cloud.ts';
 import { type HistoryRow, historyRow } from '../cli/commands/history.ts';
-import type { PipelineStatus, ServiceStatus } from '../cli/commands/status.ts';
+import type { JobStatus, PipelineStatus, ServiceStatus } from '../cli/commands/status.ts';
 import { describeAnalysis } from '../cli/live-state.ts';
 import { shortDigest } from '../services/shared/image-ref.ts';
 import {
@@ -25,6 +25,8 @@ export interface Snapshot {
   /** Who the console acts as; null when not known yet (Google: the credentials). */
   member: string | null;
   services: ServiceStatus[];
+  /** The region's Cloud Run jobs: a job pipeline's live state is on its live job. */
+  jobs?: JobStatus[];
   /** The release workflow's executions, newest first. */
   executions: ExecutionView[];
   config: PipelineConfig | null;
@@ -67,11 +69,28 @@ export interface Running {
   held: PipelineStatus['held'];
 }
 
+/** A job pipeline's job on its card: a job has no traffic to draw, only the digest it runs. */
+export interface JobRow {
+  job: string;
+  role: 'live' | 'staging';
+  /** The digest its template runs (runway.dev/digest, else its image's), or null. */
+  digest: string | null;
+  /** Its newest execution, or null when it never ran (or does not exist yet). */
+  latestExecution: string | null;
+  exists: boolean;
+}
+
 export interface Card {
   name: string;
+  /** A service pipeline's live is a service, a job pipeline's a job (live.service names it). */
+  kind: 'service' | 'job';
   region: string;
   live: { service: string; digest: string | null; tag: string | null; previous: string | null };
+  /** The digest most recently refused on live (rejected, rolled back or aborted). */
+  lastFailed: string | null;
   bars: TrafficBar[];
+  /** A job pipeline's live and staging jobs (none for a service pipeline). */
+  jobs: JobRow[];
   running: Running | null;
   last: HistoryRow | null;
   freezes: PipelineStatus['freezes'];
@@ -222,7 +241,8 @@ function running(s: Snapshot, p: PipelineStatus, clock: StepClock): Running | nu
     own.find((x) => x.state === 'ACTIVE' && (argsOf(x).action ?? 'release') === 'release');
   if (!e || (e.state !== 'ACTIVE' && e.state !== 'QUEUED')) return null;
   const digest = digestOf(e);
-  const live = s.services.find((x) => x.name === p.live);
+  // A job has no revisions or traffic: no candidate share, no canary steps.
+  const live = p.kind === 'job' ? undefined : s.services.find((x) => x.name === p.live);
   const candidate = live?.revisions.find(
     (r) => r.tags.includes('candidate') && r.digest === digest,
   );
@@ -242,21 +262,43 @@ function running(s: Snapshot, p: PipelineStatus, clock: StepClock): Running | nu
   };
 }
 
+function jobRow(s: Snapshot, job: string, role: JobRow['role']): JobRow {
+  const found = s.jobs?.find((j) => j.name === job);
+  return {
+    job,
+    role,
+    digest:
+      found?.annotations['runway.dev/digest'] ??
+      /@(sha256:[0-9a-f]{64})$/.exec(found?.image ?? '')?.[1] ??
+      null,
+    latestExecution: found?.latestExecution ?? null,
+    exists: found !== undefined,
+  };
+}
+
 /** One card per pipeline, in runway.yaml's order. */
 export function cards(s: Snapshot, clock: StepClock): Card[] {
   return s.pipelines.map((p) => {
     const own = executionsOf(s, p.name);
     const config = pipelineConfig(s, p.name);
-    const services = [p.live, ...(config ? [targetOf(config.staging)] : [])];
+    const staging = config ? [targetOf(config.staging)] : [];
+    const services = p.kind === 'job' ? [] : [p.live, ...staging];
+    const jobs =
+      p.kind === 'job'
+        ? [jobRow(s, p.live, 'live'), ...staging.map((j) => jobRow(s, j, 'staging'))]
+        : [];
     const last = own
       .filter((e) => e.state !== 'ACTIVE' && e.state !== 'QUEUED')
       .map(historyRow)
       .find((r) => r !== null);
     return {
       name: p.name,
+      kind: p.kind,
       region: config?.region ?? s.region,
       live: { service: p.live, digest: p.digest, tag: tagOf(own, p.digest), previous: p.previous },
+      lastFailed: p.lastFailed,
       bars: services.map((x) => bar(s, x)).filter((b): b is TrafficBar => b !== null),
+      jobs,
       running: running(s, p, clock),
       last: last ?? null,
       freezes: p.freezes,
@@ -427,13 +469,15 @@ export function releaseModel(s: Snapshot, e: ExecutionView): ReleaseModel {
       approve: gateAction(s, p, e.id, 'approve'),
       reject: gateAction(s, p, e.id, 'reject'),
       abort:
-        active && kind === 'release'
+        active && kind === 'release' && p?.kind !== 'job'
           ? { enabled: true, why: 'stop the release (live goes back if it moved)' }
           : {
               enabled: false,
-              why: active
-                ? 'only a release can be aborted'
-                : `the ${kind} has ended (${row?.outcome ?? e.state})`,
+              why: !active
+                ? `the ${kind} has ended (${row?.outcome ?? e.state})`
+                : kind !== 'release'
+                  ? 'only a release can be aborted'
+                  : 'a job release runs to its end (it has no control channel); roll back after it',
             },
       rollback: rollbackAction(p),
     },

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fakeSnapshot } from './fake-source.ts';
 import { escapeHtml, html, raw, safeHref } from './html.ts';
-import { canarySteps, cards, releaseModel } from './model.ts';
+import { pipelineStatuses } from '../cli/commands/status.ts';
+import { parsePipelineConfig } from '../services/shared/pipeline-config.ts';
+import { canarySteps, cards, releaseModel, type Snapshot } from './model.ts';
 import * as pages from './pages.ts';
 
 describe('html``', () => {
@@ -160,6 +162,169 @@ describe('pages', () => {
     );
     assert.match(gated.actions.approve.why, /user:mallory@example.com is not an approver/);
     assert.equal(gated.actions.approve.enabled, false);
+  });
+});
+
+describe('a job pipeline', () => {
+  const D1 = `sha256:${'1'.repeat(64)}`;
+  const D2 = `sha256:${'2'.repeat(64)}`;
+  const D3 = `sha256:${'3'.repeat(64)}`;
+  const IMG = 'us-central1-docker.pkg.dev/my-project/apps/etl';
+  /** fakeSnapshot's service pipeline and a job pipeline `etl`, its release of D3 running. */
+  function withJob(running: boolean): Snapshot {
+    const s = fakeSnapshot(1);
+    const jobs = [
+      {
+        name: 'etl',
+        image: `${IMG}@${D2}`,
+        latestExecution: 'etl-x2',
+        annotations: {
+          'runway.dev/digest': D2,
+          'runway.dev/previous': D1,
+          'runway.dev/refused': JSON.stringify([D1]),
+          ...(running
+            ? {
+                'runway.dev/claim': JSON.stringify({ digest: D3, execution: 'etl-run', at: 1 }),
+              }
+            : {}),
+        },
+      },
+      { name: 'etl-staging', image: `${IMG}@${D3}`, latestExecution: null, annotations: {} },
+    ];
+    const release = (id: string, state: string, digest: string, extra: object = {}) => ({
+      name: `projects/p/locations/us-central1/workflows/runway-release/executions/${id}`,
+      id,
+      state,
+      startTime: '2026-12-02T10:00:00.000Z',
+      endTime: state === 'ACTIVE' ? null : '2026-12-02T10:01:00.000Z',
+      argument: { pipeline: 'etl', kind: 'job', image: `${IMG}@${digest}`, tag: `t-${id}` },
+      result: null,
+      error: null,
+      labels: { pipeline: 'etl', digest: digest.slice(7, 19) },
+      routine: state === 'ACTIVE' ? 'test_job' : null,
+      ...extra,
+    });
+    const executions = [
+      ...(running ? [release('etl-run', 'ACTIVE', D3)] : []),
+      release('etl-good', 'SUCCEEDED', D2, {
+        result: {
+          outcome: 'PROMOTED',
+          action: 'release',
+          pipeline: 'etl',
+          digest: D2,
+          reason: null,
+          staging: { job: 'etl-staging', execution: 'etl-staging-x' },
+          live: { job: 'etl', previousDigest: D1 },
+          stages: [],
+        },
+      }),
+    ];
+    const service = s.pipelines[0]!;
+    return {
+      ...s,
+      config: parsePipelineConfig(`region: us-central1
+pipelines:
+  - name: ${service.name}
+    image: ${IMG}-web
+    staging: { service: ${service.name}-staging }
+    live: { service: ${service.live} }
+    acceptance: { job: ${service.name}-acceptance }
+  - name: etl
+    image: ${IMG}
+    kind: job
+    staging: { job: etl-staging }
+    live: { job: etl }
+`),
+      jobs,
+      executions: [...executions, ...s.executions],
+      pipelines: [
+        ...s.pipelines,
+        ...pipelineStatuses(
+          [
+            { name: service.name, live: { service: service.live } },
+            { name: 'etl', live: { job: 'etl' } },
+          ],
+          s.services,
+          s.at,
+          [],
+          jobs,
+        ).slice(1),
+      ],
+    };
+  }
+  const clock = () => 0;
+
+  test("its card: the live job's digest, the last refused one, its jobs, no traffic bars", () => {
+    const s = withJob(false);
+    const c = cards(s, clock).find((x) => x.name === 'etl')!;
+    assert.equal(c.kind, 'job');
+    assert.deepEqual(c.live, { service: 'etl', digest: D2, tag: 't-etl-good', previous: D1 });
+    assert.equal(c.lastFailed, D1);
+    assert.deepEqual(c.bars, []);
+    assert.deepEqual(c.jobs, [
+      { job: 'etl', role: 'live', digest: D2, latestExecution: 'etl-x2', exists: true },
+      { job: 'etl-staging', role: 'staging', digest: D3, latestExecution: null, exists: true },
+    ]);
+    assert.equal(c.running, null);
+    assert.equal(c.last?.outcome, 'PROMOTED');
+    const page = pages.overview(cards(s, clock), 0).text;
+    const card = page.slice(page.indexOf('id="pipeline-etl"'));
+    assert.match(card, /<dt>Live job<\/dt><dd class="live-job">etl<\/dd>/);
+    assert.match(
+      card,
+      /<dd class="live-digest"><code>222222222222<\/code> <span class="tag">t-etl-good<\/span>/,
+    );
+    assert.match(card, /<dd class="last-failed"><code>111111111111<\/code>/);
+    assert.match(
+      card,
+      /<td>etl<\/td><td>live<\/td><td><code>222222222222<\/code><\/td><td>etl-x2<\/td>/,
+    );
+    assert.match(
+      card,
+      /<td>etl-staging<\/td><td>staging<\/td><td><code>333333333333<\/code><\/td><td>never ran<\/td>/,
+    );
+    assert.doesNotMatch(card, /Live logs/, 'a job has no service logs');
+    // The service pipeline's card is as before: bars, no jobs, its logs link.
+    const web = cards(s, clock)[0]!;
+    assert.equal(web.kind, 'service');
+    assert.deepEqual(web.jobs, []);
+    assert.equal(web.bars[0]?.service, 'p0');
+  });
+
+  test('a job pipeline before its first release: its jobs not created yet', () => {
+    const s = { ...withJob(false), jobs: [] };
+    const c = cards(s, clock).find((x) => x.name === 'etl')!;
+    assert.deepEqual(
+      c.jobs.map((j) => [j.job, j.exists, j.digest]),
+      [
+        ['etl', false, null],
+        ['etl-staging', false, null],
+      ],
+    );
+    assert.match(
+      pages.card(c, 0).text,
+      /<td>etl<\/td><td>live<\/td><td><code>[^<]*<\/code><\/td><td>not created yet<\/td>/,
+    );
+  });
+
+  test('a job release running: its stage from the job routines; abort is refused', () => {
+    const s = withJob(true);
+    const c = cards(s, clock).find((x) => x.name === 'etl')!;
+    assert.deepEqual(
+      [c.running?.execution, c.running?.digest, c.running?.stage, c.running?.steps],
+      ['etl-run', D3, 'test', null],
+    );
+    const page = pages.overview(cards(s, clock), 0).text;
+    assert.match(
+      page,
+      /Release etl-run<\/a> of <code>333333333333<\/code>.*stage <strong class="stage">test<\/strong>/,
+    );
+    const m = releaseModel(s, s.executions.find((e) => e.id === 'etl-run')!);
+    assert.deepEqual(m.actions.abort, {
+      enabled: false,
+      why: 'a job release runs to its end (it has no control channel); roll back after it',
+    });
+    assert.deepEqual(m.actions.rollback, { enabled: true, why: 'live back to 111111111111' });
   });
 });
 

@@ -4,7 +4,15 @@
 import type { HistoryRow } from '../cli/commands/history.ts';
 import { shortDigest } from '../services/shared/image-ref.ts';
 import { html, type Html, safeHref } from './html.ts';
-import type { Action, Card, CanaryStep, ReleaseModel, Snapshot, TrafficBar } from './model.ts';
+import type {
+  Action,
+  Card,
+  CanaryStep,
+  JobRow,
+  ReleaseModel,
+  Snapshot,
+  TrafficBar,
+} from './model.ts';
 
 export interface Assets {
   script: string;
@@ -113,6 +121,17 @@ function outcomeBadge(outcome: string): Html {
   return html`<span class="badge ${outcome.toLowerCase()}">${outcome}</span>`;
 }
 
+/** A job pipeline's jobs: the digest each runs and its newest execution (a job has no traffic). */
+function jobTable(rows: JobRow[]): Html {
+  return html`<table class="jobs" aria-label="Jobs">
+<thead><tr><th scope="col">Job</th><th scope="col">Role</th><th scope="col">Digest</th><th scope="col">Latest execution</th></tr></thead>
+<tbody>${rows.map(
+    (j) =>
+      html`<tr><td>${j.job}</td><td>${j.role}</td><td><code>${short(j.digest)}</code></td><td>${j.exists ? (j.latestExecution ?? 'never ran') : 'not created yet'}</td></tr>`,
+  )}</tbody>
+</table>`;
+}
+
 export function card(c: Card, now: number): Html {
   const r = c.running;
   return html`<article class="card" id="pipeline-${c.name}" aria-labelledby="title-${c.name}">
@@ -120,9 +139,12 @@ export function card(c: Card, now: number): Html {
 <dl class="facts">
 <dt>Live</dt><dd class="live-digest"><code>${short(c.live.digest)}</code>${c.live.tag ? html` <span class="tag">${c.live.tag}</span>` : ''}</dd>
 <dt>Last outcome</dt><dd class="last">${c.last ? html`${outcomeBadge(c.last.outcome)} <a href="/releases/${encodeURIComponent(c.last.execution)}">${c.last.kind} ${c.last.execution.slice(0, 8)}</a>${c.last.reason ? html` <span class="muted">${c.last.reason}</span>` : ''}` : 'none yet'}</dd>
+${c.kind === 'job' ? html`<dt>Live job</dt><dd class="live-job">${c.live.service}</dd>` : ''}
+${c.lastFailed ? html`<dt>Last failed</dt><dd class="last-failed"><code>${short(c.lastFailed)}</code></dd>` : ''}
 ${c.freezes.length ? html`<dt>Freeze</dt><dd class="freeze">${c.freezes.map((f) => html`<span class="badge frozen">${f.name}</span> until ${f.until} `)}</dd>` : ''}
 </dl>
 ${c.bars.map(trafficBar)}
+${c.jobs.length ? jobTable(c.jobs) : ''}
 ${
   r
     ? html`<section class="running" aria-label="Running release">
@@ -133,7 +155,7 @@ ${r.held ? html`<p class="held">Held by the freeze ${r.held.freeze} until ${r.he
 </section>`
     : html`<p class="idle muted">No release running.</p>`
 }
-<p class="links"><a href="/pipelines/${encodeURIComponent(c.name)}">History</a> · <a href="/logs?service=${encodeURIComponent(c.live.service)}">Live logs</a></p>
+<p class="links"><a href="/pipelines/${encodeURIComponent(c.name)}">History</a>${c.kind === 'service' ? html` · <a href="/logs?service=${encodeURIComponent(c.live.service)}">Live logs</a>` : ''}</p>
 </article>`;
 }
 

@@ -10,9 +10,9 @@ import { answerGate } from '../cli/commands/approve.ts';
 import { type HistoryRow, readHistory } from '../cli/commands/history.ts';
 import { type LogSelection, logFiles, logTail } from '../cli/commands/logs.ts';
 import { rollBack } from '../cli/commands/rollback.ts';
-import { openServiceReader, pipelineStatuses } from '../cli/commands/status.ts';
+import { openJobReader, openServiceReader, pipelineStatuses } from '../cli/commands/status.ts';
 import { Refused } from '../cli/exit.ts';
-import { isServicePipeline, targetOf } from '../services/shared/pipeline-config.ts';
+import { targetOf } from '../services/shared/pipeline-config.ts';
 import { liveState } from '../cli/live-state.ts';
 import { pipelineOf, readConfig, type Target } from '../cli/target.ts';
 import type { Snapshot } from './model.ts';
@@ -42,6 +42,7 @@ const SNAPSHOT_EXECUTIONS = 60;
 
 export async function cloudSource(target: Target, cloud: Cloud): Promise<ConsoleSource> {
   const reader = await openServiceReader(target);
+  const jobReader = await openJobReader(target);
   const timeScale = target.kind === 'local' ? target.timeScale : 1;
   let member: string | null = null;
   const who = async () => {
@@ -52,8 +53,9 @@ export async function cloudSource(target: Target, cloud: Cloud): Promise<Console
     `projects/${target.project}/locations/${target.region}/workflows/${target.workflow}/executions/${id}`;
   return {
     async snapshot() {
-      const [services, executions, config, caller] = await Promise.all([
+      const [services, jobs, executions, config, caller] = await Promise.all([
         reader.read(),
+        jobReader.read(),
         cloud.executions.list({ labels: {}, limit: SNAPSHOT_EXECUTIONS }),
         readConfig(target, false),
         who(),
@@ -67,13 +69,15 @@ export async function cloudSource(target: Target, cloud: Cloud): Promise<Console
         timeScale,
         member: caller,
         services,
+        jobs,
         executions,
         config,
         pipelines: pipelineStatuses(
-          config?.pipelines.filter(isServicePipeline) ?? null,
+          config?.pipelines ?? null,
           services,
           at,
           config?.freezes ?? [],
+          jobs,
         ),
       };
     },
@@ -131,7 +135,7 @@ export async function cloudSource(target: Target, cloud: Cloud): Promise<Console
       }
     },
     close: async () => {
-      await Promise.all([reader.close(), cloud.close()]);
+      await Promise.all([reader.close(), jobReader.close(), cloud.close()]);
     },
   };
 }

@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promi
 import { join, resolve } from 'node:path';
 import {
   isServicePipeline,
+  type JobPipeline,
   type PipelineConfig,
   parsePipelineConfig,
 } from '../services/shared/pipeline-config.ts';
@@ -197,7 +198,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...(options.iam ? { iam: options.iam } : {}),
     ...(options.infra ? { infra: resolve(options.infra) } : {}),
     ...(options.localUser !== undefined ? { localUser: options.localUser } : {}),
-    infraVars: { pipelines: pipelinesVar(config) },
+    infraVars: { pipelines: pipelinesVar(config), job_pipelines: jobPipelinesVar(config) },
     // On Google, Terraform creates each pipeline's services running as runway-app, and the
     // workflow keeps their account. Here the first release creates them, naming none: they run as
     // runway-app all the same, so the workflow needs to act as it, as on Google.
@@ -278,7 +279,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
  * public that calls them, without tokens; staging stays private, as infra/ makes it.
  */
 export function pipelinesVar(config: PipelineConfig) {
-  // infra/'s pipelines are services; a job pipeline's grants are not modelled there yet.
+  // infra/'s var.pipelines are the service pipelines; job pipelines are var.job_pipelines.
   return Object.fromEntries(
     config.pipelines.filter(isServicePipeline).map((p) => [
       p.name,
@@ -289,6 +290,22 @@ export function pipelinesVar(config: PipelineConfig) {
         live_public: true,
       },
     ]),
+  );
+}
+
+/** infra/'s var.job_pipelines for `config`'s job pipelines (module job-pipeline). */
+export function jobPipelinesVar(config: PipelineConfig) {
+  return Object.fromEntries(
+    config.pipelines
+      .filter((p): p is JobPipeline => p.kind === 'job')
+      .map((p) => [
+        p.name,
+        {
+          staging_job: p.staging.job,
+          live_job: p.live.job,
+          ...(p.acceptance ? { acceptance_job: p.acceptance.job } : {}),
+        },
+      ]),
   );
 }
 

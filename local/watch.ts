@@ -28,11 +28,21 @@ const STAGES: Record<string, string> = {
   roll_back: 'rollback',
   send_abort: 'abort',
   report: 'report',
+  // a job pipeline's path (release_job)
+  release_job: 'starting',
+  claim_job: 'claim',
+  stage_job: 'staging',
+  test_job: 'test',
+  promote_job: 'promote',
+  reject_job: 'cleanup',
+  roll_back_job: 'rollback',
 };
 const HELPERS: Record<string, string> = {
   run_acceptance: 'test',
   release_claim: 'cleanup',
   abort_running: 'abort',
+  run_job_acceptance: 'test',
+  release_job_claim: 'cleanup',
 };
 
 /** The release stage a routine of release.yaml belongs to, given the stage seen before it. */

@@ -4,9 +4,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   activeFreezesOf,
+  type JobStatus,
+  jobStatus,
+  type PipelineRef,
   type PipelineStatus,
   pipelineStatuses,
   type ReleaseStatus,
+  renderJobPipelines,
   renderWaits,
   type ServiceStatus,
   withWaits,
@@ -39,12 +43,21 @@ const service = (name: string, annotations: Record<string, string>): ServiceStat
   annotations,
 });
 
+const job = (name: string, annotations: Record<string, string>): JobStatus => ({
+  name,
+  image: null,
+  latestExecution: null,
+  annotations,
+});
+
 describe('pipelineStatuses: live annotations as release state', () => {
-  const config = [{ name: 'web', live: { service: 'web' } }];
+  const config: PipelineRef[] = [{ name: 'web', live: { service: 'web' } }];
+  const jobConfig: PipelineRef[] = [{ name: 'etl', live: { job: 'etl' } }];
   const cases: {
     name: string;
-    pipelines: typeof config | null;
+    pipelines: PipelineRef[] | null;
     services: ServiceStatus[];
+    jobs?: JobStatus[];
     want: Partial<PipelineStatus>[];
   }[] = [
     {
@@ -60,8 +73,11 @@ describe('pipelineStatuses: live annotations as release state', () => {
       want: [
         {
           name: 'web',
+          kind: 'service',
           live: 'web',
           digest: D2,
+          candidate: null,
+          lastFailed: D1,
           previous: D1,
           refused: [D1],
           running: null,
@@ -127,10 +143,66 @@ describe('pipelineStatuses: live annotations as release state', () => {
       services: [service('web', { 'runway.dev/digest': D1 }), service('web-staging', {})],
       want: [{ name: 'web', live: 'web', digest: D1 }],
     },
+    {
+      name: "a job pipeline: its live job's digest, not a service's of the same name",
+      pipelines: jobConfig,
+      services: [service('etl', { 'runway.dev/digest': D1 })],
+      jobs: [
+        job('etl', {
+          'runway.dev/digest': D2,
+          'runway.dev/previous': D1,
+          'runway.dev/refused': JSON.stringify([D1, D2]),
+        }),
+        job('etl-staging', { 'runway.dev/digest': D1 }),
+      ],
+      want: [
+        {
+          name: 'etl',
+          kind: 'job',
+          live: 'etl',
+          digest: D2,
+          previous: D1,
+          candidate: null,
+          lastFailed: D2,
+          running: null,
+          gate: null,
+          held: null,
+        },
+      ],
+    },
+    {
+      name: 'a job pipeline with a release running: its claim names the execution and the digest',
+      pipelines: jobConfig,
+      services: [],
+      jobs: [
+        job('etl', {
+          'runway.dev/digest': D1,
+          'runway.dev/claim': JSON.stringify({ digest: D2, execution: 'e-job', at: 1 }),
+        }),
+      ],
+      want: [{ kind: 'job', digest: D1, running: 'e-job', candidate: D2, lastFailed: null }],
+    },
+    {
+      name: 'a job pipeline before its first release: no live job',
+      pipelines: jobConfig,
+      services: [],
+      jobs: [],
+      want: [{ name: 'etl', kind: 'job', digest: null, running: null }],
+    },
+    {
+      name: 'without runway.yaml: jobs with runway state are pipelines too',
+      pipelines: null,
+      services: [service('web', { 'runway.dev/digest': D1 })],
+      jobs: [job('etl', { 'runway.dev/digest': D2 }), job('other', {})],
+      want: [
+        { name: 'web', kind: 'service', digest: D1 },
+        { name: 'etl', kind: 'job', live: 'etl', digest: D2 },
+      ],
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
-      const got = pipelineStatuses(c.pipelines, c.services, NOW);
+      const got = pipelineStatuses(c.pipelines, c.services, NOW, [], c.jobs ?? []);
       assert.equal(got.length, c.want.length);
       c.want.forEach((w, i) => {
         for (const [k, v] of Object.entries(w))
@@ -195,4 +267,56 @@ test('withWaits: the release at the gate carries it, the held one its freeze, ot
     'web: release e-gate awaits approval before live traffic moves (stage promote) until 2026-12-03T10:00:00Z; approvers: user:alice@example.com; answer with `runway approve web` or `runway reject web`',
     'api: release e-held is held by the freeze year-end until 2026-12-27T00:00:00Z, before 50%; live keeps its traffic split until then',
   ]);
+});
+
+test('renderJobPipelines: one row per job pipeline, none for services', () => {
+  const pipelines = pipelineStatuses(
+    [
+      { name: 'web', live: { service: 'web' } },
+      { name: 'etl', live: { job: 'etl' } },
+      { name: 'nightly', live: { job: 'nightly' } },
+    ],
+    [service('web', { 'runway.dev/digest': D1 })],
+    NOW,
+    [],
+    [
+      job('etl', {
+        'runway.dev/digest': D1,
+        'runway.dev/claim': JSON.stringify({ digest: D2, execution: 'e-job-0123456789', at: 1 }),
+        'runway.dev/refused': JSON.stringify([D2]),
+      }),
+    ],
+  );
+  assert.equal(
+    renderJobPipelines(pipelines),
+    [
+      'JOB PIPELINE  LIVE JOB  DIGEST        RUNNING (DIGEST)             LAST FAILED',
+      'etl           etl       111111111111  e-job-012345 (222222222222)  222222222222',
+      'nightly       nightly   -             -                            -',
+    ].join('\n'),
+  );
+  assert.equal(renderJobPipelines(pipelines.filter((p) => p.kind === 'service')), null);
+});
+
+test('jobStatus: a Cloud Run job as status reads it, runway annotations only', () => {
+  assert.deepEqual(
+    jobStatus({
+      name: 'projects/p/locations/r/jobs/etl',
+      annotations: { 'runway.dev/digest': D1, 'run.googleapis.com/launch-stage': 'GA' },
+      template: { template: { containers: [{ image: `img@${D1}` }] } },
+      latestCreatedExecution: { name: 'projects/p/locations/r/jobs/etl/executions/etl-abc' },
+    }),
+    {
+      name: 'etl',
+      image: `img@${D1}`,
+      latestExecution: 'etl-abc',
+      annotations: { 'runway.dev/digest': D1 },
+    },
+  );
+  assert.deepEqual(jobStatus({ name: 'projects/p/locations/r/jobs/x' }), {
+    name: 'x',
+    image: null,
+    latestExecution: null,
+    annotations: {},
+  });
 });

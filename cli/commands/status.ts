@@ -1,5 +1,6 @@
-// `runway status`: services (revisions, traffic, tags, digests) and recent releases (stages,
-// outcome, billed steps), read through Google's clients from the local cloud or from Google.
+// `runway status`: services (revisions, traffic, tags, digests), job pipelines' live jobs (their
+// digest, running release, last refused digest) and recent releases (stages, outcome, billed
+// steps), read through Google's clients from the local cloud or from Google.
 import type { protos } from '@google-cloud/run';
 import type { Command } from '../io.ts';
 import {
@@ -9,7 +10,7 @@ import {
 import { clientOptionsFor, localClientOptions } from '../../services/shared/clients.ts';
 import { stageOf } from '../../local/watch.ts';
 import { activeFreezes } from '../../services/shared/freezes.ts';
-import { type Freeze, isServicePipeline } from '../../services/shared/pipeline-config.ts';
+import type { Freeze } from '../../services/shared/pipeline-config.ts';
 import { parseArgs } from '../args.ts';
 import { fail } from '../exit.ts';
 import type { AnalysisReport } from '../../services/shared/workflow-result.ts';
@@ -32,6 +33,17 @@ export interface ServiceStatus {
   annotations: Record<string, string>;
 }
 
+/** A Cloud Run job: a job pipeline's live state is in its runway.dev/* annotations. */
+export interface JobStatus {
+  name: string;
+  /** The first container's image. */
+  image: string | null;
+  /** Its newest execution (short name), or null when it never ran. */
+  latestExecution: string | null;
+  /** Its runway.dev/* annotations: on a live job, the release state the workflow keeps. */
+  annotations: Record<string, string>;
+}
+
 /** A release waiting at an approval gate (runway.dev/gate). */
 export interface GateStatus {
   stage: string;
@@ -51,8 +63,14 @@ export interface HeldStatus {
 
 export interface PipelineStatus {
   name: string;
+  /** A service pipeline's live is a service; a job pipeline's (kind job) is a job. */
+  kind: 'service' | 'job';
   live: string;
   digest: string | null;
+  /** The digest the running release claims (runway.dev/claim), or null when none runs. */
+  candidate: string | null;
+  /** The digest most recently refused (rejected, rolled back or aborted), or null. */
+  lastFailed: string | null;
   /** What `runway rollback` goes back to by default. */
   previous: string | null;
   /** Digests the reconcile does not release again by itself. */
@@ -159,6 +177,47 @@ function serviceStatus(s: RunService, revs: RunRevision[]): ServiceStatus {
 
 export async function readServices(t: Target): Promise<ServiceStatus[]> {
   const reader = await openServiceReader(t);
+  try {
+    return await reader.read();
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * The target's jobs, read through Google's Cloud Run client again and again over one client (the
+ * console reads them with the services); close() when done.
+ */
+export async function openJobReader(
+  t: Target,
+): Promise<{ read(): Promise<JobStatus[]>; close(): Promise<void> }> {
+  const { JobsClient } = await import('@google-cloud/run');
+  const jobs = new JobsClient(optionsFor(t, 'run'));
+  return {
+    read: async () => {
+      const [list] = await jobs.listJobs({ parent: `projects/${t.project}/locations/${t.region}` });
+      return list.map(jobStatus);
+    },
+    close: () => jobs.close(),
+  };
+}
+
+type RunJob = protos.google.cloud.run.v2.IJob;
+
+export function jobStatus(j: RunJob): JobStatus {
+  const short = (n: string | null | undefined) => (n ?? '').split('/').pop() ?? '';
+  return {
+    name: short(j.name),
+    image: j.template?.template?.containers?.[0]?.image || null,
+    latestExecution: short(j.latestCreatedExecution?.name) || null,
+    annotations: Object.fromEntries(
+      Object.entries(j.annotations ?? {}).filter(([k]) => k.startsWith('runway.dev/')),
+    ),
+  };
+}
+
+export async function readJobs(t: Target): Promise<JobStatus[]> {
+  const reader = await openJobReader(t);
   try {
     return await reader.read();
   } finally {
@@ -299,30 +358,42 @@ export function activeFreezesOf(
   return [...found].map(([name, until]) => ({ name, until }));
 }
 
+/** A pipeline as status reads it: runway.yaml's, by its live service or live job. */
+export type PipelineRef = { name: string; live: { service: string } | { job: string } };
+
 /**
- * Each pipeline's release state, from its live service's annotations. The pipelines come from
- * runway.yaml; without one, every service carrying runway's state is a pipeline of its name.
+ * Each pipeline's release state, from its live service's (or, for a job pipeline, its live job's)
+ * annotations. The pipelines come from runway.yaml; without one, every service and job carrying
+ * runway's state is a pipeline of its name.
  */
 export function pipelineStatuses(
-  pipelines: { name: string; live: { service: string } }[] | null,
+  pipelines: PipelineRef[] | null,
   services: ServiceStatus[],
   now: Date,
   freezes: Freeze[] = [],
+  jobs: JobStatus[] = [],
 ): PipelineStatus[] {
-  const list =
-    pipelines ??
-    services
-      .filter((s) => s.annotations['runway.dev/digest'] || s.annotations['runway.dev/claim'])
-      .map((s) => ({ name: s.name, live: { service: s.name } }));
+  const stateful = (r: { annotations: Record<string, string> }) =>
+    Boolean(r.annotations['runway.dev/digest'] || r.annotations['runway.dev/claim']);
+  const list: PipelineRef[] = pipelines ?? [
+    ...services.filter(stateful).map((s) => ({ name: s.name, live: { service: s.name } })),
+    ...jobs.filter(stateful).map((j) => ({ name: j.name, live: { job: j.name } })),
+  ];
   return list.map((p) => {
-    const annotations = services.find((s) => s.name === p.live.service)?.annotations ?? {};
+    const kind = 'job' in p.live ? ('job' as const) : ('service' as const);
+    const live = 'job' in p.live ? p.live.job : p.live.service;
+    const annotations =
+      (kind === 'job' ? jobs : services).find((r) => r.name === live)?.annotations ?? {};
     const state = liveState(annotations);
     const gate = state.gate;
     const held = state.held;
     return {
       name: p.name,
-      live: p.live.service,
+      kind,
+      live,
       digest: state.digest,
+      candidate: state.claim?.digest ?? gate?.digest ?? null,
+      lastFailed: state.refused.at(-1) ?? null,
       previous: state.previous,
       refused: state.refused,
       running: state.claim?.execution ?? gate?.execution ?? held?.execution ?? null,
@@ -344,6 +415,23 @@ export function pipelineStatuses(
     };
   });
 }
+
+/** The job pipelines' live jobs, one row each: digest, running release, last refused digest. */
+export function renderJobPipelines(pipelines: PipelineStatus[]): string | null {
+  const rows = pipelines
+    .filter((p) => p.kind === 'job')
+    .map((p) => [
+      p.name,
+      p.live,
+      p.digest ? shortOf(p.digest) : '-',
+      p.running ? `${p.running.slice(0, 12)} (${p.candidate ? shortOf(p.candidate) : '?'})` : '-',
+      p.lastFailed ? shortOf(p.lastFailed) : '-',
+    ]);
+  if (!rows.length) return null;
+  return table(['JOB PIPELINE', 'LIVE JOB', 'DIGEST', 'RUNNING (DIGEST)', 'LAST FAILED'], rows);
+}
+
+const shortOf = (digest: string) => digest.replace('sha256:', '').slice(0, 12);
 
 /** Releases with the gate they wait at or the freeze they hold for, matched by execution. */
 export function withWaits(releases: ReleaseStatus[], pipelines: PipelineStatus[]): ReleaseStatus[] {
@@ -389,25 +477,29 @@ export const statusCommand: Command = async (argv, io) => {
   try {
     const { flags } = parseArgs(argv, { ...targetFlags, json: false });
     const target = await resolveTarget(flags, io);
-    const [services, releases, config] = await Promise.all([
+    const [services, jobs, releases, config] = await Promise.all([
       readServices(target),
+      readJobs(target),
       readReleases(target),
       readConfig(target, flags.has('config')),
     ]);
-    // Job pipelines' live state is on their jobs, which status does not read yet.
+    // A job pipeline's live state is on its live job. A worker pool's, on its live pool, which
+    // status does not read yet.
     const pipelines = pipelineStatuses(
-      config?.pipelines.filter(isServicePipeline) ?? null,
+      config ? config.pipelines.filter((p) => p.kind !== 'workerPool') : null,
       services,
       new Date(),
       config?.freezes ?? [],
+      jobs,
     );
     const waiting = withWaits(releases, pipelines);
     const scale = target.kind === 'local' ? target.timeScale : 1;
     const waits = renderWaits(pipelines);
+    const jobTable = renderJobPipelines(pipelines);
     io.stdout.write(
       flags.has('json')
-        ? `${JSON.stringify({ services, releases: waiting, pipelines })}\n`
-        : `${renderStatus(services, waiting, scale)}\n${waits.length ? `\n${waits.join('\n')}\n` : ''}`,
+        ? `${JSON.stringify({ services, jobs, releases: waiting, pipelines })}\n`
+        : `${renderStatus(services, waiting, scale)}\n${jobTable ? `\n${jobTable}\n` : ''}${waits.length ? `\n${waits.join('\n')}\n` : ''}`,
     );
     return 0;
   } catch (err) {

@@ -69,25 +69,31 @@ test('the example environment: every grant of infra/, resolved', async () => {
     `serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com roles/iam.serviceAccountTokenCreator projects/my-project/serviceAccounts/runway-push@my-project.iam.gserviceaccount.com`,
     `serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com roles/pubsub.subscriber projects/my-project/subscriptions/runway-deployer-push`,
     `${SA('workflow')} roles/pubsub.publisher projects/my-project/topics/runway-events`,
+    // the job-pipeline module, for_each over var.job_pipelines: a job pipeline's two jobs
+    `${SA('workflow')} roles/run.developer ${LOC}/jobs/etl-staging`,
+    `${SA('workflow')} roles/run.developer ${LOC}/jobs/etl`,
+    `${SA('deployer')} roles/run.viewer ${LOC}/jobs/etl`,
   ];
   for (const w of want) assert.ok(got.has(w), `missing: ${w}`);
   // live_public is optional(bool, false): its count is 0, so live is not public.
   assert.ok(!g.bindings.some((b) => b.principal === 'allUsers'));
   assert.ok(!g.bindings.some((b) => b.role === 'roles/owner' || b.role === 'roles/editor'));
-  assert.equal(g.bindings.length, 36);
+  assert.equal(g.bindings.length, 39);
   // Each names its file, line and address.
   const ci = g.bindings.find((b) => b.source?.includes('ci_acts_as["workflow"]'));
   assert.match(
     ci?.source ?? '',
     /^infra\/modules\/ci\/main\.tf:\d+ module\.ci\.google_service_account_iam_member\.ci_acts_as\["workflow"\]$/,
   );
-  const pipeline = g.bindings.find((b) => b.source?.includes('workflow_deploys["staging"]'));
+  const pipeline = g.bindings.find((b) =>
+    b.source?.includes('service_iam_member.workflow_deploys["staging"]'),
+  );
   assert.match(
     pipeline?.source ?? '',
     / module\.pipeline\["sample"\]\.google_cloud_run_v2_service_iam_member\.workflow_deploys\["staging"\]$/,
   );
   // Every grant is one the policy accepts: known roles, well-formed principals.
-  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 36);
+  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 39);
 });
 
 test('the local user owns the project, unless turned off or changed', async () => {
@@ -126,7 +132,39 @@ test('the example with two pipelines, one public: for_each over the map, sets fr
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/a-acceptance`));
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/b-acceptance`));
   assert.ok(got.has(`${SA('workflow')} roles/run.developer ${LOC}/services/b-staging`));
-  assert.equal(g.bindings.length, 36 + 9 + 1 + 1);
+  assert.equal(g.bindings.length, 39 + 9 + 1 + 1);
+});
+
+test('a job pipeline with an acceptance job: its jobs, and the acceptance job with count = 1', async () => {
+  const g = await readTerraformGrants({
+    dir: example,
+    localUser: false,
+    vars: {
+      job_pipelines: {
+        etl: { staging_job: 'etl-staging', live_job: 'etl', acceptance_job: 'etl-check' },
+        nightly: { staging_job: 'nightly-staging', live_job: 'nightly' },
+      },
+    },
+  });
+  const got = new Set(g.bindings.map(key));
+  for (const w of [
+    `${SA('workflow')} roles/run.developer ${LOC}/jobs/etl-staging`,
+    `${SA('workflow')} roles/run.developer ${LOC}/jobs/etl`,
+    `${SA('workflow')} roles/run.jobsExecutorWithOverrides ${LOC}/jobs/etl-check`,
+    `${SA('workflow')} roles/run.viewer ${LOC}/jobs/etl-check`,
+    `${SA('deployer')} roles/run.viewer ${LOC}/jobs/etl`,
+    `${SA('workflow')} roles/run.developer ${LOC}/jobs/nightly-staging`,
+    `${SA('workflow')} roles/run.developer ${LOC}/jobs/nightly`,
+    `${SA('deployer')} roles/run.viewer ${LOC}/jobs/nightly`,
+  ])
+    assert.ok(got.has(w), `missing: ${w}`);
+  // nightly has no acceptance job: its count is 0.
+  assert.equal(g.bindings.length, 36 + 5 + 3);
+  const source = g.bindings.find((b) => b.resource === `${LOC}/jobs/etl-check`)?.source ?? '';
+  assert.match(
+    source,
+    / module\.job_pipeline\["etl"\]\.google_cloud_run_v2_job_iam_member\.workflow_\w+\[0\]$/,
+  );
 });
 
 test('the example without canary metrics grants no monitoring.viewer (count = 0)', async () => {

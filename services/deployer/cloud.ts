@@ -74,6 +74,24 @@ export function cloudRun(services: ServicesClient, jobs: JobsClient, timeoutMs =
         throw err;
       }
     },
+    async getJob(project, region, job) {
+      try {
+        const [j] = await jobs.getJob(
+          { name: `projects/${project}/locations/${region}/jobs/${job}` },
+          { timeout: timeoutMs },
+        );
+        const refused = refusedDigests(j.annotations?.['runway.dev/refused']);
+        return {
+          ...(j.annotations?.['runway.dev/digest']
+            ? { digest: j.annotations['runway.dev/digest'] }
+            : {}),
+          ...(refused.length > 0 ? { refused } : {}),
+        };
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
     async runJob(project, region, job, o) {
       const [op] = await jobs.runJob(
         {

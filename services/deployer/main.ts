@@ -88,6 +88,7 @@ export function googleAccess(config: DeployerConfig) {
     } satisfies Registry,
     run: {
       getService: async (...a) => (await run()).getService(...a),
+      getJob: async (...a) => (await run()).getJob(...a),
       runJob: async (...a) => (await run()).runJob(...a),
     } satisfies CloudRun,
     notifier: {

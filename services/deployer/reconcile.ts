@@ -1,9 +1,10 @@
 // Reconcile (Cloud Scheduler): for each pipeline, compare the digest its watched tag points at
-// with the digest live serves, start a release where they differ and none runs, and optionally
-// re-run the acceptance job against live. Catches pushes Pub/Sub never delivered.
+// with the digest live serves (a live service's, or a job pipeline's live job's), start a release
+// where they differ and none runs, and optionally re-run the acceptance job against a live
+// service. Catches pushes Pub/Sub never delivered.
 import { type ImageRef, parseImageRef } from '../shared/image-ref.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { Pipeline, PipelineConfig, ServicePipeline } from '../shared/pipeline-config.ts';
+import type { Pipeline, PipelineConfig } from '../shared/pipeline-config.ts';
 import { type Executions, type Notifier, releaseImage } from './release.ts';
 
 /** Artifact Registry as reconcile needs it. */
@@ -23,6 +24,9 @@ export interface LiveService {
   uri?: string;
 }
 
+/** A job pipeline's live job: its runway.dev/digest and runway.dev/refused, as a service's. */
+export type LiveJob = Omit<LiveService, 'uri'>;
+
 export interface AcceptanceRun {
   execution: string;
   /** false when the execution ran and failed (the verdict), not when it could not start. */
@@ -34,6 +38,8 @@ export interface AcceptanceRun {
 export interface CloudRun {
   /** The service, or undefined when it does not exist. */
   getService(project: string, region: string, service: string): Promise<LiveService | undefined>;
+  /** The job, or undefined when it does not exist (a job pipeline before its first release). */
+  getJob(project: string, region: string, job: string): Promise<LiveJob | undefined>;
   /** Runs a job with overrides to completion; rejects only when it could not run. */
   runJob(
     project: string,
@@ -123,10 +129,7 @@ async function reconcileOne(
     liveDigest: null,
     action: 'no-image',
   };
-  // A job's (or worker pool's) live digest is on the live job (pool), which the reconcile does not
-  // read yet.
-  if (pipeline.kind === 'job')
-    return { ...report, action: 'skipped', reason: 'job pipelines are not reconciled yet' };
+  // A worker pool's live digest is on the live pool, which the reconcile does not read yet.
   if (pipeline.kind === 'workerPool')
     return { ...report, action: 'skipped', reason: 'worker pool pipelines are not reconciled yet' };
   let live: LiveService | undefined;
@@ -140,11 +143,7 @@ async function reconcileOne(
               cause: err,
             });
           }),
-      deps.run.getService(deps.project, pipeline.region, pipeline.live.service).catch((err) => {
-        throw new Error(`reading live service ${pipeline.live.service}: ${message(err)}`, {
-          cause: err,
-        });
-      }),
+      readLive(deps, pipeline),
     ]);
     live = service;
     report.newestDigest = newest ?? null;
@@ -204,13 +203,38 @@ async function reconcileOne(
   return report;
 }
 
+/** Live's release state: the live service's, or a job pipeline's live job's, annotations. */
+function readLive(deps: ReconcileDeps, pipeline: Pipeline): Promise<LiveService | undefined> {
+  const [what, read] =
+    pipeline.kind === 'job'
+      ? [
+          `live job ${pipeline.live.job}`,
+          deps.run.getJob(deps.project, pipeline.region, pipeline.live.job),
+        ]
+      : [
+          `live service ${pipeline.live.service}`,
+          deps.run.getService(deps.project, pipeline.region, pipeline.live.service),
+        ];
+  return read.catch((err) => {
+    throw new Error(`reading ${what}: ${message(err)}`, { cause: err });
+  });
+}
+
 /** Runs the acceptance job against live with the environment the release workflow gives it. */
 async function verifyLive(
   deps: ReconcileDeps,
-  pipeline: ServicePipeline,
+  pipeline: Pipeline,
   live: LiveService | undefined,
   digest: string | null,
 ): Promise<VerifyReport> {
+  // A live job has no URL to test, and running it to have something to check would do its work
+  // (an ETL run, a send) on a schedule nobody asked for: a job pipeline is verified per release.
+  if (pipeline.kind === 'job')
+    return {
+      outcome: 'skipped',
+      job: pipeline.acceptance?.job ?? pipeline.live.job,
+      detail: 'a job pipeline is verified when released, not re-run to verify live',
+    };
   const job = pipeline.acceptance.job;
   if (!live?.uri || !digest) {
     return { outcome: 'skipped', job, detail: 'live has no URL or no runway digest yet' };

@@ -15,6 +15,7 @@ import { localAuthorization } from '../../services/shared/clients.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
 
 const CONFIG = join(repoRoot, 'runway.yaml');
+const ETL = join(repoRoot, 'test', 'fixtures', 'apps', 'etl');
 
 interface Case {
   name: string;
@@ -24,7 +25,19 @@ interface Case {
   /** Where the denial shows: the release's outcome, or the deployer's log (nothing starts). */
   seenIn: 'release' | 'deployer-log' | 'push';
   denied: RegExp;
+  /** The pipeline released: the demo's service pipeline (default), or a job pipeline (etl). */
+  pipeline?: 'job';
 }
+
+const JOB_CONFIG = `project: local-project
+region: us-central1
+pipelines:
+  - name: etl
+    image: us-central1-docker.pkg.dev/local-project/apps/etl
+    kind: job
+    staging: { job: etl-staging }
+    live: { job: etl }
+`;
 
 const cases: Case[] = [
   {
@@ -51,6 +64,16 @@ const cases: Case[] = [
     seenIn: 'release',
     denied:
       /Permission 'run\.jobs\.runWithOverrides' denied on resource 'projects\/local-project\/locations\/us-central1\/jobs\/sample-acceptance'/,
+  },
+  {
+    // A job pipeline's jobs (module job-pipeline): the release reads the live job first.
+    name: "the workflow's run.developer on a job pipeline's jobs: reading or updating them is refused",
+    file: 'job-pipeline/main.tf',
+    resource: 'google_cloud_run_v2_job_iam_member" "workflow_deploys',
+    seenIn: 'release',
+    pipeline: 'job',
+    denied:
+      /Permission 'run\.jobs\.(get|update)' denied on resource 'projects\/local-project\/locations\/us-central1\/jobs\/etl(-staging)?'/,
   },
   {
     name: "the deployer's workflows.invoker: no release starts, the deployer logs the denial",
@@ -109,7 +132,12 @@ describe('a binding the release path needs, removed from infra/, fails the relea
       before(async () => {
         tmp = await mkdtemp(join(tmpdir(), 'runway-iam-e2e-'));
         const infra = await infraWithout(c, tmp);
-        stack = await startStack({ config: CONFIG, home: join(tmp, 'home'), timeScale: 20, infra });
+        let config = CONFIG;
+        if (c.pipeline === 'job') {
+          config = join(tmp, 'runway.yaml');
+          await writeFile(config, JOB_CONFIG);
+        }
+        stack = await startStack({ config, home: join(tmp, 'home'), timeScale: 20, infra });
         await pauseScheduledReconcile(stack.info);
       });
       after(async () => {
@@ -119,7 +147,13 @@ describe('a binding the release path needs, removed from infra/, fails the relea
 
       test('the release fails with PERMISSION_DENIED naming the permission', async () => {
         const pipeline = stack.config.pipelines[0]!;
-        const pushed = await stack.registry.push(sample, `${pipeline.image}:v1`);
+        let app = sample;
+        if (c.pipeline === 'job') {
+          app = join(tmp, 'etl');
+          await cp(ETL, app, { recursive: true });
+          await writeFile(join(app, 'mode'), 'ok v1\n');
+        }
+        const pushed = await stack.registry.push(app, `${pipeline.image}:v1`);
         if (c.seenIn === 'release') {
           const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 180_000 });
           assert.notEqual(run.result?.outcome, 'PROMOTED');

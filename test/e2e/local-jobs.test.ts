@@ -2,14 +2,16 @@
 // Pub/Sub -> the deployer -> the release workflow, whose staging job runs its tasks as processes
 // of the local Cloud Run. A good job is promoted (the live job's template on its digest), a job
 // whose tasks exit 1 is REJECTED with live untouched, and `runway rollback` restores the previous
-// template. Time runs 20 times faster.
+// template; /reconcile catches a push never notified. IAM is on, with infra/'s grants. Time runs 20 times faster.
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { deployerAudience, runwayAccount } from '../../local/identity/accounts.ts';
 import { type Stack, startStack } from '../../local/stack.ts';
 import { waitForRelease } from '../../local/watch.ts';
+import { localAuthorization } from '../../services/shared/clients.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
 import { runwayIn } from '../helpers/runway.ts';
 
@@ -41,15 +43,8 @@ describe('a job pipeline on the local cloud', () => {
   before(async () => {
     home = await mkdtemp(join(tmpdir(), 'runway-e2e-jobs-'));
     await writeFile(join(home, 'runway.yaml'), CONFIG);
-    // IAM off: infra/ grants the workflow its roles on each pipeline's services, not yet on a job
-    // pipeline's jobs (issue 19), so with IAM on the release is refused run.jobs.get, as on Google.
-    stack = await startStack({
-      config: join(home, 'runway.yaml'),
-      home,
-      timeScale: 20,
-      users: 0,
-      iam: 'off',
-    });
+    // IAM on: the workflow's rights on the jobs are infra/'s module job-pipeline's, as on Google.
+    stack = await startStack({ config: join(home, 'runway.yaml'), home, timeScale: 20, users: 0 });
     await pauseScheduledReconcile(stack.info);
   });
 
@@ -73,6 +68,7 @@ describe('a job pipeline on the local cloud', () => {
   async function job(id: string): Promise<Job> {
     const res = await fetch(
       `${stack.run.url}/v2/projects/${stack.info.project}/locations/${stack.info.region}/jobs/${id}`,
+      { headers: localAuthorization },
     );
     assert.equal(res.status, 200, await res.clone().text());
     return (await res.json()) as Job;
@@ -115,6 +111,30 @@ describe('a job pipeline on the local cloud', () => {
     assert.equal(live.annotations?.['runway.dev/claim'], undefined);
   });
 
+  test('runway status reads the live job: its digest and the last refused digest', async () => {
+    const r = await runway(['status', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const { pipelines } = JSON.parse(r.stdout) as {
+      pipelines: {
+        name: string;
+        kind: string;
+        digest: string;
+        lastFailed: string;
+        running: null;
+      }[];
+    };
+    const etl = pipelines.find((p) => p.name === 'etl');
+    assert.deepEqual(
+      { kind: etl?.kind, digest: etl?.digest, lastFailed: etl?.lastFailed, running: etl?.running },
+      { kind: 'job', digest: digests[1], lastFailed: digests[2], running: null },
+    );
+    const text = await runway(['status']);
+    assert.match(
+      text.stdout,
+      new RegExp(`^etl +etl +${digests[1]!.slice(7, 19)} +- +${digests[2]!.slice(7, 19)}$`, 'm'),
+    );
+  });
+
   test('runway rollback restores the previous template', async () => {
     const r = await runway(['rollback', 'etl', '--reason', 'bad numbers', '--wait']);
     assert.equal(r.code, 0, r.stderr);
@@ -126,5 +146,40 @@ describe('a job pipeline on the local cloud', () => {
     const again = await runway(['rollback', 'etl', '--to', digests[2]!, '--wait']);
     assert.equal(again.code, 1, 'a job keeps one previous template');
     assert.match(again.stderr, /a job keeps one previous template/);
+  });
+
+  test("a missed push is caught by /reconcile from the live job's digest, then in sync", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'runway-etl-'));
+    dirs.push(dir);
+    await cp(APP, dir, { recursive: true });
+    await writeFile(join(dir, 'mode'), 'ok latest\n');
+    // Pushed to the registry without a notification: the event Pub/Sub never delivered.
+    const pushed = await stack.registry.store.push(dir, `${IMAGE}:latest`);
+    const reconcile = async (body: unknown) => {
+      // As Cloud Scheduler calls it; the deployer reads the live job with infra/'s run.viewer.
+      const token = stack.identity!.sign(
+        runwayAccount(stack.info.project, 'scheduler'),
+        deployerAudience(stack.info.project),
+      );
+      const res = await fetch(`${stack.info.deployer}/reconcile`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      return ((await res.json()) as { pipelines: Record<string, unknown>[] }).pipelines[0]!;
+    };
+    const first = await reconcile({});
+    assert.deepEqual(
+      [first.action, first.newestDigest, first.liveDigest],
+      ['started', pushed.digest, digests[0]],
+      JSON.stringify(first),
+    );
+    const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 90_000 });
+    assert.equal(run.result?.outcome, 'PROMOTED', JSON.stringify(run));
+    assert.equal(image(await job('etl')), `${IMAGE}@${pushed.digest}`);
+    const again = await reconcile({ verify: true });
+    assert.equal(again.action, 'in-sync', JSON.stringify(again));
+    assert.equal((again.verify as { outcome?: string }).outcome, 'skipped');
   });
 });

@@ -284,4 +284,87 @@ describe('releasing a Cloud Run job (fake Cloud Run)', () => {
       });
     }
   });
+
+  describe('freezes, checked again before the live job changes', () => {
+    const frozenArgs = (d: string, extra: Record<string, unknown> = {}) =>
+      args(d, {
+        staging: { job: 'etl-frozen-staging' },
+        live: { job: 'etl-frozen' },
+        publishTime: null,
+        ...extra,
+      });
+    const frozenLive = () => run.jobs.get(`${base}/jobs/etl-frozen`);
+    /** A freeze whose window covers the release's clock from now for `seconds` of its time. */
+    const freeze = (actions: string[], seconds: number) => {
+      // Each release's engine clock starts at the wall's now (timeScaledClock).
+      const now = Date.now();
+      return {
+        name: 'nightly',
+        actions,
+        overriders: ['user:oncall@example.com'],
+        windows: [
+          {
+            start: new Date(now - 3600_000).toISOString(),
+            end: new Date(now + seconds * 1000).toISOString(),
+          },
+        ],
+      };
+    };
+    const heldPatches = () =>
+      run.jobPatches
+        .filter((p) => p.name.endsWith('/jobs/etl-frozen'))
+        .map((p) => (p.body.annotations as Record<string, string> | undefined)?.['runway.dev/held'])
+        .filter((h): h is string => h !== undefined);
+
+    before(async () => {
+      const first = await release(frozenArgs(digest('a')));
+      assert.equal(first.outcome, 'PROMOTED', JSON.stringify(first));
+    });
+
+    test('a freeze that began during the release holds it, on runway.dev/held, until it ends', async () => {
+      const f = freeze(['release'], 300);
+      const r = await release(frozenArgs(digest('b'), { freezes: [f] }));
+      assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+      const held = heldPatches().map((h) => JSON.parse(h));
+      assert.equal(held.length, 1, 'the hold was written once');
+      assert.deepEqual(
+        [held[0].freeze, held[0].until, held[0].before],
+        ['nightly', f.windows[0]!.end, 'live'],
+      );
+      // A stage starts where the one before it ended: the promote stage's end is the patch's time.
+      const promote = r.stages.find((x) => x.name === 'promote') as { end?: string } | undefined;
+      assert.ok(
+        Date.parse(promote?.end ?? '') >= Date.parse(f.windows[0]!.end),
+        `promoted after the freeze ended: ${promote?.end} vs ${f.windows[0]!.end}`,
+      );
+      assert.equal(frozenLive()?.annotations['runway.dev/digest'], digest('b'));
+      assert.equal(frozenLive()?.annotations['runway.dev/held'], undefined);
+      assert.equal(frozenLive()?.annotations['runway.dev/claim'], undefined);
+    });
+
+    const passes: { name: string; extra: () => Record<string, unknown>; d: string }[] = [
+      {
+        name: 'an override naming the freeze lifts it',
+        d: digest('c'),
+        extra: () => ({
+          freezes: [freeze(['release'], 3600)],
+          override: { freeze: 'nightly', by: 'user:oncall@example.com', reason: 'hotfix' },
+        }),
+      },
+      {
+        name: 'a freeze of rollbacks only does not hold a release',
+        d: digest('d'),
+        extra: () => ({ freezes: [freeze(['rollback'], 3600)] }),
+      },
+    ];
+    for (const c of passes) {
+      test(`${c.name}: promoted without a hold`, async () => {
+        const before = heldPatches().length;
+        const r = await release(frozenArgs(c.d, c.extra()));
+        assert.equal(r.outcome, 'PROMOTED', JSON.stringify(r));
+        assert.equal(heldPatches().length, before, 'no hold written');
+        assert.equal(frozenLive()?.annotations['runway.dev/digest'], c.d);
+      });
+    }
+  });
 });

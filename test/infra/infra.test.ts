@@ -216,6 +216,7 @@ describe('infra/ invariants', () => {
     };
     for (const [file, name] of [
       ['modules/pipeline/main.tf', 'live_deletion_protection'],
+      ['modules/job-pipeline/main.tf', 'live_deletion_protection'],
       ['modules/workflow/main.tf', 'deletion_protection'],
       ['modules/deployer/main.tf', 'deletion_protection'],
       ['envs/example/variables.tf', 'deletion_protection'],
@@ -253,9 +254,14 @@ describe('infra/ invariants', () => {
   test("the workflow's rights cover exactly the resources it deploys to", () => {
     const grants = grantsOf(rs, 'workflow');
     const developer = grants.filter((g) => g.role === 'roles/run.developer');
-    assert.equal(developer.length, 1);
-    assert.match(developer[0]!.on, /google_cloud_run_v2_service\.staging/);
-    assert.match(developer[0]!.on, /google_cloud_run_v2_service\.live/);
+    assert.equal(developer.length, 2);
+    // A service pipeline's two services, and a job pipeline's two jobs (module job-pipeline).
+    const services = developer.find((g) => g.type === 'google_cloud_run_v2_service_iam_member');
+    assert.match(services?.on ?? '', /google_cloud_run_v2_service\.staging/);
+    assert.match(services?.on ?? '', /google_cloud_run_v2_service\.live/);
+    const jobs = developer.find((g) => g.type === 'google_cloud_run_v2_job_iam_member');
+    assert.match(jobs?.on ?? '', /google_cloud_run_v2_job\.staging/);
+    assert.match(jobs?.on ?? '', /google_cloud_run_v2_job\.live/);
     assert.ok(
       grants.some(
         (g) =>

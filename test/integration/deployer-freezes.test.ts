@@ -104,6 +104,7 @@ const base = loopbackServer(
       run: {
         getService: async (_p, _r, service) =>
           live.has(service) ? { digest: live.get(service)! } : undefined,
+        getJob: async () => assert.fail('no job pipeline here'),
         runJob: async () => assert.fail('no verify here'),
       },
       now: () => clock,

@@ -55,6 +55,12 @@ pipelines:
     staging: { service: worker-staging }
     live: { service: worker }
     acceptance: { job: worker-acceptance }
+  - name: etl
+    image: ${REPO}/etl
+    kind: job
+    staging: { job: etl-staging }
+    live: { job: etl }
+    acceptance: { job: etl-check }
 `);
 
 // --- tokens signed by the test's own key, verified with the injected certs ---
@@ -106,6 +112,8 @@ describe('reconcile over fakes', () => {
     name: string;
     tags?: Record<string, string | Error>;
     live?: Record<string, { digest?: string; uri?: string; refused?: string[] } | Error>;
+    /** Live jobs (of job pipelines) by name. */
+    liveJobs?: Record<string, { digest?: string; refused?: string[] } | Error>;
     active?: string[];
     failStart?: boolean;
     verify?: boolean;
@@ -231,6 +239,57 @@ describe('reconcile over fakes', () => {
       },
     },
     {
+      name: "a job pipeline in sync: its live job's digest",
+      tags: { 'etl:latest': D('e') },
+      live: { etl: { digest: D('0') } },
+      liveJobs: { etl: { digest: D('e') } },
+      expect: { etl: { action: 'in-sync', newestDigest: D('e'), liveDigest: D('e') } },
+      starts: 0,
+    },
+    {
+      name: 'a job pipeline whose live job differs: a job release starts',
+      tags: { 'etl:latest': D('f') },
+      liveJobs: { etl: { digest: D('e') } },
+      expect: { etl: { action: 'started', newestDigest: D('f'), liveDigest: D('e') } },
+      starts: 1,
+    },
+    {
+      name: 'a job pipeline before its first release (no live job): first release',
+      tags: { 'etl:latest': D('f') },
+      expect: { etl: { action: 'started', liveDigest: null } },
+      starts: 1,
+    },
+    {
+      name: 'a digest refused on the live job is not released again by itself',
+      tags: { 'etl:latest': D('f') },
+      liveJobs: { etl: { digest: D('e'), refused: [D('f')] } },
+      expect: { etl: { action: 'refused', liveDigest: D('e') } },
+      starts: 0,
+    },
+    {
+      name: 'the live job cannot be read',
+      tags: { 'etl:latest': D('f') },
+      liveJobs: { etl: new Error('HTTP 403') },
+      expect: { etl: { action: 'error', error: 'reading live job etl: HTTP 403' } },
+      starts: 0,
+    },
+    {
+      name: 'verify: a job pipeline is skipped, its jobs not run',
+      tags: { 'etl:latest': D('e') },
+      liveJobs: { etl: { digest: D('e') } },
+      verify: true,
+      expect: {
+        etl: {
+          action: 'in-sync',
+          verify: {
+            outcome: 'skipped',
+            job: 'etl-check',
+            detail: 'a job pipeline is verified when released, not re-run to verify live',
+          },
+        },
+      },
+    },
+    {
       name: 'verify: the job cannot run',
       tags: { 'web:main': D('a') },
       live: { web: { digest: D('a'), uri: 'https://web.example' } },
@@ -267,6 +326,12 @@ describe('reconcile over fakes', () => {
           if (v instanceof Error) throw v;
           return v;
         },
+        async getJob(project, region, job) {
+          assert.deepEqual([project, region], [PROJECT, REGION]);
+          const v = c.liveJobs?.[job];
+          if (v instanceof Error) throw v;
+          return v;
+        },
         async runJob(_p, _r, job, o) {
           runs.push({ job, env: o.env, taskCount: o.taskCount });
           const v = c.job?.(job) ?? { succeeded: true };
@@ -280,7 +345,7 @@ describe('reconcile over fakes', () => {
       );
       assert.deepEqual(
         reports.map((r) => r.pipeline),
-        ['web', 'api', 'worker'],
+        ['web', 'api', 'worker', 'etl'],
       );
       for (const [pipeline, want] of Object.entries(c.expect)) {
         const got = reports.find((r) => r.pipeline === pipeline)!;
@@ -289,6 +354,12 @@ describe('reconcile over fakes', () => {
       }
       if (c.starts !== undefined) assert.equal(started.length, c.starts);
       for (const s of started) assert.equal(s.args.source, 'reconcile');
+      for (const s of started.filter((x) => x.args.pipeline === 'etl'))
+        assert.deepEqual(
+          [s.args.kind, s.args.live, s.args.image],
+          ['job', { job: 'etl' }, `${REPO}/etl@${D('f')}`],
+        );
+      assert.ok(!runs.some((r) => r.job.startsWith('etl')), "a job pipeline's jobs are never run");
       if (!c.verify) assert.equal(runs.length, 0, 'no job runs without verify');
       const webRun = runs.find((r) => r.job === 'web-acceptance');
       if (webRun) {
@@ -308,6 +379,8 @@ interface StubState {
   tags: Map<string, string | 'down'>;
   services: Map<string, { digest?: string; uri?: string }>;
   jobs: Map<string, 'pass' | 'fail'>;
+  /** Live jobs of job pipelines, by name. */
+  liveJobs: Map<string, { digest?: string; refused?: string[] }>;
 }
 
 /** Artifact Registry v1 tag reads and Cloud Run v2 service reads and job runs, as Google answers. */
@@ -359,6 +432,24 @@ function startStub(state: StubState) {
           annotations: s.digest ? { 'runway.dev/digest': s.digest } : {},
         });
       }
+      const liveJob = /^\/v2\/projects\/[^/]+\/locations\/[^/]+\/jobs\/([^/:]+)$/.exec(path);
+      if (req.method === 'GET' && liveJob) {
+        const j = state.liveJobs.get(liveJob[1]!);
+        if (!j)
+          return err(
+            res,
+            404,
+            'NOT_FOUND',
+            `Resource '${liveJob[1]}' of kind 'JOB' was not found.`,
+          );
+        return json(res, {
+          name: path.slice(4),
+          annotations: {
+            ...(j.digest ? { 'runway.dev/digest': j.digest } : {}),
+            ...(j.refused ? { 'runway.dev/refused': JSON.stringify(j.refused) } : {}),
+          },
+        });
+      }
       const job = /^\/v2\/(projects\/[^/]+\/locations\/[^/]+\/jobs\/([^/:]+)):run$/.exec(path);
       if (req.method === 'POST' && job) {
         const verdict = state.jobs.get(job[2]!);
@@ -390,7 +481,12 @@ function startStub(state: StubState) {
 }
 
 describe('POST /reconcile through Google clients', () => {
-  const state: StubState = { tags: new Map(), services: new Map(), jobs: new Map() };
+  const state: StubState = {
+    tags: new Map(),
+    services: new Map(),
+    jobs: new Map(),
+    liveJobs: new Map(),
+  };
   const stub = startStub(state);
   const fake = fakeExecutions();
   let app: Server;
@@ -447,9 +543,11 @@ describe('POST /reconcile through Google clients', () => {
     tags: Record<string, string>,
     services: Record<string, { digest?: string; uri?: string }>,
     active: string[] = [],
+    liveJobs: Record<string, { digest?: string; refused?: string[] }> = {},
   ) => {
     state.tags = new Map(Object.entries(tags));
     state.services = new Map(Object.entries(services));
+    state.liveJobs = new Map(Object.entries(liveJobs));
     state.jobs = new Map([
       ['web-acceptance', 'pass'],
       ['api-acceptance', 'fail'],
@@ -529,6 +627,32 @@ describe('POST /reconcile through Google clients', () => {
         api: { action: 'in-sync' },
       },
       starts: [],
+    },
+    {
+      name: "a job pipeline: the live job's annotations read through the Jobs client",
+      setup: () =>
+        set({ 'etl:latest': D('f'), 'team/api:latest': D('c') }, { api: { digest: D('c') } }, [], {
+          etl: { digest: D('e'), refused: [D('9')] },
+        }),
+      status: 200,
+      expect: { etl: { action: 'started', newestDigest: D('f'), liveDigest: D('e') } },
+      wire: /^\/v2\/projects\/local-project\/locations\/us-central1\/jobs\/etl(\?|$)/,
+      starts: [{ pipeline: 'etl', image: `${REPO}/etl@${D('f')}`, tag: 'latest' }],
+    },
+    {
+      name: 'a job pipeline whose newest digest the live job refused',
+      setup: () =>
+        set({ 'etl:latest': D('f') }, {}, [], { etl: { digest: D('e'), refused: [D('f')] } }),
+      status: 200,
+      expect: { etl: { action: 'refused', liveDigest: D('e') } },
+      starts: [],
+    },
+    {
+      name: 'a job pipeline with no live job yet: its first release',
+      setup: () => set({ 'etl:latest': D('f') }, {}),
+      status: 200,
+      expect: { etl: { action: 'started', liveDigest: null } },
+      starts: [{ pipeline: 'etl', image: `${REPO}/etl@${D('f')}`, tag: 'latest' }],
     },
     { name: 'no token', setup: () => set({}, {}), auth: null, status: 401 },
     { name: 'garbage token', setup: () => set({}, {}), auth: 'Bearer a.b.c', status: 401 },
@@ -652,7 +776,11 @@ describe('reconcile access modes', () => {
         verifier: createVerifier({ certs }),
         executions: fakeExecutions().executions,
         registry: { tagDigest: async () => undefined },
-        run: { getService: async () => undefined, runJob: async () => assert.fail('no verify') },
+        run: {
+          getService: async () => undefined,
+          getJob: async () => undefined,
+          runJob: async () => assert.fail('no verify'),
+        },
         logger: silentLogger,
       }).listen(0, '127.0.0.1');
       await new Promise((r) => server.once('listening', r));

@@ -72,6 +72,19 @@ module "pipeline" {
   live_deletion_protection = coalesce(each.value.live_deletion_protection, var.deletion_protection)
 }
 
+# A job pipeline (kind: job in runway.yaml): its staging and live jobs, rights on exactly them.
+module "job_pipeline" {
+  source                   = "../../modules/job-pipeline"
+  for_each                 = var.job_pipelines
+  project                  = var.project
+  region                   = var.region
+  accounts                 = module.identities.emails
+  staging_job              = each.value.staging_job
+  live_job                 = each.value.live_job
+  acceptance_job           = each.value.acceptance_job
+  live_deletion_protection = coalesce(each.value.live_deletion_protection, var.deletion_protection)
+}
+
 module "events" {
   source         = "../../modules/events"
   project        = var.project

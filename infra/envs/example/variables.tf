@@ -41,7 +41,7 @@ variable "config_file" {
 }
 
 variable "pipelines" {
-  description = "The pipelines of runway.yaml: their services and acceptance job."
+  description = "The service pipelines of runway.yaml: their services and acceptance job."
   type = map(object({
     staging_service = string
     live_service    = string
@@ -50,6 +50,18 @@ variable "pipelines" {
     # Overrides deletion_protection for this pipeline's live service (false before removing it).
     live_deletion_protection = optional(bool)
   }))
+}
+
+variable "job_pipelines" {
+  description = "The job pipelines of runway.yaml (kind: job): their staging and live jobs, and the acceptance job if any."
+  type = map(object({
+    staging_job    = string
+    live_job       = string
+    acceptance_job = optional(string)
+    # Overrides deletion_protection for this pipeline's live job (false before removing it).
+    live_deletion_protection = optional(bool)
+  }))
+  default = {}
 }
 
 variable "deletion_protection" {
