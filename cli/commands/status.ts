@@ -359,7 +359,10 @@ export function activeFreezesOf(
 }
 
 /** A pipeline as status reads it: runway.yaml's, by its live service or live job. */
-export type PipelineRef = { name: string; live: { service: string } | { job: string } };
+export type PipelineRef = {
+  name: string;
+  live: { service: string } | { job: string } | { workerPool: string };
+};
 
 /**
  * Each pipeline's release state, from its live service's (or, for a job pipeline, its live job's)
@@ -379,7 +382,9 @@ export function pipelineStatuses(
     ...services.filter(stateful).map((s) => ({ name: s.name, live: { service: s.name } })),
     ...jobs.filter(stateful).map((j) => ({ name: j.name, live: { job: j.name } })),
   ];
-  return list.map((p) => {
+  // A worker pool's live state is on its live pool, which status does not read yet.
+  const read = list.flatMap((p) => ('workerPool' in p.live ? [] : [{ ...p, live: p.live }]));
+  return read.map((p) => {
     const kind = 'job' in p.live ? ('job' as const) : ('service' as const);
     const live = 'job' in p.live ? p.live.job : p.live.service;
     const annotations =
@@ -483,10 +488,9 @@ export const statusCommand: Command = async (argv, io) => {
       readReleases(target),
       readConfig(target, flags.has('config')),
     ]);
-    // A job pipeline's live state is on its live job. A worker pool's, on its live pool, which
-    // status does not read yet.
+    // A job pipeline's live state is on its live job.
     const pipelines = pipelineStatuses(
-      config ? config.pipelines.filter((p) => p.kind !== 'workerPool') : null,
+      config?.pipelines ?? null,
       services,
       new Date(),
       config?.freezes ?? [],

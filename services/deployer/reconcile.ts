@@ -204,7 +204,10 @@ async function reconcileOne(
 }
 
 /** Live's release state: the live service's, or a job pipeline's live job's, annotations. */
-function readLive(deps: ReconcileDeps, pipeline: Pipeline): Promise<LiveService | undefined> {
+function readLive(
+  deps: ReconcileDeps,
+  pipeline: Exclude<Pipeline, { kind: 'workerPool' }>,
+): Promise<LiveService | undefined> {
   const [what, read] =
     pipeline.kind === 'job'
       ? [
@@ -223,7 +226,7 @@ function readLive(deps: ReconcileDeps, pipeline: Pipeline): Promise<LiveService 
 /** Runs the acceptance job against live with the environment the release workflow gives it. */
 async function verifyLive(
   deps: ReconcileDeps,
-  pipeline: Pipeline,
+  pipeline: Exclude<Pipeline, { kind: 'workerPool' }>,
   live: LiveService | undefined,
   digest: string | null,
 ): Promise<VerifyReport> {

@@ -1190,7 +1190,11 @@ pipelines:
           isActive: async () => false,
         },
         registry: { tagDigest: async () => undefined },
-        run: { getService: async () => undefined, runJob: async () => assert.fail('no verify') },
+        run: {
+          getService: async () => undefined,
+          getJob: async () => undefined,
+          runJob: async () => assert.fail('no verify'),
+        },
         logger: createLogger({ stream: { write: () => true } }),
       }),
     ),
