@@ -69,12 +69,13 @@ test('the example environment: every grant of infra/, resolved', async () => {
     `serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com roles/iam.serviceAccountTokenCreator projects/my-project/serviceAccounts/runway-push@my-project.iam.gserviceaccount.com`,
     `serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com roles/pubsub.subscriber projects/my-project/subscriptions/runway-deployer-push`,
     `${SA('workflow')} roles/pubsub.publisher projects/my-project/topics/runway-events`,
+    `${SA('deployer')} roles/pubsub.publisher projects/my-project/topics/runway-events`,
   ];
   for (const w of want) assert.ok(got.has(w), `missing: ${w}`);
   // live_public is optional(bool, false): its count is 0, so live is not public.
   assert.ok(!g.bindings.some((b) => b.principal === 'allUsers'));
   assert.ok(!g.bindings.some((b) => b.role === 'roles/owner' || b.role === 'roles/editor'));
-  assert.equal(g.bindings.length, 36);
+  assert.equal(g.bindings.length, 37);
   // Each names its file, line and address.
   const ci = g.bindings.find((b) => b.source?.includes('ci_acts_as["workflow"]'));
   assert.match(
@@ -87,7 +88,7 @@ test('the example environment: every grant of infra/, resolved', async () => {
     / module\.pipeline\["sample"\]\.google_cloud_run_v2_service_iam_member\.workflow_deploys\["staging"\]$/,
   );
   // Every grant is one the policy accepts: known roles, well-formed principals.
-  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 36);
+  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 37);
 });
 
 test('the local user owns the project, unless turned off or changed', async () => {
@@ -126,7 +127,7 @@ test('the example with two pipelines, one public: for_each over the map, sets fr
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/a-acceptance`));
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/b-acceptance`));
   assert.ok(got.has(`${SA('workflow')} roles/run.developer ${LOC}/services/b-staging`));
-  assert.equal(g.bindings.length, 36 + 9 + 1 + 1);
+  assert.equal(g.bindings.length, 37 + 9 + 1 + 1);
 });
 
 test('the example without canary metrics grants no monitoring.viewer (count = 0)', async () => {

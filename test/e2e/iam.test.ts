@@ -53,6 +53,14 @@ const cases: Case[] = [
       /Permission 'run\.jobs\.runWithOverrides' denied on resource 'projects\/local-project\/locations\/us-central1\/jobs\/sample-acceptance'/,
   },
   {
+    name: "the workflow's pubsub.publisher on the events topic: its report is refused",
+    file: 'events/main.tf',
+    resource: 'google_pubsub_topic_iam_member" "workflow_reports',
+    seenIn: 'release',
+    denied:
+      /Permission 'pubsub\.topics\.publish' denied on resource 'projects\/local-project\/topics\/runway-events'/,
+  },
+  {
     name: "the deployer's workflows.invoker: no release starts, the deployer logs the denial",
     file: 'deployer/main.tf',
     resource: 'google_project_iam_member" "deployer_starts_releases',

@@ -117,7 +117,7 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
     const sub = `${stack.info.pubsub}/v1/projects/local-project/subscriptions/events-seen`;
     const res = await fetch(`${sub}:pull`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...localAuthorization },
       body: JSON.stringify({ maxMessages: 100 }),
     });
     assert.equal(res.status, 200, await res.clone().text());
@@ -138,7 +138,7 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
     if (receivedMessages.length > 0) {
       await fetch(`${sub}:acknowledge`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...localAuthorization },
         body: JSON.stringify({ ackIds: receivedMessages.map((m) => m.ackId) }),
       });
     }
