@@ -1,7 +1,16 @@
 // `runway status`: live's annotations turned into each pipeline's release state (a gate, a hold,
 // the freezes in force), the waiting release marked, and the lines that say who or what it waits for.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { policyGate } from '../../local/iam/caller.ts';
+import { Policy } from '../../local/iam/policy.ts';
+import { type LocalIssuer, startIssuer } from '../../local/identity/issuer.ts';
+import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
+import { type ExecutionsServer, startExecutionsServer } from '../../local/workflows/api/server.ts';
 import {
   activeFreezesOf,
   type PipelineStatus,
@@ -9,6 +18,7 @@ import {
   type ReleaseStatus,
   renderWaits,
   type ServiceStatus,
+  statusCommand,
   withWaits,
 } from './status.ts';
 
@@ -195,4 +205,126 @@ test('withWaits: the release at the gate carries it, the held one its freeze, ot
     'web: release e-gate awaits approval before live traffic moves (stage promote) until 2026-12-03T10:00:00Z; approvers: user:alice@example.com; answer with `runway approve web` or `runway reject web`',
     'api: release e-held is held by the freeze year-end until 2026-12-27T00:00:00Z, before 50%; live keeps its traffic split until then',
   ]);
+});
+
+// `--as` against a local stack with IAM on: the CLI calls with the member's own access token from
+// the stack's issuer, so the stack's IAM checks them, not the local user.
+describe('runway status --as, against a stack with IAM on', () => {
+  let dir: string;
+  let issuer: LocalIssuer;
+  let run: LocalRun;
+  let workflows: ExecutionsServer;
+  const P = 'projects/local-project';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'runway-status-as-'));
+    issuer = await startIssuer();
+    const policy = new Policy(
+      [
+        { principal: 'user:developer@local', role: 'roles/owner', resource: P },
+        { principal: 'user:viewer@example.com', role: 'roles/viewer', resource: P },
+      ],
+      { project: 'local-project' },
+    );
+    const gate = policyGate({ policy, issuer: issuer.issuer, localUser: 'user:developer@local' });
+    run = await startLocalRun({
+      project: 'local-project',
+      region: 'us-central1',
+      images: { resolve: async () => assert.fail('status deploys nothing') },
+      gate,
+    });
+    workflows = await startExecutionsServer({
+      project: 'local-project',
+      location: 'us-central1',
+      gate,
+    });
+    await mkdir(join(dir, 'home'));
+    await writeFile(
+      join(dir, 'home', 'stack.json'),
+      JSON.stringify({
+        run: run.url,
+        workflows: workflows.url,
+        deployer: 'http://127.0.0.1:9',
+        project: 'local-project',
+        region: 'us-central1',
+        issuer: issuer.url,
+        config: join(dir, 'absent.yaml'),
+      }),
+    );
+  });
+  after(async () => {
+    await Promise.all([run?.close(), workflows?.close()]);
+    await issuer?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const cases: {
+    name: string;
+    argv: string[];
+    env?: Record<string, string>;
+    code: number;
+    stderr?: RegExp;
+  }[] = [
+    { name: 'the default local user (owner) reads the stack', argv: [], code: 0 },
+    {
+      name: 'a user without a grant is refused, the permission named',
+      argv: ['--as', 'user:nobody@example.com'],
+      code: 1,
+      stderr:
+        /^runway status: PERMISSION_DENIED: Permission '(run\.services|workflows\.executions)\.list' denied on resource '.+' \(or it may not exist\)\.\n$/,
+    },
+    {
+      name: 'RUNWAY_AS: a viewer reads it',
+      argv: [],
+      env: { RUNWAY_AS: 'user:viewer@example.com' },
+      code: 0,
+    },
+    {
+      name: '--as wins over RUNWAY_AS',
+      argv: ['--as', 'user:nobody@example.com'],
+      env: { RUNWAY_AS: 'user:viewer@example.com' },
+      code: 1,
+      stderr: /PERMISSION_DENIED/,
+    },
+    {
+      name: 'a service account without a grant is refused too',
+      argv: ['--as', 'serviceAccount:runway-app@local-project.iam.gserviceaccount.com'],
+      code: 1,
+      stderr: /PERMISSION_DENIED: Permission '/,
+    },
+    {
+      name: 'a group holds no token: bad usage',
+      argv: ['--as', 'group:ops@example.com'],
+      code: 2,
+      stderr: /a group holds no token/,
+    },
+    {
+      name: '--as with --project: bad usage',
+      argv: ['--project', 'p', '--region', 'r', '--as', 'user:a@b.c'],
+      code: 2,
+      stderr: /--as is for the local cloud/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      let out = '';
+      let err = '';
+      const sink = (write: (s: string) => void) =>
+        new Writable({
+          write(chunk, _e, done) {
+            write(String(chunk));
+            done();
+          },
+        });
+      const code = await statusCommand(['--home', join(dir, 'home'), ...c.argv], {
+        stdout: sink((s) => (out += s)),
+        stderr: sink((s) => (err += s)),
+        env: { ...(c.env ?? {}) },
+        cwd: dir,
+        stopSignal: new Promise(() => {}),
+      });
+      assert.equal(code, c.code, `${err}${out}`);
+      if (c.stderr) assert.match(err, c.stderr);
+    });
+  }
 });

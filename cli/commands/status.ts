@@ -10,8 +10,9 @@ import { clientOptionsFor, localClientOptions } from '../../services/shared/clie
 import { stageOf } from '../../local/watch.ts';
 import { activeFreezes } from '../../services/shared/freezes.ts';
 import { type Freeze, isServicePipeline } from '../../services/shared/pipeline-config.ts';
-import { parseArgs } from '../args.ts';
-import { fail } from '../exit.ts';
+import { parseArgs, UsageError } from '../args.ts';
+import { googleMessage } from '../cloud.ts';
+import { fail, Refused } from '../exit.ts';
 import type { AnalysisReport } from '../../services/shared/workflow-result.ts';
 import { describeAnalysis, describeBefore, liveState } from '../live-state.ts';
 import { readConfig, resolveTarget, type Target, targetFlags } from '../target.ts';
@@ -87,7 +88,11 @@ export interface ReleaseStatus {
 
 /** Options for Google's clients of `api` on the target: the stack's endpoint, or Google's. */
 function optionsFor(t: Target, api: 'run' | 'workflows') {
-  if (t.kind === 'local') return localClientOptions(api === 'run' ? t.info.run : t.info.workflows);
+  if (t.kind === 'local')
+    return localClientOptions(
+      api === 'run' ? t.info.run : t.info.workflows,
+      t.token ? { credentials: { token: t.token } } : {},
+    );
   return clientOptionsFor(t.env, api === 'run' ? 'RUN_EMULATOR_HOST' : 'WORKFLOWS_EMULATOR_HOST');
 }
 
@@ -387,7 +392,11 @@ export function renderWaits(pipelines: PipelineStatus[]): string[] {
 
 export const statusCommand: Command = async (argv, io) => {
   try {
-    const { flags } = parseArgs(argv, { ...targetFlags, json: false });
+    const { flags } = parseArgs(argv, { ...targetFlags, as: true, json: false });
+    if (flags.has('project') && flags.has('as'))
+      throw new UsageError(
+        '--as is for the local cloud; on Google you act as your application default credentials',
+      );
     const target = await resolveTarget(flags, io);
     const [services, releases, config] = await Promise.all([
       readServices(target),
@@ -411,6 +420,18 @@ export const statusCommand: Command = async (argv, io) => {
     );
     return 0;
   } catch (err) {
-    return fail(io, 'status', err);
+    return fail(io, 'status', refusal(err));
   }
 };
+
+/**
+ * A denial of the cloud's (gRPC code 7, or 403 in REST) as a refusal naming the permission, so
+ * `runway status --as someone` says what they lack: Google's message already names it.
+ */
+export function refusal(err: unknown): unknown {
+  const e = err as { code?: unknown; message?: unknown };
+  if (e?.code !== 7 && e?.code !== 403) return err;
+  // REST mode's message is Google's error body; gRPC's is prefixed with its code.
+  const message = googleMessage(String(e.message ?? '').replace(/^7 PERMISSION_DENIED: /, ''));
+  return new Refused(`PERMISSION_DENIED: ${message}`);
+}
