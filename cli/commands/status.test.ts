@@ -16,6 +16,7 @@ import {
   type PipelineStatus,
   pipelineStatuses,
   type ReleaseStatus,
+  renderStatus,
   renderWaits,
   type ServiceStatus,
   statusCommand,
@@ -327,4 +328,72 @@ describe('runway status --as, against a stack with IAM on', () => {
       if (c.stderr) assert.match(err, c.stderr);
     });
   }
+});
+
+// A release that failed on a missing grant: status names the permission, from the failed stage's
+// detail or from the execution's error (an HTTP error's body carries Google's message).
+describe('renderStatus: why a release failed', () => {
+  const DENIED =
+    "Permission 'run.services.get' denied on resource 'projects/p/locations/r/services/web' (or it may not exist).";
+  const release = (extra: Partial<ReleaseStatus>): ReleaseStatus => ({
+    execution: 'e-1',
+    state: 'FAILED',
+    startTime: '2026-12-02T10:00:00.000Z',
+    durationMs: 1000,
+    billedSteps: 10,
+    result: null,
+    error: null,
+    stage: null,
+    labels: { pipeline: 'web' },
+    ...extra,
+  });
+  const cases: { name: string; release: ReleaseStatus; want: RegExp | null }[] = [
+    {
+      name: "an HTTP error raised from a connector: the API's message",
+      release: release({
+        error: JSON.stringify({
+          message: 'HTTP server responded with error code 403',
+          code: 403,
+          tags: ['HttpError'],
+          body: { error: { code: 403, status: 'PERMISSION_DENIED', message: DENIED } },
+        }),
+      }),
+      want: /^ {4}error: HTTP server responded with error code 403: Permission 'run\.services\.get' denied on resource 'projects\/p\/locations\/r\/services\/web' \(or it may not exist\)\.$/m,
+    },
+    {
+      name: 'a raised string',
+      release: release({ error: JSON.stringify(DENIED) }),
+      want: /^ {4}error: Permission 'run\.services\.get' denied/m,
+    },
+    {
+      name: 'a failed stage: its detail',
+      release: release({
+        state: 'SUCCEEDED',
+        result: {
+          outcome: 'ROLLED_BACK',
+          pipeline: 'web',
+          digest: D1,
+          stages: [
+            {
+              name: 'staging',
+              start: '2026-12-02T10:00:00.000Z',
+              end: '2026-12-02T10:00:01.000Z',
+              outcome: 'FAILED',
+              detail: `staging revision did not become ready: Permission 'iam.serviceAccounts.actAs' denied on resource 'projects/-/serviceAccounts/app@p.iam.gserviceaccount.com' (or it may not exist).`,
+              by: null,
+              reason: null,
+            },
+          ],
+        } as unknown as ReleaseStatus['result'],
+      }),
+      want: /^ {4}staging failed: staging revision did not become ready: Permission 'iam\.serviceAccounts\.actAs' denied/m,
+    },
+    { name: 'a running release: nothing more', release: release({ state: 'ACTIVE' }), want: null },
+  ];
+  for (const c of cases)
+    test(c.name, () => {
+      const text = renderStatus([], [c.release]);
+      if (c.want) assert.match(text, c.want);
+      else assert.doesNotMatch(text, /error:|failed:/);
+    });
 });

@@ -272,7 +272,8 @@ export function renderStatus(
           `${s.name} ${stageSeconds(s.end ? Date.parse(s.end) - Date.parse(s.start) : undefined, scale)} ${s.outcome.toLowerCase()}`,
       )
       .join(' · ');
-    return stages ? [line, `    ${stages}`] : [line];
+    const why = releases[i] ? failureOf(releases[i]) : null;
+    return [line, ...(stages ? [`    ${stages}`] : []), ...(why ? [`    ${why}`] : [])];
   });
   return [
     services.length
@@ -281,6 +282,32 @@ export function renderStatus(
     '',
     releases.length ? [header, ...releaseLines].join('\n') : 'no releases',
   ].join('\n');
+}
+
+/**
+ * Why a release failed, in a line: its failed stage's detail, or the execution's error (the
+ * message of a raised map, with the API's own message from an HTTP error's body, where a missing
+ * grant names its permission: `Permission 'run.services.get' denied on resource …`).
+ */
+export function failureOf(r: ReleaseStatus): string | null {
+  const failed = r.result?.stages.find((s) => s.outcome === 'FAILED' && s.detail);
+  if (failed) return `${failed.name} failed: ${failed.detail}`;
+  if (r.result || !r.error) return null;
+  let parts: string[] = [r.error];
+  try {
+    const e = JSON.parse(r.error) as unknown;
+    if (typeof e === 'string') parts = [e];
+    else if (e && typeof e === 'object') {
+      const m = e as { message?: unknown; body?: { error?: { message?: unknown } } };
+      const api = m.body?.error?.message;
+      parts = [m.message, api].filter(
+        (x, i, all): x is string => typeof x === 'string' && x !== '' && all.indexOf(x) === i,
+      );
+      if (parts.length === 0) parts = [r.error];
+    }
+  } catch {}
+  const text = parts.join(': ').replace(/\s+/g, ' ');
+  return `error: ${text.length > 400 ? `${text.slice(0, 399)}…` : text}`;
 }
 
 /**
