@@ -3,7 +3,7 @@
 // local stack alike (google.ts); who is calling, how a gate is answered and how the deployer is
 // asked differ: locally, the local user and plain HTTP; on Google, the credentials and their tokens.
 import { deployerAudience, runwayAccount } from '../local/identity/accounts.ts';
-import { localAuthorization, localClientOptions } from '../services/shared/clients.ts';
+import { bearer, localClientOptions } from '../services/shared/clients.ts';
 import { UsageError } from './args.ts';
 import { Refused } from './exit.ts';
 import type { Target } from './target.ts';
@@ -117,14 +117,14 @@ export function localCaller(member: string): Caller {
  * Gate answers on the local cloud: a plain POST, as the local Workflows takes any token or none.
  * Who may answer is runway's check there (the command compares the caller with the approvers).
  */
-export function plainCallbacks(): Callbacks {
+export function plainCallbacks(token?: string): Callbacks {
   return {
     async send(url, answer) {
       let res: Response;
       try {
         res = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...localAuthorization },
+          headers: { 'content-type': 'application/json', ...bearer(token) },
           body: JSON.stringify(answer),
         });
       } catch (err) {
@@ -208,16 +208,18 @@ async function pushToken(issuer: string, project: string): Promise<string> {
 export async function openCloud(target: Target, member: string | null): Promise<Cloud> {
   const google = await import('./google.ts');
   if (target.kind === 'local') {
-    const { info } = target;
+    const { info, token } = target;
+    // The caller's own token (identity on): the stack's IAM checks them, not the local user.
+    const as = token ? { credentials: { token } } : {};
     const executions = google.workflowsExecutions(
-      localClientOptions(info.workflows),
+      localClientOptions(info.workflows, as),
       `projects/${target.project}/locations/${target.region}/workflows/${target.workflow}`,
     );
-    const services = google.runServices(localClientOptions(info.run), target);
+    const services = google.runServices(localClientOptions(info.run, as), target);
     return {
       executions,
       services,
-      callbacks: plainCallbacks(),
+      callbacks: plainCallbacks(token),
       caller: localCaller(member ?? LOCAL_USER),
       deployer: localDeployer(
         info.deployer,

@@ -10,6 +10,7 @@ import {
   parsePipelineConfig,
 } from '../services/shared/pipeline-config.ts';
 import { UsageError } from './args.ts';
+import { localMember } from './cloud.ts';
 import { Refused } from './exit.ts';
 import { stackHome } from './home.ts';
 import type { CliIo } from './io.ts';
@@ -33,7 +34,18 @@ interface Common {
 }
 
 export type Target =
-  | (Common & { kind: 'local'; info: StackInfo; timeScale: number })
+  | (Common & {
+      kind: 'local';
+      info: StackInfo;
+      timeScale: number;
+      /** Who calls (`--as`, RUNWAY_AS, or the local user). */
+      member: string;
+      /**
+       * The member's access token from the stack's issuer (identity on), so the stack's IAM sees
+       * them; absent with identity off, where every call is the local user's.
+       */
+      token?: string;
+    })
   | (Common & { kind: 'google'; env: NodeJS.ProcessEnv });
 
 /** Resolves the target from the flags: Google with --project, else the local stack. */
@@ -70,8 +82,12 @@ export async function resolveTarget(
     );
   if (!info.run || !info.workflows || !info.project || !info.region)
     throw new UsageError(`${join(home, 'stack.json')} is incomplete`);
+  const member = localMember(flags, io.env);
+  const token = info.issuer ? await memberToken(info.issuer, member) : undefined;
   return {
     kind: 'local',
+    member,
+    ...(token ? { token } : {}),
     project: info.project,
     region: info.region,
     workflow,
@@ -125,4 +141,41 @@ export async function pipelineOf(
 /** `projects/P/locations/R`. */
 export function locationOf(target: Target): string {
   return `projects/${target.project}/locations/${target.region}`;
+}
+
+/**
+ * An access token of `member` from the stack's issuer: a user's from its local sign-in stand-in,
+ * a service account's from IAM Credentials (as impersonation gets one on Google). A group or a
+ * domain holds no token: the local cloud cannot call as one.
+ */
+export async function memberToken(issuer: string, member: string): Promise<string> {
+  const [kind, email] = member.split(/:(.*)/s) as [string, string];
+  const path =
+    kind === 'user'
+      ? `/local/v1/users/${encodeURIComponent(email)}:generateAccessToken`
+      : kind === 'serviceAccount'
+        ? `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateAccessToken`
+        : undefined;
+  if (!path)
+    throw new UsageError(
+      `--as ${member}: the local cloud's APIs are called by a user or a service account; a ${kind} holds no token`,
+    );
+  let res: Response;
+  try {
+    res = await fetch(`${issuer}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: ['https://www.googleapis.com/auth/cloud-platform'] }),
+    });
+  } catch (err) {
+    throw new Error(
+      `the stack's token issuer at ${issuer} did not answer: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const text = await res.text();
+  if (!res.ok) throw new Refused(`the stack's token issuer refused a token for ${member}: ${text}`);
+  return (JSON.parse(text) as { accessToken: string }).accessToken;
 }

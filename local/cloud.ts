@@ -137,13 +137,22 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
       ...(options.ledger ? { ledger: options.ledger } : {}),
       ...(options.env ? { env: options.env } : {}),
       ...(identity ? { sign: identity.sign } : {}),
+      ...(gate ? { gate } : {}),
     });
     closers.push(() => pubsub.close());
     await options.afterPubSub?.();
+    // Artifact Registry announces each push as its service agent, as on Google.
+    const agent = identity ? registryAgent(identity.projectNumber) : undefined;
     const registry = await startLocalRegistry({
       root: join(home, 'registry'),
       publish: async (event) => {
-        await publish(pubsub.url, project, TOPIC, event);
+        const as =
+          identity && agent
+            ? {
+                authorization: `Bearer ${await identity.token('OAuth2', 'https://www.googleapis.com/auth/pubsub', agent)}`,
+              }
+            : {};
+        await publish(pubsub.url, project, TOPIC, event, undefined, as);
       },
       ...(gate ? { gate } : {}),
     });
@@ -297,6 +306,11 @@ export async function startLocalCloud(options: CloudOptions): Promise<LocalCloud
   }
 }
 
+/** Artifact Registry's service agent: who publishes its notifications on Google. */
+export function registryAgent(projectNumber: string): string {
+  return `service-${projectNumber}@gcp-sa-artifactregistry.iam.gserviceaccount.com`;
+}
+
 /** The policy of `infra`'s grants, the API servers' gate over it and Cloud Run's invoker check. */
 async function startIam(options: CloudOptions, identity: LocalIdentity) {
   const dir = options.infra ?? join(repoRoot, 'infra', 'envs', 'example');
@@ -317,7 +331,18 @@ async function startIam(options: CloudOptions, identity: LocalIdentity) {
     );
   }
   const policy = new Policy(
-    [...bindings, ...(options.localBindings?.(identity.projectNumber) ?? [])],
+    [
+      ...bindings,
+      {
+        // Google grants the agent roles/artifactregistry.serviceAgent on the project, whose
+        // pubsub.topics.publish is what announcing a push on `gcr` needs: that part of it.
+        principal: `serviceAccount:${registryAgent(identity.projectNumber)}`,
+        role: 'roles/pubsub.publisher',
+        resource: `projects/${project}`,
+        source: "Google's grant to Artifact Registry's service agent (its pubsub.topics.publish)",
+      },
+      ...(options.localBindings?.(identity.projectNumber) ?? []),
+    ],
     { project, projectNumber: identity.projectNumber },
   );
   const { issuer } = identity;

@@ -55,6 +55,11 @@ export interface StackOptions {
   /** The local user granted roles/owner on the project (default user:developer@local); false: none. */
   localUser?: string | false;
   /**
+   * Grants beside the Terraform's, each a role on the project for a member (`user:…`): the team a
+   * project would grant by hand, such as the approvers `runway approve --as` acts as.
+   */
+  grants?: { member: string; role: string }[];
+  /**
    * Awaited at each start-up phase once its processes run: `pubsub` (Pub/Sub started), `build`
    * (the image builds running), `deployer` (the deployer's instance running). Tests hold start-up
    * there to kill it.
@@ -198,6 +203,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...(options.iam ? { iam: options.iam } : {}),
     ...(options.infra ? { infra: resolve(options.infra) } : {}),
     ...(options.localUser !== undefined ? { localUser: options.localUser } : {}),
+    ...(options.grants?.length
+      ? {
+          localBindings: () =>
+            options.grants!.map((g) => ({
+              principal: g.member,
+              role: g.role,
+              resource: `projects/${project}`,
+              source: 'StackOptions.grants',
+            })),
+        }
+      : {}),
     infraVars: { pipelines: pipelinesVar(config), job_pipelines: jobPipelinesVar(config) },
     // On Google, Terraform creates each pipeline's services running as runway-app, and the
     // workflow keeps their account. Here the first release creates them, naming none: they run as

@@ -1,7 +1,16 @@
 // `runway status`: live's annotations turned into each pipeline's release state (a gate, a hold,
 // the freezes in force), the waiting release marked, and the lines that say who or what it waits for.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { policyGate } from '../../local/iam/caller.ts';
+import { Policy } from '../../local/iam/policy.ts';
+import { type LocalIssuer, startIssuer } from '../../local/identity/issuer.ts';
+import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
+import { type ExecutionsServer, startExecutionsServer } from '../../local/workflows/api/server.ts';
 import {
   activeFreezesOf,
   type JobStatus,
@@ -11,8 +20,10 @@ import {
   pipelineStatuses,
   type ReleaseStatus,
   renderJobPipelines,
+  renderStatus,
   renderWaits,
   type ServiceStatus,
+  statusCommand,
   withWaits,
 } from './status.ts';
 
@@ -319,4 +330,194 @@ test('jobStatus: a Cloud Run job as status reads it, runway annotations only', (
     latestExecution: null,
     annotations: {},
   });
+});
+
+// `--as` against a local stack with IAM on: the CLI calls with the member's own access token from
+// the stack's issuer, so the stack's IAM checks them, not the local user.
+describe('runway status --as, against a stack with IAM on', () => {
+  let dir: string;
+  let issuer: LocalIssuer;
+  let run: LocalRun;
+  let workflows: ExecutionsServer;
+  const P = 'projects/local-project';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'runway-status-as-'));
+    issuer = await startIssuer();
+    const policy = new Policy(
+      [
+        { principal: 'user:developer@local', role: 'roles/owner', resource: P },
+        { principal: 'user:viewer@example.com', role: 'roles/viewer', resource: P },
+      ],
+      { project: 'local-project' },
+    );
+    const gate = policyGate({ policy, issuer: issuer.issuer, localUser: 'user:developer@local' });
+    run = await startLocalRun({
+      project: 'local-project',
+      region: 'us-central1',
+      images: { resolve: async () => assert.fail('status deploys nothing') },
+      gate,
+    });
+    workflows = await startExecutionsServer({
+      project: 'local-project',
+      location: 'us-central1',
+      gate,
+    });
+    await mkdir(join(dir, 'home'));
+    await writeFile(
+      join(dir, 'home', 'stack.json'),
+      JSON.stringify({
+        run: run.url,
+        workflows: workflows.url,
+        deployer: 'http://127.0.0.1:9',
+        project: 'local-project',
+        region: 'us-central1',
+        issuer: issuer.url,
+        config: join(dir, 'absent.yaml'),
+      }),
+    );
+  });
+  after(async () => {
+    await Promise.all([run?.close(), workflows?.close()]);
+    await issuer?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const cases: {
+    name: string;
+    argv: string[];
+    env?: Record<string, string>;
+    code: number;
+    stderr?: RegExp;
+  }[] = [
+    { name: 'the default local user (owner) reads the stack', argv: [], code: 0 },
+    {
+      name: 'a user without a grant is refused, the permission named',
+      argv: ['--as', 'user:nobody@example.com'],
+      code: 1,
+      stderr:
+        /^runway status: PERMISSION_DENIED: Permission '(run\.services|workflows\.executions)\.list' denied on resource '.+' \(or it may not exist\)\.\n$/,
+    },
+    {
+      name: 'RUNWAY_AS: a viewer reads it',
+      argv: [],
+      env: { RUNWAY_AS: 'user:viewer@example.com' },
+      code: 0,
+    },
+    {
+      name: '--as wins over RUNWAY_AS',
+      argv: ['--as', 'user:nobody@example.com'],
+      env: { RUNWAY_AS: 'user:viewer@example.com' },
+      code: 1,
+      stderr: /PERMISSION_DENIED/,
+    },
+    {
+      name: 'a service account without a grant is refused too',
+      argv: ['--as', 'serviceAccount:runway-app@local-project.iam.gserviceaccount.com'],
+      code: 1,
+      stderr: /PERMISSION_DENIED: Permission '/,
+    },
+    {
+      name: 'a group holds no token: bad usage',
+      argv: ['--as', 'group:ops@example.com'],
+      code: 2,
+      stderr: /a group holds no token/,
+    },
+    {
+      name: '--as with --project: bad usage',
+      argv: ['--project', 'p', '--region', 'r', '--as', 'user:a@b.c'],
+      code: 2,
+      stderr: /--as is for the local cloud/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      let out = '';
+      let err = '';
+      const sink = (write: (s: string) => void) =>
+        new Writable({
+          write(chunk, _e, done) {
+            write(String(chunk));
+            done();
+          },
+        });
+      const code = await statusCommand(['--home', join(dir, 'home'), ...c.argv], {
+        stdout: sink((s) => (out += s)),
+        stderr: sink((s) => (err += s)),
+        env: { ...(c.env ?? {}) },
+        cwd: dir,
+        stopSignal: new Promise(() => {}),
+      });
+      assert.equal(code, c.code, `${err}${out}`);
+      if (c.stderr) assert.match(err, c.stderr);
+    });
+  }
+});
+
+// A release that failed on a missing grant: status names the permission, from the failed stage's
+// detail or from the execution's error (an HTTP error's body carries Google's message).
+describe('renderStatus: why a release failed', () => {
+  const DENIED =
+    "Permission 'run.services.get' denied on resource 'projects/p/locations/r/services/web' (or it may not exist).";
+  const release = (extra: Partial<ReleaseStatus>): ReleaseStatus => ({
+    execution: 'e-1',
+    state: 'FAILED',
+    startTime: '2026-12-02T10:00:00.000Z',
+    durationMs: 1000,
+    billedSteps: 10,
+    result: null,
+    error: null,
+    stage: null,
+    labels: { pipeline: 'web' },
+    ...extra,
+  });
+  const cases: { name: string; release: ReleaseStatus; want: RegExp | null }[] = [
+    {
+      name: "an HTTP error raised from a connector: the API's message",
+      release: release({
+        error: JSON.stringify({
+          message: 'HTTP server responded with error code 403',
+          code: 403,
+          tags: ['HttpError'],
+          body: { error: { code: 403, status: 'PERMISSION_DENIED', message: DENIED } },
+        }),
+      }),
+      want: /^ {4}error: HTTP server responded with error code 403: Permission 'run\.services\.get' denied on resource 'projects\/p\/locations\/r\/services\/web' \(or it may not exist\)\.$/m,
+    },
+    {
+      name: 'a raised string',
+      release: release({ error: JSON.stringify(DENIED) }),
+      want: /^ {4}error: Permission 'run\.services\.get' denied/m,
+    },
+    {
+      name: 'a failed stage: its detail',
+      release: release({
+        state: 'SUCCEEDED',
+        result: {
+          outcome: 'ROLLED_BACK',
+          pipeline: 'web',
+          digest: D1,
+          stages: [
+            {
+              name: 'staging',
+              start: '2026-12-02T10:00:00.000Z',
+              end: '2026-12-02T10:00:01.000Z',
+              outcome: 'FAILED',
+              detail: `staging revision did not become ready: Permission 'iam.serviceAccounts.actAs' denied on resource 'projects/-/serviceAccounts/app@p.iam.gserviceaccount.com' (or it may not exist).`,
+              by: null,
+              reason: null,
+            },
+          ],
+        } as unknown as ReleaseStatus['result'],
+      }),
+      want: /^ {4}staging failed: staging revision did not become ready: Permission 'iam\.serviceAccounts\.actAs' denied/m,
+    },
+    { name: 'a running release: nothing more', release: release({ state: 'ACTIVE' }), want: null },
+  ];
+  for (const c of cases)
+    test(c.name, () => {
+      const text = renderStatus([], [c.release]);
+      if (c.want) assert.match(text, c.want);
+      else assert.doesNotMatch(text, /error:|failed:/);
+    });
 });

@@ -11,8 +11,9 @@ import { clientOptionsFor, localClientOptions } from '../../services/shared/clie
 import { stageOf } from '../../local/watch.ts';
 import { activeFreezes } from '../../services/shared/freezes.ts';
 import type { Freeze } from '../../services/shared/pipeline-config.ts';
-import { parseArgs } from '../args.ts';
-import { fail } from '../exit.ts';
+import { parseArgs, UsageError } from '../args.ts';
+import { googleMessage } from '../cloud.ts';
+import { fail, Refused } from '../exit.ts';
 import type { AnalysisReport } from '../../services/shared/workflow-result.ts';
 import { describeAnalysis, describeBefore, liveState } from '../live-state.ts';
 import { readConfig, resolveTarget, type Target, targetFlags } from '../target.ts';
@@ -105,7 +106,11 @@ export interface ReleaseStatus {
 
 /** Options for Google's clients of `api` on the target: the stack's endpoint, or Google's. */
 function optionsFor(t: Target, api: 'run' | 'workflows') {
-  if (t.kind === 'local') return localClientOptions(api === 'run' ? t.info.run : t.info.workflows);
+  if (t.kind === 'local')
+    return localClientOptions(
+      api === 'run' ? t.info.run : t.info.workflows,
+      t.token ? { credentials: { token: t.token } } : {},
+    );
   return clientOptionsFor(t.env, api === 'run' ? 'RUN_EMULATOR_HOST' : 'WORKFLOWS_EMULATOR_HOST');
 }
 
@@ -326,7 +331,8 @@ export function renderStatus(
           `${s.name} ${stageSeconds(s.end ? Date.parse(s.end) - Date.parse(s.start) : undefined, scale)} ${s.outcome.toLowerCase()}`,
       )
       .join(' · ');
-    return stages ? [line, `    ${stages}`] : [line];
+    const why = releases[i] ? failureOf(releases[i]) : null;
+    return [line, ...(stages ? [`    ${stages}`] : []), ...(why ? [`    ${why}`] : [])];
   });
   return [
     services.length
@@ -335,6 +341,32 @@ export function renderStatus(
     '',
     releases.length ? [header, ...releaseLines].join('\n') : 'no releases',
   ].join('\n');
+}
+
+/**
+ * Why a release failed, in a line: its failed stage's detail, or the execution's error (the
+ * message of a raised map, with the API's own message from an HTTP error's body, where a missing
+ * grant names its permission: `Permission 'run.services.get' denied on resource …`).
+ */
+export function failureOf(r: ReleaseStatus): string | null {
+  const failed = r.result?.stages.find((s) => s.outcome === 'FAILED' && s.detail);
+  if (failed) return `${failed.name} failed: ${failed.detail}`;
+  if (r.result || !r.error) return null;
+  let parts: string[] = [r.error];
+  try {
+    const e = JSON.parse(r.error) as unknown;
+    if (typeof e === 'string') parts = [e];
+    else if (e && typeof e === 'object') {
+      const m = e as { message?: unknown; body?: { error?: { message?: unknown } } };
+      const api = m.body?.error?.message;
+      parts = [m.message, api].filter(
+        (x, i, all): x is string => typeof x === 'string' && x !== '' && all.indexOf(x) === i,
+      );
+      if (parts.length === 0) parts = [r.error];
+    }
+  } catch {}
+  const text = parts.join(': ').replace(/\s+/g, ' ');
+  return `error: ${text.length > 400 ? `${text.slice(0, 399)}…` : text}`;
 }
 
 /**
@@ -480,7 +512,11 @@ export function renderWaits(pipelines: PipelineStatus[]): string[] {
 
 export const statusCommand: Command = async (argv, io) => {
   try {
-    const { flags } = parseArgs(argv, { ...targetFlags, json: false });
+    const { flags } = parseArgs(argv, { ...targetFlags, as: true, json: false });
+    if (flags.has('project') && flags.has('as'))
+      throw new UsageError(
+        '--as is for the local cloud; on Google you act as your application default credentials',
+      );
     const target = await resolveTarget(flags, io);
     const [services, jobs, releases, config] = await Promise.all([
       readServices(target),
@@ -507,6 +543,18 @@ export const statusCommand: Command = async (argv, io) => {
     );
     return 0;
   } catch (err) {
-    return fail(io, 'status', err);
+    return fail(io, 'status', refusal(err));
   }
 };
+
+/**
+ * A denial of the cloud's (gRPC code 7, or 403 in REST) as a refusal naming the permission, so
+ * `runway status --as someone` says what they lack: Google's message already names it.
+ */
+export function refusal(err: unknown): unknown {
+  const e = err as { code?: unknown; message?: unknown };
+  if (e?.code !== 7 && e?.code !== 403) return err;
+  // REST mode's message is Google's error body; gRPC's is prefixed with its code.
+  const message = googleMessage(String(e.message ?? '').replace(/^7 PERMISSION_DENIED: /, ''));
+  return new Refused(`PERMISSION_DENIED: ${message}`);
+}

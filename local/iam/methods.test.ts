@@ -48,6 +48,24 @@ const cases: {
     want: ['run.services.getIamPolicy@resource'],
   },
   {
+    name: 'v1: replace a service acts as its account',
+    service: 'run.googleapis.com',
+    method: 'google.cloud.run.v1.Services.ReplaceService',
+    want: ['run.services.update@resource', 'iam.serviceAccounts.actAs@serviceAccount'],
+  },
+  {
+    name: 'v1: get a route',
+    service: 'run.googleapis.com',
+    method: 'google.cloud.run.v1.Routes.GetRoute',
+    want: ['run.routes.get@resource'],
+  },
+  {
+    name: 'v1: replace a job acts as its account',
+    service: 'run.googleapis.com',
+    method: 'google.cloud.run.v1.Jobs.ReplaceJob',
+    want: ['run.jobs.update@resource', 'iam.serviceAccounts.actAs@serviceAccount'],
+  },
+  {
     name: 'list revisions',
     service: 'run.googleapis.com',
     method: `${RUN}.Revisions.ListRevisions`,

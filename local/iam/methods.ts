@@ -50,6 +50,7 @@ const rule = (...checks: PermissionCheck[]): MethodRule => ({ checks });
 const actAs = on('iam.serviceAccounts.actAs', 'serviceAccount');
 
 const RUN = 'google.cloud.run.v2';
+const RUN_V1 = 'google.cloud.run.v1';
 const EXECUTIONS = 'google.cloud.workflows.executions.v1.Executions';
 const WORKFLOWS = 'google.cloud.workflows.v1.Workflows';
 const AR = 'google.devtools.artifactregistry.v1.ArtifactRegistry';
@@ -96,6 +97,19 @@ export const METHODS: Readonly<Record<string, Readonly<Record<string, MethodRule
     [`${OPERATIONS}.ListOperations`]: rule(on('run.operations.list', 'parent')),
     [`${OPERATIONS}.DeleteOperation`]: rule(on('run.operations.delete')),
     [`${OPERATIONS}.WaitOperation`]: rule(on('run.operations.get')),
+    // The v1 (Knative) API gcloud run speaks, as its reference states each method's permission.
+    // Its configurations and routes are a service's own (checked on the service, api.ts).
+    [`${RUN_V1}.Services.ListServices`]: rule(on('run.services.list', 'parent')),
+    [`${RUN_V1}.Services.GetService`]: rule(on('run.services.get')),
+    [`${RUN_V1}.Services.ReplaceService`]: rule(on('run.services.update'), actAs),
+    [`${RUN_V1}.Revisions.ListRevisions`]: rule(on('run.revisions.list', 'parent')),
+    [`${RUN_V1}.Revisions.GetRevision`]: rule(on('run.revisions.get')),
+    [`${RUN_V1}.Configurations.ListConfigurations`]: rule(on('run.configurations.list', 'parent')),
+    [`${RUN_V1}.Configurations.GetConfiguration`]: rule(on('run.configurations.get')),
+    [`${RUN_V1}.Routes.ListRoutes`]: rule(on('run.routes.list', 'parent')),
+    [`${RUN_V1}.Routes.GetRoute`]: rule(on('run.routes.get')),
+    [`${RUN_V1}.Jobs.GetJob`]: rule(on('run.jobs.get')),
+    [`${RUN_V1}.Jobs.ReplaceJob`]: rule(on('run.jobs.update'), actAs),
     // Calling a service's URL: roles/run.invoker's permission, checked on the service.
     'http:invoke': rule(on('run.routes.invoke')),
   },

@@ -73,12 +73,13 @@ test('the example environment: every grant of infra/, resolved', async () => {
     `${SA('workflow')} roles/run.developer ${LOC}/jobs/etl-staging`,
     `${SA('workflow')} roles/run.developer ${LOC}/jobs/etl`,
     `${SA('deployer')} roles/run.viewer ${LOC}/jobs/etl`,
+    `${SA('deployer')} roles/pubsub.publisher projects/my-project/topics/runway-events`,
   ];
   for (const w of want) assert.ok(got.has(w), `missing: ${w}`);
   // live_public is optional(bool, false): its count is 0, so live is not public.
   assert.ok(!g.bindings.some((b) => b.principal === 'allUsers'));
   assert.ok(!g.bindings.some((b) => b.role === 'roles/owner' || b.role === 'roles/editor'));
-  assert.equal(g.bindings.length, 39);
+  assert.equal(g.bindings.length, 40);
   // Each names its file, line and address.
   const ci = g.bindings.find((b) => b.source?.includes('ci_acts_as["workflow"]'));
   assert.match(
@@ -93,7 +94,7 @@ test('the example environment: every grant of infra/, resolved', async () => {
     / module\.pipeline\["sample"\]\.google_cloud_run_v2_service_iam_member\.workflow_deploys\["staging"\]$/,
   );
   // Every grant is one the policy accepts: known roles, well-formed principals.
-  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 39);
+  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 40);
 });
 
 test('the local user owns the project, unless turned off or changed', async () => {
@@ -132,7 +133,7 @@ test('the example with two pipelines, one public: for_each over the map, sets fr
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/a-acceptance`));
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/b-acceptance`));
   assert.ok(got.has(`${SA('workflow')} roles/run.developer ${LOC}/services/b-staging`));
-  assert.equal(g.bindings.length, 39 + 9 + 1 + 1);
+  assert.equal(g.bindings.length, 40 + 9 + 1 + 1);
 });
 
 test('a job pipeline with an acceptance job: its jobs, and the acceptance job with count = 1', async () => {
@@ -159,7 +160,7 @@ test('a job pipeline with an acceptance job: its jobs, and the acceptance job wi
   ])
     assert.ok(got.has(w), `missing: ${w}`);
   // nightly has no acceptance job: its count is 0.
-  assert.equal(g.bindings.length, 36 + 5 + 3);
+  assert.equal(g.bindings.length, 37 + 5 + 3);
   const source = g.bindings.find((b) => b.resource === `${LOC}/jobs/etl-check`)?.source ?? '';
   assert.match(
     source,

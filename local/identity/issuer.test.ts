@@ -295,6 +295,33 @@ describe('over HTTP, verified by google-auth-library', () => {
     });
   }
 
+  // The CLI's `--as user:…`: a user's access token, from the local stand-in for signing in.
+  const users: { name: string; email: string; status: number; principal?: string }[] = [
+    {
+      name: 'a user',
+      email: 'nobody@example.com',
+      status: 200,
+      principal: 'user:nobody@example.com',
+    },
+    {
+      name: 'a service account is IAM Credentials’ to mint',
+      email: 'a@p.iam.gserviceaccount.com',
+      status: 400,
+    },
+    { name: 'not an email', email: 'nobody', status: 400 },
+  ];
+  for (const c of users) {
+    test(`a user's access token: ${c.name}`, async () => {
+      const res = await fetch(
+        `${local.url}/local/v1/users/${encodeURIComponent(c.email)}:generateAccessToken`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+      );
+      const body = (await res.json()) as { accessToken?: string };
+      assert.equal(res.status, c.status, JSON.stringify(body));
+      if (c.principal) assert.equal(local.issuer.identify(body.accessToken), c.principal);
+    });
+  }
+
   const missing: { name: string; method: string; path: string }[] = [
     { name: 'an unknown path', method: 'GET', path: '/oauth2/v2/certs' },
     { name: 'a POST', method: 'POST', path: '/oauth2/v3/certs' },

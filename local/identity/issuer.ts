@@ -228,6 +228,30 @@ async function serveCredentials(
   return { accessToken: token, expireTime: new Date(Date.now() + expiresIn * 1000).toISOString() };
 }
 
+// The local stand-in for `gcloud auth login`: an access token of a user, for the CLI's `--as`.
+// Google has no such API (a user's token comes from signing in); here anyone on this machine may
+// act as any user, as `--as` already lets them: the point is to see what that user may do.
+const USER_TOKEN = /^\/local\/v1\/users\/([^/:]+):generateAccessToken$/;
+const USER_EMAIL = /^[^@\s/:]+@[^@\s/:]+$/;
+
+async function serveUserToken(
+  issuer: TokenIssuer,
+  [, account]: RegExpExecArray,
+  req: IncomingMessage,
+): Promise<unknown> {
+  const email = decodeURIComponent(account!);
+  if (!USER_EMAIL.test(email) || /\.gserviceaccount\.com$/.test(email))
+    throw invalidArgument(
+      `${email} is not a user's email: a service account's token comes from IAM Credentials (projects/-/serviceAccounts/EMAIL:generateAccessToken)`,
+    );
+  const body = await readJsonBody(req, 64 * 1024);
+  const scope = Array.isArray(body.scope)
+    ? (body.scope as unknown[]).filter((s): s is string => typeof s === 'string')
+    : ['https://www.googleapis.com/auth/cloud-platform'];
+  const { token, expiresIn } = issuer.accessToken(`user:${email}`, scope);
+  return { accessToken: token, expireTime: new Date(Date.now() + expiresIn * 1000).toISOString() };
+}
+
 // Keys never rotate during a cloud's life; an hour of caching is what Google's own endpoints say.
 const CACHE = { 'cache-control': 'public, max-age=3600' };
 
@@ -241,6 +265,8 @@ async function serveKeys(
   const credentials = CREDENTIALS.exec(path);
   if (credentials && req.method === 'POST')
     return sendJson(res, await serveCredentials(issuer, credentials, req));
+  const user = USER_TOKEN.exec(path);
+  if (user && req.method === 'POST') return sendJson(res, await serveUserToken(issuer, user, req));
   if (req.method !== 'GET' && req.method !== 'HEAD')
     throw notFound(`no route for ${req.method} ${path}`);
   for (const [k, v] of Object.entries(CACHE)) res.setHeader(k, v);

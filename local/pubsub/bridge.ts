@@ -8,6 +8,8 @@ import { closeServer, readJsonBody, sendJson, serveApi } from '../api-server.ts'
 import { alreadyExists, invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { type Logger, silentLogger } from '../../services/shared/logger.ts';
 import { pushEnvelope } from '../../services/shared/pubsub.ts';
+import { type Gate, openGate } from '../iam/caller.ts';
+import { PUBSUB, pubsubCall } from './iam.ts';
 import type { IdTokenSigner, OidcToken } from './relay.ts';
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -53,6 +55,8 @@ export interface BridgeOptions {
   fetch?: typeof fetch;
   /** Signs the OIDC tokens of pushes; without it pushes go without a token, as the emulator's. */
   sign?: IdTokenSigner;
+  /** Each request's IAM check (local/iam), before its handler; absent: none. */
+  gate?: Gate;
 }
 
 export interface PushBridge {
@@ -371,49 +375,49 @@ class Bridge {
   }
 }
 
-/** A route: the resource's full name and the request; answers the JSON body. */
-type Handler = (bridge: Bridge, name: string, req: IncomingMessage) => Promise<unknown>;
-
-const body = (req: IncomingMessage) => readJsonBody(req, MAX_BODY_BYTES);
+/** A route: the resource's full name and the request's JSON body; answers the JSON body. */
+type Handler = (bridge: Bridge, name: string, body: Record<string, unknown>) => Promise<unknown>;
 
 // Keyed `METHOD` or `METHOD:verb`, per collection. The URL's id is checked before the method, and
 // a method without a route on an existing resource is NOT_FOUND, as before the table.
 const ROUTES: Record<'topics' | 'subscriptions', Record<string, Handler>> = {
   topics: {
-    PUT: async (b, name, req) => {
-      await body(req);
-      return b.createTopic(name);
-    },
+    PUT: async (b, name) => b.createTopic(name),
     GET: async (b, name) => b.topic(name),
     DELETE: async (b, name) => {
       b.deleteTopic(name);
       return {};
     },
-    'POST:publish': async (b, name, req) => {
+    'POST:publish': async (b, name, body) => {
       b.topic(name);
-      return b.publish(name, (await body(req)).messages);
+      return b.publish(name, body.messages);
     },
   },
   subscriptions: {
-    PUT: async (b, name, req) => b.createSubscription(name, await body(req)),
+    PUT: async (b, name, body) => b.createSubscription(name, body),
     GET: async (b, name) => b.getSubscription(name),
     DELETE: async (b, name) => {
       b.deleteSubscription(name);
       return {};
     },
-    'POST:pull': async (b, name, req) => {
-      const sub = b.subscription(name);
-      return b.pull(sub, (await body(req)).maxMessages);
-    },
-    'POST:acknowledge': async (b, name, req) => {
-      const sub = b.subscription(name);
-      b.acknowledge(sub, (await body(req)).ackIds);
+    'POST:pull': async (b, name, body) => b.pull(b.subscription(name), body.maxMessages),
+    'POST:acknowledge': async (b, name, body) => {
+      b.acknowledge(b.subscription(name), body.ackIds);
       return {};
     },
   },
 };
 
-async function route(bridge: Bridge, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * One request: its resource's name checked, its body read, the caller's permission checked
+ * (methods.ts's Pub/Sub rows, as the emulator's gate proxy checks them: iam.ts), then the handler.
+ */
+async function route(
+  bridge: Bridge,
+  gate: Gate,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://bridge');
   if (url.pathname === '/' && req.method === 'GET') return void res.end('Ok\n');
   const noRoute = () => notFound(`no route for ${req.method} ${url.pathname}`);
@@ -428,17 +432,30 @@ async function route(bridge: Bridge, req: IncomingMessage, res: ServerResponse):
   ];
   const name = resourceName(project, kind, decodeURIComponent(id));
   const handler = ROUTES[kind][verb ? `${req.method}:${verb}` : (req.method ?? '')];
+  gate.caller(req);
   if (!handler) {
+    req.resume();
     if (kind === 'topics') bridge.topic(name);
     else bridge.subscription(name);
     throw noRoute();
   }
-  sendJson(res, await handler(bridge, name, req));
+  const body = req.method === 'GET' || req.method === 'DELETE' ? {} : await readBody(req);
+  if (req.method === 'GET' || req.method === 'DELETE') req.resume();
+  const call = pubsubCall(req.method ?? '', url.pathname, body);
+  if (!call) throw noRoute();
+  gate.authorize(req, PUBSUB, call.method, call.resources);
+  sendJson(res, await handler(bridge, name, body));
 }
+
+const readBody = (req: IncomingMessage) => readJsonBody(req, MAX_BODY_BYTES);
 
 export async function startPushBridge(options: BridgeOptions = {}): Promise<PushBridge> {
   const bridge = new Bridge(options);
-  const { server, host, url } = await serveApi((req, res) => route(bridge, req, res), options);
+  const gate = options.gate ?? openGate;
+  const { server, host, url } = await serveApi(
+    (req, res) => route(bridge, gate, req, res),
+    options,
+  );
   return {
     url,
     host,

@@ -1,9 +1,12 @@
 // Pub/Sub for the local cloud: Google's emulator when gcloud has it, else runway's push bridge.
 // Both speak the Pub/Sub REST API, so callers (and PUBSUB_EMULATOR_HOST) do not care which runs.
+import { localAuthorization } from '../../services/shared/clients.ts';
 import type { Logger } from '../../services/shared/logger.ts';
+import type { Gate } from '../iam/caller.ts';
 import type { ProcessLedger } from '../process-ledger.ts';
 import { startPushBridge } from './bridge.ts';
 import { findEmulator, startEmulator } from './emulator.ts';
+import { startGateProxy } from './iam.ts';
 import { type IdTokenSigner, type OidcToken, type PushRelay, startPushRelay } from './relay.ts';
 
 export type { IdTokenSigner, OidcToken, PushRelay };
@@ -33,6 +36,32 @@ export interface PubSubOptions {
    * emulator sends none, so its token-carrying subscriptions push through a relay that adds one.
    */
   sign?: IdTokenSigner;
+  /**
+   * IAM on: each call's permission is checked (methods.ts's Pub/Sub rows). The bridge checks its
+   * own routes; Google's emulator, which checks nothing, is reached through a REST gate proxy
+   * (iam.ts), whose address is then the one callers get.
+   */
+  gate?: Gate;
+}
+
+/** Google's emulator with the gate proxy in front of it, when IAM is on. */
+async function gated(
+  emulator: { url: string; host: string; close(): Promise<void> },
+  gate: Gate | undefined,
+) {
+  if (!gate) return emulator;
+  const proxy = await startGateProxy({ target: emulator.url, gate }).catch(async (err) => {
+    await emulator.close();
+    throw err;
+  });
+  return {
+    url: proxy.url,
+    host: proxy.host,
+    async close() {
+      await proxy.close();
+      await emulator.close();
+    },
+  };
 }
 
 export async function startPubSub(options: PubSubOptions): Promise<LocalPubSub> {
@@ -41,10 +70,13 @@ export async function startPubSub(options: PubSubOptions): Promise<LocalPubSub> 
     const launcher = findEmulator(options.env ?? process.env);
     if (launcher) {
       try {
-        const emulator = await startEmulator(launcher, {
-          project: options.project,
-          ...(options.ledger ? { ledger: options.ledger } : {}),
-        });
+        const emulator = await gated(
+          await startEmulator(launcher, {
+            project: options.project,
+            ...(options.ledger ? { ledger: options.ledger } : {}),
+          }),
+          options.gate,
+        );
         if (!options.sign) return { kind: 'emulator', ...emulator };
         const relay = await startPushRelay({ sign: options.sign }).catch(async (err) => {
           await emulator.close();
@@ -76,16 +108,35 @@ export async function startPubSub(options: PubSubOptions): Promise<LocalPubSub> 
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.timeScale ? { timeScale: options.timeScale } : {}),
     ...(options.sign ? { sign: options.sign } : {}),
+    ...(options.gate ? { gate: options.gate } : {}),
   });
   return { kind: 'bridge', url: bridge.url, host: bridge.host, close: () => bridge.close() };
 }
 
-/** Creates a topic, and a push or pull subscription to it, through the REST API; existing ones are kept. */
-export async function ensureTopic(base: string, project: string, topic: string): Promise<void> {
+/** Who a helper below calls as: an `Authorization` header (default: the local user's fake token). */
+export interface CallAs {
+  authorization?: string;
+}
+
+const headersAs = (as: CallAs = {}) => ({
+  'content-type': 'application/json',
+  authorization: as.authorization ?? localAuthorization.authorization,
+});
+
+/**
+ * Creates a topic, and a push or pull subscription to it, through the REST API; existing ones are
+ * kept. They call as the local user (as `terraform apply` by the developer), unless told otherwise.
+ */
+export async function ensureTopic(
+  base: string,
+  project: string,
+  topic: string,
+  as: CallAs = {},
+): Promise<void> {
   const res = await fetch(`${base}/v1/projects/${project}/topics/${topic}`, {
     method: 'PUT',
     body: '{}',
-    headers: { 'content-type': 'application/json' },
+    headers: headersAs(as),
   });
   if (!res.ok && res.status !== 409)
     throw new Error(`creating topic ${topic} failed: ${res.status} ${await res.text()}`);
@@ -106,6 +157,7 @@ export async function ensureSubscription(
   },
   /** The LocalPubSub: with a relay, a token-carrying push goes through it. */
   via: { relay?: PushRelay } = {},
+  as: CallAs = {},
 ): Promise<void> {
   const full = `projects/${project}/subscriptions/${name}`;
   const { pushEndpoint, oidcToken } = config;
@@ -132,7 +184,7 @@ export async function ensureSubscription(
   const res = await fetch(`${base}/v1/projects/${project}/subscriptions/${name}`, {
     method: 'PUT',
     body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json' },
+    headers: headersAs(as),
   });
   if (!res.ok && res.status !== 409)
     throw new Error(`creating subscription ${name} failed: ${res.status} ${await res.text()}`);
@@ -145,10 +197,11 @@ export async function publish(
   topic: string,
   data: unknown,
   attributes?: Record<string, string>,
+  as: CallAs = {},
 ): Promise<string> {
   const res = await fetch(`${base}/v1/projects/${project}/topics/${topic}:publish`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: headersAs(as),
     body: JSON.stringify({
       messages: [
         {

@@ -14,7 +14,7 @@ import type { RequestFlags } from '../iam/methods.ts';
 import { type RequestResources, serviceAccountResource } from '../iam/policy.ts';
 import type { Jobs } from './jobs.ts';
 import type { Operation, Operations } from './operations.ts';
-import { KnativeView, knativeRoutes } from './knative.ts';
+import { KnativeView, knativeRoutes, type V1Iam } from './knative.ts';
 import { knativeJobRoutes } from './knative-jobs.ts';
 import { decodeMessage, type JsonObject } from './proto-json.ts';
 import { asObject } from './containers.ts';
@@ -102,6 +102,11 @@ export function runApiHandler(api: RunApi) {
   /** The account a revision or task template runs as: what deploying it acts as. */
   const actingAs = (template: JsonObject[string] | undefined) =>
     serviceAccountResource(serviceAccountOf(asObject(template), fallback));
+  const v1Iam: V1Iam = {
+    can: (req, method, resources) =>
+      gate.authorize(req, 'run.googleapis.com', `google.cloud.run.v1.${method}`, resources),
+    actingAs: (template) => actingAs(template),
+  };
   const settled = async (op: Operation): Promise<JsonObject> =>
     operations.render(await operations.wait(op.name, api.settleMs));
   const list = (key: string, items: JsonObject[], q: URLSearchParams): JsonObject => {
@@ -441,9 +446,9 @@ export function runApiHandler(api: RunApi) {
         return operations.render(await operations.wait(m[1]!, ms));
       },
     ],
-    // the v1 (Knative) API that gcloud run speaks
-    ...knativeRoutes(new KnativeView(services, services.settings)),
-    ...knativeJobRoutes(jobs, jobs.settings),
+    // the v1 (Knative) API that gcloud run speaks, through the same gate
+    ...knativeRoutes(new KnativeView(services, services.settings), v1Iam),
+    ...knativeJobRoutes(jobs, jobs.settings, v1Iam),
   ];
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -11,9 +11,11 @@ import {
   containerFromKnative,
   knativeCondition,
   knativeContainer,
+  openV1Iam,
   regionOfHost,
   seconds,
   userKeys,
+  type V1Iam,
 } from './knative.ts';
 import type { Json, JsonObject } from './proto-json.ts';
 import { projectNumber, regionOf, type RunSettings } from './resources.ts';
@@ -142,10 +144,11 @@ function templateFromKnative(k: JsonObject, current: JsonObject): JsonObject {
   };
 }
 
-/** The v1 job routes, to join the table in api.ts. */
+/** The v1 job routes, to join the table in api.ts; each checks IAM as its v2 twin does. */
 export function knativeJobRoutes(
   jobs: Jobs,
   settings: Pick<RunSettings, 'project' | 'region'>,
+  iam: V1Iam = openV1Iam,
 ): [string, RegExp, Handler][] {
   const number = projectNumber(settings.project);
   const nameOf = (ns: string, id: string, req: IncomingMessage) => {
@@ -173,13 +176,18 @@ export function knativeJobRoutes(
     [
       'GET',
       JOB_ROUTE,
-      async (m, _q, req) => knativeJob(get(nameOf(m[1]!, m[2]!, req), m[2]!), settings),
+      async (m, _q, req) => {
+        const name = nameOf(m[1]!, m[2]!, req);
+        iam.can(req, 'Jobs.GetJob', { resource: name });
+        return knativeJob(get(name, m[2]!), settings);
+      },
     ],
     [
       'PUT',
       JOB_ROUTE,
       async (m, q, req) => {
         const name = nameOf(m[1]!, m[2]!, req);
+        iam.can(req, 'Jobs.ReplaceJob', { resource: name });
         const body = (await readJsonBody(req, MAX_BODY)) as JsonObject;
         const current = get(name, m[2]!);
         if (body.apiVersion !== undefined && body.apiVersion !== API)
@@ -194,6 +202,16 @@ export function knativeJobRoutes(
             `the name of the object (${JSON.stringify(meta.name ?? '')}) does not match the name in the URL (${m[2]})`,
           );
         const version = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
+        const template = templateFromKnative(
+          asObject(asObject(body.spec).template),
+          asObject(current.template),
+        );
+        // The whole execution template is replaced, so its tasks' account is acted as, as v2's
+        // UpdateJob does.
+        iam.can(req, 'Jobs.ReplaceJob', {
+          resource: name,
+          serviceAccount: iam.actingAs(asObject(template.template)),
+        });
         // UpdateJobRequest has no update mask: the whole job, its own fields kept.
         await jobs.update(
           name,
@@ -204,10 +222,7 @@ export function knativeJobRoutes(
             ...(current.binaryAuthorization
               ? { binaryAuthorization: current.binaryAuthorization }
               : {}),
-            template: templateFromKnative(
-              asObject(asObject(body.spec).template),
-              asObject(current.template),
-            ),
+            template,
             ...(version ? { etag: `"${version}"` } : {}),
           },
           { allowMissing: false, validateOnly: q.get('dryRun') === 'all' },

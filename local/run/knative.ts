@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { invalidArgument, notFound } from '../../services/shared/errors.ts';
 import { readJsonBody } from '../api-server.ts';
+import type { RequestResources } from '../iam/policy.ts';
 import { asList, asObject } from './containers.ts';
 import type { Json, JsonObject } from './proto-json.ts';
 import { canonical, projectNumber, regionOf, type RunSettings } from './resources.ts';
@@ -32,6 +33,20 @@ type Handler = (
   q: URLSearchParams,
   req: IncomingMessage,
 ) => Promise<JsonObject>;
+
+/**
+ * The v1 API's IAM check, the same gate as v2's (api.ts): `can` checks a v1 method as Cloud Audit
+ * Logs names it (`Services.ReplaceService` for `google.cloud.run.v1.Services.ReplaceService`)
+ * before the handler does anything; `actingAs` is the account a v2 template runs as, as act-as
+ * checks name it (the default compute account when it names none).
+ */
+export interface V1Iam {
+  can(req: IncomingMessage, method: string, resources: RequestResources): void;
+  actingAs(template: JsonObject): string;
+}
+
+/** IAM off: nothing checked. */
+export const openV1Iam: V1Iam = { can: () => {}, actingAs: () => '' };
 
 /** v2 condition state as Knative's condition status. */
 const STATUS: Record<string, string> = {
@@ -416,8 +431,11 @@ function listOf(kind: string, items: JsonObject[], q: URLSearchParams): JsonObje
   };
 }
 
-/** The v1 routes, to join the v2 table in api.ts. */
-export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
+/** The v1 routes, to join the v2 table in api.ts; each checks IAM as its v2 twin does. */
+export function knativeRoutes(
+  view: KnativeView,
+  iam: V1Iam = openV1Iam,
+): [string, RegExp, Handler][] {
   const { services, settings } = view;
   /** The request's region; get and replace need one, as Google's global endpoint only lists. */
   const where = (ns: string, req: IncomingMessage, needsRegion: boolean) => {
@@ -432,49 +450,70 @@ export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
       );
     return region;
   };
+  /** `projects/P/locations/R`; the global endpoint's (null) is every region's, `-`. */
+  const location = (region: string | null) =>
+    `projects/${settings.project}/locations/${region ?? '-'}`;
   /** A region's services; the global endpoint (null) lists every region's. */
   const inRegion = (region: string | null) =>
-    region === null
-      ? services.table.records()
-      : services.table.recordsIn(`projects/${settings.project}/locations/${region}`);
-  const record = (ns: string, id: string, req: IncomingMessage) => {
+    region === null ? services.table.records() : services.table.recordsIn(location(region));
+  /**
+   * The service a request names, after `method`'s check on its v2 name. A service's
+   * configuration and route are the service's own (same name, no policy of their own), so their
+   * checks are made on the service too: a grant on the service reads them, as on Google.
+   */
+  const record = (ns: string, id: string, req: IncomingMessage, method: string) => {
     const region = where(ns, req, true);
-    const svc = services.table.find(
-      `projects/${settings.project}/locations/${region}/services/${id}`,
-    );
+    const name = `${location(region)}/services/${id}`;
+    iam.can(req, method, { resource: name });
+    const svc = services.table.find(name);
     if (!svc)
       throw notFound(
         `Resource '${id}' of kind 'SERVICE' in region '${region}' in project '${settings.project}' does not exist.`,
       );
     return svc;
   };
-  const all = (ns: string, req: IncomingMessage) => inRegion(where(ns, req, false));
+  /** A list's check, on the region (or every region) it lists. */
+  const listed = (region: string | null, req: IncomingMessage, method: string, kind: string) => {
+    const parent = location(region);
+    iam.can(req, method, { resource: `${parent}/${kind}`, parent });
+    return inRegion(region);
+  };
+  const all = (ns: string, req: IncomingMessage, method: string, kind: string) =>
+    listed(where(ns, req, false), req, method, kind);
+  /**
+   * A v1 revision name does not say its service: found first, then checked on its v2 name; one
+   * that does not exist is checked on the region, so a caller without the permission learns
+   * nothing of it.
+   */
   const revisionOf = (ns: string, id: string, req: IncomingMessage) => {
-    where(ns, req, true);
-    for (const svc of all(ns, req)) {
+    const region = where(ns, req, true);
+    for (const svc of inRegion(region)) {
       const rev = svc.revisions.get(id);
-      if (rev) return { svc, rev };
+      if (!rev) continue;
+      iam.can(req, 'Revisions.GetRevision', { resource: `${svc.meta.name}/revisions/${id}` });
+      return { svc, rev };
     }
+    iam.can(req, 'Revisions.GetRevision', { resource: `${location(region)}/revisions/${id}` });
     throw notFound(`Revision '${id}' does not exist.`);
   };
 
   /** The `projects/P/locations/L` form: L is a region, or `-` for every region. */
-  const located = (project: string, location: string) => {
+  const located = (project: string, loc: string, req: IncomingMessage) => {
     if (project !== settings.project && project !== view.number)
       throw notFound(
         `Project '${project}' is not served here: this local Cloud Run serves ${settings.project}`,
       );
-    return inRegion(location === '-' ? null : location);
+    return listed(loc === '-' ? null : loc, req, 'Services.ListServices', 'services');
   };
 
   return [
     [
       'GET',
       /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/services$/,
-      async (m, q) =>
+      async (m, q, req) =>
         listOf(
           'Service',
-          located(m[1]!, m[2]!).map((s) => view.service(s)),
+          located(m[1]!, m[2]!, req).map((s) => view.service(s)),
           q,
         ),
     ],
@@ -484,22 +523,28 @@ export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
       async (m, q, req) =>
         listOf(
           'Service',
-          all(m[1]!, req).map((s) => view.service(s)),
+          all(m[1]!, req, 'Services.ListServices', 'services').map((s) => view.service(s)),
           q,
         ),
     ],
     [
       'GET',
       new RegExp(`^${NS}/services/${ID}$`),
-      async (m, _q, req) => view.service(record(m[1]!, m[2]!, req)),
+      async (m, _q, req) => view.service(record(m[1]!, m[2]!, req, 'Services.GetService')),
     ],
     [
       'PUT',
       new RegExp(`^${NS}/services/${ID}$`),
       async (m, q, req) => {
-        const svc = record(m[1]!, m[2]!, req);
+        const svc = record(m[1]!, m[2]!, req, 'Services.ReplaceService');
         const body = (await readJsonBody(req, MAX_BODY)) as JsonObject;
-        await replaceService(view, svc, body, q.get('dryRun') === 'all');
+        // A new revision template deploys as its account: act-as on it, as v2's UpdateService.
+        const actAs = (template: JsonObject) =>
+          iam.can(req, 'Services.ReplaceService', {
+            resource: svc.meta.name,
+            serviceAccount: iam.actingAs(template),
+          });
+        await replaceService(view, svc, body, q.get('dryRun') === 'all', actAs);
         return view.service(svc);
       },
     ],
@@ -509,7 +554,7 @@ export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
       async (m, q, req) =>
         listOf(
           'Revision',
-          all(m[1]!, req).flatMap((s) =>
+          all(m[1]!, req, 'Revisions.ListRevisions', 'revisions').flatMap((s) =>
             [...s.revisions.values()].reverse().map((r) => view.revision(s, r)),
           ),
           q,
@@ -529,14 +574,17 @@ export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
       async (m, q, req) =>
         listOf(
           'Configuration',
-          all(m[1]!, req).map((s) => view.configuration(s)),
+          all(m[1]!, req, 'Configurations.ListConfigurations', 'configurations').map((s) =>
+            view.configuration(s),
+          ),
           q,
         ),
     ],
     [
       'GET',
       new RegExp(`^${NS}/configurations/${ID}$`),
-      async (m, _q, req) => view.configuration(record(m[1]!, m[2]!, req)),
+      async (m, _q, req) =>
+        view.configuration(record(m[1]!, m[2]!, req, 'Configurations.GetConfiguration')),
     ],
     [
       'GET',
@@ -544,14 +592,14 @@ export function knativeRoutes(view: KnativeView): [string, RegExp, Handler][] {
       async (m, q, req) =>
         listOf(
           'Route',
-          all(m[1]!, req).map((s) => view.route(s)),
+          all(m[1]!, req, 'Routes.ListRoutes', 'routes').map((s) => view.route(s)),
           q,
         ),
     ],
     [
       'GET',
       new RegExp(`^${NS}/routes/${ID}$`),
-      async (m, _q, req) => view.route(record(m[1]!, m[2]!, req)),
+      async (m, _q, req) => view.route(record(m[1]!, m[2]!, req, 'Routes.GetRoute')),
     ],
   ];
 }
@@ -671,6 +719,7 @@ async function replaceService(
   svc: ServiceRecord,
   body: JsonObject,
   dryRun: boolean,
+  actAs: (template: JsonObject) => void,
 ): Promise<void> {
   if (body.apiVersion !== undefined && body.apiVersion !== API)
     throw invalidArgument(`apiVersion must be ${API}, not ${JSON.stringify(body.apiVersion)}`);
@@ -701,6 +750,7 @@ async function replaceService(
     changed || nonce !== undefined
       ? templateFromKnative(template, asObject(view.services.render(svc).template))
       : undefined;
+  if (newTemplate) actAs(newTemplate);
   await view.services.update(
     svc.meta.name,
     {

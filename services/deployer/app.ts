@@ -322,8 +322,13 @@ export function createApp(deps: AppDeps) {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = toRunwayError(err);
     const log: Logger = res.locals.log ?? deps.logger;
-    if (e.httpStatus >= 500)
-      log.error(`request failed: ${e.message}`, { code: e.code, cause: e.cause });
+    // A Google API refusing the deployer's own account is a missing grant: an operator must act.
+    if (e.httpStatus >= 500 || e.info?.reason === 'UPSTREAM_PERMISSION_DENIED')
+      log.error(`request failed: ${e.message}`, {
+        code: e.code,
+        cause: e.cause,
+        ...(e.info?.metadata.permission ? { permission: e.info.metadata.permission } : {}),
+      });
     else log.warn(`request refused: ${e.message}`, { code: e.code });
     sendGoogleError(res, e);
   });

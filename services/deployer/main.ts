@@ -72,7 +72,12 @@ export function googleAccess(config: DeployerConfig) {
   const publisher = once(async () => {
     const { pubsubPublisher } = await import('./notify.ts');
     return pubsubPublisher(
-      config.pubsubEmulatorHost ? { emulatorHost: config.pubsubEmulatorHost } : {},
+      config.pubsubEmulatorHost
+        ? {
+            emulatorHost: config.pubsubEmulatorHost,
+            ...(config.metadataHost ? { metadataCredentials: true } : {}),
+          }
+        : {},
     );
   });
   return {

@@ -10,9 +10,21 @@ import { commonJs } from './startup/common-js.ts';
 const SCOPE = 'https://www.googleapis.com/auth/pubsub';
 
 export interface PublisherOptions {
-  /** `HOST:PORT` of the emulator: plain HTTP, no credentials. */
+  /** `HOST:PORT` of the emulator: plain HTTP, no credentials unless `metadataCredentials`. */
   emulatorHost?: string;
+  /**
+   * With an emulator host: call with the metadata server's token of the process's account
+   * (GCE_METADATA_HOST, the local cloud's), so the local cloud's IAM sees who publishes.
+   */
+  metadataCredentials?: boolean;
   timeoutMs?: number;
+}
+
+/** The status of a refused publish as the error's code: a denial stays a denial. */
+function refusedCode(status: number): 'PERMISSION_DENIED' | 'UNAUTHENTICATED' | 'UNAVAILABLE' {
+  if (status === 403) return 'PERMISSION_DENIED';
+  if (status === 401) return 'UNAUTHENTICATED';
+  return 'UNAVAILABLE';
 }
 
 /** A Notifier over Pub/Sub's REST API; `topic` is `projects/PROJECT/topics/TOPIC`. */
@@ -22,13 +34,20 @@ export function pubsubPublisher(options: PublisherOptions = {}): Notifier {
     const base = options.emulatorHost.includes('://')
       ? options.emulatorHost
       : `http://${options.emulatorHost}`;
+    let compute: Promise<{ getAccessToken(): Promise<{ token?: string | null }> }> | undefined;
+    const authorization = async (): Promise<Record<string, string>> => {
+      if (!options.metadataCredentials) return {};
+      compute ??= import('google-auth-library').then((m) => new (commonJs(m).Compute)());
+      const { token } = await (await compute).getAccessToken();
+      return token ? { authorization: `Bearer ${token}` } : {};
+    };
     return {
       async publish(topic, message) {
         let res: Response;
         try {
           res = await fetch(`${base}/v1/${topic}:publish`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...(await authorization()) },
             body: JSON.stringify({ messages: [message] }),
             signal: AbortSignal.timeout(timeoutMs),
           });
@@ -44,7 +63,7 @@ export function pubsubPublisher(options: PublisherOptions = {}): Notifier {
         }
         if (!res.ok)
           throw new RunwayError(
-            'UNAVAILABLE',
+            refusedCode(res.status),
             `publishing to ${topic}: ${res.status} ${(await res.text()).slice(0, 500)}`,
           );
       },

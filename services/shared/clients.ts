@@ -14,6 +14,11 @@ export const LOCAL_FAKE_TOKEN = 'local-fake-token';
 /** The header a plain `fetch` to a local API sends, so it calls as the local user, as the clients do. */
 export const localAuthorization = { authorization: `Bearer ${LOCAL_FAKE_TOKEN}` } as const;
 
+/** The header of a call with `token` (the caller's own), else as the local user. */
+export function bearer(token: string | undefined): { authorization: string } {
+  return token ? { authorization: `Bearer ${token}` } : localAuthorization;
+}
+
 /**
  * Options for any `@google-cloud/*` client to talk to a local emulator at `host`. With
  * `credentials: 'metadata'` it calls with the tokens of the metadata server google-auth-library
@@ -21,17 +26,22 @@ export const localAuthorization = { authorization: `Bearer ${LOCAL_FAKE_TOKEN}` 
  */
 export function localClientOptions(
   host: string,
-  options: { credentials?: 'fake' | 'metadata' } = {},
+  options: {
+    /** `{token}`: an access token the caller holds (the CLI's `--as`, from the stack's issuer). */
+    credentials?: 'fake' | 'metadata' | { token: string };
+  } = {},
 ) {
   const url = new URL(host.includes('://') ? host : `http://${host}`);
   let authClient: OAuth2Client;
   if (options.credentials === 'metadata') {
     authClient = new Compute();
   } else {
+    const given = typeof options.credentials === 'object' ? options.credentials.token : undefined;
     authClient = new OAuth2Client();
     authClient.setCredentials({
-      access_token: LOCAL_FAKE_TOKEN,
-      expiry_date: Date.now() + 365 * 86_400_000,
+      access_token: given ?? LOCAL_FAKE_TOKEN,
+      // A given token lives an hour (the issuer's); a CLI command is done long before.
+      expiry_date: Date.now() + (given ? 3_000_000 : 365 * 86_400_000),
     });
   }
   return {

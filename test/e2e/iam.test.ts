@@ -13,6 +13,7 @@ import { type Stack, startStack } from '../../local/stack.ts';
 import { waitForRelease } from '../../local/watch.ts';
 import { localAuthorization } from '../../services/shared/clients.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
+import { runwayIn } from '../helpers/runway.ts';
 
 const CONFIG = join(repoRoot, 'runway.yaml');
 const ETL = join(repoRoot, 'test', 'fixtures', 'apps', 'etl');
@@ -74,6 +75,14 @@ const cases: Case[] = [
     pipeline: 'job',
     denied:
       /Permission 'run\.jobs\.(get|update)' denied on resource 'projects\/local-project\/locations\/us-central1\/jobs\/etl(-staging)?'/,
+  },
+  {
+    name: "the workflow's pubsub.publisher on the events topic: its report is refused",
+    file: 'events/main.tf',
+    resource: 'google_pubsub_topic_iam_member" "workflow_reports',
+    seenIn: 'release',
+    denied:
+      /Permission 'pubsub\.topics\.publish' denied on resource 'projects\/local-project\/topics\/runway-events'/,
   },
   {
     name: "the deployer's workflows.invoker: no release starts, the deployer logs the denial",
@@ -158,6 +167,10 @@ describe('a binding the release path needs, removed from infra/, fails the relea
           const run = await waitForRelease(stack.info, pushed.digest, { timeoutMs: 180_000 });
           assert.notEqual(run.result?.outcome, 'PROMOTED');
           assert.match(JSON.stringify(run), c.denied);
+          // `runway status` says why, naming the permission.
+          const status = await runwayIn(() => join(tmp, 'home'))(['status']);
+          assert.equal(status.code, 0, status.stderr);
+          assert.match(status.stdout, c.denied);
           return;
         }
         if (c.seenIn === 'deployer-log') {
@@ -235,6 +248,18 @@ describe('with the shipped Terraform: the release succeeds, and the grants nothi
           `serviceAccount:${runwayAccount(stack.info.project, 'push')} roles/run.invoker`,
         ),
       ),
+    );
+  });
+
+  test('runway status as the local user reads the stack; as a user with no grant it is refused', async () => {
+    const runway = runwayIn(() => join(tmp, 'home'));
+    const mine = await runway(['status']);
+    assert.equal(mine.code, 0, mine.stderr);
+    const nobody = await runway(['status', '--as', 'user:nobody@example.com']);
+    assert.equal(nobody.code, 1, nobody.stdout);
+    assert.match(
+      nobody.stderr,
+      /^runway status: PERMISSION_DENIED: Permission '(run\.services|workflows\.executions)\.list' denied on resource 'projects\/local-project\/locations\/us-central1(\/workflows\/runway-release)?' \(or it may not exist\)\./,
     );
   });
 });

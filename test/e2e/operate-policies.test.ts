@@ -21,6 +21,7 @@ import { localAuthorization } from '../../services/shared/clients.ts';
 
 const REPO = 'us-central1-docker.pkg.dev/local-project/apps';
 const ALICE = 'user:alice@example.com';
+const OPERATORS = [ALICE, 'user:bob@example.com'];
 const TOPIC = 'runway-events';
 
 /** "YYYY-MM-DDTHH:MM" in UTC. */
@@ -117,7 +118,7 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
     const sub = `${stack.info.pubsub}/v1/projects/local-project/subscriptions/events-seen`;
     const res = await fetch(`${sub}:pull`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...localAuthorization },
       body: JSON.stringify({ maxMessages: 100 }),
     });
     assert.equal(res.status, 200, await res.clone().text());
@@ -138,7 +139,7 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
     if (receivedMessages.length > 0) {
       await fetch(`${sub}:acknowledge`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...localAuthorization },
         body: JSON.stringify({ ackIds: receivedMessages.map((m) => m.ackId) }),
       });
     }
@@ -182,7 +183,18 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
     home = await mkdtemp(join(tmpdir(), 'runway-policies-'));
     const config = join(home, 'runway.yaml');
     await writeFile(config, CONFIG);
-    stack = await startStack({ config, home, timeScale: 20, users: 2, pubsub: 'bridge' });
+    stack = await startStack({
+      config,
+      home,
+      timeScale: 20,
+      users: 2,
+      pubsub: 'bridge',
+      // The operators `--as` acts as read releases and answer gates with their own tokens: the
+      // project grants them what Google would need (reading, workflows.callbacks.send).
+      grants: OPERATORS.flatMap((member) =>
+        ['roles/viewer', 'roles/workflows.invoker'].map((role) => ({ member, role })),
+      ),
+    });
     await pauseScheduledReconcile(stack.info);
     await ensureSubscription(stack.info.pubsub, 'local-project', 'events-seen', {
       topic: TOPIC,

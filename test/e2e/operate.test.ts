@@ -22,6 +22,7 @@ import { localAuthorization } from '../../services/shared/clients.ts';
 const bin = new URL('../../bin/runway.js', import.meta.url).pathname;
 const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/shop';
 const ALICE = 'user:alice@example.com';
+const OPERATORS = [ALICE, 'user:mallory@example.com'];
 const CONFIG = `project: local-project
 region: us-central1
 pipelines:
@@ -153,7 +154,18 @@ describe('operating releases on the local cloud', () => {
     home = await mkdtemp(join(tmpdir(), 'runway-operate-'));
     const config = join(home, 'runway.yaml');
     await writeFile(config, CONFIG);
-    stack = await startStack({ config, home, timeScale: 20, users: 2, pubsub: 'bridge' });
+    stack = await startStack({
+      config,
+      home,
+      timeScale: 20,
+      users: 2,
+      pubsub: 'bridge',
+      // The operators `--as` acts as read releases and answer gates with their own tokens: the
+      // project grants them what Google would need (reading, workflows.callbacks.send).
+      grants: OPERATORS.flatMap((member) =>
+        ['roles/viewer', 'roles/workflows.invoker'].map((role) => ({ member, role })),
+      ),
+    });
   });
 
   after(async () => {

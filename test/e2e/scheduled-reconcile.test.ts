@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CloudSchedulerClient } from '@google-cloud/scheduler';
-import { localClientOptions } from '../../services/shared/clients.ts';
+import { localAuthorization, localClientOptions } from '../../services/shared/clients.ts';
 import { liveVersion } from '../../local/demo-scenarios.ts';
 import { repoRoot } from '../../local/images.ts';
 import { ensureSubscription } from '../../local/pubsub/index.ts';
@@ -61,7 +61,7 @@ describe('the scheduled reconcile catches a push the deployer never got', () => 
     proxy.deployer = stack.info.deployer;
     // The push subscription, recreated through the proxy.
     const sub = `${stack.info.pubsub}/v1/projects/${stack.info.project}/subscriptions/${SUBSCRIPTION}`;
-    const deleted = await fetch(sub, { method: 'DELETE' });
+    const deleted = await fetch(sub, { method: 'DELETE', headers: localAuthorization });
     assert.ok(deleted.ok, await deleted.text());
     await ensureSubscription(stack.info.pubsub, stack.info.project, SUBSCRIPTION, {
       topic: TOPIC,

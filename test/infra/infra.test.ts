@@ -42,12 +42,14 @@ const infra = `${root}infra`;
 
 /** What each account may hold, and why (the flow in DESIGN.md). */
 const ALLOWED: Record<string, string[]> = {
-  // starts release executions; /reconcile reads images, live's annotation, and runs verify
+  // starts release executions; /reconcile reads images, live's annotation, and runs verify;
+  // reports a release a freeze blocked on the events topic
   deployer: [
     'roles/workflows.invoker',
     'roles/artifactregistry.reader',
     'roles/run.viewer',
     'roles/run.jobsExecutorWithOverrides',
+    'roles/pubsub.publisher',
   ],
   push: ['roles/run.invoker'],
   scheduler: ['roles/run.invoker'],

@@ -103,6 +103,14 @@ resource "google_pubsub_topic_iam_member" "workflow_reports" {
   member  = "serviceAccount:${var.accounts.workflow}"
 }
 
+# The deployer reports a release a freeze blocked here (release.blocked, services/deployer).
+resource "google_pubsub_topic_iam_member" "deployer_reports_blocks" {
+  project = var.project
+  topic   = google_pubsub_topic.events.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${var.accounts.deployer}"
+}
+
 output "events_topic" {
   value = google_pubsub_topic.events.name
 }
