@@ -1,11 +1,12 @@
-// workflows/release-worker-pool.yaml on the local engine against the local Cloud Run with real
-// processes: the pools' instances and the acceptance job's tasks are processes. A good pool is
-// promoted through a canary (the live pool's instance splits seen moving in steps), a candidate
-// whose instances crash during the bake is ROLLED_BACK, a candidate failing its acceptance job is
-// REJECTED with live untouched, and a rollback restores the previous revision. No IAM: the Admin
-// API here has no gate (infra/ grants nothing on worker pools yet). Time runs 20 times faster.
+// The worker pool path of workflows/release.yaml (kind workerPool), in its deployed form, on the
+// local engine against the local Cloud Run with real processes: the pools' instances and the
+// acceptance job's tasks are processes. A good pool is promoted through a canary (the live pool's
+// instance splits seen moving in steps), a candidate whose instances crash during the bake is
+// ROLLED_BACK, a candidate failing its acceptance job is REJECTED with live untouched, and a
+// rollback restores the previous revision. No IAM: the Admin API here has no gate (infra/ grants
+// the workflow account roles/run.developer on the pools). Time runs 20 times faster.
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +14,7 @@ import { type LocalRegistry, startLocalRegistry } from '../../local/registry/ser
 import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
 import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
+import { deployableFile } from '../../local/workflows/deployable.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
 import {
   type WorkflowResult,
@@ -48,8 +50,8 @@ describe('a worker pool pipeline on the local cloud', () => {
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'runway-e2e-pools-'));
     workflow = parseWorkflow(
-      await readFile(new URL('../../workflows/release-worker-pool.yaml', import.meta.url), 'utf8'),
-      { file: 'release-worker-pool.yaml' },
+      deployableFile(new URL('../../workflows/release.yaml', import.meta.url)),
+      { file: 'release.yaml' },
     );
     registry = await startLocalRegistry({ root: join(root, 'registry') });
     run = await startLocalRun({
@@ -77,7 +79,7 @@ describe('a worker pool pipeline on the local cloud', () => {
     await Promise.all([root, ...dirs].map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  /** One execution of the pool workflow; its result as the deployer reads it, or its error. */
+  /** One execution of the release workflow; its result as the deployer reads it, or its error. */
   async function execute(extra: Record<string, unknown>) {
     const base = {
       pipeline: 'queue',
@@ -95,7 +97,7 @@ describe('a worker pool pipeline on the local cloud', () => {
     const ex = startExecution(workflow, fromPlain(args), {
       clock: timeScaledClock(20),
       endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host }),
-      env: { projectId: PROJECT, location: REGION, workflowId: 'runway-release-pool' },
+      env: { projectId: PROJECT, location: REGION, workflowId: 'runway-release' },
     });
     const r = await ex.done;
     if (r.state !== 'SUCCEEDED')
@@ -287,19 +289,4 @@ describe('a worker pool pipeline on the local cloud', () => {
     const r = await execute({ image: null, action: 'abort' });
     assert.match(String(r.error), /abort refused: a release of the worker pool pipeline queue/);
   });
-});
-
-test("the pool workflow's copies of release.yaml's helpers are identical to theirs", async () => {
-  const text = async (file: string) =>
-    readFile(new URL(`../../workflows/${file}`, import.meta.url), 'utf8');
-  const [release, pool] = await Promise.all([
-    text('release.yaml'),
-    text('release-worker-pool.yaml'),
-  ]);
-  const block = (source: string, name: string) =>
-    new RegExp(`^${name}:\\n(?:(?: .*)?\\n)*`, 'm').exec(source)?.[0].trimEnd();
-  const copies = pool.slice(pool.indexOf("# ---- Copies of release.yaml's helpers ----"));
-  const names = [...copies.matchAll(/^([a-z_]+):$/gm)].map((m) => m[1]!);
-  assert.ok(names.length >= 10, `copies found: ${names.join(', ')}`);
-  for (const name of names) assert.equal(block(pool, name), block(release, name), name);
 });
