@@ -21,6 +21,8 @@ import {
   workflowResultSchema,
 } from '../../services/shared/workflow-result.ts';
 import { workflowArgsSchema } from '../../services/shared/workflow-args.ts';
+import { parsePipelineConfig } from '../../services/shared/pipeline-config.ts';
+import { type ActionRequest, actionArguments } from '../../cli/action-args.ts';
 
 const PROJECT = 'local-project';
 const REGION = 'us-central1';
@@ -79,7 +81,7 @@ describe('a worker pool pipeline on the local cloud', () => {
     await Promise.all([root, ...dirs].map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  /** One execution of the release workflow; its result as the deployer reads it, or its error. */
+  /** A release of the pipeline `queue`, `extra` over its arguments. */
   async function execute(extra: Record<string, unknown>) {
     const base = {
       pipeline: 'queue',
@@ -92,8 +94,29 @@ describe('a worker pool pipeline on the local cloud', () => {
       promotion: { strategy: 'canary', steps: [25, 100], bakeSeconds: 60 },
       ...extra,
     };
-    // An operator's action carries no image: the CLI builds it (cli/action-args.ts), unparsed.
-    const args = extra.action ? base : workflowArgsSchema.parse(base);
+    return executeArgs(workflowArgsSchema.parse(base));
+  }
+
+  /** runway.yaml's pipeline of the releases above, for the CLI's actions on it. */
+  const config = parsePipelineConfig(`
+project: ${PROJECT}
+region: ${REGION}
+pipelines:
+  - name: queue
+    kind: workerPool
+    image: ${IMAGE}
+    staging: { workerPool: queue-staging }
+    live: { workerPool: queue }
+    acceptance: { job: queue-check, timeoutSeconds: 120 }
+    promotion: { strategy: canary, steps: [25, 100], bakeSeconds: 60 }
+`);
+
+  /** An operator's action with the arguments `runway rollback` and `runway abort` start. */
+  const act = (request: ActionRequest) =>
+    executeArgs(actionArguments(config, config.pipelines[0]!, PROJECT, request));
+
+  /** One execution of the release workflow; its result as the deployer reads it, or its error. */
+  async function executeArgs(args: unknown) {
     const ex = startExecution(workflow, fromPlain(args), {
       clock: timeScaledClock(20),
       endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host }),
@@ -265,8 +288,8 @@ describe('a worker pool pipeline on the local cloud', () => {
   });
 
   test('a rollback restores the previous revision, and forward again', async () => {
-    const rollback = (extra: Record<string, unknown> = {}) =>
-      execute({ image: null, action: 'rollback', by: 'user:ana@example.com', ...extra });
+    const rollback = (extra: { reason?: string; to?: string } = {}) =>
+      act({ action: 'rollback', by: 'user:ana@example.com', reason: null, ...extra });
     const [v1, v2] = [`queue-${short(digests[0]!)}`, `queue-${short(digests[1]!)}`];
     const r = await rollback({ reason: 'slow consumers' });
     assert.equal(r.result?.outcome, 'ROLLED_BACK', JSON.stringify(r));
@@ -286,7 +309,53 @@ describe('a worker pool pipeline on the local cloud', () => {
   });
 
   test('an abort is refused: a pool release runs to its end', async () => {
-    const r = await execute({ image: null, action: 'abort' });
+    const r = await act({ action: 'abort', by: 'user:ana@example.com', reason: null });
     assert.match(String(r.error), /abort refused: a release of the worker pool pipeline queue/);
+  });
+
+  // Arguments written by hand (`gcloud workflows run`), which only the workflow checks.
+  describe('refusals', () => {
+    const raw = {
+      pipeline: 'queue',
+      project: PROJECT,
+      region: REGION,
+      kind: 'workerPool',
+      image: `${IMAGE}@sha256:${'e'.repeat(64)}`,
+      staging: { workerPool: 'queue-staging' },
+      live: { workerPool: 'queue' },
+    };
+    const cases: { name: string; args: Record<string, unknown>; want: RegExp }[] = [
+      {
+        name: 'a worker pool pipeline naming services',
+        args: { ...raw, live: { service: 'queue' } },
+        want: /invalid workflow arguments: a worker pool pipeline names staging\.workerPool and live\.workerPool/,
+      },
+      {
+        name: 'a worker pool pipeline naming regions',
+        args: { ...raw, live: { workerPool: 'queue', regions: [REGION, 'europe-west1'] } },
+        want: /a worker pool pipeline releases in the pipeline region only/,
+      },
+      {
+        name: 'a canary judged by health (an analysis)',
+        args: { ...raw, promotion: { strategy: 'canary', health: { maxErrorRatio: 0.1 } } },
+        want: /a worker pool pipeline promotes directly or by a canary of steps and bakes/,
+      },
+      {
+        name: 'a watch after the promotion',
+        args: { ...raw, promotion: { strategy: 'direct', watchSeconds: 60 } },
+        want: /a worker pool pipeline promotes directly or by a canary of steps and bakes/,
+      },
+      {
+        // No acceptance is no refusal: the rollback reaches the pool path, which finds no pool.
+        name: 'a rollback of a pool never released, with no acceptance',
+        args: { ...raw, image: null, action: 'rollback', live: { workerPool: 'nope' } },
+        want: /rollback refused: the live worker pool nope does not exist/,
+      },
+    ];
+    for (const c of cases)
+      test(c.name, async () => {
+        const r = await executeArgs(c.args);
+        assert.match(String(r.error), c.want, JSON.stringify(r.result));
+      });
   });
 });
