@@ -48,6 +48,9 @@ test('the example environment: every grant of infra/, resolved', async () => {
     // following the job's operation and execution (found with IAM on, issue 17)
     `${SA('workflow')} roles/run.viewer ${LOC}/jobs/sample-acceptance`,
     `${SA('deployer')} roles/run.viewer ${LOC}/jobs/sample-acceptance`,
+    // the worker-pool module, for_each over var.worker_pool_pipelines, then over its two pools
+    `${SA('workflow')} roles/run.developer ${LOC}/workerPools/queue-staging`,
+    `${SA('workflow')} roles/run.developer ${LOC}/workerPools/queue`,
     // an abort posts to the running release's callback (found with IAM on, issue 17)
     `${SA('workflow')} roles/workflows.invoker projects/my-project`,
     // the deployer module
@@ -74,7 +77,7 @@ test('the example environment: every grant of infra/, resolved', async () => {
   // live_public is optional(bool, false): its count is 0, so live is not public.
   assert.ok(!g.bindings.some((b) => b.principal === 'allUsers'));
   assert.ok(!g.bindings.some((b) => b.role === 'roles/owner' || b.role === 'roles/editor'));
-  assert.equal(g.bindings.length, 36);
+  assert.equal(g.bindings.length, 38);
   // Each names its file, line and address.
   const ci = g.bindings.find((b) => b.source?.includes('ci_acts_as["workflow"]'));
   assert.match(
@@ -87,7 +90,7 @@ test('the example environment: every grant of infra/, resolved', async () => {
     / module\.pipeline\["sample"\]\.google_cloud_run_v2_service_iam_member\.workflow_deploys\["staging"\]$/,
   );
   // Every grant is one the policy accepts: known roles, well-formed principals.
-  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 36);
+  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 38);
 });
 
 test('the local user owns the project, unless turned off or changed', async () => {
@@ -126,7 +129,7 @@ test('the example with two pipelines, one public: for_each over the map, sets fr
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/a-acceptance`));
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/b-acceptance`));
   assert.ok(got.has(`${SA('workflow')} roles/run.developer ${LOC}/services/b-staging`));
-  assert.equal(g.bindings.length, 36 + 9 + 1 + 1);
+  assert.equal(g.bindings.length, 38 + 9 + 1 + 1);
 });
 
 test('the example without canary metrics grants no monitoring.viewer (count = 0)', async () => {

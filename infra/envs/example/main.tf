@@ -72,6 +72,17 @@ module "pipeline" {
   live_deletion_protection = coalesce(each.value.live_deletion_protection, var.deletion_protection)
 }
 
+module "worker_pool" {
+  source                   = "../../modules/worker-pool"
+  for_each                 = var.worker_pool_pipelines
+  project                  = var.project
+  region                   = var.region
+  accounts                 = module.identities.emails
+  staging_pool             = each.value.staging_pool
+  live_pool                = each.value.live_pool
+  live_deletion_protection = coalesce(each.value.live_deletion_protection, var.deletion_protection)
+}
+
 module "events" {
   source         = "../../modules/events"
   project        = var.project
