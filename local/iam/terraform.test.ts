@@ -48,6 +48,9 @@ test('the example environment: every grant of infra/, resolved', async () => {
     // following the job's operation and execution (found with IAM on, issue 17)
     `${SA('workflow')} roles/run.viewer ${LOC}/jobs/sample-acceptance`,
     `${SA('deployer')} roles/run.viewer ${LOC}/jobs/sample-acceptance`,
+    // the worker-pool module, for_each over var.worker_pool_pipelines, then over its two pools
+    `${SA('workflow')} roles/run.developer ${LOC}/workerPools/queue-staging`,
+    `${SA('workflow')} roles/run.developer ${LOC}/workerPools/queue`,
     // an abort posts to the running release's callback (found with IAM on, issue 17)
     `${SA('workflow')} roles/workflows.invoker projects/my-project`,
     // the deployer module
@@ -79,7 +82,7 @@ test('the example environment: every grant of infra/, resolved', async () => {
   // live_public is optional(bool, false): its count is 0, so live is not public.
   assert.ok(!g.bindings.some((b) => b.principal === 'allUsers'));
   assert.ok(!g.bindings.some((b) => b.role === 'roles/owner' || b.role === 'roles/editor'));
-  assert.equal(g.bindings.length, 40);
+  assert.equal(g.bindings.length, 42);
   // Each names its file, line and address.
   const ci = g.bindings.find((b) => b.source?.includes('ci_acts_as["workflow"]'));
   assert.match(
@@ -94,7 +97,7 @@ test('the example environment: every grant of infra/, resolved', async () => {
     / module\.pipeline\["sample"\]\.google_cloud_run_v2_service_iam_member\.workflow_deploys\["staging"\]$/,
   );
   // Every grant is one the policy accepts: known roles, well-formed principals.
-  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 40);
+  assert.equal(new Policy(g.bindings, { project: g.project }).bindings().length, 42);
 });
 
 test('the local user owns the project, unless turned off or changed', async () => {
@@ -133,7 +136,7 @@ test('the example with two pipelines, one public: for_each over the map, sets fr
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/a-acceptance`));
   assert.ok(got.has(`${SA('ci')} roles/run.developer ${LOC}/jobs/b-acceptance`));
   assert.ok(got.has(`${SA('workflow')} roles/run.developer ${LOC}/services/b-staging`));
-  assert.equal(g.bindings.length, 40 + 9 + 1 + 1);
+  assert.equal(g.bindings.length, 42 + 9 + 1 + 1);
 });
 
 test('a job pipeline with an acceptance job: its jobs, and the acceptance job with count = 1', async () => {
@@ -160,7 +163,7 @@ test('a job pipeline with an acceptance job: its jobs, and the acceptance job wi
   ])
     assert.ok(got.has(w), `missing: ${w}`);
   // nightly has no acceptance job: its count is 0.
-  assert.equal(g.bindings.length, 37 + 5 + 3);
+  assert.equal(g.bindings.length, 39 + 5 + 3);
   const source = g.bindings.find((b) => b.resource === `${LOC}/jobs/etl-check`)?.source ?? '';
   assert.match(
     source,

@@ -703,6 +703,10 @@ const COMPUTED: Record<string, Record<string, (arg: Arg, c: Context) => Value>> 
     id: (a, p) =>
       `projects/${projectOf(a, p)}/locations/${regionOf(a, p)}/jobs/${text(a('name'), 'name')}`,
   },
+  google_cloud_run_v2_worker_pool: {
+    id: (a, p) =>
+      `projects/${projectOf(a, p)}/locations/${regionOf(a, p)}/workerPools/${text(a('name'), 'name')}`,
+  },
   google_pubsub_topic: {
     id: (a, p) => `projects/${projectOf(a, p)}/topics/${text(a('name'), 'name')}`,
   },
@@ -744,6 +748,7 @@ const GRANTED_ON: Record<string, (arg: Arg, c: Context) => string> = {
   google_cloud_run_v2_service_iam: (a, c) => named(a, c, 'name', 'services'),
   google_cloud_run_service_iam: (a, c) => named(a, c, 'service', 'services'),
   google_cloud_run_v2_job_iam: (a, c) => named(a, c, 'name', 'jobs'),
+  google_cloud_run_v2_worker_pool_iam: (a, c) => named(a, c, 'name', 'workerPools'),
   google_service_account_iam: (a) => {
     const id = text(a('service_account_id'), 'service_account_id');
     if (/^projects\/[^/]+\/serviceAccounts\/[^/]+$/.test(id)) return id;
@@ -770,7 +775,7 @@ const GRANTED_ON: Record<string, (arg: Arg, c: Context) => string> = {
     `projects/_/buckets/${text(a('bucket'), 'bucket').replace(/^b\//, '')}`,
 };
 
-/** A Cloud Run service or job: its full name, or its short name with project and location. */
+/** A Cloud Run service, job or worker pool: its full name, or its short name with project and location. */
 function named(a: Arg, c: Context, key: string, collection: string): string {
   const n = text(a(key), key);
   if (n.startsWith('projects/')) return n;

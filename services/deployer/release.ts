@@ -153,15 +153,6 @@ export async function releaseImage(
         out.push({ kind: 'duplicate', pipeline: pipeline.name });
         continue;
       }
-      // Worker-pool pipelines are released by their own workflow (workflows/release-worker-pool.yaml),
-      // which the deployer does not start yet: say so, start nothing that would fail at once.
-      if (pipeline.kind === 'workerPool') {
-        const reason =
-          'worker-pool pipelines are released by the runway-release-pool workflow (gcloud workflows run runway-release-pool), which the deployer does not start yet';
-        log.error(`release refused: ${reason}`);
-        out.push({ kind: 'refused', pipeline: pipeline.name, reason });
-        continue;
-      }
       const freezes = await freezesFor(deps.config, pipeline, now, event.override ?? null);
       if (freezes.blocked) {
         out.push(freezes.blocked);

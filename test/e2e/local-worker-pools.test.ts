@@ -1,11 +1,12 @@
-// workflows/release-worker-pool.yaml on the local engine against the local Cloud Run with real
-// processes: the pools' instances and the acceptance job's tasks are processes. A good pool is
-// promoted through a canary (the live pool's instance splits seen moving in steps), a candidate
-// whose instances crash during the bake is ROLLED_BACK, a candidate failing its acceptance job is
-// REJECTED with live untouched, and a rollback restores the previous revision. No IAM: the Admin
-// API here has no gate (infra/ grants nothing on worker pools yet). Time runs 20 times faster.
+// The worker pool path of workflows/release.yaml (kind workerPool), in its deployed form, on the
+// local engine against the local Cloud Run with real processes: the pools' instances and the
+// acceptance job's tasks are processes. A good pool is promoted through a canary (the live pool's
+// instance splits seen moving in steps), a candidate whose instances crash during the bake is
+// ROLLED_BACK, a candidate failing its acceptance job is REJECTED with live untouched, and a
+// rollback restores the previous revision. No IAM: the Admin API here has no gate (infra/ grants
+// the workflow account roles/run.developer on the pools). Time runs 20 times faster.
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,12 +14,15 @@ import { type LocalRegistry, startLocalRegistry } from '../../local/registry/ser
 import { type LocalRun, startLocalRun } from '../../local/run/index.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
 import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
+import { deployableFile } from '../../local/workflows/deployable.ts';
 import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
 import {
   type WorkflowResult,
   workflowResultSchema,
 } from '../../services/shared/workflow-result.ts';
 import { workflowArgsSchema } from '../../services/shared/workflow-args.ts';
+import { parsePipelineConfig } from '../../services/shared/pipeline-config.ts';
+import { type ActionRequest, actionArguments } from '../../cli/action-args.ts';
 
 const PROJECT = 'local-project';
 const REGION = 'us-central1';
@@ -48,8 +52,8 @@ describe('a worker pool pipeline on the local cloud', () => {
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'runway-e2e-pools-'));
     workflow = parseWorkflow(
-      await readFile(new URL('../../workflows/release-worker-pool.yaml', import.meta.url), 'utf8'),
-      { file: 'release-worker-pool.yaml' },
+      deployableFile(new URL('../../workflows/release.yaml', import.meta.url)),
+      { file: 'release.yaml' },
     );
     registry = await startLocalRegistry({ root: join(root, 'registry') });
     run = await startLocalRun({
@@ -77,7 +81,7 @@ describe('a worker pool pipeline on the local cloud', () => {
     await Promise.all([root, ...dirs].map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  /** One execution of the pool workflow; its result as the deployer reads it, or its error. */
+  /** A release of the pipeline `queue`, `extra` over its arguments. */
   async function execute(extra: Record<string, unknown>) {
     const base = {
       pipeline: 'queue',
@@ -90,12 +94,33 @@ describe('a worker pool pipeline on the local cloud', () => {
       promotion: { strategy: 'canary', steps: [25, 100], bakeSeconds: 60 },
       ...extra,
     };
-    // An operator's action carries no image: the CLI builds it (cli/action-args.ts), unparsed.
-    const args = extra.action ? base : workflowArgsSchema.parse(base);
+    return executeArgs(workflowArgsSchema.parse(base));
+  }
+
+  /** runway.yaml's pipeline of the releases above, for the CLI's actions on it. */
+  const config = parsePipelineConfig(`
+project: ${PROJECT}
+region: ${REGION}
+pipelines:
+  - name: queue
+    kind: workerPool
+    image: ${IMAGE}
+    staging: { workerPool: queue-staging }
+    live: { workerPool: queue }
+    acceptance: { job: queue-check, timeoutSeconds: 120 }
+    promotion: { strategy: canary, steps: [25, 100], bakeSeconds: 60 }
+`);
+
+  /** An operator's action with the arguments `runway rollback` and `runway abort` start. */
+  const act = (request: ActionRequest) =>
+    executeArgs(actionArguments(config, config.pipelines[0]!, PROJECT, request));
+
+  /** One execution of the release workflow; its result as the deployer reads it, or its error. */
+  async function executeArgs(args: unknown) {
     const ex = startExecution(workflow, fromPlain(args), {
       clock: timeScaledClock(20),
       endpoints: createEndpoints({ RUN_EMULATOR_HOST: run.host }),
-      env: { projectId: PROJECT, location: REGION, workflowId: 'runway-release-pool' },
+      env: { projectId: PROJECT, location: REGION, workflowId: 'runway-release' },
     });
     const r = await ex.done;
     if (r.state !== 'SUCCEEDED')
@@ -263,8 +288,8 @@ describe('a worker pool pipeline on the local cloud', () => {
   });
 
   test('a rollback restores the previous revision, and forward again', async () => {
-    const rollback = (extra: Record<string, unknown> = {}) =>
-      execute({ image: null, action: 'rollback', by: 'user:ana@example.com', ...extra });
+    const rollback = (extra: { reason?: string; to?: string } = {}) =>
+      act({ action: 'rollback', by: 'user:ana@example.com', reason: null, ...extra });
     const [v1, v2] = [`queue-${short(digests[0]!)}`, `queue-${short(digests[1]!)}`];
     const r = await rollback({ reason: 'slow consumers' });
     assert.equal(r.result?.outcome, 'ROLLED_BACK', JSON.stringify(r));
@@ -284,22 +309,53 @@ describe('a worker pool pipeline on the local cloud', () => {
   });
 
   test('an abort is refused: a pool release runs to its end', async () => {
-    const r = await execute({ image: null, action: 'abort' });
+    const r = await act({ action: 'abort', by: 'user:ana@example.com', reason: null });
     assert.match(String(r.error), /abort refused: a release of the worker pool pipeline queue/);
   });
-});
 
-test("the pool workflow's copies of release.yaml's helpers are identical to theirs", async () => {
-  const text = async (file: string) =>
-    readFile(new URL(`../../workflows/${file}`, import.meta.url), 'utf8');
-  const [release, pool] = await Promise.all([
-    text('release.yaml'),
-    text('release-worker-pool.yaml'),
-  ]);
-  const block = (source: string, name: string) =>
-    new RegExp(`^${name}:\\n(?:(?: .*)?\\n)*`, 'm').exec(source)?.[0].trimEnd();
-  const copies = pool.slice(pool.indexOf("# ---- Copies of release.yaml's helpers ----"));
-  const names = [...copies.matchAll(/^([a-z_]+):$/gm)].map((m) => m[1]!);
-  assert.ok(names.length >= 10, `copies found: ${names.join(', ')}`);
-  for (const name of names) assert.equal(block(pool, name), block(release, name), name);
+  // Arguments written by hand (`gcloud workflows run`), which only the workflow checks.
+  describe('refusals', () => {
+    const raw = {
+      pipeline: 'queue',
+      project: PROJECT,
+      region: REGION,
+      kind: 'workerPool',
+      image: `${IMAGE}@sha256:${'e'.repeat(64)}`,
+      staging: { workerPool: 'queue-staging' },
+      live: { workerPool: 'queue' },
+    };
+    const cases: { name: string; args: Record<string, unknown>; want: RegExp }[] = [
+      {
+        name: 'a worker pool pipeline naming services',
+        args: { ...raw, live: { service: 'queue' } },
+        want: /invalid workflow arguments: a worker pool pipeline names staging\.workerPool and live\.workerPool/,
+      },
+      {
+        name: 'a worker pool pipeline naming regions',
+        args: { ...raw, live: { workerPool: 'queue', regions: [REGION, 'europe-west1'] } },
+        want: /a worker pool pipeline releases in the pipeline region only/,
+      },
+      {
+        name: 'a canary judged by health (an analysis)',
+        args: { ...raw, promotion: { strategy: 'canary', health: { maxErrorRatio: 0.1 } } },
+        want: /a worker pool pipeline promotes directly or by a canary of steps and bakes/,
+      },
+      {
+        name: 'a watch after the promotion',
+        args: { ...raw, promotion: { strategy: 'direct', watchSeconds: 60 } },
+        want: /a worker pool pipeline promotes directly or by a canary of steps and bakes/,
+      },
+      {
+        // No acceptance is no refusal: the rollback reaches the pool path, which finds no pool.
+        name: 'a rollback of a pool never released, with no acceptance',
+        args: { ...raw, image: null, action: 'rollback', live: { workerPool: 'nope' } },
+        want: /rollback refused: the live worker pool nope does not exist/,
+      },
+    ];
+    for (const c of cases)
+      test(c.name, async () => {
+        const r = await executeArgs(c.args);
+        assert.match(String(r.error), c.want, JSON.stringify(r.result));
+      });
+  });
 });

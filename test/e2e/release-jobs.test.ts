@@ -273,7 +273,7 @@ describe('releasing a Cloud Run job (fake Cloud Run)', () => {
       {
         name: 'an unknown kind',
         args: args(digest('1'), { kind: 'batch' }),
-        want: /invalid workflow arguments: kind must be service or job/,
+        want: /invalid workflow arguments: kind must be service, job or workerPool/,
       },
     ];
     for (const c of cases) {

@@ -292,6 +292,7 @@ export function checkTriggerOnlyGuard(doc: CloudBuildDoc): string[] {
 export const DELETION_PROTECTED = [
   'google_cloud_run_v2_service',
   'google_cloud_run_v2_job',
+  'google_cloud_run_v2_worker_pool',
   'google_workflows_workflow',
 ];
 

@@ -256,14 +256,23 @@ describe('infra/ invariants', () => {
   test("the workflow's rights cover exactly the resources it deploys to", () => {
     const grants = grantsOf(rs, 'workflow');
     const developer = grants.filter((g) => g.role === 'roles/run.developer');
-    assert.equal(developer.length, 2);
-    // A service pipeline's two services, and a job pipeline's two jobs (module job-pipeline).
-    const services = developer.find((g) => g.type === 'google_cloud_run_v2_service_iam_member');
-    assert.match(services?.on ?? '', /google_cloud_run_v2_service\.staging/);
-    assert.match(services?.on ?? '', /google_cloud_run_v2_service\.live/);
+    assert.deepEqual(developer.map((g) => g.type).sort(), [
+      'google_cloud_run_v2_job_iam_member',
+      'google_cloud_run_v2_service_iam_member',
+      'google_cloud_run_v2_worker_pool_iam_member',
+    ]);
+    // A service pipeline's two services, a job pipeline's two jobs (module job-pipeline).
+    const services = developer.find((g) => g.type === 'google_cloud_run_v2_service_iam_member')!;
+    assert.match(services.on, /google_cloud_run_v2_service\.staging/);
+    assert.match(services.on, /google_cloud_run_v2_service\.live/);
     const jobs = developer.find((g) => g.type === 'google_cloud_run_v2_job_iam_member');
     assert.match(jobs?.on ?? '', /google_cloud_run_v2_job\.staging/);
     assert.match(jobs?.on ?? '', /google_cloud_run_v2_job\.live/);
+    // A worker pool pipeline's: on each of its two pools, which the same module creates.
+    const pools = rs.find((r) => r.type === 'google_cloud_run_v2_worker_pool');
+    const poolGrant = rs.find((r) => r.type === 'google_cloud_run_v2_worker_pool_iam_member');
+    assert.equal(pools?.body.for_each, poolGrant?.body.for_each);
+    assert.equal(poolGrant?.body.name, '${google_cloud_run_v2_worker_pool.pool[each.key].name}');
     assert.ok(
       grants.some(
         (g) =>

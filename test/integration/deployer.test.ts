@@ -1160,8 +1160,8 @@ pipelines:
   });
 });
 
-// Worker-pool pipelines have their own workflow, which the deployer does not start yet: a push is
-// acknowledged and nothing starts; a release request is refused with the reason.
+// A worker-pool pipeline is released by the one release workflow, like any other: a push starts
+// an execution whose arguments say kind workerPool and name the pools.
 describe('a worker-pool pipeline', () => {
   const pools = parsePipelineConfig(`
 project: ${PROJECT}
@@ -1172,8 +1172,9 @@ pipelines:
     image: ${IMG}
     staging: { workerPool: queue-staging }
     live: { workerPool: queue }
+    promotion: { strategy: canary, steps: [25, 100], bakeSeconds: 30 }
 `);
-  const started: string[] = [];
+  const started: { pipeline: string; kind: string; staging: unknown; live: unknown }[] = [];
   const base = loopbackServer(
     createServer(
       createApp({
@@ -1184,8 +1185,13 @@ pipelines:
         verifier: createVerifier({ certs }),
         executions: {
           start: async (args) => {
-            started.push(args.pipeline);
-            return 'never';
+            started.push({
+              pipeline: args.pipeline,
+              kind: args.kind,
+              staging: args.staging,
+              live: args.live,
+            });
+            return `projects/${PROJECT}/locations/${REGION}/workflows/w/executions/${started.length}`;
           },
           isActive: async () => false,
         },
@@ -1200,19 +1206,26 @@ pipelines:
     ),
   );
 
-  test('POST /releases: 400 FAILED_PRECONDITION naming the workflow that releases it', async () => {
-    const res = await fetch(`${base()}/releases`, {
+  test('a push of the image starts an execution with kind workerPool', async () => {
+    const res = await fetch(`${base()}/pubsub/artifact-registry`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ pipeline: 'queue', image: `${IMG}@sha256:${'cd'.repeat(32)}` }),
+      body: JSON.stringify(
+        envelope({
+          action: 'INSERT',
+          digest: `${IMG}@sha256:${'cd'.repeat(32)}`,
+          tag: `${IMG}:main`,
+        }),
+      ),
     });
-    const body = (await res.json()) as { error: { status: string; message: string } };
-    assert.equal(res.status, 400, JSON.stringify(body));
-    assert.equal(body.error.status, 'FAILED_PRECONDITION');
-    assert.match(
-      body.error.message,
-      /pipeline queue: worker-pool pipelines are released by the runway-release-pool workflow/,
-    );
-    assert.deepEqual(started, []);
+    assert.equal(res.status, 204);
+    assert.deepEqual(started, [
+      {
+        pipeline: 'queue',
+        kind: 'workerPool',
+        staging: { workerPool: 'queue-staging' },
+        live: { workerPool: 'queue' },
+      },
+    ]);
   });
 });

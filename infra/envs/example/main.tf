@@ -85,6 +85,19 @@ module "job_pipeline" {
   live_deletion_protection = coalesce(each.value.live_deletion_protection, var.deletion_protection)
 }
 
+# A worker pool pipeline (kind: workerPool in runway.yaml): its staging and live pools, rights on
+# exactly them.
+module "worker_pool" {
+  source                   = "../../modules/worker-pool"
+  for_each                 = var.worker_pool_pipelines
+  project                  = var.project
+  region                   = var.region
+  accounts                 = module.identities.emails
+  staging_pool             = each.value.staging_pool
+  live_pool                = each.value.live_pool
+  live_deletion_protection = coalesce(each.value.live_deletion_protection, var.deletion_protection)
+}
+
 module "events" {
   source         = "../../modules/events"
   project        = var.project

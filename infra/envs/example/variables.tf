@@ -64,6 +64,17 @@ variable "job_pipelines" {
   default = {}
 }
 
+variable "worker_pool_pipelines" {
+  description = "The worker pool pipelines (kind: workerPool) of runway.yaml: their pools."
+  type = map(object({
+    staging_pool = string
+    live_pool    = string
+    # Overrides deletion_protection for this pipeline's live pool (false before removing it).
+    live_deletion_protection = optional(bool)
+  }))
+  default = {}
+}
+
 variable "deletion_protection" {
   description = "Keep terraform destroy and apply from deleting the release workflow, the deployer and each live service (provider 6.x protects them by default). Staging services and acceptance jobs are never protected. Set false and apply before destroying."
   type        = bool
