@@ -78,6 +78,7 @@ export interface SampleKnobs {
   ERROR_RATE?: number;
   LATENCY_MS?: number;
   ERRORS_AFTER_SECONDS?: number;
+  CRASH_AFTER_SECONDS?: number;
 }
 
 /** What the pipeline's live service answers on /version, or null when it does not. */

@@ -18,7 +18,8 @@ const port = Number(process.env.PORT ?? 8080);
  * the revision's env): ERROR_RATE (0..1) of the home page's answers are 500s, spread evenly (every
  * other request at 0.5), so a test sees the rate it set; LATENCY_MS delays every answer but the
  * health check's; ERRORS_AFTER_SECONDS holds the errors back until that long after start, so a
- * release passes its acceptance and then fails live.
+ * release passes its acceptance and then fails live; CRASH_AFTER_SECONDS (above 0) makes the
+ * process exit 1 that long after start, as a crashing instance does.
  */
 function knobs(env) {
   const number = (name, min, max) => {
@@ -33,10 +34,18 @@ function knobs(env) {
     errorRate: number('ERROR_RATE', 0, 1),
     latencyMs: number('LATENCY_MS', 0, 60_000),
     errorsAfterMs: number('ERRORS_AFTER_SECONDS', 0, 86_400) * 1000,
+    crashAfterMs: number('CRASH_AFTER_SECONDS', 0, 86_400) * 1000,
   };
 }
 
-const { errorRate, latencyMs, errorsAfterMs } = knobs(process.env);
+const { errorRate, latencyMs, errorsAfterMs, crashAfterMs } = knobs(process.env);
+if (crashAfterMs > 0)
+  setTimeout(() => {
+    console.error(
+      JSON.stringify({ severity: 'ERROR', message: 'crashing on purpose (CRASH_AFTER_SECONDS)' }),
+    );
+    process.exit(1);
+  }, crashAfterMs).unref();
 const started = Date.now();
 let served = 0;
 /** Whether this home-page answer is an error: ERROR_RATE of them, evenly spread. */

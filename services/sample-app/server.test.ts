@@ -107,11 +107,27 @@ describe('sample app', () => {
     }
   });
 
+  test('CRASH_AFTER_SECONDS: serves, then exits 1 that long after start', async () => {
+    const child = spawn(process.execPath, ['server.js'], {
+      cwd: fileURLToPath(new URL('./', import.meta.url)),
+      env: { PATH: process.env.PATH, PORT: '0', CRASH_AFTER_SECONDS: '0.3' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const t = performance.now();
+    const code = await new Promise((r) => child.once('exit', r));
+    assert.equal(code, 1);
+    assert.ok(performance.now() - t >= 250, 'it ran first');
+    assert.match(stderr, /crashing on purpose \(CRASH_AFTER_SECONDS\)/);
+  });
+
   for (const [name, value] of [
     ['ERROR_RATE', '2'],
     ['ERROR_RATE', 'half'],
     ['LATENCY_MS', '-1'],
     ['ERRORS_AFTER_SECONDS', 'Infinity'],
+    ['CRASH_AFTER_SECONDS', '-5'],
   ] as const) {
     test(`knobs: ${name}=${value} stops the app with a message naming the knob`, async () => {
       const child = spawn(process.execPath, ['server.js'], {
