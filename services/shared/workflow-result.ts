@@ -21,6 +21,8 @@ export const stageSchema = z.object({
   end: z.iso.datetime({ offset: true }).nullable(),
   outcome: z.enum(['OK', 'FAILED', 'SKIPPED']),
   detail: z.string().nullable().default(null),
+  /** The region it happened in (a multi-region release's claims, promotions and rollbacks). */
+  region: z.string().optional(),
   /** Who decided (a gate's answer, an abort, a rollback): an IAM member. */
   by: z.string().nullable().default(null),
   /** Why, as they said. */
@@ -50,6 +52,20 @@ export const analysisReportSchema = z.object({
   ),
 });
 export type AnalysisReport = z.output<typeof analysisReportSchema>;
+
+/** One region's outcome in a multi-region release. */
+export const regionResultSchema = z.object({
+  region: z.string(),
+  service: z.string(),
+  /** A release's outcomes, or: NOT_STARTED (a failure elsewhere came first), FAILED (an
+   * unexpected error), UNCHANGED (a rollback with nothing to go back to there). */
+  outcome: z.enum([...outcomes, 'NOT_STARTED', 'FAILED', 'UNCHANGED']),
+  revision: z.string().nullable(),
+  previousRevision: z.string().nullable(),
+  reason: z.string().nullable(),
+  analysis: z.array(analysisReportSchema).default([]),
+});
+export type RegionResult = z.output<typeof regionResultSchema>;
 
 /**
  * `withKey` for an object that has `key`, else `without`: a union whose errors keep their paths
@@ -106,6 +122,8 @@ export const workflowResultSchema = z.object({
   stages: z.array(stageSchema),
   /** Each canary step's analysis, in order (with promotion.analysis). */
   analysis: z.array(analysisReportSchema).default([]),
+  /** A multi-region release (live.regions): each region's outcome, by region. */
+  regions: z.record(z.string(), regionResultSchema).optional(),
 });
 
 export type Outcome = (typeof outcomes)[number];

@@ -90,9 +90,9 @@ describe('a pipeline released to three regions on the local cloud', () => {
   test('the first release creates and promotes the live service in every region', async () => {
     const v1 = await release('1.0.0');
     assert.equal(v1.result?.outcome, 'PROMOTED', JSON.stringify(v1));
-    const regions = (v1.result as { regions?: { region: string; outcome: string }[] }).regions;
+    const regions = (v1.result as { regions?: Record<string, { outcome: string }> }).regions;
     assert.deepEqual(
-      regions?.map((r) => [r.region, r.outcome]),
+      REGIONS.map((r) => [r, regions?.[r]?.outcome]),
       REGIONS.map((r) => [r, 'PROMOTED']),
     );
     for (const region of REGIONS) {

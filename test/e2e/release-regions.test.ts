@@ -61,7 +61,7 @@ interface Region {
 interface Result {
   outcome?: string;
   reason?: string;
-  regions?: Region[];
+  regions?: Record<string, Region>;
   stages?: { name: string; region?: string; outcome: string }[];
   failed?: unknown;
   steps: { internal: number; external: number };
@@ -95,7 +95,7 @@ const servingIn = (region: string, service: string) =>
     .map((t) => `${t.revision}:${t.percent}`)
     .join(',');
 const outcomes = (r: Result) =>
-  Object.fromEntries((r.regions ?? []).map((x) => [x.region, x.outcome]));
+  Object.fromEntries(Object.values(r.regions ?? {}).map((x) => [x.region, x.outcome]));
 const billed = (r: Result) => r.steps.internal + r.steps.external;
 
 /** Releases `d` to `service` in one region, then to all three: the baseline of a later test. */
@@ -122,7 +122,11 @@ describe('multi-region releases (fake Cloud Run)', () => {
       assert.equal(a['runway.dev/claim'], undefined, `${region}'s claim is released`);
     }
     assert.deepEqual(
-      r.regions!.map((x) => [x.region, x.revision, x.previousRevision]),
+      THREE.map((region) => [
+        region,
+        r.regions![region]?.revision,
+        r.regions![region]?.previousRevision,
+      ]),
       THREE.map((region) => [region, 'web-222222222222', 'web-111111111111']),
     );
     // Staging and its test once, in the pipeline region; a claim and a promote per region.
@@ -135,13 +139,13 @@ describe('multi-region releases (fake Cloud Run)', () => {
     assert.ok(stages.includes('staging@us-central1') && stages.includes('test@us-central1'));
   });
 
-  // A guard against regressions; bench/release-cost prints the figure against the 2.2x target.
-  test('billed steps: three regions direct within 2.5x one region', async () => {
+  // Issue 19's budget; bench/release-cost prints the figures.
+  test('billed steps: three regions direct within 2.2x one region', async () => {
     const one = await release(args('solo', digest('3'), { live: { service: 'solo' } }));
     assert.equal(one.outcome, 'PROMOTED', JSON.stringify(one));
     const three = await promoteEverywhere('trio', digest('3'));
     assert.ok(
-      billed(three) <= 2.5 * billed(one),
+      billed(three) <= 2.2 * billed(one),
       `three regions billed ${billed(three)}, one ${billed(one)}`,
     );
   });
