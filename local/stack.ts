@@ -291,7 +291,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
 /**
  * runway.yaml's pipelines as the Terraform's `pipelines` variable, so its grants name the services
- * and jobs this stack runs. Live services are public here: the local users (users.ts) play the
+ * and jobs this stack runs, in each region a pipeline names (live.regions, staging.regions; none:
+ * the Terraform's region). Live services are public here: the local users (users.ts) play the
  * public that calls them, without tokens; staging stays private, as infra/ makes it.
  */
 export function pipelinesVar(config: PipelineConfig) {
@@ -304,6 +305,8 @@ export function pipelinesVar(config: PipelineConfig) {
         live_service: p.live.service,
         acceptance_job: p.acceptance.job,
         live_public: true,
+        ...(p.live.regions ? { live_regions: p.live.regions } : {}),
+        ...(p.staging.regions ? { staging_regions: p.staging.regions } : {}),
       },
     ]),
   );

@@ -76,6 +76,25 @@ const cases: { name: string; src: string; want: Value }[] = [
   },
   { name: 'jsonencode', src: '${jsonencode({ verify = false })}', want: '{"verify":false}' },
   { name: 'a lazy object is read only where used', src: '${lazy.cheap}', want: 'cheap!' },
+  // The pipeline module's regions: coalescelist for the default, setsubtract for the others.
+  { name: 'coalescelist skips an empty list', src: '${coalescelist([], ["a"])}', want: ['a'] },
+  {
+    name: 'coalescelist keeps the first non-empty list',
+    src: '${coalescelist(var.names, ["a"])}',
+    want: ['x', 'y', 'x'],
+  },
+  {
+    name: 'contains',
+    src: '${[contains(var.names, "y"), contains(var.names, "z")]}',
+    want: [true, false],
+  },
+  { name: 'setsubtract', src: '${setsubtract(["a", "b", "c", "a"], ["b"])}', want: ['a', 'c'] },
+  { name: 'setsubtract of everything', src: '${setsubtract(var.names, ["x", "y"])}', want: [] },
+  {
+    name: 'setintersection',
+    src: '${setintersection(["a", "b", "c"], ["c", "a"], ["a", "c", "d"])}',
+    want: ['a', 'c'],
+  },
 ];
 
 for (const c of cases) {
@@ -108,6 +127,11 @@ const errors: { name: string; src: string; error: RegExp }[] = [
   { name: 'a directive', src: '%{ if true }x%{ endif }', error: /directives/ },
   { name: 'an unterminated interpolation', src: '${var.n', error: /expected \}/ },
   { name: 'a heredoc', src: '${<<EOT\nx\nEOT}', error: /heredoc/ },
+  {
+    name: 'setsubtract of a map',
+    src: '${setsubtract(var.accounts, ["a"])}',
+    error: /setsubtract\(\) wants a list, not object/,
+  },
 ];
 
 for (const c of errors) {

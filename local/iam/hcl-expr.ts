@@ -720,6 +720,16 @@ const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
   jsonencode: ([v]) => JSON.stringify(materialize(v ?? null)),
   base64encode: ([s]) => Buffer.from(str(s ?? null, 'base64encode')).toString('base64'),
   setunion: (args) => distinct(args.flatMap((a) => list(a, 'setunion'))),
+  setsubtract: ([a, b]) => {
+    const minus = list(b ?? null, 'setsubtract');
+    return distinct(list(a ?? null, 'setsubtract')).filter((x) => !minus.some((y) => equal(x, y)));
+  },
+  setintersection: ([first, ...rest]) => {
+    const others = rest.map((r) => list(r, 'setintersection'));
+    return distinct(list(first ?? null, 'setintersection')).filter((x) =>
+      others.every((o) => o.some((y) => equal(x, y))),
+    );
+  },
   one: ([v]) => {
     const items = list(v ?? null, 'one');
     if (items.length > 1) throw new ExprError(`one() of a list of ${items.length}`);

@@ -139,6 +139,100 @@ test('the example with two pipelines, one public: for_each over the map, sets fr
   assert.equal(g.bindings.length, 42 + 9 + 1 + 1);
 });
 
+const regional = (region: string) => `projects/my-project/locations/${region}`;
+
+test('a pipeline in several regions: its services and their grants in each (for_each over the regions)', async () => {
+  const g = await readTerraformGrants({
+    dir: example,
+    localUser: false,
+    vars: {
+      pipelines: {
+        sample: {
+          staging_service: 'sample-staging',
+          live_service: 'sample',
+          acceptance_job: 'sample-acceptance',
+          live_regions: ['us-central1', 'europe-west1'],
+          staging_regions: ['us-central1'],
+        },
+      },
+    },
+  });
+  const got = new Set(g.bindings.map(key));
+  const EU = regional('europe-west1');
+  for (const w of [
+    `${SA('workflow')} roles/run.developer ${EU}/services/sample`,
+    `${SA('deployer')} roles/run.viewer ${EU}/services/sample`,
+    `${SA('acceptance')} roles/run.invoker ${EU}/services/sample`,
+    // var.region's keep their single-region addresses and grants
+    `${SA('workflow')} roles/run.developer ${LOC}/services/sample`,
+    `${SA('workflow')} roles/run.developer ${LOC}/services/sample-staging`,
+    `${SA('deployer')} roles/run.viewer ${LOC}/services/sample`,
+    `${SA('acceptance')} roles/run.invoker ${LOC}/services/sample-staging`,
+    // the acceptance job stays in var.region
+    `${SA('workflow')} roles/run.jobsExecutorWithOverrides ${LOC}/jobs/sample-acceptance`,
+  ])
+    assert.ok(got.has(w), `missing: ${w}`);
+  // Staging names us-central1 only: nothing on a staging service elsewhere, and live is not public.
+  assert.ok(!g.bindings.some((b) => b.resource === `${EU}/services/sample-staging`));
+  assert.ok(!g.bindings.some((b) => b.principal === 'allUsers'));
+  assert.equal(g.bindings.length, 42 + 3);
+  const eu = g.bindings.find(
+    (b) => b.resource === `${EU}/services/sample` && b.role === 'roles/run.developer',
+  );
+  assert.match(
+    eu?.source ?? '',
+    / module\.pipeline\["sample"\]\.google_cloud_run_v2_service_iam_member\.workflow_deploys_regional\["live\/europe-west1"\]$/,
+  );
+  const home = g.bindings.find(
+    (b) => b.resource === `${LOC}/services/sample` && b.role === 'roles/run.developer',
+  );
+  assert.match(home?.source ?? '', /\.workflow_deploys\["live"\]$/);
+});
+
+test('regions without var.region: the first named takes the single-region addresses; public in each', async () => {
+  const g = await readTerraformGrants({
+    dir: example,
+    localUser: false,
+    vars: {
+      pipelines: {
+        sample: {
+          staging_service: 'sample-staging',
+          live_service: 'sample',
+          acceptance_job: 'sample-acceptance',
+          live_public: true,
+          live_regions: ['europe-west1', 'asia-east1'],
+          staging_regions: ['europe-west1'],
+        },
+      },
+    },
+  });
+  const got = new Set(g.bindings.map(key));
+  const EU = regional('europe-west1');
+  const ASIA = regional('asia-east1');
+  for (const w of [
+    `${SA('workflow')} roles/run.developer ${EU}/services/sample-staging`,
+    `${SA('acceptance')} roles/run.invoker ${EU}/services/sample-staging`,
+    `allUsers roles/run.invoker ${EU}/services/sample`,
+    `allUsers roles/run.invoker ${ASIA}/services/sample`,
+    `${SA('workflow')} roles/run.developer ${ASIA}/services/sample`,
+    `${SA('deployer')} roles/run.viewer ${ASIA}/services/sample`,
+    `${SA('acceptance')} roles/run.invoker ${ASIA}/services/sample`,
+    `${SA('workflow')} roles/run.jobsExecutorWithOverrides ${LOC}/jobs/sample-acceptance`,
+  ])
+    assert.ok(got.has(w), `missing: ${w}`);
+  // No service in var.region: no grant names one there.
+  assert.ok(
+    !g.bindings.some((b) =>
+      /^projects\/my-project\/locations\/us-central1\/services\/sample/.test(b.resource),
+    ),
+  );
+  const home = g.bindings.find(
+    (b) => b.resource === `${EU}/services/sample` && b.role === 'roles/run.developer',
+  );
+  assert.match(home?.source ?? '', /\.workflow_deploys\["live"\]$/);
+  assert.equal(g.bindings.length, 42 + 3 + 2);
+});
+
 test('a job pipeline with an acceptance job: its jobs, and the acceptance job with count = 1', async () => {
   const g = await readTerraformGrants({
     dir: example,

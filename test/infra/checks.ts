@@ -68,13 +68,24 @@ export function checkNoBroadRoles(rs: Resource[]): string[] {
     .map((r) => `${where(r)} grants ${r.body.role}`);
 }
 
+/**
+ * The opt-in public grants: `live_public` (var.region's live service) and `live_public_regional`
+ * (the other regions'), each on a live service of the pipeline module and nothing else.
+ */
+const onLiveService = (r: Resource) =>
+  ['live_public', 'live_public_regional'].includes(r.name) &&
+  /google_cloud_run_v2_service\.live(_regional)?\b/.test(
+    JSON.stringify([r.body.name, r.body.for_each]),
+  ) &&
+  !/staging/.test(JSON.stringify([r.body.name, r.body.for_each]));
+
 export function checkNotPublic(rs: Resource[]): string[] {
   return rs
     .filter((r) => IAM.test(r.type))
     .filter((r) =>
       /allUsers|allAuthenticatedUsers/.test(JSON.stringify([r.body.member, r.body.members])),
     )
-    .filter((r) => r.name !== 'live_public')
+    .filter((r) => !onLiveService(r))
     .map(
       (r) =>
         `${where(r)} makes a resource public (only a pipeline's live service may be, by choice)`,

@@ -202,6 +202,11 @@ describe('infra/ invariants', () => {
     const protection = (type: string, name: string) =>
       rs.find((r) => r.type === type && r.name === name)?.body.deletion_protection;
     assert.equal(protection('google_cloud_run_v2_service', 'staging'), false);
+    assert.equal(protection('google_cloud_run_v2_service', 'staging_regional'), false);
+    assert.equal(
+      protection('google_cloud_run_v2_service', 'live_regional'),
+      '${var.live_deletion_protection}',
+    );
     assert.equal(protection('google_cloud_run_v2_job', 'acceptance'), false);
     assert.equal(
       protection('google_cloud_run_v2_service', 'live'),
@@ -253,18 +258,58 @@ describe('infra/ invariants', () => {
       startup_cpu_boost: true,
     });
   });
-  test("the workflow's rights cover exactly the resources it deploys to", () => {
+  test("the workflow's rights cover exactly the resources it deploys to", async () => {
     const grants = grantsOf(rs, 'workflow');
     const developer = grants.filter((g) => g.role === 'roles/run.developer');
-    assert.deepEqual(developer.map((g) => g.type).sort(), [
+    assert.deepEqual([...new Set(developer.map((g) => g.type))].sort(), [
       'google_cloud_run_v2_job_iam_member',
       'google_cloud_run_v2_service_iam_member',
       'google_cloud_run_v2_worker_pool_iam_member',
     ]);
     // A service pipeline's two services, a job pipeline's two jobs (module job-pipeline).
-    const services = developer.find((g) => g.type === 'google_cloud_run_v2_service_iam_member')!;
-    assert.match(services.on, /google_cloud_run_v2_service\.staging/);
-    assert.match(services.on, /google_cloud_run_v2_service\.live/);
+    const services = developer.filter((g) => g.type === 'google_cloud_run_v2_service_iam_member');
+    assert.equal(services.length, 2, JSON.stringify(services));
+    const home = services.find((g) => !g.on.includes('local.regional'));
+    assert.match(home?.on ?? '', /google_cloud_run_v2_service\.staging\b/);
+    assert.match(home?.on ?? '', /google_cloud_run_v2_service\.live\b/);
+    // In the pipeline's other regions (live_regions, staging_regions): on each region's services,
+    // which the module creates per region, and on nothing else.
+    const pipeline = rs.filter((r) => r.file === 'modules/pipeline/main.tf');
+    const byName = (type: string, name: string) =>
+      pipeline.find((r) => r.type === type && r.name === name)?.body;
+    assert.ok(services.some((g) => g.on === '"${local.regional}"'));
+    assert.equal(
+      byName('google_cloud_run_v2_service', 'staging_regional')?.for_each,
+      '${local.staging_others}',
+    );
+    assert.equal(
+      byName('google_cloud_run_v2_service', 'live_regional')?.for_each,
+      '${local.live_others}',
+    );
+    const regionalIn = ['staging_regional', 'live_regional'].map(
+      (n) => `google_cloud_run_v2_service.${n}`,
+    );
+    for (const grant of [
+      'workflow_deploys_regional',
+      'acceptance_calls_regional',
+      'deployer_reads_live_regional',
+      'live_public_regional',
+    ]) {
+      const body = byName('google_cloud_run_v2_service_iam_member', grant);
+      assert.ok(body, `modules/pipeline grants ${grant}`);
+      assert.equal(body.location, '${each.value.location}', grant);
+      assert.equal(body.name, '${each.value.name}', grant);
+      assert.ok(
+        /^\$\{local\.regional\}$|google_cloud_run_v2_service\.live_regional\b/.test(
+          String(body.for_each),
+        ),
+        `${grant} iterates the regional services: ${body.for_each}`,
+      );
+    }
+    const [locals] = (
+      await parseHcl('pipeline.tf', await readFile(`${infra}/modules/pipeline/main.tf`, 'utf8'))
+    ).locals as { regional?: string }[];
+    for (const r of regionalIn) assert.match(String(locals?.regional), new RegExp(`${r}\\b`));
     const jobs = developer.find((g) => g.type === 'google_cloud_run_v2_job_iam_member');
     assert.match(jobs?.on ?? '', /google_cloud_run_v2_job\.staging/);
     assert.match(jobs?.on ?? '', /google_cloud_run_v2_job\.live/);
@@ -311,6 +356,12 @@ describe('each check catches a bad snippet', () => {
     {
       name: 'allAuthenticatedUsers on staging',
       hcl: 'resource "google_cloud_run_v2_service_iam_member" "staging" {\n role = "roles/run.invoker"\n member = "allAuthenticatedUsers"\n}',
+      check: checkNotPublic,
+      want: /makes a resource public/,
+    },
+    {
+      name: 'a grant named live_public on staging',
+      hcl: 'resource "google_cloud_run_v2_service_iam_member" "live_public_regional" {\n for_each = google_cloud_run_v2_service.staging_regional\n name = each.value.name\n role = "roles/run.invoker"\n member = "allUsers"\n}',
       check: checkNotPublic,
       want: /makes a resource public/,
     },

@@ -70,6 +70,9 @@ module "pipeline" {
   acceptance_image         = var.acceptance_image
   live_public              = each.value.live_public
   live_deletion_protection = coalesce(each.value.live_deletion_protection, var.deletion_protection)
+  # runway.yaml's live.regions and staging.regions; empty: var.region.
+  live_regions    = each.value.live_regions
+  staging_regions = each.value.staging_regions
 }
 
 # A job pipeline (kind: job in runway.yaml): its staging and live jobs, rights on exactly them.

@@ -28,5 +28,13 @@ output "workload_identity_provider" {
 }
 
 output "pipelines" {
-  value = { for name, p in module.pipeline : name => { staging = p.staging_url, live = p.live_url } }
+  value = {
+    for name, p in module.pipeline : name => {
+      staging = p.staging_url
+      live    = p.live_url
+      # Every region's, for a pipeline with several (live_regions, staging_regions).
+      staging_urls = p.staging_urls
+      live_urls    = p.live_urls
+    }
+  }
 }

@@ -41,7 +41,7 @@ variable "config_file" {
 }
 
 variable "pipelines" {
-  description = "The service pipelines of runway.yaml: their services and acceptance job."
+  description = "The service pipelines of runway.yaml: their services (and their regions) and acceptance job."
   type = map(object({
     staging_service = string
     live_service    = string
@@ -49,6 +49,10 @@ variable "pipelines" {
     live_public     = optional(bool, false)
     # Overrides deletion_protection for this pipeline's live service (false before removing it).
     live_deletion_protection = optional(bool)
+    # runway.yaml's live.regions and staging.regions: a service of the same name in each region.
+    # Empty: var.region only.
+    live_regions    = optional(list(string), [])
+    staging_regions = optional(list(string), [])
   }))
 }
 

@@ -1,7 +1,9 @@
 # One pipeline of runway.yaml: its staging and live services and its acceptance job, created here
 # so that every right the release workflow holds is on exactly these resources. The workflow
 # deploys new revisions and moves traffic; Terraform ignores those changes. Staging is private:
-# only the acceptance job may call it.
+# only the acceptance job may call it. A pipeline that names regions (runway.yaml's live.regions,
+# staging.regions) has its service in each of them, and the rights on each; its acceptance job
+# stays in var.region.
 variable "project" {
   type = string
 }
@@ -33,15 +35,41 @@ variable "live_public" {
   type        = bool
   default     = false
 }
+variable "live_regions" {
+  description = "The regions of the live service (runway.yaml's live.regions), one service of the same name in each; empty: [var.region]."
+  type        = list(string)
+  default     = []
+}
+variable "staging_regions" {
+  description = "The regions of the staging service (runway.yaml's staging.regions); empty: [var.region]."
+  type        = list(string)
+  default     = []
+}
 
 locals {
   # A placeholder until the first release deploys the pipeline's image.
   placeholder = "us-docker.pkg.dev/cloudrun/container/hello"
+
+  # One region of each keeps the single-region address (google_cloud_run_v2_service.staging,
+  # .live): var.region when it is among the named ones, else the first named. The other regions'
+  # services are *_regional, keyed by region, so naming regions adds resources and moves none.
+  staging_regions = coalescelist(var.staging_regions, [var.region])
+  live_regions    = coalescelist(var.live_regions, [var.region])
+  staging_home    = contains(local.staging_regions, var.region) ? var.region : local.staging_regions[0]
+  live_home       = contains(local.live_regions, var.region) ? var.region : local.live_regions[0]
+  staging_others  = setsubtract(local.staging_regions, [local.staging_home])
+  live_others     = setsubtract(local.live_regions, [local.live_home])
+
+  # The other regions' services, as the grants on both kinds iterate them.
+  regional = merge(
+    { for r, s in google_cloud_run_v2_service.staging_regional : "staging/${r}" => { name = s.name, location = s.location } },
+    { for r, s in google_cloud_run_v2_service.live_regional : "live/${r}" => { name = s.name, location = s.location } },
+  )
 }
 
 resource "google_cloud_run_v2_service" "staging" {
   project  = var.project
-  location = var.region
+  location = local.staging_home
   name     = var.staging_service
   ingress  = "INGRESS_TRAFFIC_ALL"
   # Staging holds nothing a release cannot redeploy: removing the pipeline may delete it.
@@ -59,10 +87,47 @@ resource "google_cloud_run_v2_service" "staging" {
 
 resource "google_cloud_run_v2_service" "live" {
   project  = var.project
-  location = var.region
+  location = local.live_home
   name     = var.live_service
   ingress  = "INGRESS_TRAFFIC_ALL"
   # What users call: protected unless the environment turns it off.
+  deletion_protection = var.live_deletion_protection
+  template {
+    service_account = var.accounts.app
+    containers {
+      image = local.placeholder
+    }
+  }
+  lifecycle {
+    ignore_changes = [template, traffic, annotations, client, client_version]
+  }
+}
+
+# The same services in the pipeline's other regions, as the release workflow deploys to each.
+resource "google_cloud_run_v2_service" "staging_regional" {
+  for_each            = local.staging_others
+  project             = var.project
+  location            = each.key
+  name                = var.staging_service
+  ingress             = "INGRESS_TRAFFIC_ALL"
+  deletion_protection = false
+  template {
+    service_account = var.accounts.app
+    containers {
+      image = local.placeholder
+    }
+  }
+  lifecycle {
+    ignore_changes = [template, traffic, annotations, client, client_version]
+  }
+}
+
+resource "google_cloud_run_v2_service" "live_regional" {
+  for_each            = local.live_others
+  project             = var.project
+  location            = each.key
+  name                = var.live_service
+  ingress             = "INGRESS_TRAFFIC_ALL"
   deletion_protection = var.live_deletion_protection
   template {
     service_account = var.accounts.app
@@ -96,12 +161,22 @@ resource "google_cloud_run_v2_job" "acceptance" {
   }
 }
 
-# The release workflow deploys both services and runs the job with overrides: on these only.
+# The release workflow deploys both services (in each of their regions) and runs the job with
+# overrides: on these only.
 resource "google_cloud_run_v2_service_iam_member" "workflow_deploys" {
-  for_each = { staging = google_cloud_run_v2_service.staging.name, live = google_cloud_run_v2_service.live.name }
+  for_each = { staging = google_cloud_run_v2_service.staging, live = google_cloud_run_v2_service.live }
   project  = var.project
-  location = var.region
-  name     = each.value
+  location = each.value.location
+  name     = each.value.name
+  role     = "roles/run.developer"
+  member   = "serviceAccount:${var.accounts.workflow}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "workflow_deploys_regional" {
+  for_each = local.regional
+  project  = var.project
+  location = each.value.location
+  name     = each.value.name
   role     = "roles/run.developer"
   member   = "serviceAccount:${var.accounts.workflow}"
 }
@@ -135,11 +210,21 @@ resource "google_cloud_run_v2_job_iam_member" "deployer_follows_verification" {
   member   = "serviceAccount:${var.accounts.deployer}"
 }
 
-# The deployer's /reconcile reads live's digest annotation and, with verify, runs the job.
+# The deployer's /reconcile reads live's digest annotation (in each region) and, with verify,
+# runs the job.
 resource "google_cloud_run_v2_service_iam_member" "deployer_reads_live" {
   project  = var.project
-  location = var.region
+  location = google_cloud_run_v2_service.live.location
   name     = google_cloud_run_v2_service.live.name
+  role     = "roles/run.viewer"
+  member   = "serviceAccount:${var.accounts.deployer}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "deployer_reads_live_regional" {
+  for_each = google_cloud_run_v2_service.live_regional
+  project  = var.project
+  location = each.value.location
+  name     = each.value.name
   role     = "roles/run.viewer"
   member   = "serviceAccount:${var.accounts.deployer}"
 }
@@ -152,12 +237,22 @@ resource "google_cloud_run_v2_job_iam_member" "deployer_verifies_live" {
   member   = "serviceAccount:${var.accounts.deployer}"
 }
 
-# The acceptance job calls staging (private) with its ID token, and live when verifying.
+# The acceptance job calls staging (private) with its ID token, and live when verifying, in each
+# region.
 resource "google_cloud_run_v2_service_iam_member" "acceptance_calls" {
-  for_each = { staging = google_cloud_run_v2_service.staging.name, live = google_cloud_run_v2_service.live.name }
+  for_each = { staging = google_cloud_run_v2_service.staging, live = google_cloud_run_v2_service.live }
   project  = var.project
-  location = var.region
-  name     = each.value
+  location = each.value.location
+  name     = each.value.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${var.accounts.acceptance}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "acceptance_calls_regional" {
+  for_each = local.regional
+  project  = var.project
+  location = each.value.location
+  name     = each.value.name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${var.accounts.acceptance}"
 }
@@ -165,8 +260,17 @@ resource "google_cloud_run_v2_service_iam_member" "acceptance_calls" {
 resource "google_cloud_run_v2_service_iam_member" "live_public" {
   count    = var.live_public ? 1 : 0
   project  = var.project
-  location = var.region
+  location = google_cloud_run_v2_service.live.location
   name     = google_cloud_run_v2_service.live.name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "live_public_regional" {
+  for_each = { for r, s in google_cloud_run_v2_service.live_regional : r => s if var.live_public }
+  project  = var.project
+  location = each.value.location
+  name     = each.value.name
   role     = "roles/run.invoker"
   member   = "allUsers"
 }
@@ -177,4 +281,19 @@ output "staging_url" {
 
 output "live_url" {
   value = google_cloud_run_v2_service.live.uri
+}
+
+# Each region's URL, var.region's (or the first named) among them.
+output "staging_urls" {
+  value = merge(
+    { (local.staging_home) = google_cloud_run_v2_service.staging.uri },
+    { for r, s in google_cloud_run_v2_service.staging_regional : r => s.uri },
+  )
+}
+
+output "live_urls" {
+  value = merge(
+    { (local.live_home) = google_cloud_run_v2_service.live.uri },
+    { for r, s in google_cloud_run_v2_service.live_regional : r => s.uri },
+  )
 }
