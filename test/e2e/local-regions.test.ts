@@ -3,7 +3,8 @@
 // every region, tests staging once and moves each region's live service in lockstep. A candidate
 // crashing in one region only (its live service there runs with CRASH_AFTER_SECONDS, which the
 // candidate inherits) rolls back all three; two releases racing end with every region on one
-// digest. Time runs 20 times faster.
+// digest. IAM is on, with infra/'s grants in each region (module pipeline's live_regions). Time
+// runs 20 times faster.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,7 +52,6 @@ describe('a pipeline released to three regions on the local cloud', () => {
       home,
       timeScale: 20,
       users: 0,
-      iam: 'off',
     });
     await pauseScheduledReconcile(stack.info);
   });
