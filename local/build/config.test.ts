@@ -23,7 +23,7 @@ const step = (over: Record<string, unknown> = {}) => ({
 describe('a config file', () => {
   test("runway's own cloudbuild.yaml parses", () => {
     const build = parseBuildConfig(readFileSync(`${repoRoot}/cloudbuild.yaml`, 'utf8'));
-    assert.equal(build.steps.length, 9);
+    assert.equal(build.steps.length, 10);
     assert.deepEqual(
       build.steps.map((s) => s.id),
       [
@@ -34,6 +34,7 @@ describe('a config file', () => {
         'build-acceptance',
         'push-deployer',
         'push-acceptance',
+        'workflow-source',
         'deploy-workflow',
         'deploy-by-digest',
       ],

@@ -126,7 +126,16 @@ describe('the console in Chromium against a live local stack', () => {
     home = await mkdtemp(join(tmpdir(), 'runway-console-'));
     const config = join(home, 'runway.yaml');
     await writeFile(config, CONFIG);
-    stack = await startStack({ config, home, timeScale: 20, users: 2, pubsub: 'bridge' });
+    stack = await startStack({
+      config,
+      home,
+      timeScale: 20,
+      users: 2,
+      pubsub: 'bridge',
+      // The console acts as Alice with her own tokens: the project grants her what Google would
+      // need to read releases, answer gates and start rollbacks.
+      grants: ['roles/viewer', 'roles/workflows.invoker'].map((role) => ({ member: ALICE, role })),
+    });
     ui = await serveConsole(
       new Map<string, string | true>([
         ['home', home],

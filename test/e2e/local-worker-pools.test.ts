@@ -179,15 +179,20 @@ pipelines:
     digests.push(pushed.digest);
     const seen: string[] = [];
     let watching = true;
+    const sample = async () => {
+      const res = await fetch(api('workerPools/queue'));
+      if (res.ok) {
+        const s = splits((await res.json()) as Pool);
+        if (s && s !== seen.at(-1)) seen.push(s);
+      }
+    };
     const watch = (async () => {
       while (watching) {
-        const res = await fetch(api('workerPools/queue'));
-        if (res.ok) {
-          const s = splits((await res.json()) as Pool);
-          if (s && s !== seen.at(-1)) seen.push(s);
-        }
+        await sample();
         await new Promise((r) => setTimeout(r, 50));
       }
+      // The splits as the release left them, whenever the last poll came.
+      await sample();
     })();
     try {
       const done = await execute({
