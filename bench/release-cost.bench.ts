@@ -1,7 +1,8 @@
 // Billed Workflows steps per release, from the engine's accounting with Google's polling
 // (targets: <= 75 for a direct release, <= 25 more per canary step, with or without Cloud
 // Monitoring thresholds; <= 30 per canary step with a three-metric analysis; a job release within
-// a direct release's 75). Cloud Run is the fake API of test/fixtures/fake-run.ts: its operations
+// a direct release's 75; three regions direct <= 2.2x one region, and a three-metric canary step
+// <= 30 per region). Cloud Run is the fake API of test/fixtures/fake-run.ts: its operations
 // finish at once, so no polls are counted, and the figures are the same every run. The last line
 // is one JSON object of all figures.
 import { fromPlain } from '../local/workflows/convert.ts';
@@ -132,8 +133,27 @@ const jobAccepted = await billed(
   jobArgs('3', { acceptance: { job: 'etl-check', timeoutSeconds: 60, taskCount: 1 } }),
 );
 const jobRolledBack = await billed({ ...jobArgs('3'), image: null, action: 'rollback' });
+// Three regions (live.regions): all at once; the first release creates each region's service.
+const THREE = ['us-central1', 'europe-west1', 'asia-east1'];
+const regionArgs = (c: string, promotion: unknown) => ({
+  ...args(c, promotion),
+  pipeline: 'global',
+  staging: { service: 'global-staging' },
+  live: { service: 'global', regions: THREE },
+});
+await billed(regionArgs('1', { strategy: 'direct' }));
+const directRegions = await billed(regionArgs('2', { strategy: 'direct' }));
+const analysedRegions3 = await billed(
+  regionArgs('3', { strategy: 'canary', steps: [10, 50, 100], bakeSeconds: 60, analysis }),
+);
+const analysedRegions1 = await billed(
+  regionArgs('4', { strategy: 'canary', steps: [100], bakeSeconds: 60, analysis }),
+);
 await run.close();
 await callbacks.close();
+const regionsRatio = Math.round((directRegions / direct) * 100) / 100;
+const perAnalysedStepPerRegion =
+  Math.round(((analysedRegions3 - analysedRegions1) / 2 / THREE.length) * 10) / 10;
 const perCanaryStep = (canary3 - canary1) / 2;
 const perMonitoredStep = (monitored3 - monitored1) / 2;
 const perAnalysedStep = (analysed3 - analysed1) / 2;
@@ -148,7 +168,14 @@ console.log(
   `job release: first ${firstJob}, then ${job}, with an acceptance job ${jobAccepted}; a job rollback ${jobRolledBack}`,
 );
 console.log(
+  `three regions: direct ${directRegions} (${regionsRatio}x one region, budget 2.2x); a canary step with a three-metric analysis ${perAnalysedStepPerRegion} per region (budget 30)`,
+);
+console.log(
   JSON.stringify({
+    threeRegionDirectSteps: directRegions,
+    threeRegionDirectRatio: regionsRatio,
+    threeRegionDirectRatioTarget: 2.2,
+    perCanaryStepWithThreeMetricsPerRegion: perAnalysedStepPerRegion,
     firstJobReleaseSteps: firstJob,
     jobReleaseSteps: job,
     jobReleaseWithAcceptanceSteps: jobAccepted,
