@@ -71,3 +71,39 @@ test('a rate of 0 sends nothing; a service that does not exist yet is looked up 
   assert.ok(waiting.sent > 0, 'found once it exists');
   assert.equal(none.sent, 0);
 });
+
+const asked: string[] = [];
+const regional = loopbackServer(
+  createServer((req, res) => {
+    asked.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ uri: app() }));
+  }),
+);
+
+test('a pipeline in several regions: users call its live service in each', async () => {
+  const global = parsePipelineConfig(
+    `project: demo-project
+region: us-central1
+pipelines:
+  - name: web
+    image: us-central1-docker.pkg.dev/demo-project/apps/web
+    staging: { service: web-staging }
+    live: { service: web, regions: [us-central1, europe-west1] }
+    acceptance: { job: web-acceptance }
+`,
+    'runway.yaml',
+  );
+  const users = startUsers({
+    config: global,
+    run: regional(),
+    project: 'p',
+    region: 'us-central1',
+    perSecond: 50,
+  });
+  await settle(200);
+  await users.stop();
+  assert.deepEqual([...new Set(asked)].sort(), [
+    '/v2/projects/p/locations/europe-west1/services/web',
+    '/v2/projects/p/locations/us-central1/services/web',
+  ]);
+});

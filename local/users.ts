@@ -1,5 +1,5 @@
-// The local cloud's users: a steady trickle of requests to every pipeline's live service, so a
-// canary has traffic to be judged on, as it would in production. Cloud Monitoring counts them
+// The local cloud's users: a steady trickle of requests to every pipeline's live service, in each
+// of its regions, so a canary has traffic to be judged on, as it would in production. Cloud Monitoring counts them
 // like any request. Off with a rate of 0.
 import { isServicePipeline, type PipelineConfig } from '../services/shared/pipeline-config.ts';
 import { localAuthorization } from '../services/shared/clients.ts';
@@ -30,8 +30,15 @@ export function startUsers(options: {
   const loops: Promise<void>[] = [];
   const pending = new Set<Promise<unknown>>();
   const stopping = new AbortController();
+  // Each live service in each of its regions (live.regions, else the stack's region), once.
   const services = [
-    ...new Set(options.config.pipelines.filter(isServicePipeline).map((p) => p.live.service)),
+    ...new Set(
+      options.config.pipelines
+        .filter(isServicePipeline)
+        .flatMap((p) =>
+          (p.live.regions ?? [options.region]).map((r) => `${r}/services/${p.live.service}`),
+        ),
+    ),
   ];
   const interval = options.perSecond > 0 ? 1000 / options.perSecond : 0;
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms).unref?.());
@@ -42,8 +49,9 @@ export function startUsers(options: {
     return c.signal;
   };
 
+  /** `service`: REGION/services/ID. */
   async function uriOf(service: string): Promise<string | undefined> {
-    const url = `${options.run}/v2/projects/${options.project}/locations/${options.region}/services/${service}`;
+    const url = `${options.run}/v2/projects/${options.project}/locations/${service}`;
     const res = await fetch(url, { headers: localAuthorization }).catch(() => undefined);
     if (!res?.ok) return undefined;
     return ((await res.json()) as { uri?: string }).uri;
