@@ -82,6 +82,12 @@ describe('stageLine: a finished stage as the demo and `local push --wait` print 
       want: '✗ test      2.5s  acceptance tests failed',
     },
     {
+      name: "a multi-region release's stage names its region",
+      stage: stage({ region: 'europe-west1', detail: 'canary to web-0123456789ab' }),
+      scale: 1,
+      want: '✓ promote    72s  europe-west1: canary to web-0123456789ab',
+    },
+    {
       name: 'a skipped stage without end or detail',
       stage: stage({ name: 'rollback', end: null, outcome: 'SKIPPED', detail: null }),
       scale: 20,

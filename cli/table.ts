@@ -32,5 +32,7 @@ export function stageSeconds(workflowMs: number | undefined, scale: number): str
 export function stageLine(stage: Stage, scale: number): string {
   const mark = stage.outcome === 'OK' ? '✓' : stage.outcome === 'SKIPPED' ? '·' : '✗';
   const ms = stage.end ? Date.parse(stage.end) - Date.parse(stage.start) : undefined;
-  return `${mark} ${stage.name.padEnd(8)} ${stageSeconds(ms, scale).padStart(5)}  ${stage.detail ?? ''}`.trimEnd();
+  // A multi-region release's stages name their region.
+  const detail = [stage.region, stage.detail].filter(Boolean).join(': ');
+  return `${mark} ${stage.name.padEnd(8)} ${stageSeconds(ms, scale).padStart(5)}  ${detail}`.trimEnd();
 }

@@ -17,8 +17,10 @@ export interface Scenario {
   tag: string;
   /** The directory pushed (made by `prepare`). */
   dir: string;
-  /** The version live serves afterwards. */
+  /** The version live serves afterwards (in every region of a multi-region pipeline). */
   liveAfter: string;
+  /** The pipeline it releases (default: the first). */
+  pipeline?: string;
 }
 
 export interface ScenarioRun {
@@ -30,13 +32,18 @@ export interface ScenarioRun {
   wallMs: number;
 }
 
-/** The sample builds: v1, v2 (canary), one failing its checks, one never listening on $PORT. */
+/**
+ * The sample builds: v1, v2 (canary), one failing its checks, one never listening on $PORT; and
+ * 2.1.0 released to two regions at once (runway.yaml's sample-global).
+ */
 export async function prepareScenarios(): Promise<{
   scenarios: Scenario[];
   cleanup: () => Promise<void>;
 }> {
   const sample = join(repoRoot, 'services', 'sample-app');
   const v2 = await sampleVersion('2.0.0');
+  // Its own build (a digest of its own, so its release is told apart from v2's).
+  const global = await sampleVersion('2.1.0');
   return {
     scenarios: [
       { name: 'v1: first release', expect: 'PROMOTED', tag: 'v1', dir: sample, liveAfter: '1.0.0' },
@@ -55,8 +62,17 @@ export async function prepareScenarios(): Promise<{
         dir: join(sample, 'broken-port'),
         liveAfter: '2.0.0',
       },
+      {
+        name: 'v2.1 to two regions',
+        expect: 'PROMOTED',
+        tag: 'v2.1',
+        dir: global,
+        liveAfter: '2.1.0',
+        pipeline: 'sample-global',
+      },
     ],
-    cleanup: () => rm(v2, { recursive: true, force: true }),
+    cleanup: () =>
+      Promise.all([v2, global].map((d) => rm(d, { recursive: true, force: true }))).then(() => {}),
   };
 }
 
@@ -81,13 +97,14 @@ export interface SampleKnobs {
   CRASH_AFTER_SECONDS?: number;
 }
 
-/** What the pipeline's live service answers on /version, or null when it does not. */
+/** What the pipeline's live service answers on /version (in `region`), or null when it does not. */
 export async function liveVersion(
   stack: Stack,
   pipeline = stack.config.pipelines[0]!,
+  region = stack.info.region,
 ): Promise<string | null> {
   const res = await fetch(
-    `${stack.run.url}/v2/projects/${stack.info.project}/locations/${stack.info.region}/services/${targetOf(pipeline.live)}`,
+    `${stack.run.url}/v2/projects/${stack.info.project}/locations/${region}/services/${targetOf(pipeline.live)}`,
     { headers: localAuthorization },
   );
   if (!res.ok) return null;
@@ -103,11 +120,16 @@ export async function runScenario(
   scenario: Scenario,
   onStage?: (stage: string, seconds: number, again: boolean) => void,
 ): Promise<ScenarioRun> {
-  const pipeline = stack.config.pipelines[0]!;
+  const pipeline = pipelineOf(stack, scenario);
   const started = Date.now();
   const pushed = await stack.registry.push(scenario.dir, `${pipeline.image}:${scenario.tag}`);
   const run = await waitForRelease(stack.info, pushed.digest, onStage ? { onStage } : {});
-  const live = await liveVersion(stack, pipeline);
+  // Every region's: one version when they agree, else each region's.
+  const regions = ('regions' in pipeline.live && pipeline.live.regions) || [stack.info.region];
+  const versions = await Promise.all(regions.map((r) => liveVersion(stack, pipeline, r)));
+  const live = versions.every((v) => v === versions[0])
+    ? versions[0]!
+    : regions.map((r, i) => `${r} ${versions[i] ?? 'nothing'}`).join(', ');
   return {
     scenario,
     digest: pushed.digest,
@@ -116,4 +138,13 @@ export async function runScenario(
     ok: run.result?.outcome === scenario.expect && live === scenario.liveAfter,
     wallMs: Date.now() - started,
   };
+}
+
+/** The pipeline a scenario releases: the one it names, else the first. */
+export function pipelineOf(stack: Stack, scenario: Scenario) {
+  const pipeline = scenario.pipeline
+    ? stack.config.pipelines.find((p) => p.name === scenario.pipeline)
+    : stack.config.pipelines[0];
+  if (!pipeline) throw new Error(`the scenario ${scenario.name} names no pipeline of runway.yaml`);
+  return pipeline;
 }

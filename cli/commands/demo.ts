@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import type { Command } from '../io.ts';
 import { shortDigest } from '../../services/shared/image-ref.ts';
 import { isServicePipeline } from '../../services/shared/pipeline-config.ts';
-import { prepareScenarios, runScenario, type ScenarioRun } from '../../local/demo-scenarios.ts';
+import {
+  pipelineOf,
+  prepareScenarios,
+  runScenario,
+  type ScenarioRun,
+} from '../../local/demo-scenarios.ts';
 import { repoRoot } from '../../local/images.ts';
 import type { PubSubKind } from '../../local/pubsub/index.ts';
 import { type Stack, startStack } from '../../local/stack.ts';
@@ -55,7 +60,7 @@ export const demoCommand: Command = async (argv, io) => {
     const runs: ScenarioRun[] = [];
     for (const [i, scenario] of scenarios.entries()) {
       out(
-        `\n${i + 1}/${scenarios.length} ${scenario.name}: push ${pipeline.image}:${scenario.tag}`,
+        `\n${i + 1}/${scenarios.length} ${scenario.name}: push ${pipelineOf(stack, scenario).image}:${scenario.tag}`,
       );
       const r = await runScenario(stack, scenario, (stage, s, again) =>
         out(

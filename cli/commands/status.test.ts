@@ -18,6 +18,7 @@ import {
   type PipelineRef,
   type PipelineStatus,
   pipelineStatuses,
+  regionsToRead,
   type ReleaseStatus,
   renderJobPipelines,
   renderStatus,
@@ -520,4 +521,57 @@ describe('renderStatus: why a release failed', () => {
       if (c.want) assert.match(text, c.want);
       else assert.doesNotMatch(text, /error:|failed:/);
     });
+});
+
+describe('a pipeline in several regions (live.regions)', () => {
+  const pipelines = [
+    { name: 'web', live: { service: 'web' } },
+    { name: 'global', live: { service: 'global', regions: ['us-central1', 'europe-west1'] } },
+  ];
+  test('regionsToRead: the target region and every region a pipeline names, once', () => {
+    assert.deepEqual(regionsToRead('us-central1', pipelines), ['us-central1', 'europe-west1']);
+    assert.deepEqual(regionsToRead('us-central1', [pipelines[0]!]), ['us-central1']);
+  });
+  test('a row per region, from that region’s live service; a one-region pipeline from the target region', () => {
+    const rows = pipelineStatuses(
+      pipelines,
+      [
+        { ...service('web', { 'runway.dev/digest': D1 }), region: 'us-central1' },
+        { ...service('web', { 'runway.dev/digest': D2 }), region: 'europe-west1' },
+        { ...service('global', { 'runway.dev/digest': D1 }), region: 'us-central1' },
+        {
+          ...service('global', {
+            'runway.dev/digest': D2,
+            'runway.dev/claim': JSON.stringify({ digest: D1, execution: 'e-1', at: 1 }),
+          }),
+          region: 'europe-west1',
+        },
+      ],
+      NOW,
+      [],
+      [],
+      'us-central1',
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.name, r.region ?? null, r.digest, r.running]),
+      [
+        ['web', null, D1, null],
+        ['global', 'us-central1', D1, null],
+        ['global', 'europe-west1', D2, 'e-1'],
+      ],
+    );
+  });
+  test('renderStatus names a service’s region when several were read, and a stage’s', () => {
+    const text = renderStatus(
+      [
+        {
+          ...service('global', {}),
+          region: 'europe-west1',
+          revisions: [{ name: 'global-1', percent: 100, tags: [], digest: D1, ready: true }],
+        },
+      ],
+      [],
+    );
+    assert.match(text, /^europe-west1\/global +global-1 +100%/m);
+  });
 });

@@ -21,6 +21,8 @@ import { seconds, stageSeconds, table } from '../table.ts';
 
 export interface ServiceStatus {
   name: string;
+  /** Its region, when read from several (a multi-region pipeline's live services). */
+  region?: string;
   uri: string;
   ready: boolean;
   revisions: {
@@ -64,6 +66,8 @@ export interface HeldStatus {
 
 export interface PipelineStatus {
   name: string;
+  /** A multi-region pipeline (live.regions) has a row per region, each naming it. */
+  region?: string;
   /** A service pipeline's live is a service; a job pipeline's (kind job) is a job. */
   kind: 'service' | 'job';
   live: string;
@@ -120,23 +124,26 @@ function optionsFor(t: Target, api: 'run' | 'workflows') {
  */
 export async function openServiceReader(
   t: Target,
+  /** The regions to read (default the target's); with several, each service names its region. */
+  regions: string[] = [t.region],
 ): Promise<{ read(): Promise<ServiceStatus[]>; close(): Promise<void> }> {
   const { ServicesClient, RevisionsClient } = await import('@google-cloud/run');
   const options = optionsFor(t, 'run');
   const services = new ServicesClient(options);
   const revisions = new RevisionsClient(options);
+  const readRegion = async (region: string) => {
+    const [list] = await services.listServices({
+      parent: `projects/${t.project}/locations/${region}`,
+    });
+    const out: ServiceStatus[] = [];
+    for (const s of list) {
+      const [revs] = await revisions.listRevisions({ parent: s.name ?? '' });
+      out.push({ ...serviceStatus(s, revs), ...(regions.length > 1 ? { region } : {}) });
+    }
+    return out;
+  };
   return {
-    read: async () => {
-      const [list] = await services.listServices({
-        parent: `projects/${t.project}/locations/${t.region}`,
-      });
-      const out: ServiceStatus[] = [];
-      for (const s of list) {
-        const [revs] = await revisions.listRevisions({ parent: s.name ?? '' });
-        out.push(serviceStatus(s, revs));
-      }
-      return out;
-    },
+    read: async () => (await Promise.all(regions.map(readRegion))).flat(),
     close: async () => {
       await Promise.all([services.close(), revisions.close()]);
     },
@@ -180,8 +187,11 @@ function serviceStatus(s: RunService, revs: RunRevision[]): ServiceStatus {
   };
 }
 
-export async function readServices(t: Target): Promise<ServiceStatus[]> {
-  const reader = await openServiceReader(t);
+export async function readServices(
+  t: Target,
+  regions: string[] = [t.region],
+): Promise<ServiceStatus[]> {
+  const reader = await openServiceReader(t, regions);
   try {
     return await reader.read();
   } finally {
@@ -291,7 +301,7 @@ export function renderStatus(
     s.revisions
       .sort((a, b) => b.percent - a.percent || a.name.localeCompare(b.name))
       .map((r, i) => [
-        i === 0 ? s.name : '',
+        i === 0 ? (s.region ? `${s.region}/${s.name}` : s.name) : '',
         r.name,
         r.percent ? `${r.percent}%` : '-',
         r.tags.join(',') || '-',
@@ -328,7 +338,7 @@ export function renderStatus(
     const stages = releases[i]?.result?.stages
       .map(
         (s) =>
-          `${s.name} ${stageSeconds(s.end ? Date.parse(s.end) - Date.parse(s.start) : undefined, scale)} ${s.outcome.toLowerCase()}`,
+          `${s.name}${s.region ? `@${s.region}` : ''} ${stageSeconds(s.end ? Date.parse(s.end) - Date.parse(s.start) : undefined, scale)} ${s.outcome.toLowerCase()}`,
       )
       .join(' · ');
     const why = releases[i] ? failureOf(releases[i]) : null;
@@ -393,8 +403,14 @@ export function activeFreezesOf(
 /** A pipeline as status reads it: runway.yaml's, by its live service or live job. */
 export type PipelineRef = {
   name: string;
-  live: { service: string } | { job: string } | { workerPool: string };
+  live: { service: string; regions?: string[] } | { job: string } | { workerPool: string };
 };
+
+/** The regions status reads: the target's, and every region a pipeline's live names. */
+export function regionsToRead(region: string, pipelines: PipelineRef[]): string[] {
+  const named = pipelines.flatMap((p) => ('regions' in p.live && p.live.regions) || []);
+  return [...new Set([region, ...named])];
+}
 
 /**
  * Each pipeline's release state, from its live service's (or, for a job pipeline, its live job's)
@@ -407,6 +423,8 @@ export function pipelineStatuses(
   now: Date,
   freezes: Freeze[] = [],
   jobs: JobStatus[] = [],
+  /** The target's region: where a pipeline naming no regions lives. */
+  first?: string,
 ): PipelineStatus[] {
   const stateful = (r: { annotations: Record<string, string> }) =>
     Boolean(r.annotations['runway.dev/digest'] || r.annotations['runway.dev/claim']);
@@ -414,18 +432,34 @@ export function pipelineStatuses(
     ...services.filter(stateful).map((s) => ({ name: s.name, live: { service: s.name } })),
     ...jobs.filter(stateful).map((j) => ({ name: j.name, live: { job: j.name } })),
   ];
-  // A worker pool's live state is on its live pool, which status does not read yet.
-  const read = list.flatMap((p) => ('workerPool' in p.live ? [] : [{ ...p, live: p.live }]));
+  // A worker pool's live state is on its live pool, which status does not read yet. A pipeline
+  // in several regions has a row per region, from that region's live service.
+  type Row = {
+    name: string;
+    live: { service: string; regions?: string[] } | { job: string };
+    region: string | undefined;
+  };
+  const read = list.flatMap((p): Row[] => {
+    if ('workerPool' in p.live) return [];
+    const live = p.live;
+    const regions = 'regions' in live ? (live.regions ?? []) : [];
+    return regions.length > 0
+      ? regions.map((region) => ({ name: p.name, live, region }))
+      : [{ name: p.name, live, region: undefined }];
+  });
   return read.map((p) => {
     const kind = 'job' in p.live ? ('job' as const) : ('service' as const);
     const live = 'job' in p.live ? p.live.job : p.live.service;
-    const annotations =
-      (kind === 'job' ? jobs : services).find((r) => r.name === live)?.annotations ?? {};
+    const here = (r: { name: string; region?: string }) =>
+      r.name === live &&
+      (p.region === undefined ? !r.region || r.region === first : r.region === p.region);
+    const annotations = (kind === 'job' ? jobs : services).find(here)?.annotations ?? {};
     const state = liveState(annotations);
     const gate = state.gate;
     const held = state.held;
     return {
       name: p.name,
+      ...(p.region ? { region: p.region } : {}),
       kind,
       live,
       digest: state.digest,
@@ -518,11 +552,11 @@ export const statusCommand: Command = async (argv, io) => {
         '--as is for the local cloud; on Google you act as your application default credentials',
       );
     const target = await resolveTarget(flags, io);
-    const [services, jobs, releases, config] = await Promise.all([
-      readServices(target),
+    const config = await readConfig(target, flags.has('config'));
+    const [services, jobs, releases] = await Promise.all([
+      readServices(target, regionsToRead(target.region, config?.pipelines ?? [])),
       readJobs(target),
       readReleases(target),
-      readConfig(target, flags.has('config')),
     ]);
     // A job pipeline's live state is on its live job.
     const pipelines = pipelineStatuses(
@@ -531,6 +565,7 @@ export const statusCommand: Command = async (argv, io) => {
       new Date(),
       config?.freezes ?? [],
       jobs,
+      target.region,
     );
     const waiting = withWaits(releases, pipelines);
     const scale = target.kind === 'local' ? target.timeScale : 1;

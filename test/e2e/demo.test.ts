@@ -30,7 +30,7 @@ async function stackInfoIn(tmp: string): Promise<StackInfo | undefined> {
   return undefined;
 }
 
-test('runway demo runs the four releases and ends with a summary and exit 0, leaving nothing running', async () => {
+test('runway demo runs the five releases and ends with a summary and exit 0, leaving nothing running', async () => {
   // Everything the demo makes (its home, the registry's snapshots, the sample copies) goes under
   // this TMPDIR, and every process it starts runs in it or inherits it: /proc finds leftovers.
   const tmp = await mkdtemp(join(tmpdir(), 'runway-demo-test-'));
@@ -102,9 +102,12 @@ test('runway demo runs the four releases and ends with a summary and exit 0, lea
       'v2: canary promotion',
       'a build failing its checks',
       'a build listening on 8000',
+      'v2.1 to two regions',
     ]) {
       assert.match(stdout, new RegExp(`${scenario}.*(PROMOTED|REJECTED)`));
     }
+    // The two-region release's stages name their regions.
+    assert.match(stdout, /✓ promote .*europe-west1: canary to sample-global-/);
     // One clock (the wall) for every time; each stage's workflow time is labelled beside it.
     assert.match(stdout, /✓ promote +\d+(\.\d)?s \(\d+(\.\d)?s in workflow time, x20\)/);
     // Wall time first (13s or 3.6s); workflow time only in its labelled bracket.

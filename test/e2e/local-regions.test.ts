@@ -15,6 +15,7 @@ import { type Stack, startStack } from '../../local/stack.ts';
 import { waitForRelease } from '../../local/watch.ts';
 import { localAuthorization } from '../../services/shared/clients.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
+import { runwayIn } from '../helpers/runway.ts';
 
 const IMAGE = 'us-central1-docker.pkg.dev/local-project/apps/web';
 const REGIONS = ['us-central1', 'europe-west1', 'asia-east1'];
@@ -102,6 +103,32 @@ describe('a pipeline released to three regions on the local cloud', () => {
     }
     // Each region serves at its own URL.
     assert.equal(new Set(await Promise.all(REGIONS.map(async (r) => (await live(r)).uri))).size, 3);
+  });
+
+  test('runway status reads the live service in every region: a row per region', async () => {
+    const r = await runwayIn(() => home)(['status', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const { pipelines, services } = JSON.parse(r.stdout) as {
+      pipelines: { name: string; region?: string; digest: string | null }[];
+      services: { name: string; region?: string }[];
+    };
+    const web = pipelines.filter((p) => p.name === 'web');
+    assert.deepEqual(
+      web.map((p) => p.region),
+      REGIONS,
+    );
+    const digest = (await live('us-central1')).annotations?.['runway.dev/digest'];
+    assert.ok(
+      web.every((p) => p.digest === digest),
+      JSON.stringify(web),
+    );
+    assert.deepEqual(
+      services
+        .filter((x) => x.name === 'web')
+        .map((x) => x.region)
+        .sort(),
+      [...REGIONS].sort(),
+    );
   });
 
   test('a candidate crashing in europe-west1 only rolls back all three regions', async () => {

@@ -62,7 +62,7 @@ describe('releases on the local cloud', () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  test('the demo: v1 first release, v2 canary, a build failing checks and one on port 8000 are rejected', async () => {
+  test('the demo: v1 first release, v2 canary, a build failing checks and one on port 8000 are rejected; v2.1 to two regions', async () => {
     const runs = [];
     for (const scenario of scenarios) runs.push(await runScenario(stack, scenario));
     rejectedDigest = runs[2]!.digest;
@@ -73,6 +73,8 @@ describe('releases on the local cloud', () => {
         ['v2', 'PROMOTED', '2.0.0'],
         ['v3-broken-checks', 'REJECTED', '2.0.0'],
         ['v4-broken-port', 'REJECTED', '2.0.0'],
+        // runway.yaml's two-region pipeline: 2.1.0 in both regions.
+        ['v2.1', 'PROMOTED', '2.1.0'],
       ],
       JSON.stringify(runs.map((r) => r.run.result?.reason ?? r.run.error)),
     );
