@@ -6,6 +6,7 @@
 // page, and a cross-origin POST refused. Writes docs/console.png, the README's screenshot. Without
 // Chromium the browser tests skip, saying so; the Google-mode read runs anyway.
 import assert from 'node:assert/strict';
+import { operatorGrants } from '../helpers/operators.ts';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -132,9 +133,8 @@ describe('the console in Chromium against a live local stack', () => {
       timeScale: 20,
       users: 2,
       pubsub: 'bridge',
-      // The console acts as Alice with her own tokens: the project grants her what Google would
-      // need to read releases, answer gates and start rollbacks.
-      grants: ['roles/viewer', 'roles/workflows.invoker'].map((role) => ({ member: ALICE, role })),
+      // The console acts as Alice, with her own tokens.
+      grants: operatorGrants([ALICE]),
     });
     ui = await serveConsole(
       new Map<string, string | true>([

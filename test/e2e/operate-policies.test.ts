@@ -15,6 +15,7 @@ import { ensureSubscription } from '../../local/pubsub/index.ts';
 import { type Stack, startStack } from '../../local/stack.ts';
 import { deployerAudience, runwayAccount } from '../../local/identity/accounts.ts';
 import { parseEventMessage } from '../../services/shared/events.ts';
+import { operatorGrants } from '../helpers/operators.ts';
 import { pauseScheduledReconcile } from '../helpers/reconcile.ts';
 import { runwayIn } from '../helpers/runway.ts';
 import { localAuthorization } from '../../services/shared/clients.ts';
@@ -189,11 +190,8 @@ describe('freezes, overrides, the watch and the events on the local cloud', () =
       timeScale: 20,
       users: 2,
       pubsub: 'bridge',
-      // The operators `--as` acts as read releases and answer gates with their own tokens: the
-      // project grants them what Google would need (reading, workflows.callbacks.send).
-      grants: OPERATORS.flatMap((member) =>
-        ['roles/viewer', 'roles/workflows.invoker'].map((role) => ({ member, role })),
-      ),
+      // The operators `--as` acts as, with their own tokens.
+      grants: operatorGrants(OPERATORS),
     });
     await pauseScheduledReconcile(stack.info);
     await ensureSubscription(stack.info.pubsub, 'local-project', 'events-seen', {

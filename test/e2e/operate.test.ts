@@ -7,6 +7,7 @@
 // `promotion.approval` in their arguments and the deployer's labels. Time runs 20 times faster.
 // (Freezes, overrides, the watch and events: operate-policies.test.ts.)
 import assert from 'node:assert/strict';
+import { operatorGrants } from '../helpers/operators.ts';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -160,11 +161,8 @@ describe('operating releases on the local cloud', () => {
       timeScale: 20,
       users: 2,
       pubsub: 'bridge',
-      // The operators `--as` acts as read releases and answer gates with their own tokens: the
-      // project grants them what Google would need (reading, workflows.callbacks.send).
-      grants: OPERATORS.flatMap((member) =>
-        ['roles/viewer', 'roles/workflows.invoker'].map((role) => ({ member, role })),
-      ),
+      // The operators `--as` acts as, with their own tokens.
+      grants: operatorGrants(OPERATORS),
     });
   });
 

@@ -4,33 +4,26 @@
 // topic. Time runs 1,000 times faster (a 60 s bake is 60 ms). The same operations through
 // runway's commands, on the local cloud, are in test/e2e/operate.test.ts.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
-import { deployableFile } from '../../local/workflows/deployable.ts';
-import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
-import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
+import { startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
+import type { FakeRun } from '../fixtures/fake-run.ts';
 import { parseEventMessage } from '../../services/shared/events.ts';
-import { testCallbacks } from '../helpers/callbacks.ts';
+import { fakeCloud, releaseWorkflow } from '../helpers/release-engine.ts';
 
-const workflow = parseWorkflow(
-  deployableFile(new URL('../../workflows/release.yaml', import.meta.url)),
-  { file: 'release.yaml' },
-);
+const workflow = releaseWorkflow;
 const SCALE = 1000;
 const clock = timeScaledClock(SCALE);
 const IMG = 'us-central1-docker.pkg.dev/local-project/apps/web';
 const base = 'projects/local-project/locations/us-central1';
 const ANN = 'user:ann@example.com';
 
+const cloud = fakeCloud(clock);
+const callbacks = cloud.callbacks;
 let run: FakeRun;
-const callbacks = testCallbacks(clock);
 before(async () => {
-  run = await startFakeRun();
-});
-after(async () => {
-  await run.close();
-  await callbacks.close();
+  run = await cloud.started;
 });
 
 let counter = 0;

@@ -3,32 +3,25 @@
 // failure rolling back the others (rollback-all) or stopping (stop), rollback and abort across
 // regions. Asserts every region's service state, not only the result.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { fromPlain, toJsonText } from '../../local/workflows/convert.ts';
 import { createEndpoints } from '../../local/workflows/connectors/index.ts';
-import { deployableFile } from '../../local/workflows/deployable.ts';
-import { parseWorkflow, startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
-import { type FakeRun, startFakeRun } from '../fixtures/fake-run.ts';
-import { testCallbacks } from '../helpers/callbacks.ts';
+import { startExecution, timeScaledClock } from '../../local/workflows/engine.ts';
+import type { FakeRun } from '../fixtures/fake-run.ts';
+import { fakeCloud, releaseWorkflow } from '../helpers/release-engine.ts';
 
-const workflow = parseWorkflow(
-  deployableFile(new URL('../../workflows/release.yaml', import.meta.url)),
-  { file: 'release.yaml' },
-);
+const workflow = releaseWorkflow;
 const IMG = 'us-central1-docker.pkg.dev/local-project/apps/web';
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const THREE = ['us-central1', 'europe-west1', 'asia-east1'];
 const at = (region: string, service: string) =>
   `projects/local-project/locations/${region}/services/${service}`;
 
+const cloud = fakeCloud();
+const callbacks = cloud.callbacks;
 let run: FakeRun;
-const callbacks = testCallbacks();
 before(async () => {
-  run = await startFakeRun();
-});
-after(async () => {
-  await run.close();
-  await callbacks.close();
+  run = await cloud.started;
 });
 
 let published = 0;

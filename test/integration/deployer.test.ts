@@ -17,6 +17,7 @@ import { workflowsExecutions } from '../../services/deployer/executions.ts';
 import { LocalReleases } from '../../services/deployer/release.ts';
 import { createLogger } from '../../services/shared/logger.ts';
 import { parsePipelineConfig } from '../../services/shared/pipeline-config.ts';
+import type { WorkflowArgs } from '../../services/shared/workflow-args.ts';
 import { loopbackServer } from '../helpers/loopback.ts';
 
 const PROJECT = 'local-project';
@@ -1088,6 +1089,41 @@ describe('LocalReleases: what this instance started, for a while', () => {
   });
 });
 
+/**
+ * A deployer over `config` (unauthenticated pushes) whose executions only record their arguments:
+ * what it would start. Its base URL, known once the suite's `before` has run.
+ */
+function recordingDeployer(
+  config: ReturnType<typeof parsePipelineConfig>,
+  started: WorkflowArgs[],
+) {
+  return loopbackServer(
+    createServer(
+      createApp({
+        project: PROJECT,
+        pipelines: config,
+        push: 'unauthenticated',
+        scheduler: 'unauthenticated',
+        verifier: createVerifier({ certs }),
+        executions: {
+          start: async (args) => {
+            started.push(args);
+            return `projects/${PROJECT}/locations/${REGION}/workflows/w/executions/${started.length}`;
+          },
+          isActive: async () => false,
+        },
+        registry: { tagDigest: async () => undefined },
+        run: {
+          getService: async () => undefined,
+          getJob: async () => undefined,
+          runJob: async () => assert.fail('no verify'),
+        },
+        logger: createLogger({ stream: { write: () => true } }),
+      }),
+    ),
+  );
+}
+
 // A multi-region pipeline (issue 19) starts one execution for every region, with its regions and
 // promotion.regions (defaults filled) in the arguments, beside the single-region pipeline.
 describe('a multi-region pipeline', () => {
@@ -1107,32 +1143,8 @@ pipelines:
     acceptance: { job: global-acceptance }
     promotion: { strategy: direct, regions: { concurrency: 1 } }
 `);
-  const started: { pipeline: string; live: unknown; promotion: unknown }[] = [];
-  const base = loopbackServer(
-    createServer(
-      createApp({
-        project: PROJECT,
-        pipelines: regional,
-        push: 'unauthenticated',
-        scheduler: 'unauthenticated',
-        verifier: createVerifier({ certs }),
-        executions: {
-          start: async (args) => {
-            started.push({ pipeline: args.pipeline, live: args.live, promotion: args.promotion });
-            return `projects/${PROJECT}/locations/${REGION}/workflows/w/executions/${started.length}`;
-          },
-          isActive: async () => false,
-        },
-        registry: { tagDigest: async () => undefined },
-        run: {
-          getService: async () => undefined,
-          getJob: async () => undefined,
-          runJob: async () => assert.fail('no verify'),
-        },
-        logger: createLogger({ stream: { write: () => true } }),
-      }),
-    ),
-  );
+  const started: WorkflowArgs[] = [];
+  const base = recordingDeployer(regional, started);
 
   test('a push of the image starts both pipelines, the regions in the arguments', async () => {
     const res = await fetch(`${base()}/pubsub/artifact-registry`, {
@@ -1174,37 +1186,8 @@ pipelines:
     live: { workerPool: queue }
     promotion: { strategy: canary, steps: [25, 100], bakeSeconds: 30 }
 `);
-  const started: { pipeline: string; kind: string; staging: unknown; live: unknown }[] = [];
-  const base = loopbackServer(
-    createServer(
-      createApp({
-        project: PROJECT,
-        pipelines: pools,
-        push: 'unauthenticated',
-        scheduler: 'unauthenticated',
-        verifier: createVerifier({ certs }),
-        executions: {
-          start: async (args) => {
-            started.push({
-              pipeline: args.pipeline,
-              kind: args.kind,
-              staging: args.staging,
-              live: args.live,
-            });
-            return `projects/${PROJECT}/locations/${REGION}/workflows/w/executions/${started.length}`;
-          },
-          isActive: async () => false,
-        },
-        registry: { tagDigest: async () => undefined },
-        run: {
-          getService: async () => undefined,
-          getJob: async () => undefined,
-          runJob: async () => assert.fail('no verify'),
-        },
-        logger: createLogger({ stream: { write: () => true } }),
-      }),
-    ),
-  );
+  const started: WorkflowArgs[] = [];
+  const base = recordingDeployer(pools, started);
 
   test('a push of the image starts an execution with kind workerPool', async () => {
     const res = await fetch(`${base()}/pubsub/artifact-registry`, {
@@ -1219,13 +1202,16 @@ pipelines:
       ),
     });
     assert.equal(res.status, 204);
-    assert.deepEqual(started, [
-      {
-        pipeline: 'queue',
-        kind: 'workerPool',
-        staging: { workerPool: 'queue-staging' },
-        live: { workerPool: 'queue' },
-      },
-    ]);
+    assert.deepEqual(
+      started.map(({ pipeline, kind, staging, live }) => ({ pipeline, kind, staging, live })),
+      [
+        {
+          pipeline: 'queue',
+          kind: 'workerPool',
+          staging: { workerPool: 'queue-staging' },
+          live: { workerPool: 'queue' },
+        },
+      ],
+    );
   });
 });
