@@ -203,11 +203,38 @@ async function reconcileOne(
   return report;
 }
 
-/** Live's release state: the live service's, or a job pipeline's live job's, annotations. */
-function readLive(
+/**
+ * Live's release state: the live service's, or a job pipeline's live job's, annotations. A
+ * pipeline in several regions is in sync only when every region serves one digest: its digest is
+ * that one, or none when they differ (a release then brings the others to it: the regions already
+ * on it are left as they are), refused in any region is refused, and its URL is the first
+ * region's.
+ */
+async function readLive(
   deps: ReconcileDeps,
   pipeline: Exclude<Pipeline, { kind: 'workerPool' }>,
 ): Promise<LiveService | undefined> {
+  if (pipeline.kind === 'service' && pipeline.live.regions && pipeline.live.regions.length > 1) {
+    const { service } = pipeline.live;
+    const regions = await Promise.all(
+      pipeline.live.regions.map((region) =>
+        deps.run.getService(deps.project, region, service).catch((err) => {
+          throw new Error(`reading live service ${service} in ${region}: ${message(err)}`, {
+            cause: err,
+          });
+        }),
+      ),
+    );
+    const digests = new Set(regions.map((r) => r?.digest));
+    const [first] = regions;
+    const digest = digests.size === 1 ? first?.digest : undefined;
+    const refused = [...new Set(regions.flatMap((r) => r?.refused ?? []))];
+    return {
+      ...(digest ? { digest } : {}),
+      ...(refused.length > 0 ? { refused } : {}),
+      ...(first?.uri ? { uri: first.uri } : {}),
+    };
+  }
   const [what, read] =
     pipeline.kind === 'job'
       ? [

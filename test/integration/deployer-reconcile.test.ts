@@ -480,6 +480,80 @@ function startStub(state: StubState) {
   return { server, seen };
 }
 
+// A pipeline in several regions is in sync only when every region serves the watched digest.
+describe('reconcile of a pipeline in several regions', () => {
+  const global = parsePipelineConfig(`
+project: ${PROJECT}
+region: ${REGION}
+pipelines:
+  - name: global
+    image: ${REPO}/global
+    staging: { service: global-staging }
+    live: { service: global, regions: [us-central1, europe-west1] }
+    acceptance: { job: global-acceptance }
+`);
+  const cases: {
+    name: string;
+    live: Record<string, { digest?: string; refused?: string[] } | undefined>;
+    want: Partial<PipelineReport>;
+    starts: number;
+  }[] = [
+    {
+      name: 'every region on the newest: in sync',
+      live: { 'us-central1': { digest: D('a') }, 'europe-west1': { digest: D('a') } },
+      want: { action: 'in-sync', liveDigest: D('a') },
+      starts: 0,
+    },
+    {
+      name: 'one region behind (a release that stopped): a release brings it up',
+      live: { 'us-central1': { digest: D('a') }, 'europe-west1': { digest: D('9') } },
+      want: { action: 'started', liveDigest: null },
+      starts: 1,
+    },
+    {
+      name: 'a region with no service yet: a release creates it',
+      live: { 'us-central1': { digest: D('a') }, 'europe-west1': undefined },
+      want: { action: 'started', liveDigest: null },
+      starts: 1,
+    },
+    {
+      name: 'the newest refused in one region: not released again by itself',
+      live: {
+        'us-central1': { digest: D('9') },
+        'europe-west1': { digest: D('9'), refused: [D('a')] },
+      },
+      want: { action: 'refused', liveDigest: D('9') },
+      starts: 0,
+    },
+  ];
+  for (const c of cases)
+    test(c.name, async () => {
+      const { executions, started } = fakeExecutions();
+      const asked: string[] = [];
+      const [report] = await reconcile(
+        {
+          config: global,
+          project: PROJECT,
+          executions,
+          registry: { tagDigest: async () => D('a') },
+          run: {
+            async getService(_p, region, service) {
+              asked.push(`${region}/${service}`);
+              return c.live[region];
+            },
+            getJob: async () => assert.fail('no job'),
+            runJob: async () => assert.fail('no verify'),
+          },
+          log: silentLogger,
+        },
+        { verify: false },
+      );
+      assert.deepEqual(asked.sort(), ['europe-west1/global', 'us-central1/global']);
+      assert.deepEqual({ action: report?.action, liveDigest: report?.liveDigest }, c.want);
+      assert.equal(started.length, c.starts);
+    });
+});
+
 describe('POST /reconcile through Google clients', () => {
   const state: StubState = {
     tags: new Map(),
