@@ -36,9 +36,8 @@ const args = [
   'tsx',
   '--test',
   '--test-reporter=spec',
-  // Three files at once on this 2-core machine: the end-to-end files wait on processes and
-  // time-scaled bakes (CI used 1.6 cores at 2 at once, 651 s of tests).
-  `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 3}`,
+  // Two files at once: on this 2-core machine three took longer (694 s of tests against 639 s).
+  `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
   '--test-timeout=600000',
   // A file whose tests have all ended exits then, even if a handle it leaked (a browser's socket,
   // a timer) would keep it alive: once, the console's browser tests passed and then held their
