@@ -235,7 +235,6 @@ export function createApp(deps: AppDeps) {
           by: 'pubsub',
         });
         for (const o of outcomes) if (o.kind === 'ignored') mlog.info(`push ignored: ${o.reason}`);
-        // A refused release (release.ts logs why) is acknowledged: a redelivery is refused again.
         // A blocked push is answered 204 too: dropped on purpose, never redelivered; the
         // scheduled reconcile releases the newest digest once the freeze is over.
         res.status(204).end();
@@ -274,12 +273,6 @@ export function createApp(deps: AppDeps) {
             pipeline
               ? `pipeline ${pipeline} does not release ${formatImageRef(image)}: ${ignored.reason}`
               : ignored.reason,
-          );
-        const refused = outcomes.filter((o) => o.kind === 'refused');
-        if (refused.length === outcomes.length)
-          throw new RunwayError(
-            'FAILED_PRECONDITION',
-            refused.map((o) => `pipeline ${o.pipeline}: ${o.reason}`).join('; '),
           );
         if (outcomes.every((o) => o.kind === 'blocked')) throw frozen(outcomes);
         res.status(202).json({ releases: outcomes });

@@ -182,10 +182,7 @@ async function reconcileOne(
         report.reason = `frozen by ${outcome.freezes.map((f) => `${f.name} until ${f.until}`).join(', ')}`;
       } else {
         report.action = 'error';
-        report.error =
-          outcome?.kind === 'ignored' || outcome?.kind === 'refused'
-            ? outcome.reason
-            : 'no release outcome';
+        report.error = outcome?.kind === 'ignored' ? outcome.reason : 'no release outcome';
       }
     }
     log.info(`reconcile: ${report.action}`, {

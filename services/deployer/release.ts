@@ -45,9 +45,7 @@ export type ReleaseOutcome =
       until: string;
       freezes: { name: string; until: string }[];
     }
-  | { kind: 'ignored'; reason: string }
-  /** The pipeline takes the image, but the release workflow cannot release it as configured. */
-  | { kind: 'refused'; pipeline: string; reason: string };
+  | { kind: 'ignored'; reason: string };
 
 export interface ReleaseDeps {
   config: PipelineConfig;
