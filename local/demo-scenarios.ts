@@ -9,6 +9,7 @@ import { targetOf } from '../services/shared/pipeline-config.ts';
 import type { Stack } from './stack.ts';
 import { type ReleaseRun, waitForRelease } from './watch.ts';
 import { localAuthorization } from '../services/shared/clients.ts';
+import { regionsOf } from '../services/shared/workflow-args.ts';
 
 export interface Scenario {
   name: string;
@@ -125,7 +126,8 @@ export async function runScenario(
   const pushed = await stack.registry.push(scenario.dir, `${pipeline.image}:${scenario.tag}`);
   const run = await waitForRelease(stack.info, pushed.digest, onStage ? { onStage } : {});
   // Every region's: one version when they agree, else each region's.
-  const regions = ('regions' in pipeline.live && pipeline.live.regions) || [stack.info.region];
+  const named = regionsOf(pipeline.live);
+  const regions = named.length > 0 ? named : [stack.info.region];
   const versions = await Promise.all(regions.map((r) => liveVersion(stack, pipeline, r)));
   const live = versions.every((v) => v === versions[0])
     ? versions[0]!

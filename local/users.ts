@@ -3,6 +3,7 @@
 // like any request. Off with a rate of 0.
 import { isServicePipeline, type PipelineConfig } from '../services/shared/pipeline-config.ts';
 import { localAuthorization } from '../services/shared/clients.ts';
+import { regionsOf } from '../services/shared/workflow-args.ts';
 
 export interface Users {
   /** Requests sent, and how many of them were answered at all. */
@@ -36,7 +37,9 @@ export function startUsers(options: {
       options.config.pipelines
         .filter(isServicePipeline)
         .flatMap((p) =>
-          (p.live.regions ?? [options.region]).map((r) => `${r}/services/${p.live.service}`),
+          (regionsOf(p.live).length > 0 ? regionsOf(p.live) : [options.region]).map(
+            (r) => `${r}/services/${p.live.service}`,
+          ),
         ),
     ),
   ];

@@ -5,6 +5,7 @@
 import { type ImageRef, parseImageRef } from '../shared/image-ref.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Pipeline, PipelineConfig } from '../shared/pipeline-config.ts';
+import { regionsOf } from '../shared/workflow-args.ts';
 import { type Executions, type Notifier, releaseImage } from './release.ts';
 
 /** Artifact Registry as reconcile needs it. */
@@ -202,7 +203,7 @@ async function reconcileOne(
 
 /**
  * Live's release state: the live service's, or a job pipeline's live job's, annotations. A
- * pipeline in several regions is in sync only when every region serves one digest: its digest is
+ * pipeline naming regions (live.regions) is read there, and with several it is in sync only when every region serves one digest: its digest is
  * that one, or none when they differ (a release then brings the others to it: the regions already
  * on it are left as they are), refused in any region is refused, and its URL is the first
  * region's.
@@ -211,10 +212,11 @@ async function readLive(
   deps: ReconcileDeps,
   pipeline: Exclude<Pipeline, { kind: 'workerPool' }>,
 ): Promise<LiveService | undefined> {
-  if (pipeline.kind === 'service' && pipeline.live.regions && pipeline.live.regions.length > 1) {
+  const named = regionsOf(pipeline.live);
+  if (pipeline.kind === 'service' && named.length > 0) {
     const { service } = pipeline.live;
     const regions = await Promise.all(
-      pipeline.live.regions.map((region) =>
+      named.map((region) =>
         deps.run.getService(deps.project, region, service).catch((err) => {
           throw new Error(`reading live service ${service} in ${region}: ${message(err)}`, {
             cause: err,

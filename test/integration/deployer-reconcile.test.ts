@@ -482,6 +482,40 @@ function startStub(state: StubState) {
 
 // A pipeline in several regions is in sync only when every region serves the watched digest.
 describe('reconcile of a pipeline in several regions', () => {
+  test('one region named, not the pipeline region: live is read there', async () => {
+    const away = parsePipelineConfig(`
+project: ${PROJECT}
+region: ${REGION}
+pipelines:
+  - name: away
+    image: ${REPO}/away
+    staging: { service: away-staging }
+    live: { service: away, regions: [europe-west1] }
+    acceptance: { job: away-acceptance }
+`);
+    const { executions } = fakeExecutions();
+    const asked: string[] = [];
+    const [report] = await reconcile(
+      {
+        config: away,
+        project: PROJECT,
+        executions,
+        registry: { tagDigest: async () => D('a') },
+        run: {
+          async getService(_p, region, service) {
+            asked.push(`${region}/${service}`);
+            return { digest: D('a') };
+          },
+          getJob: async () => assert.fail('no job'),
+          runJob: async () => assert.fail('no verify'),
+        },
+        log: silentLogger,
+      },
+      { verify: false },
+    );
+    assert.deepEqual(asked, ['europe-west1/away']);
+    assert.equal(report?.action, 'in-sync');
+  });
   const global = parsePipelineConfig(`
 project: ${PROJECT}
 region: ${REGION}
