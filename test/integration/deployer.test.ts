@@ -1091,13 +1091,13 @@ describe('LocalReleases: what this instance started, for a while', () => {
 
 /**
  * A deployer over `config` (unauthenticated pushes) whose executions only record their arguments:
- * what it would start. Its base URL, known once the suite's `before` has run.
+ * what it would start. Returns a push of `event` to it (once the suite's `before` has run).
  */
 function recordingDeployer(
   config: ReturnType<typeof parsePipelineConfig>,
   started: WorkflowArgs[],
 ) {
-  return loopbackServer(
+  const base = loopbackServer(
     createServer(
       createApp({
         project: PROJECT,
@@ -1122,6 +1122,12 @@ function recordingDeployer(
       }),
     ),
   );
+  return (event: unknown) =>
+    fetch(`${base()}/pubsub/artifact-registry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(envelope(event)),
+    });
 }
 
 // A multi-region pipeline (issue 19) starts one execution for every region, with its regions and
@@ -1144,20 +1150,10 @@ pipelines:
     promotion: { strategy: direct, regions: { concurrency: 1 } }
 `);
   const started: WorkflowArgs[] = [];
-  const base = recordingDeployer(regional, started);
+  const push = recordingDeployer(regional, started);
 
   test('a push of the image starts both pipelines, the regions in the arguments', async () => {
-    const res = await fetch(`${base()}/pubsub/artifact-registry`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(
-        envelope({
-          action: 'INSERT',
-          digest: `${IMG}@sha256:${'ab'.repeat(32)}`,
-          tag: `${IMG}:main`,
-        }),
-      ),
-    });
+    const res = await push(insert(`sha256:${'ab'.repeat(32)}`));
     assert.equal(res.status, 204);
     assert.deepEqual(started.map((s) => s.pipeline).sort(), ['web', 'web-global']);
     const global = started.find((s) => s.pipeline === 'web-global')!;
@@ -1187,20 +1183,10 @@ pipelines:
     promotion: { strategy: canary, steps: [25, 100], bakeSeconds: 30 }
 `);
   const started: WorkflowArgs[] = [];
-  const base = recordingDeployer(pools, started);
+  const push = recordingDeployer(pools, started);
 
   test('a push of the image starts an execution with kind workerPool', async () => {
-    const res = await fetch(`${base()}/pubsub/artifact-registry`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(
-        envelope({
-          action: 'INSERT',
-          digest: `${IMG}@sha256:${'cd'.repeat(32)}`,
-          tag: `${IMG}:main`,
-        }),
-      ),
-    });
+    const res = await push(insert(`sha256:${'cd'.repeat(32)}`));
     assert.equal(res.status, 204);
     assert.deepEqual(
       started.map(({ pipeline, kind, staging, live }) => ({ pipeline, kind, staging, live })),
