@@ -78,6 +78,7 @@ export async function cloudSource(target: Target, cloud: Cloud): Promise<Console
           at,
           config?.freezes ?? [],
           jobs,
+          target.region,
         ),
       };
     },

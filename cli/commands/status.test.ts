@@ -561,6 +561,20 @@ describe('a pipeline in several regions (live.regions)', () => {
       ],
     );
   });
+  test('a pipeline naming only the target region: read from the one region read', () => {
+    const rows = pipelineStatuses(
+      [{ name: 'here', live: { service: 'here', regions: ['us-central1'] } }],
+      [service('here', { 'runway.dev/digest': D1 })],
+      NOW,
+      [],
+      [],
+      'us-central1',
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.region, r.digest]),
+      [['us-central1', D1]],
+    );
+  });
   test('renderStatus names a service’s region when several were read, and a stage’s', () => {
     const text = renderStatus(
       [

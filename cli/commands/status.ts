@@ -450,9 +450,9 @@ export function pipelineStatuses(
   return read.map((p) => {
     const kind = 'job' in p.live ? ('job' as const) : ('service' as const);
     const live = 'job' in p.live ? p.live.job : p.live.service;
+    // A service read from one region names none: it is in the target's.
     const here = (r: { name: string; region?: string }) =>
-      r.name === live &&
-      (p.region === undefined ? !r.region || r.region === first : r.region === p.region);
+      r.name === live && (r.region ?? first) === (p.region ?? first);
     const annotations = (kind === 'job' ? jobs : services).find(here)?.annotations ?? {};
     const state = liveState(annotations);
     const gate = state.gate;
