@@ -6,12 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
-/** The JSON Google is sent for a YAML (or JSON) workflow source. */
-export function deployable(source: string): string {
-  return JSON.stringify(parse(source, { maxAliasCount: 0 }));
-}
-
-/** The deployed form of the release workflow at `path` (workflows/release.yaml). */
+/** The JSON Google is sent for the YAML (or JSON) workflow at `path` (workflows/release.yaml). */
 export function deployableFile(path: string | URL): string {
-  return deployable(readFileSync(path, 'utf8'));
+  return JSON.stringify(parse(readFileSync(path, 'utf8'), { maxAliasCount: 0 }));
 }

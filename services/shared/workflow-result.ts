@@ -65,7 +65,6 @@ export const regionResultSchema = z.object({
   reason: z.string().nullable(),
   analysis: z.array(analysisReportSchema).default([]),
 });
-export type RegionResult = z.output<typeof regionResultSchema>;
 
 /**
  * `withKey` for an object that has `key`, else `without`: a union whose errors keep their paths
