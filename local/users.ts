@@ -34,13 +34,12 @@ export function startUsers(options: {
   // Each live service in each of its regions (live.regions, else the stack's region), once.
   const services = [
     ...new Set(
-      options.config.pipelines
-        .filter(isServicePipeline)
-        .flatMap((p) =>
-          (regionsOf(p.live).length > 0 ? regionsOf(p.live) : [options.region]).map(
-            (r) => `${r}/services/${p.live.service}`,
-          ),
-        ),
+      options.config.pipelines.filter(isServicePipeline).flatMap((p) => {
+        const named = regionsOf(p.live);
+        return (named.length > 0 ? named : [options.region]).map(
+          (r) => `${r}/services/${p.live.service}`,
+        );
+      }),
     ),
   ];
   const interval = options.perSecond > 0 ? 1000 / options.perSecond : 0;
