@@ -37,6 +37,8 @@ export class RevisionInstances {
   #minInstances = 0;
   #lastUsed = 0;
   #retired = false;
+  /** Closed for good (its revision or service deleted, the stack closing): never starts again. */
+  #closed = false;
   /** Crashes (exits nobody asked for) since the revision was created. */
   crashes = 0;
   /** The last start's spawn-to-ready time. */
@@ -57,6 +59,9 @@ export class RevisionInstances {
 
   /** Starts an instance unless one runs or is starting; rejects with StartupError. */
   start(): Promise<Running> {
+    // A request that reached the revision as it was being deleted must not start an instance
+    // nobody will stop (a retired revision, which a tag URL may still call, does start again).
+    if (this.#closed) return Promise.reject(new StartupError('The revision no longer exists.'));
     this.#retired = false;
     if (this.#running) return Promise.resolve(this.#running);
     this.#starting ??= this.#start().finally(() => {
@@ -215,6 +220,12 @@ export class RevisionInstances {
     this.#retired = true;
     this.#minInstances = 0;
     await this.stop();
+  }
+
+  /** Stops for good: its revision or service is gone. A later request's start is refused. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.retire();
   }
 
   /** Immediate SIGKILL, for a stack shutting down in a hurry. */

@@ -255,7 +255,7 @@ export class Services implements ResourceKind<ServiceRecord> {
       svc.listener?.close(),
       ...[...svc.tags.values()].map((l) => l.close()),
       ...[...svc.revisions.values()].map(async (r) => {
-        await r.instances?.retire();
+        await r.instances?.close();
         await r.log.close();
       }),
     ]);
@@ -306,7 +306,7 @@ export class Services implements ResourceKind<ServiceRecord> {
     if (svc.latestReady === rev.id) svc.latestReady = undefined;
     const rendered = renderRevision(svc.meta.name, rev);
     const op = this.operations.create(locationOf(name), 'Revision', () => rendered);
-    await rev.instances?.retire();
+    await rev.instances?.close();
     await rev.log.close();
     this.operations.succeed(op, rendered);
     return op;
